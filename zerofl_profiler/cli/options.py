@@ -1,0 +1,122 @@
+"""Options shared by several commands, so every costing command takes them the same way."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+
+from ..errors import BadInputError, check_fraction
+
+
+@dataclass(frozen=True)
+class CostingSelection:
+    """What the user asked to cost on: raw names and files, resolved by hardware_models."""
+
+    devices: tuple[str, ...] = ()
+    device_files: tuple[str, ...] = ()
+    network: str | None = None
+    device_mix: str | None = None
+
+
+def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --device/--device-file (repeatable), --network and --device-mix; pass ``costing``."""
+    f = click.option("--device-mix", "device_mix", default=None, metavar="NAME=SHARE,...",
+                     help="Assign each client a device from this mix (seeded, recorded).")(f)
+    f = click.option("--network", default=None, metavar="NAME",
+                     help="Network for upload/download (wifi, lte, 5g, ...).")(f)
+    f = click.option("--device-file", "device_files", multiple=True, metavar="FILE.toml",
+                     type=click.Path(dir_okay=False),
+                     help="A device described in your own TOML file (repeatable).")(f)
+    f = click.option("--device", "devices", multiple=True, metavar="NAME",
+                     help="A device from the catalogue (repeatable; see `zerofl-profile devices`).")(f)
+
+    def wrapper(*args: Any, devices: tuple[str, ...], device_files: tuple[str, ...],
+                network: str | None, device_mix: str | None, **kw: Any) -> Any:
+        kw["costing"] = CostingSelection(tuple(devices), tuple(device_files), network, device_mix)
+        return f(*args, **kw)
+
+    import functools
+
+    return functools.update_wrapper(wrapper, f)
+
+
+@dataclass(frozen=True)
+class SparsityChoice:
+    """Weight and activation sparsity after applying --sparsity and the split flags."""
+
+    weight: float
+    activation: float
+
+
+def resolve_sparsity(sparsity: float | None, weight: float | None, activation: float | None,
+                     default: float = 0.0) -> SparsityChoice:
+    """--sparsity sets both; --weight-sparsity / --activation-sparsity override it.
+
+    Activation sparsity defaults to the weight sparsity, as in SWAT.
+    """
+    w = weight if weight is not None else (sparsity if sparsity is not None else default)
+    a = activation if activation is not None else (sparsity if sparsity is not None else w)
+    return SparsityChoice(check_fraction("weight sparsity", w), check_fraction("activation sparsity", a))
+
+
+def sparsity_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --sparsity, --weight-sparsity, --activation-sparsity (raw floats; use resolve_sparsity)."""
+    f = click.option("--activation-sparsity", type=float, default=None,
+                     help="Fraction of activations dropped in backward (default: weight sparsity).")(f)
+    f = click.option("--weight-sparsity", type=float, default=None,
+                     help="Fraction of weights dropped (top-k by magnitude kept).")(f)
+    f = click.option("--sparsity", type=float, default=None,
+                     help="Sets weight and activation sparsity together.")(f)
+    return f
+
+
+def parse_int_tuple(text: str, what: str = "shape") -> tuple[int, ...]:
+    """Parse '3,32,32' into (3, 32, 32); a malformed value is a BadInputError."""
+    try:
+        parts = tuple(int(p) for p in str(text).replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        raise BadInputError(f"malformed {what} {text!r}: expected integers like 3,32,32") from None
+    if not parts or any(p <= 0 for p in parts):
+        raise BadInputError(f"malformed {what} {text!r}: expected positive integers like 3,32,32")
+    return parts
+
+
+def parse_float_list(text: str, what: str) -> tuple[float, ...]:
+    """Parse '0,0.9,0.95' into floats; a malformed value is a BadInputError."""
+    try:
+        vals = tuple(float(p) for p in str(text).split(",") if p.strip())
+    except ValueError:
+        raise BadInputError(f"malformed {what} {text!r}: expected numbers like 0,0.9,0.95") from None
+    if not vals:
+        raise BadInputError(f"malformed {what} {text!r}: empty")
+    return vals
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON document on stdout and nothing else there."""
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _json_default(o: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def stderr_console() -> Any:
+    """A rich Console on stderr, so stdout stays clean for --json."""
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,0 +1,57 @@
+"""Our own error types, so the CLI can turn any of them into one line and an exit code."""
+
+from __future__ import annotations
+
+
+class ZeroflError(Exception):
+    """Base class: a failure the user should read as one line (exit code 1)."""
+
+    exit_code: int = 1
+
+
+class BadInputError(ZeroflError, ValueError):
+    """The user gave something we cannot use (exit code 2)."""
+
+    exit_code = 2
+
+
+class UnknownDeviceError(BadInputError, KeyError):
+    """A device name that is not in the catalogue."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "unknown device"
+
+
+class TraceFormatError(BadInputError):
+    """A trace file that is malformed or of another schema version."""
+
+
+class ConfigError(BadInputError):
+    """An invalid run configuration (unknown key, out-of-range value, ...)."""
+
+
+class MissingExtraError(ZeroflError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class HardwareError(ZeroflError):
+    """A measurement backend failed at run time (counter unreadable, vendor library error)."""
+
+
+class TrainingError(ZeroflError):
+    """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
+
+
+def check_fraction(name: str, value: float, *, allow_one: bool = False) -> float:
+    """Validate a sparsity/density-like fraction; sparsity 1.0 would keep no weight at all."""
+    import math
+
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{name} must be a number, got {value!r}") from None
+    hi_ok = v <= 1.0 if allow_one else v < 1.0
+    if math.isnan(v) or v < 0.0 or not hi_ok:
+        rng = "[0, 1]" if allow_one else "[0, 1)"
+        raise BadInputError(f"{name} must be in {rng}, got {value!r}")
+    return v

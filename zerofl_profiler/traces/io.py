@@ -1,0 +1,140 @@
+"""Append-only trace files that survive a crash, and a reader that names the first bad line.
+
+A writer appends one JSON object per line and flushes (and fsyncs) after every record, so a
+killed run leaves every finished record on disk and at most one partial last line, which
+``truncate_partial_tail`` removes before a resume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO, Any, Iterator, TypeVar
+
+from ..errors import BadInputError, TraceFormatError
+from .schema import (
+    LAYERS_FILE,
+    ROUNDS_FILE,
+    TRACE_FILE,
+    ClientRoundRecord,
+    RoundRecord,
+)
+
+R = TypeVar("R", ClientRoundRecord, RoundRecord)
+
+
+class JsonlWriter:
+    """Append records to a JSONL file, one flushed (and fsynced) line per record."""
+
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
+        self._fsync = fsync
+
+    def write(self, record: ClientRoundRecord | RoundRecord | dict[str, Any]) -> None:
+        """Append one record and make it durable before returning."""
+        d = record if isinstance(record, dict) else record.to_dict()
+        line = json.dumps(d, allow_nan=False, separators=(",", ":"))
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the file (records are already on disk)."""
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> "JsonlWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
+    """Drop a partial (unterminated or unparsable) last line left by a crash; return bytes dropped."""
+    p = Path(path)
+    if not p.exists():
+        return 0
+    data = p.read_bytes()
+    if not data:
+        return 0
+    keep = len(data)
+    if not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+    else:
+        last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        try:
+            json.loads(data[last_start:])
+        except ValueError:
+            keep = last_start
+    if keep != len(data):
+        with open(p, "r+b") as fh:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return len(data) - keep
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-empty line; a bad line is a TraceFormatError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"no such trace file: {p}")
+    with open(p, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
+            yield lineno, obj
+
+
+def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
+    out: list[R] = []
+    for lineno, obj in iter_jsonl(path):
+        try:
+            out.append(cls.from_dict(obj))
+        except TraceFormatError as exc:
+            raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
+    return out
+
+
+def read_client_records(path: str | os.PathLike[str]) -> list[ClientRoundRecord]:
+    """Read and validate a trace.jsonl (or a run directory containing one)."""
+    return _read(_resolve(path, TRACE_FILE), ClientRoundRecord)
+
+
+def read_round_records(path: str | os.PathLike[str]) -> list[RoundRecord]:
+    """Read and validate a rounds.jsonl (or a run directory containing one)."""
+    return _read(_resolve(path, ROUNDS_FILE), RoundRecord)
+
+
+def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read RUN_DIR/layers.json (the per-layer dense counts of one step)."""
+    p = _resolve(path, LAYERS_FILE)
+    if not p.is_file():
+        raise BadInputError(f"no such file: {p}")
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict) or "layers" not in obj:
+        raise TraceFormatError(f"{p}: expected an object with 'layers'")
+    return obj
+
+
+def _resolve(path: str | os.PathLike[str], default_name: str) -> Path:
+    p = Path(path)
+    if p.is_dir():
+        return p / default_name
+    if not p.exists():
+        raise BadInputError(f"no such file or run directory: {p}")
+    return p
