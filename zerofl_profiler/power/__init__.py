@@ -7,6 +7,10 @@ Contract used by the engines (kept stable while the backends grow)::
         ...work...
     win.result    -> EnergyBlock   (measured: source nvml/rapl/codecarbon/none)
     win.estimate  -> EnergyBlock | None   (source "estimate"; never mixed into result)
+
+Modules: ``base`` (interface, records, registry), ``rapl``, ``nvml``, ``codecarbon_backend``,
+``estimate``, ``replay`` (backends), ``sampler`` (one shared thread), ``meter`` (EnergyMeter),
+``select`` (``make_meter``, ``available_backends``: auto precedence and skip reasons).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..traces.schema import EnergyBlock
 
@@ -26,6 +30,7 @@ class Window:
     name: str
     result: EnergyBlock = field(default_factory=EnergyBlock.none)
     estimate: EnergyBlock | None = None
+    attribution: str = "exclusive"  # "shared" when other work ran on the same counters (set by the caller)
 
 
 class NullMeter:
@@ -35,15 +40,48 @@ class NullMeter:
         self.reason = reason
 
     @contextmanager
-    def window(self, name: str) -> Iterator[Window]:
+    def window(self, name: str, attribution: str | None = None) -> Iterator[Window]:
         """Open a window that records only its duration."""
-        win = Window(name)
+        win = Window(name, attribution=attribution or "exclusive")
         t0 = time.perf_counter()
         try:
             yield win
         finally:
             win.result = EnergyBlock(source="none", method="none", duration_s=time.perf_counter() - t0,
-                                     skipped={"all": self.reason})
+                                     skipped={"all": self.reason}, attribution=win.attribution)
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def __enter__(self) -> "NullMeter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_meter(backend: str = "auto", **kw: Any) -> Any:
+    """Build a started meter (see :func:`zerofl_profiler.power.select.make_meter`)."""
+    from .select import make_meter as _make
+
+    return _make(backend, **kw)
+
+
+def available_backends(*, refresh: bool = False) -> list[Any]:
+    """Each backend, available or not, and why (see :mod:`zerofl_profiler.power.select`)."""
+    from .select import available_backends as _avail
+
+    return _avail(refresh=refresh)
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy access to EnergyMeter and BackendStatus without importing every backend on import."""
+    if name == "EnergyMeter":
+        from .meter import EnergyMeter
+
+        return EnergyMeter
+    if name == "BackendStatus":
+        from .base import BackendStatus
+
+        return BackendStatus
+    raise AttributeError(name)

@@ -1,0 +1,89 @@
+"""train_client: records over the actual batches, FLOPs against torch's counter, NaN -> failed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from zerofl_profiler.fl.client import train_client
+from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.fl.data import load_dataset
+from zerofl_profiler.fl.worker import build_dense, state_to_numpy
+
+
+@pytest.fixture(scope="module")
+def setup():
+    train, _ = load_dataset("digits")
+    client = train.subset(np.arange(45))  # 45 samples: batches 16, 16, 13
+    cfg = RunConfig(batch_size=16, local_epochs=2, sparsity=0.9, upload="topk-weights", mask_ratio=0.1)
+    state = state_to_numpy(build_dense(cfg, train.input_shape, train.num_classes))
+    return cfg, client, state
+
+
+def test_record_counts_the_actual_batches(setup):
+    cfg, client, state = setup
+    res = train_client(state, client, cfg, 2, 7, run_id="r")
+    rec = res.record
+    assert res.ok and rec.status == "ok" and rec.run_id == "r" and rec.client_id == 7 and rec.round == 2
+    assert rec.batch_sizes == [16, 16, 13] * 2 and rec.steps == 6 and rec.samples == 45
+    assert rec.lr == pytest.approx(cfg.lr_for_round(2))
+    assert math.isfinite(res.train_loss) and rec.train_loss == res.train_loss
+    assert rec.bytes_down == sum(v.nbytes for v in state.values())
+    assert rec.bytes_up_dense == rec.bytes_down
+    # topk-weights at 1 - 0.9 + 0.1 = 20 % of conv/linear weights, CSR: value + int32 index
+    assert rec.bytes_up < 0.5 * rec.bytes_up_dense
+    assert rec.wall_time_s > 0 and rec.cpu_time_s > 0 and rec.energy.source == "none"
+
+
+def test_dense_forward_flops_match_torch_counter(setup):
+    """Dense forward FLOPs summed over the batches == torch FlopCounterMode on those batch sizes."""
+    cfg, client, state = setup
+    rec = train_client(state, client, cfg, 1, 0).record
+    model = build_dense(cfg, client.input_shape, client.num_classes)
+    expect = 0
+    for bs in rec.batch_sizes:
+        with FlopCounterMode(display=False) as fc:
+            model(torch.zeros(bs, *client.input_shape))
+        expect += fc.get_total_flops()
+    assert rec.flops["dense"]["forward"] == expect
+    # sparse: SWAT layers at ~10 % weights; the dense first conv keeps it above 10 %
+    assert 0.1 * expect <= rec.flops["sparse"]["forward"] < 0.5 * expect
+    assert rec.flops["sparse"]["total"] < rec.flops["dense"]["total"]
+
+
+def test_densities_are_measured_per_layer(setup):
+    cfg, client, state = setup
+    rec = train_client(state, client, cfg, 1, 0).record
+    dens = rec.densities
+    dense_first = [n for n, d in dens.items() if d == {"weight": 1.0, "activation": 1.0}]
+    assert len(dense_first) == 1  # the first conv only
+    for name, d in dens.items():
+        if name in dense_first:
+            continue
+        assert d["weight"] == pytest.approx(0.1, abs=0.01)
+        assert 0.0 < d["activation"] <= 0.1 + 0.01
+
+
+def test_same_inputs_same_result(setup):
+    cfg, client, state = setup
+    a = train_client(state, client, cfg, 3, 1)
+    b = train_client(state, client, cfg, 3, 1)
+    assert a.record.densities == b.record.densities and a.train_loss == b.train_loss
+    for k in a.upload.encoded:
+        for name, arr in a.upload.encoded[k].payload.items():
+            np.testing.assert_array_equal(arr, b.upload.encoded[k].payload[name])
+
+
+def test_nan_loss_is_a_failed_record_not_an_exception(setup):
+    cfg, client, state = setup
+    bad = {k: v.copy() for k, v in state.items()}
+    key = [k for k in bad if k.endswith("bias") and bad[k].dtype == np.float32][-1]
+    bad[key][0] = np.nan
+    res = train_client(bad, client, cfg, 1, 4)
+    assert not res.ok and res.upload is None
+    assert res.record.status == "failed" and "NaN" in res.record.error
+    assert res.record.bytes_up == 0 and res.record.steps == 0

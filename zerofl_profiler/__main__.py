@@ -1,0 +1,5 @@
+"""`python -m zerofl_profiler` == `zerofl-profile`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Analyses over recorded runs: what-if re-costing (estimate), summaries, sweeps."""

@@ -1,0 +1,75 @@
+"""`zerofl-profile estimate`: re-cost a recorded run on catalogue devices (time, energy, savings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import CostingSelection, costing_options, emit_json
+
+
+@click.command("estimate")
+@click.argument("run", metavar="RUN_DIR|TRACE")
+@costing_options
+@click.option("--seed", type=int, default=None,
+              help="Seed of the --device-mix assignment (default: the run's seed, else 0).")
+@click.option("--per-round/--no-per-round", default=None,
+              help="Show the per-round table (default: on for runs of at most 20 rounds).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, as_json: bool) -> None:
+    """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense."""
+    from ..analysis.estimate import estimate_run, resolve_costing
+    from ..traces import load_run
+
+    resolved = resolve_costing(costing)
+    data = load_run(run)
+    est = estimate_run(data, resolved, seed=seed)
+    if as_json:
+        emit_json(est.to_json())
+        return
+    _render(est, per_round)
+
+
+def _fmt_ratio(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 100:+.1f}%" if pct else f"{x:.2f}x"
+
+
+def _render(est: Any, per_round: bool | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..units import fmt_energy, fmt_time
+
+    con = Console()
+    t = Table(title=f"run {est.run_id}: {est.records} client-rounds re-costed "
+                    f"(network: {est.network or 'none'}; {est.basis} basis)")
+    for col in ("device", "time", "compute", "comm", "energy", "wait (idle)", "dense time", "dense energy",
+                "speed-up", "energy saving", "fits RAM"):
+        t.add_column(col, justify="left" if col == "device" else "right")
+    for d in est.devices:
+        c = d.total
+        t.add_row(d.device, fmt_time(c.time_s), fmt_time(c.compute_s), fmt_time(c.comm_s), fmt_energy(c.energy_j),
+                  fmt_energy(c.wait_energy_j), fmt_time(c.dense_time_s), fmt_energy(c.dense_energy_j),
+                  _fmt_ratio(c.speedup), _fmt_ratio(c.energy_saving, pct=True),
+                  {True: "yes", False: "NO", None: "?"}[d.fits])
+    con.print(t)
+    n_rounds = len(est.devices[0].rounds) if est.devices else 0
+    if per_round or (per_round is None and n_rounds <= 20):
+        rt = Table(title="per round (time = slowest client: download + compute + upload; energy = sum)")
+        for col in ("device", "round", "clients", "time", "compute", "comm", "energy", "speed-up"):
+            rt.add_column(col, justify="left" if col == "device" else "right")
+        for d in est.devices:
+            for r in d.rounds:
+                c = r.cost
+                rt.add_row(d.device, str(r.round), str(r.clients), fmt_time(c.time_s), fmt_time(c.compute_s),
+                           fmt_time(c.comm_s), fmt_energy(c.energy_j), _fmt_ratio(c.speedup))
+        con.print(rt)
+    for n in est.notes:
+        con.print(f"note: {n}")
+    con.print("note: totals sum the rounds; clients waiting for the straggler draw idle power, shown as "
+              "'wait (idle)' and not included in energy")
+    if est.mix:
+        con.print(f"device mix (seed {est.mix['seed']}): {est.mix['assignment']}")

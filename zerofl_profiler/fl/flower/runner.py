@@ -1,0 +1,122 @@
+"""``zerofl-profile train --engine flower``: the experiment on Flower's simulation runtime (Ray).
+
+We use ``flwr.simulation.run_simulation`` (deprecated in 1.42 but the in-process path) rather
+than ``flwr run`` against a managed local SuperLink: the latter starts a detached SuperLink
+daemon on a fixed port that outlives the command, and cannot be handed our RunConfig object,
+our progress hook or an injected ClientApp for tests. Ray gets one CPU per client by default;
+every client fixes torch to ``torch_threads`` intra-op threads (the in-process engine should run
+its clients with the same count for bit-comparable results).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ...errors import BadInputError, ZeroflError
+from .extra import require_flower
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def concurrency(client_cpus: float, total_cpus: int) -> int:
+    """How many clients Ray runs at once: whole clients that fit in the CPUs given to Ray."""
+    return max(1, int(total_cpus // client_cpus))
+
+
+def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable[..., None]:
+    """Adapt the strategy's events to the engine's ProgressEvent hook (same display as in-process)."""
+    from ..engine import ProgressEvent, print_progress
+
+    if progress is False:
+        return lambda *a, **k: None
+    hook = print_progress if progress is True else progress
+
+    def on_event(kind: str, rnd: int, cid: int | None = None, index: int = 0, of: int = 0, status: str = "ok",
+                 accuracy: float | None = None, loss: float | None = None, **info: Any) -> None:
+        msg = ""
+        if kind == "start":
+            msg = (f"flower: resuming {info.get('run_dir')} after round {info.get('resumed_from')}"
+                   if info.get("resumed_from") is not None else
+                   f"flower run {info.get('run_id')} -> {info.get('run_dir')} ({info.get('nodes')} SuperNodes)")
+        hook(ProgressEvent(kind, rnd, rounds, cid, index, of, status, accuracy, loss, msg))
+
+    return on_event
+
+
+def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any = None,
+               progress: bool | Callable[..., Any] = True, *, client_cpus: float = 1.0,
+               ray_cpus: int | None = None, torch_threads: int = 1, client_app: Any = None,
+               verbose: bool = False) -> Any:
+    """Run (or resume) ``cfg`` on Flower's simulation runtime and write the same RUN_DIR as in-process.
+
+    ``meter`` is ignored with a note: each client builds the configured meter (``cfg.energy``) in
+    its own Ray worker. When more than one client runs at a time, measured energy windows overlap
+    on the shared counters and records say ``attribution = "shared"``; pass ``client_cpus`` equal to
+    the CPU count to run one client at a time and get exclusive windows.
+    """
+    if not client_cpus > 0:
+        raise BadInputError(f"client CPUs must be > 0, got {client_cpus}")
+    if torch_threads < 1:
+        raise BadInputError(f"torch threads must be >= 1, got {torch_threads}")
+    require_flower(simulation=True)
+    from ..checkpoint import CHECKPOINT_FILE, load_checkpoint
+    from ..engine import ProgressEvent, stored_config, summarize
+    from .client_app import make_client_app
+    from .server_app import ServerOptions, make_server_app
+
+    if cfg.engine != "flower":
+        cfg = cfg.with_updates(engine="flower")
+    total = int(ray_cpus or _cpus())
+    if client_cpus > total:
+        raise BadInputError(f"client CPUs {client_cpus:g} exceed the {total} CPUs given to Ray")
+    t_run = time.perf_counter()
+    resumed_from = None
+    if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
+        ck = load_checkpoint(Path(out_dir))
+        resumed_from = None if ck is None else ck.round
+        if ck is not None and ck.round >= cfg.rounds and stored_config(out_dir) == cfg:
+            if progress is not False:
+                from ..engine import print_progress
+
+                (print_progress if progress is True else progress)(ProgressEvent(
+                    "done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
+            return summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
+
+    shared = concurrency(client_cpus, total) > 1 and cfg.energy != "none"
+    opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
+                         attribution="shared" if shared else "exclusive", torch_threads=torch_threads,
+                         wait_nodes_s=60.0, on_event=_progress_hook(progress, cfg.rounds))
+    backend_config = {
+        "client_resources": {"num_cpus": float(client_cpus), "num_gpus": 0.0},
+        "init_args": {"num_cpus": total, "num_gpus": 0, "include_dashboard": False,
+                      "logging_level": "ERROR" if not verbose else "INFO", "log_to_driver": bool(verbose)},
+    }
+    _quiet_flower(verbose)
+    from flwr.simulation import run_simulation
+
+    try:
+        run_simulation(server_app=make_server_app(opts), client_app=client_app or make_client_app(),
+                       num_supernodes=cfg.clients, backend_name="ray", backend_config=backend_config,
+                       verbose_logging=verbose)
+    except ZeroflError:
+        raise
+    except RuntimeError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ZeroflError):
+            raise cause from None
+        raise ZeroflError(f"Flower simulation failed: {cause or exc}") from None
+    return summarize(out_dir, cfg, time.perf_counter() - t_run, resumed_from=resumed_from)
+
+
+def _quiet_flower(verbose: bool) -> None:
+    """Flower logs every message at INFO; keep WARNING and above unless asked."""
+    logging.getLogger("flwr").setLevel(logging.DEBUG if verbose else logging.WARNING)

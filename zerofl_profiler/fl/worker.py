@@ -1,0 +1,68 @@
+"""One sparsified model per process, reused across clients (the global state overwrites it all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import RunConfig
+
+
+@dataclass(frozen=True, eq=False)
+class Worker:
+    """A SWAT model for training/evaluation and a dense twin the FLOP counter reads shapes from."""
+
+    model: nn.Module
+    dense_twin: nn.Module
+    input_shape: tuple[int, ...]
+    num_classes: int
+
+    @property
+    def dense_layers(self) -> list[str]:
+        """Layers the SWAT model keeps dense (first conv by default)."""
+        return list(getattr(self.model, "dense_layers", []))
+
+
+_CACHE: dict[tuple, Worker] = {}
+
+
+def build_dense(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """The run's model, initialised from the run seed (the round-0 global model)."""
+    from ..models import build_model
+
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.model, num_classes, tuple(input_shape))
+
+
+def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> Worker:
+    """The cached worker for this model/sparsity; building and sparsifying happen once per process."""
+    from ..sparse import sparsify
+
+    key = (cfg.model, tuple(input_shape), int(num_classes), cfg.sparse_config())
+    w = _CACHE.get(key)
+    if w is None:
+        twin = build_dense(cfg, input_shape, num_classes)
+        model = sparsify(build_dense(cfg, input_shape, num_classes), cfg.sparse_config())
+        w = Worker(model, twin, tuple(input_shape), int(num_classes))
+        _CACHE.clear()  # one model at a time keeps memory flat in sweeps
+        _CACHE[key] = w
+    return w
+
+
+def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
+    """A detached numpy copy of the state_dict (params and buffers), the form uploads use."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def load_numpy_state(model: nn.Module, state: Mapping[str, np.ndarray]) -> None:
+    """Overwrite every parameter and buffer from a numpy state (strict: same keys)."""
+    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+
+
+def state_nbytes(state: Mapping[str, np.ndarray]) -> int:
+    """Bytes of a dense model transfer (what a client downloads)."""
+    return int(sum(np.asarray(v).nbytes for v in state.values()))

@@ -1,0 +1,137 @@
+"""Count one training step: shape pass -> per-op formulas -> rows -> SWAT scaling -> FlopReport.
+
+Rows are keyed by (module, type, op class). An op run by a leaf module (Conv2d, BatchNorm2d,
+ReLU, ...) lands in that module's row with ``type`` = its class name; an op run in a container's
+own ``forward`` (a residual add, ``F.relu`` in a block) lands in a row named after the container
+with ``type`` = the op. SWAT per sparsified GEMM row with weight density dw and activation
+density da: forward and backward_input scale by dw, backward_weight by da; every other row
+stays dense. Each sparsified layer also gets a ``topk`` row: one comparison per element of the
+weight (when dw < 1) and of the saved input activation (when da < 1) per step, the cost of a
+selection-based top-k (quickselect on CPU, radix select on GPU are linear in the element count);
+a sort-based top-k would cost n log2 n instead. Top-k comparisons are not FLOPs and stay out of
+the FLOP totals (reported as ``topk``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping, Sequence
+
+from torch import nn
+
+from ..errors import BadInputError, check_fraction
+from ..units import dtype_bytes
+from .bytes import row_bytes
+from .capture import trace_model
+from .records import PHASES, Cost, ModelTrace
+from .registry import lookup, normalise
+from .report import FlopReport, LayerCount
+from .training import cross_entropy_cost, get_optimizer, optimizer_cost
+
+Densities = Mapping[str, Mapping[str, float]]
+
+
+def _layer_densities(trace: ModelTrace, weight_sparsity: float, activation_sparsity: float,
+                     dense: Sequence[str], densities: Densities | None) -> dict[str, tuple[float, float]]:
+    """(dw, da) per sparsifiable layer: measured values, else dense layers 1, else 1 - sparsity."""
+    out = {n: (1.0, 1.0) if n in dense else (1.0 - weight_sparsity, 1.0 - activation_sparsity)
+           for n in trace.sparsifiable}
+    for name, d in (densities or {}).items():
+        if name not in out:
+            raise BadInputError(f"densities given for {name!r}, which is not a Conv2d/Linear layer of "
+                                f"{trace.model}; layers: {', '.join(trace.sparsifiable)}")
+        if not isinstance(d, Mapping) or "weight" not in d:
+            raise BadInputError(f"densities[{name!r}] must be {{'weight': dw, 'activation': da}}")
+        dw = check_fraction(f"weight density of {name}", d["weight"], allow_one=True)
+        da = check_fraction(f"activation density of {name}", d.get("activation", dw), allow_one=True)
+        out[name] = (dw, da)
+    return out
+
+
+def _dense_set(trace: ModelTrace, dense_layers: Sequence[str] | None) -> tuple[str, ...]:
+    if dense_layers is None:
+        return trace.default_dense
+    names = tuple(str(n).strip() for n in dense_layers if str(n).strip())
+    unknown = [n for n in names if n not in trace.sparsifiable]
+    if unknown:
+        raise BadInputError(f"unknown dense layer(s) {', '.join(unknown)}; Conv2d/Linear layers of "
+                            f"{trace.model}: {', '.join(trace.sparsifiable)}")
+    return names
+
+
+def _scaled(counts: dict[str, int], dw: float, da: float) -> dict[str, int]:
+    return {"forward": round(dw * counts["forward"]), "backward_input": round(dw * counts["backward_input"]),
+            "backward_weight": round(da * counts["backward_weight"]), "update": counts["update"]}
+
+
+def _sum_flops(costs: Sequence[Cost]) -> dict[str, int]:
+    return {p: sum(getattr(c, p) for c in costs) for p in PHASES}
+
+
+def _group(trace: ModelTrace) -> tuple[dict[tuple[str, str, str], list[Cost]], list[dict]]:
+    rows: dict[tuple[str, str, str], list[Cost]] = {}
+    uncounted: Counter[tuple[str, str]] = Counter()
+    for rec in trace.ops:
+        formula = lookup(rec.op)
+        if formula is None:
+            uncounted[(rec.module, rec.op)] += 1
+            continue
+        for c in formula(rec):
+            typ = c.label or (rec.module_type if rec.leaf else normalise(rec.op))
+            rows.setdefault((rec.module, typ, c.op_class), []).append(c)
+    return rows, [{"name": n, "op": op, "count": k} for (n, op), k in uncounted.items()]
+
+
+def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, weight_sparsity: float = 0.0,
+                     activation_sparsity: float | None = None, dense_layers: Sequence[str] | None = None,
+                     dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd") -> FlopReport:
+    """Cost a captured shape pass; re-use one trace for many sparsities or measured densities."""
+    ws = check_fraction("weight sparsity", weight_sparsity)
+    as_ = ws if activation_sparsity is None else check_fraction("activation sparsity", activation_sparsity)
+    e = dtype_bytes(dtype)
+    opt = get_optimizer(optimizer)
+    if num_classes is not None and trace.output_shape and trace.output_shape[-1] != int(num_classes):
+        raise BadInputError(f"model {trace.model} outputs {trace.output_shape[-1]} classes, "
+                            f"but num_classes is {num_classes}")
+    dense = _dense_set(trace, dense_layers)
+    dens = _layer_densities(trace, ws, as_, dense, densities)
+    groups, uncounted = _group(trace)
+
+    layers: list[LayerCount] = []
+    for (name, typ, op_class), costs in groups.items():
+        dw, da = dens.get(name, (1.0, 1.0)) if op_class == "gemm" else (1.0, 1.0)
+        sparsified = op_class == "gemm" and name in dens and (dw < 1.0 or da < 1.0)
+        d = _sum_flops(costs)
+        layers.append(LayerCount(name, typ, op_class, d, _scaled(d, dw, da) if sparsified else dict(d),
+                                 row_bytes(costs, e, sparsified=sparsified, dw=dw, da=da), dw, da, sparsified))
+        if sparsified:
+            w = sum(c.weights for c in costs) if dw < 1.0 else 0
+            x = sum(c.inputs for c in costs) if da < 1.0 else 0
+            tk = Cost("topk", forward=w + x, weights=w, inputs=x, label="topk")
+            zero = {p: 0 for p in PHASES}
+            layers.append(LayerCount(name, "topk", "topk", zero, tk.flops(),
+                                     row_bytes([tk], e, sparsified=True, dw=dw, da=da), dw, da, True))
+    loss = cross_entropy_cost(trace.output_shape)
+    layers.append(LayerCount("<loss>", loss.label or "cross_entropy", "elementwise", loss.flops(), loss.flops(),
+                             row_bytes([loss], e, sparsified=False, dw=1.0, da=1.0)))
+    upd = optimizer_cost(opt.name, trace.trainable_params)
+    layers.append(LayerCount("<optimizer>", opt.name, "optimizer", upd.flops(), upd.flops(),
+                             row_bytes([upd], e, sparsified=False, dw=1.0, da=1.0, buffers=opt.buffers)))
+    return FlopReport(model=trace.model, batch_size=trace.batch_size, input_shape=trace.input_shape,
+                      weight_sparsity=ws, activation_sparsity=as_, dtype=str(dtype).replace("torch.", ""),
+                      optimizer=opt.name, dense_layers=dense, layers=layers, uncounted=uncounted,
+                      method=trace.method)
+
+
+def count_training_step(model: nn.Module, input_shape: Sequence[int], batch_size: int, *,
+                        densities: Densities | None = None, weight_sparsity: float = 0.0,
+                        activation_sparsity: float | None = None, dense_layers: Sequence[str] | None = None,
+                        dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd",
+                        model_name: str | None = None) -> FlopReport:
+    """FLOPs and bytes of one SGD step (forward + backward + update) per layer and phase, dense and SWAT."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise BadInputError(f"batch size must be a positive integer, got {batch_size!r}")
+    trace = trace_model(model, tuple(input_shape), batch_size, name=model_name)
+    return count_from_trace(trace, densities=densities, weight_sparsity=weight_sparsity,
+                            activation_sparsity=activation_sparsity, dense_layers=dense_layers, dtype=dtype,
+                            num_classes=num_classes, optimizer=optimizer)

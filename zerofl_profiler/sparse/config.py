@@ -1,0 +1,36 @@
+"""How a model is sparsified: one frozen record shared by the engine and the FLOP counter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BadInputError, check_fraction
+
+
+@dataclass(frozen=True)
+class SparseConfig:
+    """SWAT settings: weight/activation sparsity, layers kept dense, mask refresh period.
+
+    ``dense_layers=None`` means the default (the first conv, via ``flops.default_dense_layers``);
+    an explicit tuple (possibly empty) replaces it. BatchNorm is never sparsified.
+    ``activation_sparsity=None`` follows the weight sparsity, as in SWAT.
+    """
+
+    weight_sparsity: float = 0.0
+    activation_sparsity: float | None = None
+    dense_layers: tuple[str, ...] | None = None
+    mask_every: int = 1
+
+    def __post_init__(self) -> None:
+        check_fraction("weight sparsity", self.weight_sparsity)
+        if self.activation_sparsity is not None:
+            check_fraction("activation sparsity", self.activation_sparsity)
+        if not isinstance(self.mask_every, int) or isinstance(self.mask_every, bool) or self.mask_every < 1:
+            raise BadInputError(f"mask_every must be a positive integer, got {self.mask_every!r}")
+        if self.dense_layers is not None and not isinstance(self.dense_layers, tuple):
+            object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
+
+    @property
+    def act_sparsity(self) -> float:
+        """The activation sparsity actually used (weight sparsity unless set)."""
+        return self.weight_sparsity if self.activation_sparsity is None else float(self.activation_sparsity)

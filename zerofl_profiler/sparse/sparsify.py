@@ -1,0 +1,70 @@
+"""Apply SWAT to a model and read back what it measured."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..errors import BadInputError
+from .config import SparseConfig
+from .layers import SwatMixin, to_swat
+
+
+def resolve_dense_layers(model: nn.Module, cfg: SparseConfig) -> list[str]:
+    """The layers kept dense: the configured list, else the FLOP counter's default (first conv)."""
+    from ..flops import default_dense_layers, sparsifiable_layers
+
+    candidates = list(sparsifiable_layers(model))
+    if cfg.dense_layers is None:
+        return list(default_dense_layers(model))
+    unknown = [n for n in cfg.dense_layers if n not in candidates]
+    if unknown:
+        raise BadInputError(f"dense layer(s) {', '.join(unknown)} not in the model's conv/linear layers "
+                            f"({', '.join(candidates[:8])}{', ...' if len(candidates) > 8 else ''})")
+    return list(cfg.dense_layers)
+
+
+def sparsify(model: nn.Module, cfg: SparseConfig) -> nn.Module:
+    """Swap every sparsifiable layer except the dense ones for its SWAT twin, in place."""
+    from ..flops import sparsifiable_layers
+
+    dense = set(resolve_dense_layers(model, cfg))
+    modules = dict(model.named_modules())
+    for name in sparsifiable_layers(model):
+        if name in dense:
+            continue
+        to_swat(name, modules[name], cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every)
+    model.sparse_config = cfg  # type: ignore[assignment]
+    model.dense_layers = sorted(dense)  # type: ignore[assignment]
+    return model
+
+
+def swat_layers(model: nn.Module) -> dict[str, SwatMixin]:
+    """The model's SWAT layers by qualified name."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, SwatMixin)}
+
+
+def collect_densities(model: nn.Module) -> dict[str, dict[str, float]]:
+    """Mean measured {weight, activation} density per conv/linear layer since the last reset.
+
+    Layers kept dense report 1.0 for both; a SWAT layer that ran no training step yet reports
+    its configured densities.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for name, m in model.named_modules():
+        if isinstance(m, SwatMixin):
+            out[name] = m.density_stats.mean() or {"weight": m.weight_density, "activation": m.activation_density}
+        elif isinstance(m, (nn.Conv2d, nn.Linear)):
+            out[name] = {"weight": 1.0, "activation": 1.0}
+    return out
+
+
+def reset_density_stats(model: nn.Module) -> None:
+    """Start a new measurement period (e.g. one client-round)."""
+    for m in swat_layers(model).values():
+        m.density_stats.reset()
+
+
+def reset_masks(model: nn.Module) -> None:
+    """Make every SWAT layer recompute its mask on the next step (new weights were loaded)."""
+    for m in swat_layers(model).values():
+        m.reset_mask()
