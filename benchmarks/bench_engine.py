@@ -22,19 +22,20 @@ import torch
 import torch.nn.functional as F
 
 
-def bare_loop(cfg) -> float:
-    """The same local training steps as the engine, with no engine around them; wall seconds."""
+def bare_loop(cfg) -> tuple[float, float]:
+    """The same local training steps as the engine, with no engine around them; (wall, CPU) seconds."""
     from zerofl_profiler.fl.client import client_seed
-    from zerofl_profiler.fl.engine import _load_data
+    from zerofl_profiler.fl.engine import load_run_data
     from zerofl_profiler.fl.sampling import sample_clients
     from zerofl_profiler.fl.worker import build_dense, get_worker, load_numpy_state, state_to_numpy
     from zerofl_profiler.sparse import reset_masks
 
-    train, _test, clients, _ = _load_data(cfg)
+    train, _test, clients, _ = load_run_data(cfg)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     model = worker.model
-    t0 = time.perf_counter()
+    old_threads = cfg.apply_threads()  # the engine trains with the same thread count
+    t0, c0 = time.perf_counter(), time.process_time()
     for rnd in range(1, cfg.rounds + 1):
         lr = cfg.lr_for_round(rnd)
         for cid in sample_clients(cfg.seed, rnd, cfg.clients, cfg.clients_per_round):
@@ -50,17 +51,29 @@ def bare_loop(cfg) -> float:
                     F.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
                     opt.step()
         # no aggregation: the bare loop keeps training from the same start state every round
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0, time.process_time() - c0
+    torch.set_num_threads(old_threads)
+    return elapsed
 
 
-def engine_run(cfg) -> float:
-    """Wall seconds of a full engine run into a fresh temporary directory."""
+def engine_run(cfg) -> tuple[float, float]:
+    """(wall, CPU) seconds of a full engine run into a fresh temporary directory."""
     from zerofl_profiler.fl.engine import run
 
     with tempfile.TemporaryDirectory() as d:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run(cfg, Path(d) / "run", progress=False)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def report(label: str, eng: list[float], bare: list[float]) -> None:
+    """Medians, ratio of medians, median of paired ratios and ratio of the fastest runs."""
+    me, mb = statistics.median(eng), statistics.median(bare)
+    paired = statistics.median(e / b for e, b in zip(eng, bare))
+    print(f"{label}: engine median {me:.3f} s ({', '.join(f'{v:.3f}' for v in eng)}); "
+          f"bare loop median {mb:.3f} s ({', '.join(f'{v:.3f}' for v in bare)})")
+    print(f"  overhead: ratio of medians {100 * (me / mb - 1):+.1f} %, median paired ratio {100 * (paired - 1):+.1f} %, "
+          f"fastest vs fastest {100 * (min(eng) / min(bare) - 1):+.1f} %  (target < 10 %)")
 
 
 def main() -> None:
@@ -71,7 +84,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=None, help="override the default run's rounds")
     args = ap.parse_args()
     cfg = RunConfig() if args.rounds is None else RunConfig(rounds=args.rounds)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; config: {cfg.dataset}/{cfg.model}, "
+    print(f"torch {torch.__version__}, torch threads while training {cfg.threads} (0 = default); config: {cfg.dataset}/{cfg.model}, "
           f"N={cfg.clients} K={cfg.clients_per_round} R={cfg.rounds} E={cfg.local_epochs} B={cfg.batch_size} "
           f"sparsity={cfg.sparsity} upload={cfg.upload}")
     engine_run(cfg)  # warm-up (imports, first model build)
@@ -80,13 +93,11 @@ def main() -> None:
     for _ in range(args.repeats):  # alternate the variants
         eng.append(engine_run(cfg))
         bare.append(bare_loop(cfg))
-    me, mb = statistics.median(eng), statistics.median(bare)
-    print(f"engine run   median {me:.3f} s  (runs: {', '.join(f'{v:.3f}' for v in eng)})")
-    print(f"bare loop    median {mb:.3f} s  (runs: {', '.join(f'{v:.3f}' for v in bare)})")
-    print(f"overhead     {100 * (me / mb - 1):+.1f} %  (target < 10 %)")
+    report("wall time", [e[0] for e in eng], [b[0] for b in bare])
+    report("CPU time ", [e[1] for e in eng], [b[1] for b in bare])
 
     big = RunConfig(clients=100, clients_per_round=10, rounds=args.rounds or 5)
-    times = [engine_run(big) for _ in range(args.repeats)]
+    times = [engine_run(big)[0] for _ in range(args.repeats)]
     mt = statistics.median(times)
     print(f"100 clients, 10 per round, {big.rounds} rounds: median {mt:.3f} s -> {big.rounds / mt:.2f} rounds/s "
           f"(runs: {', '.join(f'{v:.3f}' for v in times)})")

@@ -153,3 +153,29 @@ def test_bad_inputs(tmp_path):
     (other / "layers.json").write_text(json.dumps({"layers": [{"type": "Conv2d"}]}))
     with pytest.raises(BadInputError, match="lacks a name"):
         summarize_run(load_run(other))
+
+
+def test_layers_sharing_a_module_name_get_distinct_labels(tmp_path):
+    run = factory.write_run(tmp_path, "dup", 0.9)
+    doc = json.loads((run / "layers.json").read_text())
+    conv = doc["layers"][1]
+    doc["layers"].insert(2, {"name": conv["name"], "type": "bias_add",
+                             "dense": {"forward": 7, "backward_input": 0, "backward_weight": 7},
+                             "sparse": {"forward": 7, "backward_input": 0, "backward_weight": 7}})
+    (run / "layers.json").write_text(json.dumps(doc))
+    labels = [lc.label for lc in summarize_run(load_run(run)).layers]
+    assert len(labels) == len(set(labels)) == len(doc["layers"])
+    assert f"{conv['name']} (bias_add)" in labels and f"{conv['name']} (Conv2d)" in labels
+    assert "conv1" in labels  # unique names stay bare
+
+
+def test_flop_keys_beyond_the_schema_are_kept_apart_from_total(tmp_path):
+    run = factory.write_run(tmp_path, "topk", 0.9)
+    lines = [json.loads(x) for x in (run / "trace.jsonl").read_text().splitlines()]
+    for i, rec in enumerate(lines):
+        rec["flops"]["sparse"]["topk"] = 1000 * (i + 1)
+    (run / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    s = summarize_run(load_run(run))
+    n = len(lines)
+    assert dict(s.flops_sparse.extra) == {"topk": pytest.approx(1000 * (n + 1) / 2)}
+    assert s.flops_sparse.total == pytest.approx(sum(r["flops"]["sparse"]["total"] for r in lines) / n)

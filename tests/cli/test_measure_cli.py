@@ -15,7 +15,6 @@ EXE = [sys.executable, "-c", "from zerofl_profiler.cli import main; main()"]
 
 def run(args, env_extra=None, tmp_path=None):
     env = dict(os.environ)
-    env.pop("CUDA_VISIBLE_DEVICES", None)
     env["CUDA_VISIBLE_DEVICES"] = ""  # no GPU counts here, whatever the machine
     env["ZEROFL_POWERCAP_ROOT"] = str(tmp_path / "no-powercap") if tmp_path else "/nonexistent"
     env.update(env_extra or {})
@@ -93,3 +92,15 @@ def test_unavailable_explicit_backend_is_one_line_exit_1(tmp_path):
     r = run(["--backend", "rapl", "--", "true"], tmp_path=tmp_path)
     assert r.returncode == 1
     assert r.stderr.startswith("error: energy backend rapl is not available") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_codecarbon_reports_emissions_offline(tmp_path):
+    r = run(["--backend", "codecarbon", "--country", "FRA", "--json", "--",
+             sys.executable, "-c", "sum(i*i for i in range(2_000_000))"], tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    blocks = [b for b in (doc["energy"], doc["energy_estimate"]) if b and b["source"] != "none"]
+    assert blocks and all(b["method"].startswith("codecarbon:") for b in blocks)
+    assert any((b["emissions_g"] or 0) > 0 for b in blocks)
+    assert "country:FRA" in blocks[0]["flags"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zerofl_profiler.errors import BadInputError
 from zerofl_profiler.fl.aggregate import AGGREGATORS, Contribution, aggregate
@@ -84,3 +86,44 @@ def test_errors() -> None:
     zero = Contribution(WEIGHTS[0].values, WEIGHTS[0].masks, WEIGHTS[0].values_are, 0)
     with pytest.raises(BadInputError, match="num_samples"):
         aggregate(GLOBAL, [zero])
+
+
+def _loop_reference(g, contribs, method):
+    """Entry-by-entry python loop, written from the definitions, independent of the numpy code."""
+    w = g["w"].ravel()
+    out = []
+    for i in range(w.size):
+        sent = [(c.num_samples, float(c.values["w"].ravel()[i])) for c in contribs if c.masks["w"].ravel()[i]]
+        n_all = sum(c.num_samples for c in contribs)
+        diffs = contribs[0].values_are["w"] == "diffs"
+        if method == "fedavg":
+            s = sum(n * v for n, v in sent) / n_all
+            out.append(w[i] + s if diffs else s)
+        else:
+            if not sent:
+                out.append(w[i])
+            else:
+                m = sum(n * v for n, v in sent) / sum(n for n, _ in sent)
+                out.append(w[i] + m if diffs else m)
+    return np.array(out).reshape(g["w"].shape)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), clients=st.integers(1, 4), kind=st.sampled_from(["weights", "diffs"]),
+       method=st.sampled_from(list(AGGREGATORS)))
+def test_matches_entrywise_loop_reference(seed, clients, kind, method) -> None:
+    rng = np.random.default_rng(seed)
+    g = {"w": rng.standard_normal((3, 4)).astype(np.float32)}
+    contribs = []
+    for _ in range(clients):
+        m = rng.random((3, 4)) < 0.4
+        v = np.where(m, rng.standard_normal((3, 4)), 0).astype(np.float32)
+        contribs.append(Contribution({"w": v}, {"w": m}, {"w": kind}, int(rng.integers(1, 50))))
+    got = aggregate(g, contribs, method)["w"]
+    assert np.allclose(got, _loop_reference(g, contribs, method), atol=1e-5)
+
+
+def test_mask_shape_mismatch_is_bad_input() -> None:
+    c = Contribution(WEIGHTS[0].values, {**WEIGHTS[0].masks, "w": np.ones(3, bool)}, WEIGHTS[0].values_are, 1)
+    with pytest.raises(BadInputError, match="mask of w"):
+        aggregate(GLOBAL, [c], "masked-mean")

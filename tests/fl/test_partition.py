@@ -103,3 +103,10 @@ def test_bad_input() -> None:
     assert set(PARTITIONS) == {"lda", "iid"}
     assert all(np.array_equal(x, y) for x, y in
                zip(make_partition("lda", LABELS, 4, alpha=2.0, seed=1), lda_partition(LABELS, 4, 2.0, 1)))
+
+
+def test_as_many_clients_as_samples_gives_one_each() -> None:
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    for parts in (lda_partition(y, len(y), 0.1, 0), iid_partition(y, len(y), 0)):
+        assert sorted(int(p[0]) for p in parts) == list(range(len(y)))
+        assert all(len(p) == 1 for p in parts)

@@ -60,7 +60,11 @@ def test_round_trip_positions_values_and_bytes(variant: str, encoding: str) -> N
             mask = _ref_mask(score, _k(w.size, 1 - sparsity + ratio))
         sent = w if variant in ("dense", "topk-weights") else w - w0
         assert np.array_equal(dec.values[key], np.where(mask, sent, 0))
-        if up.encoding != "dense":
+        if variant == "dense":
+            assert dec.masks[key] is None
+        elif up.encoding == "dense":  # no mask on the wire: non-zero entries count as sent
+            assert np.array_equal(dec.masks[key], mask & (sent != 0))
+        else:
             assert np.array_equal(dec.masks[key], mask)
         nnz, n = int(mask.sum()), w.size
         expected_bytes += {"dense": 4 * n, "csr": 8 * nnz, "bitmask": math.ceil(n / 8) + 4 * nnz}[up.encoding]
@@ -89,7 +93,15 @@ def test_dense_upload_ignores_the_encoding_and_sends_everything() -> None:
     for e in ENCS:
         up = make_upload("dense", new, g, 0.9, 0.0, e, GEMM)
         assert up.encoding == "dense" and up.nbytes == up.nbytes_dense
-        assert all(np.array_equal(v, new[k]) for k, v in decode_upload(up, g).values.items())
+        dec = decode_upload(up, g)
+        assert all(np.array_equal(v, new[k]) for k, v in dec.values.items())
+        assert all(m is None for m in dec.masks.values())  # every entry sent, zeros included
+    # A weight that is exactly 0 after training still counts as sent in masked-mean.
+    new0 = {**new, "fc.weight": new["fc.weight"].copy()}
+    new0["fc.weight"][0, 0] = 0.0
+    up = make_upload("dense", new0, g, 0.9, 0.0, "dense", GEMM)
+    out = aggregate_uploads(g, [(up, 1)], "masked-mean")
+    assert out["fc.weight"][0, 0] == 0.0
 
 
 def test_kept_fraction_is_clamped_to_one() -> None:

@@ -88,6 +88,15 @@ def test_energy_axis_says_estimated_on_a_named_device_without_a_counter(tmp_path
     assert "estimated on host" in by_gid(host, f"accuracy-energy:{sums[0].run_id}").axes.get_xlabel()
 
 
+def test_energy_panel_explains_when_no_energy_exists(tmp_path, factory):
+    run = factory.write_run(tmp_path, "quiet", 0.9, measured=False, estimate=False)
+    s = summarize_run(load_run(run))
+    fig = accuracy_figure([s])
+    off = [ax for ax in fig.axes if not ax.axison]
+    assert len(off) == 1 and "--device" in " ".join(t.get_text() for t in off[0].texts)
+    assert not [a for a in fig.findobj() if (a.get_gid() or "").startswith("accuracy-energy")]
+
+
 def test_layer_breakdown_bars_equal_layers_json(sweep, summaries, raw):
     run, s = sweep[2], summaries[2]
     fig = layer_breakdown_figure(s)
@@ -173,6 +182,7 @@ def test_target_bars_measured_and_estimated(sweep, summaries, raw):
     assert any(t.get_text() == "not\nreached" for t in unreached.findobj(Text))
 
 
+@pytest.mark.slow
 def test_registry_draws_every_figure_and_explains_skips(summaries):
     figs, skipped = build_figures(PlotInputs(summaries, fake_costs(summaries), 0.8))
     assert {stem.split("-")[0] for stem, _ in figs} == set(FIGURES) and not skipped
@@ -236,10 +246,18 @@ def overlaps(fig, monkeypatch):
     return bad
 
 
+def clipped(fig, monkeypatch):
+    w, h = fig.canvas.get_width_height()
+    return [t for t, box in drawn_texts(fig, monkeypatch)
+            if box.x0 < -1 or box.y0 < -1 or box.x1 > w + 1 or box.y1 > h + 1]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("style", sorted(STYLES))
-def test_no_overlapping_labels(summaries, style, monkeypatch):
+def test_no_overlapping_or_clipped_labels(summaries, style, monkeypatch):
     for stem, fig in _all_figures(summaries, style):
         assert overlaps(fig, monkeypatch) == [], f"{style}/{stem}"
+        assert clipped(fig, monkeypatch) == [], f"{style}/{stem}"
 
 
 def test_overlap_check_catches_overlap(monkeypatch):
@@ -251,3 +269,5 @@ def test_overlap_check_catches_overlap(monkeypatch):
     ax = fig.add_subplot()
     ax.set_xticks(range(5), ["a-very-long-label"] * 5)
     assert overlaps(fig, monkeypatch)
+    ax.set_ylabel("a label far too long for a two-inch figure, so it runs off the canvas")
+    assert clipped(fig, monkeypatch)

@@ -111,7 +111,15 @@ def test_unreadable_counter_is_a_clear_error_with_the_fix(powercap, monkeypatch)
                 raise PermissionError(13, "Permission denied", str(self))
             return real(self, *a, **k)
 
+        real_open = os.open
+
+        def deny_open(path, flags, *a, **k):
+            if str(path).endswith("energy_uj") and not (os.stat(path).st_mode & 0o044):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_open(path, flags, *a, **k)
+
         monkeypatch.setattr(type(d), "read_text", deny)
+        monkeypatch.setattr(rapl.os, "open", deny_open)
     else:
         os.chmod(d / "energy_uj", 0)
     st = backend_status("rapl")
@@ -168,3 +176,12 @@ def test_mmio_duplicate_of_package_is_skipped(intel_tree):
     zones, skipped = rapl.discover_zones()
     assert "intel-rapl-mmio:0" in skipped
     assert sum(z.name == "package-0" for z in zones) == 1
+
+
+def test_other_powercap_control_types_are_ignored(intel_tree):
+    other = intel_tree.base / "devices" / "virtual" / "powercap" / "dtpm" / "dtpm:0"
+    other.mkdir(parents=True)
+    (other / "name").write_text("soc\n")
+    os.symlink(other, intel_tree.root / "dtpm:0")
+    zones, skipped = rapl.discover_zones()
+    assert len(zones) == 9 and not any("dtpm" in k for k in skipped)

@@ -102,3 +102,14 @@ def test_explicit_backend_with_estimate_alongside(intel_tree):
     m = make_meter("rapl", estimate=True)
     m.close()
     assert m.sources == ["rapl", "estimate"]
+
+
+def test_nothing_heavy_is_imported_until_a_backend_is_used():
+    import subprocess
+    import sys
+
+    code = ("import sys, zerofl_profiler.power as p; p.available_backends; "
+            "from zerofl_profiler.power import select, rapl, nvml, codecarbon_backend, estimate; "
+            "print(sorted(m for m in ('pynvml', 'codecarbon', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -88,7 +88,7 @@ ACCURACY = {0.0: [0.42, 0.63, 0.74, 0.81, 0.86, 0.89], 0.9: [0.35, 0.55, 0.68, 0
 def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, clients: int = 10, per_round: int = 4,
               upload: str = "topk-weights", mask_ratio: float = 0.0, encoding: str = "csr",
               measured: bool = True, failed: tuple[tuple[int, int], ...] = (), with_layers: bool = True,
-              accuracy: list[float] | None = None) -> Path:
+              accuracy: list[float] | None = None, estimate: bool = True) -> Path:
     """Write RUN_DIR with config.toml, trace.jsonl, rounds.jsonl and layers.json; return its path."""
     run = root / name
     run.mkdir(parents=True)
@@ -141,7 +141,7 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
                                       domains_j={"package-0": round(wall * 15.0, 6)}, duration_s=wall)
                           if measured else EnergyBlock.none({"rapl": "no /sys/class/powercap", "nvml": "no GPU"}))
                 est = EnergyBlock(source="estimate", method="cpu-time-x-power", total_j=round(wall * 0.9 * 10.0, 6),
-                                  duration_s=wall)
+                                  duration_s=wall) if estimate else None
                 rec = ClientRoundRecord(
                     run_id=cfg["run_id"], round=rnd, client_id=cid, samples=samples, steps=steps,
                     batch_sizes=sizes, densities=dens, flops=flops, bytes_up=up if status == "ok" else 0,

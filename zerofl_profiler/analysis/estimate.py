@@ -129,19 +129,23 @@ def cost_records(step: StepProfile, dev: DeviceArrays, flops_dense: np.ndarray, 
     r_phase = step.phase_sum(roof)  # (D, P) seconds of one step per phase
     step_f = step.dense_phase_flops  # (P,)
     scale = np.where(step_f[None, :] > 0, fd / np.where(step_f > 0, step_f, 1.0)[None, :], steps[:, None])
-    t_dense_roof = (scale @ r_phase.T).T  # (D, N)
+    is_sparse = (fs.sum(axis=1) < fd.sum(axis=1)).astype(np.float64)
+    # one matmul per variant: per-phase roofline seconds, then kernel overheads, then top-k, against
+    # the per-record scales [phase scales, steps, steps if sparse]
+    x = np.concatenate([scale, steps[:, None], (steps * is_sparse)[:, None]], axis=1)  # (N, P + 2)
+    k_o = float(step.kernels.sum()) * dev.overhead
+    zeros = np.zeros(len(dev.names))
+    compute_dense = np.concatenate([r_phase, k_o[:, None], zeros[:, None]], axis=1) @ x.T  # (D, N)
+    topk_t = topk_step_time(step, dev)
     if row_exact:
         d_row = density_of(step.flops_sparse, step.flops_dense)
         r_sparse_phase = step.phase_sum(roof * sparse_factor(d_row[None, :], dev.sparse_eff[:, None]))
-        t_sparse_roof = (scale @ r_sparse_phase.T).T
+        compute_sparse = np.concatenate([r_sparse_phase, k_o[:, None], topk_t[:, None]], axis=1) @ x.T
     else:
         dens = density_of(fs, fd)  # (N, P)
-        t_sparse_roof = t_dense_roof - dev.sparse_eff[:, None] * ((scale * (1.0 - dens)) @ r_phase.T).T
-    overhead = float(step.kernels.sum()) * dev.overhead[:, None] * steps[None, :]
-    is_sparse = (fs.sum(axis=1) < fd.sum(axis=1)).astype(np.float64)
-    topk = topk_step_time(step, dev)[:, None] * (steps * is_sparse)[None, :]
-    compute_dense = t_dense_roof + overhead
-    compute_sparse = t_sparse_roof + overhead + topk
+        compute_sparse = np.concatenate([r_phase, k_o[:, None], topk_t[:, None]], axis=1) @ x.T
+        compute_sparse -= dev.sparse_eff[:, None] * (r_phase @ (scale * (1.0 - dens)).T)
+    topk = topk_t[:, None] * (steps * is_sparse)[None, :]
     bytes_phase = step.phase_sum(step.nbytes)  # (P,)
     rec_bytes = scale @ bytes_phase  # (N,)
     topk_flops = float(step.topk_flops.sum()) * steps * is_sparse
@@ -232,15 +236,29 @@ class MemoryCheck:
                 "peak": self.estimate.to_json() if self.estimate else None}
 
 
+#: Per-round columns kept as arrays (a 10^6-record trace has 10^5 rounds per device).
+ROUND_FIELDS = ("time_s", "compute_s", "comm_s", "energy_j", "compute_energy_j", "comm_energy_j", "wait_energy_j",
+                "dense_time_s", "dense_compute_s", "dense_comm_s", "dense_energy_j")
+
+
 @dataclass(frozen=True)
 class DeviceEstimate:
-    """A run re-costed on one device (or a device mix): per round and in total."""
+    """A run re-costed on one device (or a device mix): per round (arrays) and in total."""
 
     device: str
     kind: str
-    rounds: tuple[RoundCost, ...]
+    round_ids: np.ndarray
+    round_clients: np.ndarray
+    round_table: Mapping[str, np.ndarray]
     total: CostSummary
     memory: tuple[MemoryCheck, ...]
+
+    @property
+    def rounds(self) -> tuple[RoundCost, ...]:
+        """Per-round costs as objects (built on demand)."""
+        cols = [self.round_table[f] for f in ROUND_FIELDS]
+        return tuple(RoundCost(int(r), int(n), CostSummary(*(float(c[k]) for c in cols)))
+                     for k, (r, n) in enumerate(zip(self.round_ids, self.round_clients)))
 
     @property
     def fits(self) -> bool | None:
@@ -284,19 +302,21 @@ class RunEstimate:
 
 
 @dataclass(frozen=True)
-class _Records:
+class RecordColumns:
+    """The ok client-round records as numpy columns (what the vectorized estimator consumes)."""
+
     rounds: np.ndarray
     client_ids: np.ndarray
     steps: np.ndarray
-    fd: np.ndarray
-    fs: np.ndarray
+    fd: np.ndarray  # (N, len(PHASES)) dense FLOPs
+    fs: np.ndarray  # (N, len(PHASES)) sparse FLOPs
     bytes_down: np.ndarray
     bytes_up: np.ndarray
     bytes_up_dense: np.ndarray
 
 
-def records_from_trace(records: Sequence[Any]) -> _Records:
-    """Columns of the ok client-round records (the only per-record Python loop)."""
+def records_from_trace(records: Sequence[Any]) -> RecordColumns:
+    """Columns of client-round records (the only per-record Python loop)."""
     n = len(records)
     fd = np.empty((n, len(PHASES)))
     fs = np.empty((n, len(PHASES)))
@@ -304,7 +324,7 @@ def records_from_trace(records: Sequence[Any]) -> _Records:
         d, s = r.flops["dense"], r.flops["sparse"]
         fd[i] = [d[p] for p in PHASES]
         fs[i] = [s[p] for p in PHASES]
-    return _Records(
+    return RecordColumns(
         rounds=np.fromiter((r.round for r in records), dtype=np.int64, count=n),
         client_ids=np.fromiter((r.client_id for r in records), dtype=np.int64, count=n),
         steps=np.fromiter((r.steps for r in records), dtype=np.float64, count=n), fd=fd, fs=fs,
@@ -313,41 +333,58 @@ def records_from_trace(records: Sequence[Any]) -> _Records:
         bytes_up_dense=np.fromiter((r.bytes_up_dense for r in records), dtype=np.float64, count=n))
 
 
-def _group(rounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique rounds, the index of each record's round, and clients per round."""
-    uniq, inv, counts = np.unique(rounds, return_inverse=True, return_counts=True)
-    return uniq, inv, counts
+@dataclass(frozen=True)
+class _Rounds:
+    """Records grouped by round once, shared by every device."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    inv: np.ndarray  # round index of each record
+    order: np.ndarray  # records sorted by round
+    starts: np.ndarray  # first sorted position of each round
+
+    @staticmethod
+    def of(rounds: np.ndarray) -> "_Rounds":
+        ids, inv, counts = np.unique(rounds, return_inverse=True, return_counts=True)
+        order = np.argsort(inv, kind="stable")
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        return _Rounds(ids, counts, inv, order, starts)
+
+    def slowest(self, t: np.ndarray) -> np.ndarray:
+        """Record index of the slowest client of each round (first one on ties)."""
+        ts = t[self.order]
+        mx = np.maximum.reduceat(ts, self.starts)
+        hit = np.flatnonzero(ts == mx[self.inv[self.order]])
+        _, first = np.unique(self.inv[self.order][hit], return_index=True)
+        return self.order[hit[first]]
 
 
-def _summaries(c: RecordCosts, row: np.ndarray | int, inv: np.ndarray, n_rounds: int,
-               idle_w: np.ndarray) -> tuple[list[CostSummary], CostSummary]:
-    """Per-round and total summaries for one device row (or per-record rows for a mix)."""
+def _summaries(c: RecordCosts, row: np.ndarray | int, g: _Rounds,
+               idle_w: np.ndarray | float) -> tuple[dict[str, np.ndarray], CostSummary]:
+    """Per-round columns and totals for one device row (or a per-record row choice for a mix)."""
     def pick(a: np.ndarray) -> np.ndarray:
         return a[row, np.arange(a.shape[1])] if isinstance(row, np.ndarray) else a[row]
 
-    t, comp, comm = pick(c.time_s), pick(c.compute_s), pick(c.comm_s)
+    comp, comm = pick(c.compute_s), pick(c.comm_s)
+    t = comp + comm
+    dcomp, dcomm = pick(c.dense_compute_s), pick(c.dense_comm_s)
+    dt = dcomp + dcomm
     e_comp, e_comm = pick(c.compute_energy_j), pick(c.comm_energy_j)
-    dt, dcomp, dcomm = pick(c.dense_time_s), pick(c.dense_compute_s), pick(c.dense_comm_s)
-    de = pick(c.dense_energy_j)
-    # slowest client per round
-    order = np.lexsort((-t, inv))
-    first = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
-    slow = order[first]
-    order_d = np.lexsort((-dt, inv))
-    slow_d = order_d[np.r_[0, np.flatnonzero(np.diff(inv[order_d])) + 1]]
-    round_t = t[slow]
-    wait = idle_w * (round_t[inv] - t)
-    sums = {k: np.bincount(inv, weights=v, minlength=n_rounds)
-            for k, v in (("e_comp", e_comp), ("e_comm", e_comm), ("wait", wait), ("de", de))}
-    per_round = [CostSummary(float(t[slow[k]]), float(comp[slow[k]]), float(comm[slow[k]]),
-                             float(sums["e_comp"][k] + sums["e_comm"][k]), float(sums["e_comp"][k]),
-                             float(sums["e_comm"][k]), float(sums["wait"][k]), float(dt[slow_d[k]]),
-                             float(dcomp[slow_d[k]]), float(dcomm[slow_d[k]]), float(sums["de"][k]))
-                 for k in range(n_rounds)]
-    total = CostSummary(*(float(sum(getattr(r, f) for r in per_round)) for f in (
-        "time_s", "compute_s", "comm_s", "energy_j", "compute_energy_j", "comm_energy_j", "wait_energy_j",
-        "dense_time_s", "dense_compute_s", "dense_comm_s", "dense_energy_j")))
-    return per_round, total
+    de = pick(c.dense_compute_energy_j) + pick(c.dense_comm_energy_j)
+    slow, slow_d = g.slowest(t), g.slowest(dt)
+    n = len(g.ids)
+    wait = np.asarray(idle_w) * (t[slow][g.inv] - t)
+
+    def rsum(v: np.ndarray) -> np.ndarray:
+        return np.bincount(g.inv, weights=v, minlength=n)
+
+    table = {"time_s": t[slow], "compute_s": comp[slow], "comm_s": comm[slow],
+             "compute_energy_j": rsum(e_comp), "comm_energy_j": rsum(e_comm), "wait_energy_j": rsum(wait),
+             "dense_time_s": dt[slow_d], "dense_compute_s": dcomp[slow_d], "dense_comm_s": dcomm[slow_d],
+             "dense_energy_j": rsum(de)}
+    table["energy_j"] = table["compute_energy_j"] + table["comm_energy_j"]
+    total = CostSummary(*(float(table[f].sum()) for f in ROUND_FIELDS))
+    return table, total
 
 
 def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
@@ -360,20 +397,10 @@ def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
     return default
 
 
-def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunEstimate:
-    """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
-    ok = [r for r in run.clients if r.status == "ok"]
-    failed = len(run.clients) - len(ok)
-    if not ok:
-        raise BadInputError(f"{run.path}: no successful client-round records to cost")
-    mask_every = _config_int(run.config, "mask_every", 1)
-    if run.layers is not None:
-        step = from_layers(run.layers, mask_every=mask_every)
-    else:
-        step = from_totals()
-    recs = records_from_trace(ok)
-    uniq, inv, counts = _group(recs.rounds)
-    mix_seed = seed if seed is not None else _config_int(run.config, "seed", 0)
+def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *,
+                     seed: int = 0) -> tuple[tuple[DeviceEstimate, ...], dict[str, Any] | None]:
+    """The vectorized estimator: every device (and the mix) over all record columns at once."""
+    g = _Rounds.of(recs.rounds)
     entries: list[DeviceEstimate] = []
     mix_json = None
 
@@ -383,33 +410,42 @@ def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunE
                                  recs.bytes_up_dense, costing.network)
 
     if costing.devices:
-        dev, c = price(costing.devices)
+        _, c = price(costing.devices)
         for i, p in enumerate(costing.devices):
-            per_round, total = _summaries(c, i, inv, len(uniq), p.idle_power_w)
-            entries.append(DeviceEstimate(p.name, "device", _rounds(uniq, counts, per_round), total,
+            table, total = _summaries(c, i, g, p.idle_power_w)
+            entries.append(DeviceEstimate(p.name, "device", g.ids, g.counts, table, total,
                                           (MemoryCheck(step.memory, p.ram_bytes),)))
     if costing.mix is not None:
         mix = costing.mix
         dev, c = price(mix.profiles)
         ids = np.unique(recs.client_ids)
-        labels = mix.assign(ids, mix_seed)
+        labels = mix.assign(ids, seed)
         row = labels[np.searchsorted(ids, recs.client_ids)]
-        per_round, total = _summaries(c, row, inv, len(uniq), dev.idle_w[row])
-        entries.append(DeviceEstimate(mix.name, "mix", _rounds(uniq, counts, per_round), total,
+        table, total = _summaries(c, row, g, dev.idle_w[row])
+        entries.append(DeviceEstimate(mix.name, "mix", g.ids, g.counts, table, total,
                                       tuple(MemoryCheck(step.memory, p.ram_bytes) for p in mix.profiles)))
-        mix_json = {**mix.to_json(), "seed": mix_seed,
+        mix_json = {**mix.to_json(), "seed": seed,
                     "assignment": {str(int(k)): mix.profiles[int(v)].name for k, v in zip(ids, labels)}}
+    return tuple(entries), mix_json
+
+
+def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunEstimate:
+    """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
+    ok = [r for r in run.clients if r.status == "ok"]
+    failed = len(run.clients) - len(ok)
+    if not ok:
+        raise BadInputError(f"{run.path}: no successful client-round records to cost")
+    mask_every = _config_int(run.config, "mask_every", 1)
+    step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
+    mix_seed = seed if seed is not None else _config_int(run.config, "seed", 0)
+    entries, mix_json = estimate_columns(records_from_trace(ok), step, costing, seed=mix_seed)
     notes = list(step.notes)
     if failed:
         notes.append(f"{failed} failed client-round record(s) not costed")
     if step.memory is None:
         notes.append("memory check skipped: layers.json gives no weight sizes")
     return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, len(ok),
-                       failed, tuple(entries), tuple(notes), mix_json)
-
-
-def _rounds(uniq: np.ndarray, counts: np.ndarray, per_round: list[CostSummary]) -> tuple[RoundCost, ...]:
-    return tuple(RoundCost(int(r), int(n), s) for r, n, s in zip(uniq, counts, per_round))
+                       failed, entries, tuple(notes), mix_json)
 
 
 # ----------------------------------------------------------------------------------------------

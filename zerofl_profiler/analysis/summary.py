@@ -34,7 +34,11 @@ CONFIG_KEYS = ("model", "dataset", "rounds", "clients", "clients_per_round", "lo
 
 @dataclass(frozen=True)
 class PhaseFlops:
-    """Mean FLOPs of one client-round by phase (FLOP_KEYS order)."""
+    """Mean FLOPs of one client-round by phase (FLOP_KEYS order).
+
+    ``extra`` keeps keys an engine records beyond FLOP_KEYS (e.g. ``topk``, the mask selection),
+    which are not part of ``total``; they are shown, never dropped.
+    """
 
     forward: float
     backward_input: float
@@ -42,13 +46,16 @@ class PhaseFlops:
     elementwise: float
     optimizer: float
     total: float
+    extra: tuple[tuple[str, float], ...] = ()
 
     @staticmethod
     def mean_of(blocks: Sequence[Mapping[str, int]]) -> "PhaseFlops":
         """The per-key mean of several trace FLOP blocks (zeros when there are none)."""
         n = len(blocks)
         vals = {k: (sum(float(b[k]) for b in blocks) / n if n else 0.0) for k in FLOP_KEYS}
-        return PhaseFlops(**vals)
+        others = sorted({k for b in blocks for k in b} - set(FLOP_KEYS))
+        extra = tuple((k, sum(float(b.get(k, 0)) for b in blocks) / n) for k in others)
+        return PhaseFlops(**vals, extra=extra)
 
     def as_dict(self) -> dict[str, float]:
         """Phase -> FLOPs, in FLOP_KEYS order."""
@@ -57,12 +64,17 @@ class PhaseFlops:
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One row of layers.json: FLOPs of one step, dense and sparse, per GEMM phase."""
+    """One row of layers.json: FLOPs of one step, dense and sparse, per GEMM phase.
+
+    ``label`` is the name, or ``name (type)`` where several rows share a module name (a conv and
+    its bias addition) or the name is a bare Sequential index, so no two labels are identical.
+    """
 
     name: str
     type: str
     dense: tuple[float, float, float]
     sparse: tuple[float, float, float]
+    label: str = ""
 
     @property
     def dense_total(self) -> float:
@@ -215,7 +227,7 @@ def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: 
         client_wall_time_s=sum(c.wall_time_s for c in ok),
         client_cpu_time_s=sum(c.cpu_time_s for c in ok),
         energy=_energy(ok),
-        top_layers=tuple(sorted(layers, key=lambda lc: (-lc.sparse_total, lc.name))[:top_k]),
+        top_layers=tuple(sorted(layers, key=lambda lc: (-lc.sparse_total, lc.label))[:top_k]),
         layers=tuple(layers),
         rounds=tuple(rounds),
         target=None,
@@ -307,10 +319,17 @@ def _energy(ok: list[ClientRoundRecord]) -> EnergySummary:
 def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
     if not doc:
         return []
-    out = []
-    for i, row in enumerate(doc.get("layers") or []):
+    rows = doc.get("layers") or []
+    if not isinstance(rows, list):
+        raise BadInputError("layers.json: 'layers' must be a list")
+    for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or "name" not in row:
             raise BadInputError(f"layers.json: layer #{i} lacks a name")
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row["name"])] = counts.get(str(row["name"]), 0) + 1
+    out = []
+    for row in rows:
         d = row.get("dense") or {}
         s = row.get("sparse") or d
         try:
@@ -318,7 +337,11 @@ def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
             sparse = tuple(float(s.get(k, 0)) for k in GEMM_PHASES)
         except (TypeError, ValueError, AttributeError):
             raise BadInputError(f"layers.json: layer {row['name']!r} has non-numeric FLOPs") from None
-        out.append(LayerCost(str(row["name"]), str(row.get("type", "?")), dense, sparse))  # type: ignore[arg-type]
+        name, typ = str(row["name"]), str(row.get("type", "?"))
+        # a Sequential index ("3") says nothing on its own; a shared name is ambiguous
+        bare = counts[name] == 1 and not name.replace(".", "").isdigit()
+        label = name if bare else f"{name} ({typ})"
+        out.append(LayerCost(name, typ, dense, sparse, label))  # type: ignore[arg-type]
     return out
 
 

@@ -198,7 +198,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         tk_f, tk_b, tk_k = derived_f, derived_b, derived_k
         notes.append("top-k mask cost derived from the sparsified layers' weight and input sizes")
     memory = None
-    opt = str(doc.get("optimizer") or "sgd").lower()
+    opt = str(doc.get("optimizer") or "sgd").lower().replace("-", "_")
     factor = optimizer_state_factor if optimizer_state_factor is not None else OPTIMIZER_STATE.get(opt, 1.0)
     if weights_bytes > 0:
         memory = MemoryEstimate(weights_bytes, weights_bytes, factor * weights_bytes, acts_bytes)
@@ -212,8 +212,10 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         memory=memory, notes=tuple(notes))
 
 
-#: Optimizer state in units of the weights' size (SGD with momentum keeps one buffer; Adam two).
-OPTIMIZER_STATE = {"sgd": 1.0, "sgd-momentum": 1.0, "adam": 2.0, "adamw": 2.0, "plain-sgd": 0.0}
+#: Optimizer state in units of the weights' size, keyed by the FLOP counter's optimizer names
+#: (zerofl_profiler.flops.training.OPTIMIZERS): plain SGD keeps none, momentum one buffer, Adam two.
+OPTIMIZER_STATE = {"sgd": 0.0, "sgd_wd": 0.0, "sgd_momentum": 1.0, "sgd_momentum_wd": 1.0,
+                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "none": 0.0}
 
 
 def from_totals() -> StepProfile:
@@ -225,3 +227,32 @@ def from_totals() -> StepProfile:
         flops_dense=np.ones(n), flops_sparse=np.ones(n), nbytes=np.zeros(n), kernels=np.zeros(n),
         notes=("basis: trace totals (no layers.json): compute-only roofline per phase, "
                "no memory-bound rows, no per-kernel overhead, no top-k cost",))
+
+
+#: Upload kinds of the engine (ZeroFL): dense, or the top (1 - sparsity + mask_ratio) of each GEMM weight.
+UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
+
+
+def upload_bytes(tensors: Mapping[str, tuple[int, int]], gemm_weights: set[str] | frozenset[str], *,
+                 sparsity: float, upload: str = "dense", encoding: str = "csr", mask_ratio: float = 0.0) -> int:
+    """Bytes of one client upload: GEMM weights top-k'd and encoded, everything else dense.
+
+    ``tensors`` maps a state name to (numel, bytes per element). The kept fraction of a GEMM
+    weight is min(1, 1 - sparsity + mask_ratio), as the engine uploads it.
+    """
+    from ..encoding import encoded_nbytes
+    from ..errors import BadInputError
+
+    if upload not in UPLOADS:
+        raise BadInputError(f"unknown --upload {upload!r}; known: {', '.join(UPLOADS)}")
+    if upload == "dense" and mask_ratio:
+        raise BadInputError("--mask-ratio only applies to top-k uploads, not --upload dense")
+    keep = min(1.0, 1.0 - sparsity + mask_ratio)
+    total = 0
+    for name, (numel, elem) in tensors.items():
+        if upload != "dense" and name in gemm_weights:
+            nnz = min(numel, int(round(numel * keep)))
+            total += encoded_nbytes(numel, nnz, encoding, elem)
+        else:
+            total += numel * elem
+    return int(total)

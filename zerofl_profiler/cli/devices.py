@@ -58,11 +58,12 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         nt.add_column(col)
     for n in nets.values():
         nt.add_row(n.name, n.display_name,
-                   f"{n.value('uplink_bytes_per_s') * 8 / 1e6:.3g} / {n.value('downlink_bytes_per_s') * 8 / 1e6:.3g} Mbit/s",
+                   f"{n.value('uplink_bytes_per_s') * 8 / 1e6:.3g} / "
+                   f"{n.value('downlink_bytes_per_s') * 8 / 1e6:.3g} Mbit/s",
                    f"{n.value('tail_time_s'):.3g} s at {n.value('tail_power_w'):.3g} W")
     from rich.console import Console
 
-    con = Console()
+    con = Console(width=max(Console().width, 160))  # wide tables: never cut names off
     con.print(t)
     con.print(nt)
     con.print(f"host resolves to: {host_device_source()}")
@@ -92,7 +93,7 @@ def show(name: str, as_json: bool) -> None:
         t.add_column(col, overflow="fold")
     for path, q in spec.quantities().items():
         t.add_row(path, f"{q.value:.6g}", q.source.kind, f"{q.source.ref}: {q.source.quote}")
-    con = Console()
+    con = Console(width=max(Console().width, 160))  # wide tables: never cut names off
     con.print(t)
     con.print(f"energy mode: {spec.energy_mode}; units: {', '.join(spec.units)}; "
               f"modes: {', '.join(spec.modes) or 'none'}; names: {', '.join(spec.variant_names())}")

@@ -43,7 +43,7 @@ def _render(est: Any, per_round: bool | None) -> None:
 
     from ..units import fmt_energy, fmt_time
 
-    con = Console()
+    con = Console(width=max(Console().width, 160))  # wide tables: never cut names off
     t = Table(title=f"run {est.run_id}: {est.records} client-rounds re-costed "
                     f"(network: {est.network or 'none'}; {est.basis} basis)")
     for col in ("device", "time", "compute", "comm", "energy", "wait (idle)", "dense time", "dense energy",

@@ -39,9 +39,10 @@ def plot(run_dirs: tuple[str, ...], costing: CostingSelection, out: str, formats
         check_fraction("--target-accuracy", target_accuracy, allow_one=True)
     rep = build_report(run_dirs, costing, target_accuracy=target_accuracy)
     res = render_figures(PlotInputs(rep.summaries, rep.costs, target_accuracy), out, fmts, st, figures or None)
+    if not res.files:
+        reasons = "; ".join(f"{name}: {why}" for name, why in res.skipped)
+        raise BadInputError(f"no figure could be drawn from these runs ({reasons})")
     for name, why in res.skipped:
         click.echo(f"skipped {name}: {why}", err=True)
     for p in res.files:
         click.echo(str(p))
-    if not res.files:
-        raise BadInputError("no figure could be drawn from these runs (see the reasons above)")

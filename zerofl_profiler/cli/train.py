@@ -17,7 +17,7 @@ _DIRECT = {
     "mask_ratio": "mask_ratio", "upload": "upload", "encoding": "encoding", "dataset": "dataset",
     "data_dir": "data_dir", "model": "model", "seed": "seed", "on_client_error": "on_client_error",
     "engine": "engine", "aggregation": "aggregation", "mask_every": "mask_every", "energy": "energy",
-    "momentum": "momentum", "name": "name",
+    "momentum": "momentum", "name": "name", "threads": "threads",
 }
 
 
@@ -143,6 +143,7 @@ def render_summary(summary: Any) -> None:
 @click.option("--engine", type=click.Choice(["inprocess", "flower"]), default=None,
               help="In-process loop (default) or Flower simulation.")
 @click.option("--energy", default=None, metavar="BACKEND", help="Energy meter backend (default none).")
+@click.option("--threads", type=int, default=None, help="torch intra-op threads (default 1; 0 = torch default).")
 @click.option("--name", default=None, help="A label for reports.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory to write.")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run in --out.")

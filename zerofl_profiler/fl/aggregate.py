@@ -61,6 +61,9 @@ def _check(global_state: Mapping[str, np.ndarray], contributions: Sequence[Contr
             if v.shape != global_state[k].shape:
                 raise BadInputError(f"contribution {i}: {k} has shape {v.shape}, global "
                                     f"{global_state[k].shape}")
+            m = c.masks.get(k)
+            if m is not None and np.shape(m) != v.shape:
+                raise BadInputError(f"contribution {i}: mask of {k} has shape {np.shape(m)}, values {v.shape}")
             if c.values_are.get(k, "weights") not in VALUE_KINDS:
                 raise BadInputError(f"contribution {i}: {k} values are {c.values_are.get(k)!r}")
     return float(sum(c.num_samples for c in contributions))

@@ -82,14 +82,13 @@ def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: floa
 def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
                       densities: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, int]]:
     """FLOPs of the batches actually run: one count per distinct batch size, scaled by its steps."""
-    from ..flops import count_training_step
+    from ..flops import count_from_trace
 
     total = {kind: {k: 0 for k in FLOP_KEYS} for kind in ("dense", "sparse")}
     for bs, n in sorted(Counter(batch_sizes).items()):
-        rep = count_training_step(worker.dense_twin, worker.input_shape, bs, densities=dict(densities),
-                                  weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
-                                  dense_layers=worker.dense_layers, num_classes=worker.num_classes,
-                                  optimizer="sgd")
+        rep = count_from_trace(worker.shape_trace(bs), densities=dict(densities),
+                               weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
+                               dense_layers=worker.dense_layers, num_classes=worker.num_classes, optimizer="sgd")
         per_step = rep.trace_flops()
         for kind in total:
             for k, v in per_step[kind].items():  # FLOP_KEYS plus any extra row the counter adds (topk)

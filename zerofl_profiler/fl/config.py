@@ -32,12 +32,12 @@ class RunConfig:
     model: str = "cnn"
     clients: int = 10
     clients_per_round: int = 5
-    rounds: int = 10
-    local_epochs: int = 1
+    rounds: int = 20
+    local_epochs: int = 2
     batch_size: int = 16
     lr_start: float = 0.1
     lr_end: float = 0.02
-    momentum: float = 0.0
+    momentum: float = 0.9
     weight_decay: float = 0.0
     sparsity: float = 0.9
     activation_sparsity: float | None = None
@@ -54,6 +54,7 @@ class RunConfig:
     engine: str = "inprocess"
     energy: str = "none"
     eval_batch_size: int = 256
+    threads: int = 1
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -71,6 +72,8 @@ class RunConfig:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {v!r}")
+        if not isinstance(self.threads, int) or isinstance(self.threads, bool) or self.threads < 0:
+            raise ConfigError(f"threads must be a non-negative integer (0 = torch's default), got {self.threads!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
         if self.clients_per_round > self.clients:
@@ -129,6 +132,19 @@ class RunConfig:
             return float(self.lr_start)
         t = (int(rnd) - 1) / (self.rounds - 1)
         return float(self.lr_start * (self.lr_end / self.lr_start) ** t)
+
+    def apply_threads(self) -> int:
+        """Set torch's intra-op threads for training (0 keeps torch's default); returns the old value.
+
+        One thread is the default: the models that fit a phone-sized budget gain nothing from
+        intra-op parallelism, and several runs (pytest -n 2, sweeps) then never oversubscribe cores.
+        """
+        import torch
+
+        old = torch.get_num_threads()
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        return old
 
     def sparse_config(self) -> Any:
         """The SparseConfig for sparsify()."""

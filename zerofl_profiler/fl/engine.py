@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, TrainingError, ZeroflError
+from ..errors import ConfigError, TrainingError
 from ..power import NullMeter
 from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
 from ..traces.schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, RoundRecord
@@ -147,6 +147,7 @@ class RunContext:
             lr=self.cfg.lr_for_round(rnd), engine=engine, timestamp=time.time())
         assert self._rounds is not None
         self._rounds.write(rec)
+        _fsync_path(self.run_dir / TRACE_FILE)  # the round's client records are durable before its checkpoint
         save_checkpoint(self.run_dir, Checkpoint(self.run_id, int(rnd), self.global_state))
         return rec
 
@@ -170,7 +171,8 @@ def make_meter_for(cfg: RunConfig) -> tuple[Any, bool]:
     return make_meter(cfg.energy), True
 
 
-def _load_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[ClientData], dict[str, Any]]:
+def load_run_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[ClientData], dict[str, Any]]:
+    """(train, test, per-client shares, partition stats) exactly as every engine sees them."""
     from .data import get_dataset_spec, load_dataset
     from .partition import make_partition, partition_stats
 
@@ -186,6 +188,18 @@ def _load_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[ClientD
     parts = make_partition(cfg.partition, train.y, cfg.clients, alpha=cfg.alpha, seed=cfg.seed)
     stats = partition_stats(train.y, parts, train.num_classes).to_json()
     return train, test, [train.subset(p) for p in parts], stats
+
+
+def _fsync_path(path: Path) -> None:
+    """Make a file's written data durable (fsync acts on the file, whichever descriptor asks)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_load_data = load_run_data  # the name the Flower adapter imported first
 
 
 def _keep_finished(path: Path, last_round: int) -> None:
@@ -216,14 +230,13 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
         raise ConfigError(f"run directory {run_dir} already exists; pass --resume to continue it "
                           f"or choose another --out")
     # all validation and loading happens before anything is written
-    train, test, clients, pstats = _load_data(cfg)
+    train, test, clients, pstats = load_run_data(cfg)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
-    from ..flops import count_training_step
+    from ..flops import count_from_trace
 
-    layers = count_training_step(worker.dense_twin, worker.input_shape, cfg.batch_size,
-                                 weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
-                                 dense_layers=worker.dense_layers, num_classes=worker.num_classes,
-                                 optimizer="sgd").to_json()
+    layers = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
+                              activation_sparsity=cfg.act_sparsity, dense_layers=worker.dense_layers,
+                              num_classes=worker.num_classes, optimizer="sgd").to_json()
     if meter is None:
         meter, owns = make_meter_for(cfg)
     else:
@@ -249,7 +262,9 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     ctx = RunContext(cfg, run_dir, run_id, train, test, clients, worker, global_state, start, meter, resumed_from,
                      owns)
-    ctx._trace = JsonlWriter(run_dir / TRACE_FILE)
+    # client records are flushed per line (a killed process loses none) and fsynced once per round,
+    # before the checkpoint that counts them; round records are fsynced as written
+    ctx._trace = JsonlWriter(run_dir / TRACE_FILE, fsync=False)
     ctx._rounds = JsonlWriter(run_dir / ROUNDS_FILE)
     return ctx
 
@@ -298,6 +313,19 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
     hook: ProgressHook = (print_progress if progress is True else (lambda ev: None) if not progress
                           else progress)  # type: ignore[assignment]
     t_run = time.perf_counter()
+    old_threads = cfg.apply_threads()
+    try:
+        return _run(cfg, out_dir, resume, meter, hook, t_run)
+    finally:
+        import torch
+
+        torch.set_num_threads(old_threads)
+
+
+def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: ProgressHook,
+         t_run: float) -> RunSummary:
+    from .sampling import sample_clients
+
     if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
         ck = load_checkpoint(Path(out_dir))
         if ck is not None and ck.round >= cfg.rounds and stored_config(out_dir) == cfg:
@@ -325,5 +353,5 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
     return summarize(ctx.run_dir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
 
 
-__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "RunSummary", "run", "setup_run", "stored_config",
-           "summarize", "ZeroflError"]
+__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "RunSummary", "load_run_data", "make_meter_for", "run",
+           "setup_run", "stored_config", "summarize"]

@@ -5,11 +5,12 @@ are disjoint, cover every sample, give every client at least one sample, and dep
 (labels, num_clients, alpha, seed).
 
 LDA follows Hsu et al. 2019 ("Measuring the effects of non-identical data distribution for
-federated visual classification") as implemented in Flower's ``create_lda_partitions``, which
-ZeroFL uses: clients hold equal shares (sizes differ by at most one here), each client k draws
-a label mix q_k ~ Dirichlet(alpha * C * p) (p = the data set's class frequencies, so on balanced
-data every class gets concentration alpha), and fills its share one sample at a time by drawing
-a class from q_k; an exhausted class is removed from every mix and the mixes renormalised.
+federated visual classification"), the scheme ZeroFL cites, in the form of Flower's
+``create_lda_partitions`` (``flwr.dataset.utils.common`` in older flwr releases): clients hold
+equal shares (sizes differ by at most one here); each client k draws a label mix
+q_k ~ Dirichlet(alpha * C * p) (p = the data set's class frequencies, so on balanced data every
+class gets concentration alpha) and fills its share one sample at a time by drawing a class from
+q_k; an exhausted class is removed from every mix and the mixes renormalised.
 alpha = 1.0 is ZeroFL's non-IID setting; alpha = 1000 is close to IID.
 """
 

@@ -208,6 +208,7 @@ def decode_upload(upload: Upload, global_state: Mapping[str, np.ndarray]) -> Dec
     keys = set(upload.encoded) | set(upload.raw)
     if keys != set(global_state):
         raise BadInputError(f"upload tensors differ from the global model: {sorted(keys ^ set(global_state))[:5]}")
+    every_entry = get_upload_variant(upload.variant).score is None  # the dense variant sent all
     values: dict[str, np.ndarray] = {}
     masks: dict[str, np.ndarray | None] = {}
     kinds: dict[str, str] = {}
@@ -222,7 +223,7 @@ def decode_upload(upload: Upload, global_state: Mapping[str, np.ndarray]) -> Dec
             if t.nnz != carried:
                 raise BadInputError(f"{key}: {t.kind} payload carries {t.nnz} values for {carried} positions")
             values[key] = decode(t)
-            masks[key] = mask.reshape(shape)
+            masks[key] = None if every_entry else mask.reshape(shape)
             kinds[key] = upload.values_are
         else:
             arr = np.asarray(upload.raw[key])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -20,6 +20,16 @@ class Worker:
     dense_twin: nn.Module
     input_shape: tuple[int, ...]
     num_classes: int
+    _traces: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def shape_trace(self, batch_size: int) -> Any:
+        """The FLOP counter's shape pass at this batch size, captured once and re-costed per client."""
+        from ..flops import trace_model
+
+        t = self._traces.get(int(batch_size))
+        if t is None:
+            t = self._traces[int(batch_size)] = trace_model(self.dense_twin, self.input_shape, int(batch_size))
+        return t
 
     @property
     def dense_layers(self) -> list[str]:

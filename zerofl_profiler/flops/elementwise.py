@@ -95,22 +95,26 @@ for _names, (_f, _b) in UNARY.items():
     register(*_names)(_per_element(_f, _b))
 
 
+def _grad_operands(rec: OpRecord, params: bool) -> list[TensorInfo]:
+    return [t for t in rec.args[:2]
+            if isinstance(t, TensorInfo) and t.floating and t.requires_grad and t.is_param == params]
+
+
 @register("add", "sub", "rsub")
 def add_formula(rec: OpRecord) -> list[Cost]:
-    """One FLOP per output element; backward: the gradient accumulation at the matching fork."""
+    """One FLOP per output element; backward: the gradient accumulation at the matching fork
+    (a parameter operand, e.g. a hand-written bias, reduces its gradient: one add per element)."""
     n = rec.out.numel
-    return [_activation_cost(rec, n, n)]
-
-
-def _grad_operands(rec: OpRecord) -> list[TensorInfo]:
-    return [t for t in rec.args[:2] if isinstance(t, TensorInfo) and t.floating and t.requires_grad]
+    return [_activation_cost(rec, n, n, weight_bwd=n * len(_grad_operands(rec, True)))]
 
 
 @register("mul")
 def mul_formula(rec: OpRecord) -> list[Cost]:
-    """One multiply per element; backward one multiply per operand that needs a gradient."""
+    """One multiply per element; backward one multiply per operand that needs a gradient
+    (activations: backward_input; parameters, e.g. a learnable scale: backward_weight)."""
     n = rec.out.numel
-    return [_activation_cost(rec, n, n * len(_grad_operands(rec)))]
+    return [_activation_cost(rec, n, n * len(_grad_operands(rec, False)),
+                             weight_bwd=n * len(_grad_operands(rec, True)))]
 
 
 @register("div")

@@ -119,13 +119,19 @@ def density_of(f_sparse: np.ndarray, f_dense: np.ndarray) -> np.ndarray:
 
 
 def compute_energy(time_s: np.ndarray, flops: np.ndarray, nbytes: np.ndarray, dev: DeviceArrays) -> np.ndarray:
-    """Compute energy (D, N) for busy time (D, N), FLOPs and bytes (N,) or (D, N), per device mode."""
+    """Compute energy (D, N) for busy time (D, N), FLOPs and bytes (N,), per device energy mode."""
     t = np.asarray(time_s, dtype=np.float64)
-    idle = dev.idle_w[:, None] * t
-    active = (dev.active_w - dev.idle_w)[:, None] * t
-    per_op = dev.e_flop[:, None] * np.asarray(flops, dtype=np.float64) + \
-        dev.e_byte[:, None] * np.asarray(nbytes, dtype=np.float64)
-    return idle + np.where(dev.per_op[:, None], per_op, active)
+    # active_power: idle*t + (active - idle)*t = active*t; per_op: idle*t + e_flop*F + e_byte*B
+    per_t = np.where(dev.per_op, dev.idle_w, dev.active_w)
+    out = per_t[:, None] * t
+    if dev.per_op.any():
+        e_f = np.where(dev.per_op, dev.e_flop, 0.0)
+        e_b = np.where(dev.per_op, dev.e_byte, 0.0)
+        out += np.multiply.outer(e_f, np.asarray(flops, dtype=np.float64).ravel()).reshape(out.shape) \
+            if np.ndim(flops) == 1 else e_f[:, None] * flops
+        out += np.multiply.outer(e_b, np.asarray(nbytes, dtype=np.float64).ravel()).reshape(out.shape) \
+            if np.ndim(nbytes) == 1 else e_b[:, None] * nbytes
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,24 +152,26 @@ def comm_cost(bytes_down: np.ndarray, bytes_up: np.ndarray, compute_s: np.ndarra
               net: NetworkSpec | None, idle_w: np.ndarray | float = 0.0) -> CommCost:
     """Radio time and energy (module docstring equations); no network = free, instant transfers."""
     compute_s = np.asarray(compute_s, dtype=np.float64)
-    shape = np.broadcast(np.asarray(bytes_down), np.asarray(bytes_up), compute_s).shape
+    bd = np.asarray(bytes_down, dtype=np.float64)
+    bu = np.asarray(bytes_up, dtype=np.float64)
     if net is None:
-        z = np.zeros(shape)
+        z = np.zeros(np.broadcast(bd, bu, compute_s).shape)
         return CommCost(z, z.copy(), z.copy())
-    bd = np.broadcast_to(np.asarray(bytes_down, dtype=np.float64), shape)
-    bu = np.broadcast_to(np.asarray(bytes_up, dtype=np.float64), shape)
     v = net.value
     xfer_down = bd / v("downlink_bytes_per_s")
     xfer_up = bu / v("uplink_bytes_per_s")
     t_pro, t_tail = v("promotion_time_s"), v("tail_time_s")
-    second_promo = (compute_s >= t_tail).astype(np.float64)
-    t_down = t_pro + xfer_down
-    t_up = t_pro * second_promo + xfer_up
-    e_radio = (BITS_PER_BYTE * (v("energy_per_bit_down_j") * bd + v("energy_per_bit_up_j") * bu)
+    # terms that depend only on the bytes are computed at the bytes' (smaller) shape
+    e_bytes = (BITS_PER_BYTE * (v("energy_per_bit_down_j") * bd + v("energy_per_bit_up_j") * bu)
                + v("base_power_w") * (xfer_down + xfer_up)
-               + v("promotion_power_w") * t_pro * (1.0 + second_promo)
-               + v("tail_power_w") * (np.minimum(compute_s, t_tail) + t_tail))
-    e = e_radio + np.asarray(idle_w, dtype=np.float64) * (t_down + t_up)
+               + v("promotion_power_w") * t_pro + v("tail_power_w") * t_tail)
+    second_promo = compute_s >= t_tail
+    t_down = np.broadcast_to(t_pro + xfer_down, second_promo.shape)
+    t_up = xfer_up + np.where(second_promo, t_pro, 0.0)
+    e_radio = e_bytes + np.where(second_promo, v("promotion_power_w") * t_pro, 0.0) \
+        + v("tail_power_w") * np.minimum(compute_s, t_tail)
+    idle = np.asarray(idle_w, dtype=np.float64)
+    e = e_radio + idle * (t_down + t_up) if idle.any() else e_radio
     return CommCost(t_down, t_up, e)
 
 

@@ -53,7 +53,7 @@ class MobileNet(nn.Module):
         return self.classifier(self.flatten(self.pool(out)))
 
 
-@register_model("mobilenet", (3, 32, 32), "MobileNet-v1-style depthwise-separable net (ReLU6, 3.2M params)")
+@register_model("mobilenet", (3, 32, 32), "MobileNet-v1-style depthwise-separable net (ReLU6, 2.1M params)")
 def mobilenet(num_classes: int = 10, input_shape: tuple[int, ...] = (3, 32, 32), width_mult: float = 1.0
               ) -> nn.Module:
     """The depthwise layers exercise grouped-conv counting (where torch's backward formula is wrong)."""

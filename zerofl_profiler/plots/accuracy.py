@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from ..analysis.summary import RunSummary
 from ..report.costs import DeviceCost
-from .common import panels, untangle_ticks, costs_for, device_names, few_ticks, note, run_label, tag
+from .common import costs_for, device_names, few_ticks, figure_legend, note, panels, run_label, tag, untangle_ticks
 from .style import Style, get_style, style_context, unit_scale
 
 
@@ -77,6 +77,6 @@ def accuracy_figure(summaries: Sequence[RunSummary], costs: Mapping[str, Sequenc
             ax_e.set_xlabel(f"Cumulative client energy ({unit}),\n{desc}")
             ax_e.set_ylabel("Test accuracy (%)")
             few_ticks(ax_e, "x", 5)
-        ax_r.legend(loc="lower right")
+        figure_legend(fig, [ax_r], st.width_in)
         untangle_ticks(fig)
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 from ..analysis.summary import RunSummary
@@ -22,9 +23,18 @@ def tag(artist: Any, gid: str) -> Any:
 
 
 def log_axis(ax: Any, axis: str = "y") -> None:
-    """A log scale with labels only on major ticks (minor labels collide on short ranges)."""
+    """A log scale with labels only on major ticks, when the data span a decade or more.
+
+    Call after plotting: a narrower span would leave a log axis without a single labelled tick.
+    """
     from matplotlib.ticker import LogLocator, NullFormatter
 
+    bars = [p.get_height() if axis == "y" else p.get_width() for p in ax.patches]
+    lim = ax.dataLim
+    values = bars or ([lim.y0, lim.y1] if axis == "y" else [lim.x0, lim.x1])
+    pos = [v for v in values if v > 0]
+    if not pos or max(pos) / min(pos) < 10:
+        return
     getattr(ax, f"set_{axis}scale")("log")
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(LogLocator(base=10, numticks=6))
@@ -72,23 +82,37 @@ def figure_legend(fig: Any, axes: Sequence[Any], width_in: float) -> None:
         fig.legend(list(uniq.values()), list(uniq), loc="outside lower center", ncols=ncols)
 
 
+def wrap_label(text: str, width: int = 12) -> str:
+    """Break a long name after '-', '@' or '_' into lines of about ``width`` characters."""
+    lines, cur = [], ""
+    for part in re.split(r"(?<=[-@_])", text):
+        if cur and len(cur) + len(part) > width:
+            lines.append(cur)
+            cur = ""
+        cur += part
+    return "\n".join(lines + [cur])
+
+
 def untangle_ticks(fig: Any) -> None:
-    """Turn x tick labels upright-vertical on any panel where they would overlap (long device names)."""
+    """Where x tick labels would overlap (long device names): wrap them, and if still crowded, turn them."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    changed = False
-    for ax in fig.axes:
-        if not ax.axison:
-            continue
+
+    def crowded(ax: Any) -> list[Any]:
         lo, hi = sorted(ax.get_xlim())
         labels = [t for loc, t in zip(ax.get_xticks(), ax.get_xticklabels()) if lo <= loc <= hi and t.get_text()]
         boxes = [t.get_window_extent(renderer) for t in labels]
-        if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]):
-            for t in labels:
-                t.set_rotation(90)
-                t.set_horizontalalignment("center")
-            changed = True
-    if changed:
+        return labels if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]) else []
+
+    for fix in ("wrap", "rotate"):
+        todo = [(ax, crowded(ax)) for ax in fig.axes if ax.axison]
+        todo = [(ax, labels) for ax, labels in todo if labels]
+        if not todo:
+            return
+        for ax, labels in todo:
+            locs = [t.get_position()[0] for t in labels]
+            texts = [wrap_label(t.get_text()) if fix == "wrap" else t.get_text() for t in labels]
+            ax.set_xticks(locs, texts, rotation=0 if fix == "wrap" else 90, ha="center")
         fig.canvas.draw()
 
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from ..analysis.summary import RunSummary
 from ..errors import BadInputError
 from ..report.costs import DeviceCost
-from .common import panels, costs_for, device_names, figure_legend, log_axis, run_label, tag, untangle_ticks
+from .common import costs_for, device_names, figure_legend, log_axis, panels, run_label, tag, untangle_ticks
 from .style import Style, get_style, style_context, unit_scale
 
 
@@ -23,8 +23,8 @@ def device_comparison_figure(summaries: Sequence[RunSummary], costs: Mapping[str
     width = 0.8 / max(n, 1)
     with style_context(st):
         fig, axs = panels(st, 2)
-        specs = (("time", "mean_time_s", "mean_time_s_dense", "s", "Estimated time per round"),
-                  ("energy", "mean_energy_j", "mean_energy_j_dense", "J", "Estimated energy per round"))
+        specs = (("time", "mean_time_s", "mean_time_s_dense", "s", "Time per round"),
+                  ("energy", "mean_energy_j", "mean_energy_j_dense", "J", "Energy per round"))
         for ax, (key, sparse_attr, dense_attr, base, title) in zip(axs, specs):
             vals = [getattr(c, a) for cs in costs.values() for c in cs for a in (sparse_attr, dense_attr)]
             factor, unit = unit_scale(vals, base)

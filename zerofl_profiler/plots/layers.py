@@ -8,7 +8,7 @@ from typing import Any
 from ..analysis.summary import RunSummary
 from ..errors import BadInputError
 from ..traces.schema import GEMM_PHASES
-from .common import untangle_ticks, tag
+from .common import tag, untangle_ticks
 from .style import Style, get_style, new_figure, style_context, unit_scale
 
 PHASE_LABELS = {"forward": "forward", "backward_input": "backward (input)", "backward_weight": "backward (weight)"}
@@ -21,8 +21,8 @@ def layer_breakdown_figure(summary: RunSummary, *, max_layers: int = 24, style: 
     if not layers:
         raise BadInputError(f"run {summary.name!r} has no per-layer counts (layers.json missing or empty)")
     if len(layers) > max_layers:  # keep the costliest, in model order
-        keep = {lc.name for lc in sorted(layers, key=lambda lc: -lc.dense_total)[:max_layers]}
-        layers = [lc for lc in layers if lc.name in keep]
+        keep = {lc.label for lc in sorted(layers, key=lambda lc: -lc.dense_total)[:max_layers]}
+        layers = [lc for lc in layers if lc.label in keep]
     factor, unit = unit_scale([lc.dense_total for lc in layers], "FLOP")
     row_in = 0.16 if st.name != "slides" else 0.3
     with style_context(st):
@@ -38,9 +38,9 @@ def layer_breakdown_figure(summary: RunSummary, *, max_layers: int = 24, style: 
                                color=st.colors[i], alpha=alpha, hatch=hatch, edgecolor="white", linewidth=0.3,
                                label=f"{PHASE_LABELS[phase]}" if kind == "sparse" else None)
                 for j, b in enumerate(bars):
-                    tag(b, f"layer:{kind}:{phase}:{layers[j].name}")
+                    tag(b, f"layer:{kind}:{phase}:{layers[j].label}")
                 left = [a + b for a, b in zip(left, vals)]
-        ax.set_yticks(range(n), [lc.name for lc in reversed(layers)])
+        ax.set_yticks(range(n), [lc.label for lc in reversed(layers)])
         ax.set_xlabel(f"FLOPs per training step ({unit})")
         ax.set_ylabel("Layer")
         ax.grid(axis="y", visible=False)

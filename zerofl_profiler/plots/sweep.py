@@ -28,7 +28,7 @@ def sparsity_sweep_figure(summaries: Sequence[RunSummary], costs: Mapping[str, S
         fig, (ax_f, ax_s, ax_a) = panels(st, 3)
         red = [(x, s.flop_reduction) for x, s in zip(xs, runs) if s.flop_reduction is not None]
         tag(ax_f.plot([x for x, _ in red], [r for _, r in red], marker="o", color=st.colors[0])[0], "sweep-flops")
-        ax_f.set_ylabel("FLOP reduction, dense/sparse (\u00d7)")
+        ax_f.set_ylabel("FLOP reduction (\u00d7)")
         devices = device_names(costs)
         if devices:
             markers = itertools.cycle("os^Dvx")
@@ -40,13 +40,13 @@ def sparsity_sweep_figure(summaries: Sequence[RunSummary], costs: Mapping[str, S
                         pts.append((x, c.speedup))
                 tag(ax_s.plot([x for x, _ in pts], [v for _, v in pts], marker=next(markers),
                               color=st.colors[i % len(st.colors)], label=dev)[0], f"sweep-speedup:{dev}")
-            ax_s.set_ylabel("Estimated speed-up, dense/sparse (\u00d7)")
+            ax_s.set_ylabel("Est. speed-up (\u00d7)")
             figure_legend(fig, [ax_s], st.width_in)
         else:
             note(ax_s, "Speed-up per device:\npass --device NAME")
         acc = [(x, s.final_accuracy * 100) for x, s in zip(xs, runs) if s.final_accuracy is not None]
         tag(ax_a.plot([x for x, _ in acc], [a for _, a in acc], marker="o", color=st.colors[2])[0], "sweep-accuracy")
-        ax_a.set_ylabel("Final test accuracy (%)")
+        ax_a.set_ylabel("Final accuracy (%)")
         for ax in (ax_f, ax_s, ax_a):
             if ax.axison:
                 ax.set_xticks(xs, ticks)

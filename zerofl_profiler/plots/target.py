@@ -7,7 +7,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..analysis.summary import RunSummary, TargetReach, time_to_target
 from ..report.costs import DeviceCost
-from .common import panels, costs_for, device_names, figure_legend, log_axis, tag, untangle_ticks
+from .common import costs_for, device_names, figure_legend, log_axis, panels, tag, untangle_ticks
 from .style import Style, get_style, style_context, unit_scale
 
 Getter = Callable[[RunSummary, TargetReach], "tuple[float | None, float | None]"]
@@ -16,8 +16,9 @@ Getter = Callable[[RunSummary, TargetReach], "tuple[float | None, float | None]"
 def target_series(summaries: Sequence[RunSummary], costs: Mapping[str, Sequence[DeviceCost]]) -> list[tuple[str, Getter]]:
     """(label, run -> (time_s, energy_j) to target) for measured, host-estimated and each device."""
     series: list[tuple[str, Getter]] = []
-    src = "+".join(sorted({s.energy.source for s in summaries if s.energy.source != "none"})) or "no energy counter"
-    series.append((f"measured ({src})", lambda s, t: (t.time_s, t.energy_j)))
+    src = "+".join(sorted({s.energy.source for s in summaries if s.energy.source != "none"}))
+    series.append((f"measured ({src})" if src else "measured (time only: no energy counter)",
+                   lambda s, t: (t.time_s, t.energy_j)))
     if any(s.energy.total_j is None and s.energy.estimate_total_j is not None for s in summaries):
         series.append(("host (estimated)", lambda s, t: (None, t.energy_estimate_j)))
     for dev in device_names(costs):

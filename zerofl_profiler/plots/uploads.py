@@ -11,7 +11,7 @@ import itertools
 from typing import Any, Sequence
 
 from ..analysis.summary import RunSummary
-from .common import panels, untangle_ticks, few_ticks, tag
+from .common import few_ticks, note, panels, tag, untangle_ticks
 from .style import Style, get_style, style_context, unit_scale
 
 
@@ -54,14 +54,17 @@ def upload_figure(summaries: Sequence[RunSummary], *, style: str | Style = "pape
             tag(ax_m.plot([s.mask_ratio or 0.0 for s in runs], [s.bytes_up_mean / mfactor for s in runs],
                           marker=next(markers), linestyle="none", color=st.colors[i % len(st.colors)],
                           label=variant)[0], f"upload-mask:{variant}")
-        if summaries:
+        if not variants:
+            note(ax_m, "All runs upload dense:\nno mask ratio to compare")
+        else:
             dense_ref = max(s.bytes_up_dense_mean for s in summaries)
             tag(ax_m.axhline(dense_ref / mfactor, color="grey", linestyle="--", label="dense upload"),
                 "upload-mask-dense")
-        ax_m.set_xlabel("Mask ratio")
-        ax_m.set_ylabel(f"Mean upload per client-round ({munit})")
-        ax_m.set_ylim(bottom=0)
-        few_ticks(ax_m, "x", 5)
-        ax_m.legend(loc="lower right")
+            ax_m.set_xlabel("Mask ratio")
+            ax_m.set_ylabel(f"Mean upload per client-round ({munit})")
+            ax_m.set_ylim(bottom=0)
+            ax_m.margins(x=0.15)
+            few_ticks(ax_m, "x", 5)
+            ax_m.legend(loc="lower right")
         untangle_ticks(fig)
     return fig

@@ -124,7 +124,7 @@ class EnergyMeter:
                 try:
                     b.start()
                 except BaseException:
-                    for done in self.backends[:i]:
+                    for done in self.backends[:i + 1]:
                         done.close()
                     raise
         self.sampler = Sampler([b for b in self.backends if b.needs_sampling], self.interval_s)

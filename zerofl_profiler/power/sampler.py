@@ -36,6 +36,8 @@ class Sampler:
                     b.poll()
                 except HardwareError as exc:
                     self.errors[b.name] = str(exc)
+                except Exception as exc:  # a dead sampler would silently lose wraps: record instead
+                    self.errors[b.name] = f"{type(exc).__name__}: {exc}"
             self.polls += 1
             self.cpu_s = time.thread_time()
 

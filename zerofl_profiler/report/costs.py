@@ -76,19 +76,31 @@ def _mean(xs: Sequence[float]) -> float:
 
 
 def estimate_costs(run: Any, costing: Any) -> tuple[DeviceCost, ...]:
-    """Re-cost ``run`` (RunData) on every device of ``costing`` (a CostingSelection)."""
-    if not (costing.devices or costing.device_files or costing.device_mix):
+    """Re-cost ``run`` (RunData) on every device of ``costing`` (a CostingSelection); () when none asked."""
+    if costing is None or not (costing.devices or costing.device_files or costing.device_mix):
         return ()
     try:
-        from ..analysis import estimate as est_mod
-        from ..hardware_models import resolve_costing
+        from ..analysis.estimate import estimate_run, resolve_costing
     except ImportError as exc:  # the cost-model part is not in this checkout
-        raise MissingExtraError(
-            f"device estimates need zerofl_profiler.analysis.estimate and hardware_models ({exc})") from None
-    resolved = resolve_costing(costing)
-    return from_run_estimate(est_mod.estimate_run(run, resolved))
+        raise MissingExtraError(f"device estimates need zerofl_profiler.analysis.estimate ({exc})") from None
+    return from_run_estimate(estimate_run(run, resolve_costing(costing)))
 
 
 def from_run_estimate(estimate: Any) -> tuple[DeviceCost, ...]:
-    """Convert the cost model's RunEstimate into DeviceCost records (one per device or mix)."""
-    raise MissingExtraError("the cost model's RunEstimate is not available in this checkout")
+    """Keep the per-round series of the cost model's RunEstimate (one DeviceCost per device or mix)."""
+    out = []
+    for d in estimate.devices:
+        rs = d.rounds
+        name = d.device if d.kind != "mix" or d.device.startswith("mix") else f"mix:{d.device}"
+        out.append(DeviceCost(
+            device=name,
+            rounds=tuple(int(r.round) for r in rs),
+            time_s=tuple(float(r.cost.time_s) for r in rs),
+            time_s_dense=tuple(float(r.cost.dense_time_s) for r in rs),
+            energy_j=tuple(float(r.cost.energy_j) for r in rs),
+            energy_j_dense=tuple(float(r.cost.dense_energy_j) for r in rs),
+            compute_time_s=tuple(float(r.cost.compute_s) for r in rs),
+            comm_time_s=tuple(float(r.cost.comm_s) for r in rs),
+            network=estimate.network,
+        ))
+    return tuple(out)

@@ -54,6 +54,11 @@ def comparison_table(summaries: Sequence[RunSummary]) -> Table:
     for k in FLOP_KEYS:
         row(f"FLOPs/client-round {k}: dense -> sparse",
             lambda s, k=k: f"{fmt_flops(getattr(s.flops_dense, k))} -> {fmt_flops(getattr(s.flops_sparse, k))}")
+    extra = sorted({k for s in summaries for k, _ in s.flops_dense.extra + s.flops_sparse.extra})
+    for k in extra:
+        row(f"FLOPs/client-round {k} (not in total): dense -> sparse",
+            lambda s, k=k: f"{fmt_flops(dict(s.flops_dense.extra).get(k, 0))} -> "
+                           f"{fmt_flops(dict(s.flops_sparse.extra).get(k, 0))}")
     row("flop_reduction (dense/sparse)", lambda s: _opt(lambda v: f"{v:.2f}x", s.flop_reduction))
     row("upload/client-round (dense)", lambda s: f"{fmt_bytes(s.bytes_up_mean)} ({fmt_bytes(s.bytes_up_dense_mean)})")
     row("upload saving vs dense", lambda s: _pct(s.upload_saving))
@@ -88,7 +93,7 @@ def config_table(s: RunSummary) -> Table:
 
 def layers_table(s: RunSummary) -> Table:
     """The five (top_k) costliest layers of one step, by sparse FLOPs."""
-    rows = tuple((lc.name, lc.type, fmt_flops(lc.dense_total), fmt_flops(lc.sparse_total),
+    rows = tuple((lc.label, lc.type, fmt_flops(lc.dense_total), fmt_flops(lc.sparse_total),
                   _opt(lambda v: f"{v:.2f}x", lc.dense_total / lc.sparse_total if lc.sparse_total else None))
                  for lc in s.top_layers)
     return Table(f"{s.name}: costliest layers (one training step)",

@@ -246,12 +246,19 @@ def _check_version(v: Any) -> None:
             f"trace schema version {v!r} is not supported (this zerofl-profiler reads version {SCHEMA_VERSION})")
 
 
+_KNOWN_FIELDS: dict[type, frozenset[str]] = {}
+
+
 def _no_unknown_keys(cls: type, d: Mapping[str, Any], what: str) -> None:
     if not isinstance(d, Mapping):
         raise TraceFormatError(f"{what} must be a JSON object, got {type(d).__name__}")
     if "schema_version" in d:
         _check_version(d["schema_version"])
-    known = {f.name for f in fields(cls)}
+    known = _KNOWN_FIELDS.get(cls)
+    if known is None:
+        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls))
+    if known.issuperset(d):
+        return
     unknown = sorted(set(d) - known)
     if unknown:
         raise TraceFormatError(f"{what} has unknown field(s): {', '.join(unknown)}")

@@ -13,16 +13,20 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord
 
 from ...errors import BadInputError
+from .extra import require_flower
+
+require_flower(simulation=False)
+
+from flwr.app import Array, ArrayRecord, ConfigRecord  # noqa: E402
 
 SEP = "/"
 
 
 def state_to_arrays(state: Mapping[str, np.ndarray]) -> ArrayRecord:
     """The dense model, one named array per state tensor, in state order."""
-    return ArrayRecord.from_array_dict({k: Array(np.ascontiguousarray(v)) for k, v in state.items()})
+    return ArrayRecord.from_array_dict({k: Array(np.asarray(v, order="C")) for k, v in state.items()})
 
 
 def arrays_to_state(record: ArrayRecord) -> dict[str, np.ndarray]:
@@ -47,7 +51,7 @@ def upload_to_records(upload: Any) -> tuple[ArrayRecord, ConfigRecord]:
     names = upload_names(upload)
     if len(names) != len(arrays):  # pragma: no cover - guards a change in Upload.to_arrays
         raise BadInputError(f"upload lists {len(arrays)} arrays for {len(names)} names")
-    rec = ArrayRecord.from_array_dict({n: Array(np.ascontiguousarray(a)) for n, a in zip(names, arrays)})
+    rec = ArrayRecord.from_array_dict({n: Array(np.asarray(a, order="C")) for n, a in zip(names, arrays)})
     meta = ConfigRecord({"variant": upload.variant, "encoding": upload.encoding, "nbytes": int(upload.nbytes)})
     return rec, meta
 

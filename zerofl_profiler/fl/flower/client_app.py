@@ -21,7 +21,7 @@ from . import protocol as P
 
 require_flower(simulation=False)
 
-from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict  # noqa: E402
+from flwr.app import ConfigRecord, Context, Error, Message, MetricRecord, RecordDict  # noqa: E402
 from flwr.clientapp import ClientApp  # noqa: E402
 
 from .arrays import arrays_to_state, upload_to_records  # noqa: E402
@@ -137,4 +137,4 @@ def make_client_app(train_fn: TrainFn | None = None) -> ClientApp:
     return app
 
 
-__all__ = ["make_client_app", "handle_train", "handle_query", "ArrayRecord"]
+__all__ = ["make_client_app", "handle_train", "handle_query"]

@@ -17,6 +17,8 @@ from ...errors import MissingExtraError
 FLOWER_ENV: Mapping[str, str] = {
     "FLWR_TELEMETRY_ENABLED": "0",
     "FLWR_DISABLE_UPDATE_CHECK": "1",
+    # A SuperLink would otherwise `uv sync` the app's dependencies (a GPU build of torch).
+    "FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION": "1",
 }
 INSTALL_HINT = "pip install 'zerofl-profiler[flower]'"
 MIN_FLWR = (1, 42)

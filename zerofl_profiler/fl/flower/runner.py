@@ -58,8 +58,8 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
                verbose: bool = False) -> Any:
     """Run (or resume) ``cfg`` on Flower's simulation runtime and write the same RUN_DIR as in-process.
 
-    ``meter`` is ignored with a note: each client builds the configured meter (``cfg.energy``) in
-    its own Ray worker. When more than one client runs at a time, measured energy windows overlap
+    ``meter`` is accepted for parity with ``fl.engine.run`` and unused: a meter cannot cross into
+    Ray workers, so each client builds the configured one (``cfg.energy``) in its own worker. When more than one client runs at a time, measured energy windows overlap
     on the shared counters and records say ``attribution = "shared"``; pass ``client_cpus`` equal to
     the CPU count to run one client at a time and get exclusive windows.
     """
@@ -117,6 +117,18 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
     return summarize(out_dir, cfg, time.perf_counter() - t_run, resumed_from=resumed_from)
 
 
+class _DropKnownNotices(logging.Filter):
+    """Drop the notices we acted on knowingly (run_simulation's deprecation: see the module docstring)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`run_simulation` function is deprecated" not in record.getMessage()
+
+
 def _quiet_flower(verbose: bool) -> None:
-    """Flower logs every message at INFO; keep WARNING and above unless asked."""
-    logging.getLogger("flwr").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    """Flower logs every message at INFO; keep WARNING and above unless asked, without known notices."""
+    logger = logging.getLogger("flwr")
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not any(isinstance(f, _DropKnownNotices) for f in logger.filters):
+        logger.addFilter(_DropKnownNotices())
+    # Ray's notice about GPU env vars it will stop overriding; we ask for no GPUs anyway.
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")

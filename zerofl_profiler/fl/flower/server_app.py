@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .extra import require_flower
@@ -124,5 +123,4 @@ def make_server_app(opts: ServerOptions | None = None) -> ServerApp:
     return app
 
 
-__all__ = ["ServerOptions", "make_server_app", "run_server", "discover_partitions", "options_from_run_config",
-           "Path"]
+__all__ = ["ServerOptions", "make_server_app", "run_server", "discover_partitions", "options_from_run_config"]

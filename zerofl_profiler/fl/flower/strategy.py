@@ -15,17 +15,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
-from flwr.serverapp import Grid
-from flwr.serverapp.strategy import FedAvg
+from .extra import require_flower
 
-from ...traces.schema import ClientRoundRecord, empty_flops
-from ..client import ClientResult, gemm_keys
-from ..sampling import sample_clients
-from ..worker import state_nbytes
-from . import protocol as P
-from .arrays import records_to_upload, state_to_arrays
-from .records import join_record, sum_metrics
+require_flower(simulation=False)
+
+from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict  # noqa: E402
+from flwr.serverapp import Grid  # noqa: E402
+from flwr.serverapp.strategy import FedAvg  # noqa: E402
+
+from ...traces.schema import ClientRoundRecord, empty_flops  # noqa: E402
+from ..client import ClientResult, gemm_keys  # noqa: E402
+from ..sampling import sample_clients  # noqa: E402
+from ..worker import state_nbytes  # noqa: E402
+from . import protocol as P  # noqa: E402
+from .arrays import records_to_upload, state_to_arrays  # noqa: E402
+from .records import join_record, sum_metrics  # noqa: E402
 
 #: Round totals Flower's history keeps: sums over clients (not Flower's weighted means).
 SUMMED = ("flops/", "bytes_", "samples", "steps", "wall_time_s", "cpu_time_s", "energy/total_j")
@@ -46,7 +50,7 @@ class ZeroFLFedAvg(FedAvg):
 
     def __init__(self, ctx: Any, partition_nodes: Mapping[int, int], *, attribution: str = "exclusive",
                  torch_threads: int = 1, on_event: Callable[..., None] | None = None) -> None:
-        super().__init__(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=0, min_evaluate_nodes=0,
+        super().__init__(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=0, min_evaluate_nodes=0,
                          min_available_nodes=0, arrayrecord_key=P.GLOBAL_ARRAYS, configrecord_key=P.TRAIN_CONFIG)
         self.ctx = ctx
         self.partition_nodes = dict(partition_nodes)
@@ -82,6 +86,11 @@ class ZeroFLFedAvg(FedAvg):
             sent[node] = cid
         self._state = RoundState(rnd, sampled, sent)
         return msgs
+
+    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                           grid: Grid) -> Iterable[Message]:
+        """No federated evaluation: the server evaluates the global model, as the in-process engine does."""
+        return []
 
     # ------------------------------------------------------------------ server side of a round
     def aggregate_train(self, server_round: int, replies: Iterable[Message]

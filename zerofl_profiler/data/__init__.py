@@ -1,0 +1,1 @@
+"""Package data: the shipped digits data set (see DIGITS_LICENSE.txt)."""

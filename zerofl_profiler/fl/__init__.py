@@ -1,0 +1,1 @@
+"""Federated learning: data, partitions, SWAT clients, ZeroFL uploads, aggregation, engines."""
