@@ -78,7 +78,7 @@ def test_totals_basis_by_hand(tmp_path: Path) -> None:
     assert any("failed" in n for n in est.notes)
 
 
-LAYERS = {"optimizer": "sgd", "layers": [
+LAYERS = {"optimizer": "sgd_momentum", "layers": [
     {"name": "fc", "type": "Linear", "op_class": "gemm", "sparsified": True,
      "dense": {"forward": 10**6, "backward_input": 10**6, "backward_weight": 10**6, "update": 0},
      "sparse": {"forward": 10**5, "backward_input": 10**5, "backward_weight": 10**5, "update": 0},

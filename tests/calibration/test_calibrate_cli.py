@@ -100,3 +100,13 @@ def test_unwritable_out_is_exit_2_before_timing(tmp_path: Path, capsys: pytest.C
     blocker.write_text("x")
     code, _, err = _run(capsys, "calibrate", "--quick", "--out", str(blocker / "host.toml"))
     assert code == 2 and "cannot write" in err and err.strip().count("\n") == 0
+
+
+def test_default_out_follows_host_env(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With $ZEROFL_HOST_DEVICE set, the default --out is that file (checked before any timing)."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("ZEROFL_HOST_DEVICE", str(blocker / "mine.toml"))
+    code, _, err = _run(capsys, "calibrate", "--quick")
+    assert code == 2 and str(blocker / "mine.toml") in err

@@ -15,6 +15,15 @@ from zerofl_profiler.fl.data import load_dataset
 from zerofl_profiler.fl.worker import build_dense, state_to_numpy
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """train_client leaves threads to its engine; the engines default to one (cfg.threads)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def setup():
     train, _ = load_dataset("digits")
@@ -87,3 +96,23 @@ def test_nan_loss_is_a_failed_record_not_an_exception(setup):
     assert not res.ok and res.upload is None
     assert res.record.status == "failed" and "NaN" in res.record.error
     assert res.record.bytes_up == 0 and res.record.steps == 0
+
+
+def test_sparse_gemm_flops_use_the_measured_densities(setup):
+    """Sparse forward / backward_weight = per-layer torch counts x measured weight / activation density."""
+    cfg, client, state = setup
+    rec = train_client(state, client, cfg, 1, 2).record
+    model = build_dense(cfg, client.input_shape, client.num_classes)
+    root = type(model).__name__
+    fwd = bwd_w = 0.0
+    for bs in rec.batch_sizes:
+        with FlopCounterMode(display=False) as fc:
+            model(torch.zeros(bs, *client.input_shape))
+        for name, d in rec.densities.items():
+            per_layer = sum(fc.get_flop_counts()[f"{root}.{name}"].values())
+            fwd += per_layer * d["weight"]
+            bwd_w += per_layer * d["activation"]  # grad-weight GEMM has the forward's size
+    rounding = len(rec.densities) * rec.steps  # the counter rounds each row to whole FLOPs per step
+    assert rec.flops["sparse"]["forward"] == pytest.approx(fwd, abs=rounding)
+    assert rec.flops["sparse"]["backward_weight"] == pytest.approx(bwd_w, abs=rounding)
+    assert fwd < 0.5 * rec.flops["dense"]["forward"]

@@ -64,3 +64,16 @@ def test_default_run_learns_offline(tmp_path, capsys):
     main(["train", "--out", str(out), "--resume", "--json"])
     again = json.loads(capsys.readouterr().out)
     assert again["already_finished"] and again["final_accuracy"] == summary["final_accuracy"]
+    assert "rounds" in _fail(["train", "--out", str(out), "--resume", "--rounds", "99"], capsys)
+
+
+def test_split_sparsity_flags_and_config_file(tmp_path):
+    from zerofl_profiler.cli.train import build_config
+
+    f = tmp_path / "c.toml"
+    f.write_text("sparsity = 0.8\nrounds = 3\n")
+    opts = {"activation_sparsity": 0.5, "rounds": 4, "iid": True}
+    cfg = build_config(str(f), str(tmp_path / "r"), False, opts)
+    assert (cfg.sparsity, cfg.activation_sparsity, cfg.rounds, cfg.partition) == (0.8, 0.5, 4, "iid")
+    cfg = build_config(None, str(tmp_path / "r"), False, {"sparsity": 0.95, "dense_layers": ""})
+    assert cfg.act_sparsity == 0.95 and cfg.dense_layers == ()

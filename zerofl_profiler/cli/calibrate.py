@@ -9,8 +9,8 @@ from .options import emit_json, stderr_console
 
 @click.command("calibrate")
 @click.option("--out", "out", default=None, metavar="FILE.toml", type=click.Path(dir_okay=False),
-              help="Where to write the device file (default: the file `host` resolves to, "
-                   "~/.config/zerofl-profiler/host.toml or $XDG_CONFIG_HOME/zerofl-profiler/host.toml).")
+              help="Where to write the device file (default: where `host` is read from: $ZEROFL_HOST_DEVICE "
+                   "if set, else $XDG_CONFIG_HOME or ~/.config, /zerofl-profiler/host.toml).")
 @click.option("--quick", is_flag=True, help="A few seconds of benchmarks (smoke tests; rougher numbers).")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads while timing (default: torch's).")
 @click.option("--clock", default="wall", show_default=True, type=click.Choice(["wall", "cpu"]),
@@ -21,8 +21,10 @@ from .options import emit_json, stderr_console
 def calibrate(out: str | None, quick: bool, threads: int | None, clock: str, rounds: int | None, cpu_only: bool,
               as_json: bool) -> None:
     """Fit this machine's cost-model parameters (FLOP/s per op class, bandwidth, overhead, sparse efficiency)."""
+    import os
+
     from ..errors import BadInputError
-    from ..hardware_models.catalogue import user_host_file
+    from ..hardware_models.catalogue import HOST_ENV, user_host_file
 
     if threads is not None and threads < 1:
         raise BadInputError(f"--threads must be a positive integer, got {threads}")
@@ -30,7 +32,7 @@ def calibrate(out: str | None, quick: bool, threads: int | None, clock: str, rou
         raise BadInputError(f"--rounds must be a positive integer, got {rounds}")
     if clock == "cpu" and threads != 1:
         raise BadInputError("--clock cpu needs --threads 1 (CPU time sums the threads of the process)")
-    target = out if out is not None else str(user_host_file())
+    target = out if out is not None else (os.environ.get(HOST_ENV) or str(user_host_file()))
     if not target.endswith(".toml"):
         raise BadInputError(f"--out must name a .toml file (device files are TOML), got {target!r}")
 

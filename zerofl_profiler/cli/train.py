@@ -39,9 +39,11 @@ def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str
     if opts.get("alpha") is not None:
         over["partition"], over["alpha"] = "lda", opts["alpha"]
     if any(opts.get(k) is not None for k in ("sparsity", "weight_sparsity", "activation_sparsity")):
-        cur = float(base.get("sparsity", 0.9)) if opts.get("sparsity") is None else None
+        from ..fl.config import RunConfig
+
+        cur = float(base.get("sparsity", RunConfig.sparsity))  # what the split flags start from
         ch = resolve_sparsity(opts.get("sparsity"), opts.get("weight_sparsity"), opts.get("activation_sparsity"),
-                              default=cur if cur is not None else 0.0)
+                              default=cur)
         over["sparsity"] = ch.weight
         over["activation_sparsity"] = None if ch.activation == ch.weight else ch.activation
     if opts.get("dense_layers") is not None:
@@ -142,7 +144,7 @@ def render_summary(summary: Any) -> None:
               help="A failing client (NaN loss included) stops the run or is skipped.")
 @click.option("--engine", type=click.Choice(["inprocess", "flower"]), default=None,
               help="In-process loop (default) or Flower simulation.")
-@click.option("--energy", default=None, metavar="BACKEND", help="Energy meter backend (default none).")
+@click.option("--energy", default=None, metavar="BACKEND", help="Energy backend: auto (NVML+RAPL where present, else a labelled estimate), nvml, rapl, codecarbon, estimate, none.")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads (default 1; 0 = torch default).")
 @click.option("--name", default=None, help="A label for reports.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory to write.")

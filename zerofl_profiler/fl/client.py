@@ -88,7 +88,8 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
     for bs, n in sorted(Counter(batch_sizes).items()):
         rep = count_from_trace(worker.shape_trace(bs), densities=dict(densities),
                                weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
-                               dense_layers=worker.dense_layers, num_classes=worker.num_classes, optimizer="sgd")
+                               dense_layers=worker.dense_layers, num_classes=worker.num_classes,
+                               optimizer=cfg.optimizer_name)
         per_step = rep.trace_flops()
         for kind in total:
             for k, v in per_step[kind].items():  # FLOP_KEYS plus any extra row the counter adds (topk)

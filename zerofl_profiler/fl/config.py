@@ -52,7 +52,7 @@ class RunConfig:
     seed: int = 0
     on_client_error: str = "stop"
     engine: str = "inprocess"
-    energy: str = "none"
+    energy: str = "auto"
     eval_batch_size: int = 256
     threads: int = 1
     name: str | None = None
@@ -125,6 +125,12 @@ class RunConfig:
     def act_sparsity(self) -> float:
         """Activation sparsity (the weight sparsity unless set)."""
         return float(self.sparsity if self.activation_sparsity is None else self.activation_sparsity)
+
+    @property
+    def optimizer_name(self) -> str:
+        """The FLOP counter's name for the SGD variant the clients run (flops.training.OPTIMIZERS)."""
+        name = "sgd_momentum" if self.momentum > 0 else "sgd"
+        return name + "_wd" if self.weight_decay > 0 else name
 
     def lr_for_round(self, rnd: int) -> float:
         """Exponential decay per round from lr_start (round 1) to lr_end (last round), as ZeroFL."""

@@ -134,9 +134,10 @@ class RunContext:
 
         ok = [r for r in results if r.ok]
         t0 = time.perf_counter()
-        if ok:
-            self.global_state = aggregate_uploads(self.global_state, [(r.upload, r.record.samples) for r in ok],
-                                                  self.cfg.aggregation)
+        with self.meter.window(f"round-{rnd}/aggregation") as win:
+            if ok:
+                self.global_state = aggregate_uploads(self.global_state, [(r.upload, r.record.samples) for r in ok],
+                                                      self.cfg.aggregation)
         agg_s = time.perf_counter() - t0
         acc, loss = evaluate(self.global_state, self.test, self.cfg)
         rec = RoundRecord(
@@ -144,7 +145,8 @@ class RunContext:
             completed_clients=[r.record.client_id for r in ok],
             failed_clients=[r.record.client_id for r in results if not r.ok],
             aggregation_time_s=agg_s, round_wall_time_s=round_wall_s + agg_s, test_accuracy=acc, test_loss=loss,
-            lr=self.cfg.lr_for_round(rnd), engine=engine, timestamp=time.time())
+            lr=self.cfg.lr_for_round(rnd), energy=win.result, energy_estimate=win.estimate, engine=engine,
+            timestamp=time.time())
         assert self._rounds is not None
         self._rounds.write(rec)
         _fsync_path(self.run_dir / TRACE_FILE)  # the round's client records are durable before its checkpoint
@@ -236,7 +238,7 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
     layers = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
                               activation_sparsity=cfg.act_sparsity, dense_layers=worker.dense_layers,
-                              num_classes=worker.num_classes, optimizer="sgd").to_json()
+                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name).to_json()
     if meter is None:
         meter, owns = make_meter_for(cfg)
     else:
@@ -252,13 +254,15 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
             global_state, resumed_from = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes)), 0
         for name in (TRACE_FILE, ROUNDS_FILE):
             _keep_finished(run_dir / name, start - 1)
+        if not (run_dir / LAYERS_FILE).is_file():  # killed between config.toml and layers.json
+            _write_layers(run_dir, layers)
     else:
         from .environment import fingerprint
 
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         run_dir.mkdir(parents=True, exist_ok=True)
         cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(), partition_stats=pstats)
-        (run_dir / LAYERS_FILE).write_text(json.dumps(layers, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+        _write_layers(run_dir, layers)
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     ctx = RunContext(cfg, run_dir, run_id, train, test, clients, worker, global_state, start, meter, resumed_from,
                      owns)
@@ -267,6 +271,10 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
     ctx._trace = JsonlWriter(run_dir / TRACE_FILE, fsync=False)
     ctx._rounds = JsonlWriter(run_dir / ROUNDS_FILE)
     return ctx
+
+
+def _write_layers(run_dir: Path, layers: dict[str, Any]) -> None:
+    (run_dir / LAYERS_FILE).write_text(json.dumps(layers, indent=1, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def read_toml_meta(run_dir: Path) -> dict[str, Any]:

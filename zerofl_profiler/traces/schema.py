@@ -26,6 +26,8 @@ SCHEMA_VERSION = 1
 #: FLOP phases of a GEMM layer (conv/linear), in the order every table uses.
 GEMM_PHASES = ("forward", "backward_input", "backward_weight")
 #: Keys of a FLOP block in a trace record: GEMM phases, then non-GEMM work, then their sum.
+#: A block may also carry ``topk`` (the top-k mask selection, counted as comparisons, one per
+#: element of each sparsified weight and saved activation): it is reported apart and NOT in ``total``.
 FLOP_KEYS = GEMM_PHASES + ("elementwise", "optimizer", "total")
 
 #: Where a measured energy figure came from. ``none`` = nothing measured.
@@ -192,7 +194,10 @@ class ClientRoundRecord:
 
 @dataclass(frozen=True)
 class RoundRecord:
-    """The server side of one round: who was sampled, how aggregation went, how the model does."""
+    """The server side of one round: who was sampled, how aggregation went, how the model does.
+
+    ``energy`` / ``energy_estimate`` cover the server's aggregation window only (not evaluation).
+    """
 
     run_id: str
     round: int
@@ -205,6 +210,7 @@ class RoundRecord:
     test_loss: float | None
     lr: float | None = None
     energy: EnergyBlock = field(default_factory=EnergyBlock.none)
+    energy_estimate: EnergyBlock | None = None
     engine: str = "inprocess"
     timestamp: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -235,6 +241,8 @@ class RoundRecord:
         kw = dict(d)
         try:
             kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
+            if kw.get("energy_estimate") is not None:
+                kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
             return cls(**kw)
         except TypeError as exc:
             raise TraceFormatError(_missing_msg(exc, "round record")) from None
