@@ -93,7 +93,7 @@ def test_explicit_unavailable_backend_is_an_error(no_gpu):
 
 
 def test_unknown_backend_and_none():
-    with pytest.raises(BadInputError, match="known: codecarbon, estimate, nvml, rapl, replay"):
+    with pytest.raises(BadInputError, match="known: auto, none, codecarbon, estimate, nvml, rapl, replay"):
         make_meter("bogus")
     assert isinstance(make_meter("none"), NullMeter)
 

@@ -201,7 +201,6 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-_load_data = load_run_data  # the name the Flower adapter imported first
 
 
 def _keep_finished(path: Path, last_round: int) -> None:

@@ -46,17 +46,18 @@ def _float_tensors(rec: OpRecord) -> list[TensorInfo]:
     return [t for t in rec.tensors if t.floating]
 
 
-def _activation_cost(rec: OpRecord, fwd: int, bwd: int, *, weight_bwd: int = 0) -> Cost:
-    """An elementwise cost whose backward runs only when some input needs a gradient."""
+def _activation_cost(rec: OpRecord, fwd: int, bwd: int, *, weight_bwd: int = 0, op_class: str = "elementwise",
+                     index_elems: int = 0) -> Cost:
+    """An elementwise-like cost (class ``op_class``) whose backward runs only when some input needs a gradient."""
     ts = _float_tensors(rec)
     acts = [t for t in ts if not t.is_param]
     params = [t for t in ts if t.is_param]
     needs_in = any(t.requires_grad for t in acts)
     needs_w = any(t.requires_grad for t in params)
-    return Cost("elementwise", forward=fwd, backward_input=bwd if needs_in else 0,
+    return Cost(op_class, forward=fwd, backward_input=bwd if needs_in else 0,
                 backward_weight=weight_bwd if needs_w else 0, weights=sum(t.numel for t in params),
                 inputs=sum(t.numel for t in acts), outputs=rec.out.numel,
-                needs_input_grad=needs_in, needs_weight_grad=needs_w)
+                needs_input_grad=needs_in, needs_weight_grad=needs_w, index_elems=index_elems if needs_in else 0)
 
 
 def _per_element(fwd: int, bwd: int) -> Callable[[OpRecord], list[Cost]]:
@@ -157,7 +158,7 @@ def sum_formula(rec: OpRecord) -> list[Cost]:
 def adaptive_avg_pool_formula(rec: OpRecord) -> list[Cost]:
     """Each input added once into its window; backward spreads each window's gradient to its inputs."""
     n_in = rec.args[0].numel
-    return [_activation_cost(rec, n_in, n_in)]
+    return [_activation_cost(rec, n_in, n_in, op_class="pool")]
 
 
 def _kernel_elems(ks: Sequence[int] | int, dims: int = 2) -> int:
@@ -169,11 +170,15 @@ def _kernel_elems(ks: Sequence[int] | int, dims: int = 2) -> int:
 
 @register("max_pool2d_with_indices", "max_pool2d", "max_pool1d", "max_pool3d_with_indices")
 def max_pool_formula(rec: OpRecord) -> list[Cost]:
-    """k-1 compares per output; backward one scatter-add per output to its argmax."""
+    """k-1 compares per output; backward one scatter-add per output to its argmax.
+
+    Training saves one int64 argmax index per output (written forward, read backward): bytes only.
+    """
     dims = len(rec.args[0].shape) - 2
     k = _kernel_elems(rec.args[1], dims)
     n = rec.out.numel
-    return [_activation_cost(rec, (k - 1) * n, n)]
+    with_idx = rec.op.endswith("with_indices") or len(rec.outputs) > 1
+    return [_activation_cost(rec, (k - 1) * n, n, op_class="pool", index_elems=n if with_idx else 0)]
 
 
 @register("avg_pool2d", "avg_pool1d", "avg_pool3d")
@@ -182,7 +187,7 @@ def avg_pool_formula(rec: OpRecord) -> list[Cost]:
     dims = len(rec.args[0].shape) - 2
     k = _kernel_elems(rec.args[1], dims)
     n = rec.out.numel
-    return [_activation_cost(rec, k * n, (k + 1) * n)]
+    return [_activation_cost(rec, k * n, (k + 1) * n, op_class="pool")]
 
 
 def _norm_cost(rec: OpRecord, x: TensorInfo, weight: object, bias: object, training: bool) -> list[Cost]:
@@ -196,7 +201,7 @@ def _norm_cost(rec: OpRecord, x: TensorInfo, weight: object, bias: object, train
     else:
         fwd, bi = 2 * n, n
     bw = 3 * n if needs_w else 0
-    return [Cost("elementwise", forward=fwd, backward_input=bi if x.requires_grad else 0, backward_weight=bw,
+    return [Cost("norm", forward=fwd, backward_input=bi if x.requires_grad else 0, backward_weight=bw,
                  weights=sum(t.numel for t in params), inputs=n, outputs=n,
                  needs_input_grad=x.requires_grad, needs_weight_grad=needs_w)]
 

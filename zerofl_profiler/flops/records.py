@@ -8,8 +8,13 @@ from typing import Any
 
 #: Phases of one training step, in table order. ``update`` is non-zero only for ``<optimizer>``.
 PHASES = ("forward", "backward_input", "backward_weight", "update")
-#: What a row's count means, so a cost model can pick an efficiency per class.
-OP_CLASSES = ("gemm", "elementwise", "optimizer", "topk")
+#: What a row's count means, so a cost model can pick an efficiency per class. ``gemm_grouped``
+#: is a grouped/depthwise convolution (a different kernel from a dense GEMM on every device:
+#: little reuse per weight, often memory-bound); ``pool`` max/avg pooling (window gathers, an
+#: index scatter in backward); ``norm`` batch/layer/group norm (several reduction passes).
+OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "optimizer", "topk")
+#: The classes whose rows are GEMM layers (SWAT sparsifies them; trace phases forward/backward_*).
+GEMM_CLASSES = ("gemm", "gemm_grouped")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class Cost:
     needs_input_grad: bool = False
     needs_weight_grad: bool = False
     label: str | None = None
+    index_elems: int = 0  # int64 indices written in forward and read in backward (max-pool argmax)
 
     def flops(self) -> dict[str, int]:
         """FLOPs by phase."""

@@ -148,7 +148,7 @@ def backend_entry(name: str) -> BackendEntry:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise BadInputError(f"unknown energy backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+        raise BadInputError(f"unknown energy backend {name!r}; known: auto, none, {', '.join(sorted(BACKENDS))}") from None
 
 
 def backend_status(name: str, *, refresh: bool = False) -> BackendStatus:

@@ -168,28 +168,12 @@ class ClientRoundRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in a stable key order (schema_version and kind first)."""
-        d: dict[str, Any] = {"schema_version": self.schema_version, "kind": self.kind}
-        for f in fields(self):
-            if f.name in d:
-                continue
-            v = getattr(self, f.name)
-            if isinstance(v, EnergyBlock):
-                v = v.to_dict()
-            d[f.name] = v
-        return d
+        return _record_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ClientRoundRecord":
         """Validate and build from a JSON dict; unknown keys are an error (they signal drift)."""
-        _no_unknown_keys(cls, d, "client-round record")
-        kw = dict(d)
-        try:
-            kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
-            if kw.get("energy_estimate") is not None:
-                kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
-            return cls(**kw)
-        except TypeError as exc:
-            raise TraceFormatError(_missing_msg(exc, "client-round record")) from None
+        return _record_from_dict(cls, d, "client-round record")
 
 
 @dataclass(frozen=True)
@@ -225,27 +209,34 @@ class RoundRecord:
             raise TraceFormatError(f"round must be a non-negative integer, got {self.round!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in a stable key order."""
-        d: dict[str, Any] = {"schema_version": self.schema_version, "kind": self.kind}
-        for f in fields(self):
-            if f.name in d:
-                continue
-            v = getattr(self, f.name)
-            d[f.name] = v.to_dict() if isinstance(v, EnergyBlock) else v
-        return d
+        """JSON-ready dict in a stable key order (schema_version and kind first)."""
+        return _record_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RoundRecord":
-        """Validate and build from a JSON dict."""
-        _no_unknown_keys(cls, d, "round record")
-        kw = dict(d)
-        try:
-            kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
-            if kw.get("energy_estimate") is not None:
-                kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
-            return cls(**kw)
-        except TypeError as exc:
-            raise TraceFormatError(_missing_msg(exc, "round record")) from None
+        """Validate and build from a JSON dict; unknown keys are an error."""
+        return _record_from_dict(cls, d, "round record")
+
+
+def _record_to_dict(rec: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"schema_version": rec.schema_version, "kind": rec.kind}
+    for f in fields(rec):
+        if f.name not in d:
+            v = getattr(rec, f.name)
+            d[f.name] = v.to_dict() if isinstance(v, EnergyBlock) else v
+    return d
+
+
+def _record_from_dict(cls: Any, d: Mapping[str, Any], what: str) -> Any:
+    _no_unknown_keys(cls, d, what)
+    kw = dict(d)
+    try:
+        kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
+        if kw.get("energy_estimate") is not None:
+            kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
+        return cls(**kw)
+    except TypeError as exc:
+        raise TraceFormatError(_missing_msg(exc, what)) from None
 
 
 def _check_version(v: Any) -> None:

@@ -46,9 +46,9 @@ def _run_config(toml_text: str) -> Any:
 @lru_cache(maxsize=2)
 def _client_datasets(toml_text: str) -> list[Any]:
     """Every client's partition, built exactly as the in-process engine builds them (once per process)."""
-    from ..engine import _load_data
+    from ..engine import load_run_data
 
-    _, _, clients, _ = _load_data(_run_config(toml_text))
+    _, _, clients, _ = load_run_data(_run_config(toml_text))
     return clients
 
 

@@ -54,17 +54,20 @@ def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable
 
 def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any = None,
                progress: bool | Callable[..., Any] = True, *, client_cpus: float = 1.0,
-               ray_cpus: int | None = None, torch_threads: int = 1, client_app: Any = None,
+               ray_cpus: int | None = None, torch_threads: int | None = None, client_app: Any = None,
                verbose: bool = False) -> Any:
     """Run (or resume) ``cfg`` on Flower's simulation runtime and write the same RUN_DIR as in-process.
 
     ``meter`` is accepted for parity with ``fl.engine.run`` and unused: a meter cannot cross into
-    Ray workers, so each client builds the configured one (``cfg.energy``) in its own worker. When more than one client runs at a time, measured energy windows overlap
+    Ray workers, so each client builds the configured one (``cfg.energy``) in its own worker.
+    When more than one client runs at a time, measured energy windows overlap
     on the shared counters and records say ``attribution = "shared"``; pass ``client_cpus`` equal to
     the CPU count to run one client at a time and get exclusive windows.
     """
     if not client_cpus > 0:
         raise BadInputError(f"client CPUs must be > 0, got {client_cpus}")
+    if torch_threads is None:  # the same thread count as the in-process engine (RunConfig.threads)
+        torch_threads = int(getattr(cfg, "threads", 1) or 1)
     if torch_threads < 1:
         raise BadInputError(f"torch threads must be >= 1, got {torch_threads}")
     require_flower(simulation=True)

@@ -1,5 +1,5 @@
-"""Fixtures: small recorded runs written the way the engine writes them (see runfactory.py), and an
-independent plain-json reader of them (rawtrace.py) for expected values."""
+"""Shared fixtures of the report and plot tests: small recorded runs written the way the engine
+writes them (report/runfactory.py), and an independent plain-json reader (report/rawtrace.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parents[1] / "report"
+HERE = Path(__file__).resolve().parent / "report"
 
 
 def load_helper(stem: str):
