@@ -188,3 +188,28 @@ def test_vectorised_equals_per_record(tmp_path: Path) -> None:
     assert together.devices[0].total.energy_j == pytest.approx(e_sum)
     assert together.devices[0].total.time_s == pytest.approx(t_max)
     assert np.isfinite(together.devices[0].total.speedup)
+
+
+def test_topk_kept_and_new_classes_use_their_own_efficiency(tmp_path: Path) -> None:
+    """A topk_kept row is priced at its own efficiency; pool rows at theirs (hand numbers)."""
+    src = '{kind = "assumption", ref = "t", quote = "t"}'
+    extra = (f"topk = {{value = 0.001, source = {src}}}\ntopk_kept = {{value = 0.004, source = {src}}}\n"
+             f"pool = {{value = 0.002, source = {src}}}\n")
+    path = write_device(tmp_path, peak=1e9, bw=1e12, overhead=0.0, extra_unit=extra)
+    from zerofl_profiler.analysis.estimate import topk_step_time
+    from zerofl_profiler.hardware_models.cost import DeviceArrays
+
+    dev = DeviceArrays.of([load_device_file(path).profile()])
+    doc = {"layers": [
+        dict(LAYERS["layers"][1], sparse={"forward": 2000}, bytes={"sparse": {"forward": {"read": 8, "written": 1}}}),
+        {"name": "fc.kept", "type": "topk_kept", "op_class": "topk_kept", "dense": {"forward": 0},
+         "sparse": {"forward": 400}, "bytes": {"sparse": {"forward": {"read": 8, "written": 1}}}},
+        {"name": "pool", "type": "MaxPool2d", "op_class": "pool", "dense": {"forward": 1000},
+         "sparse": {"forward": 1000}, "bytes": {"dense": {"forward": {"read": 8, "written": 1}}}}]}
+    step = from_layers(doc)
+    # 2000 comparisons at 1e9 x 0.001 = 2 ms; 400 kept entries at 1e9 x 0.004 = 0.1 ms
+    assert topk_step_time(step, dev)[0] == pytest.approx(2e-3 + 0.1e-3)
+    assert step.row_phase.tolist() == [3]  # the pool row is trace phase "elementwise"
+    from zerofl_profiler.hardware_models.cost import class_index, roofline
+    assert step.row_class.tolist() == [class_index("pool")]
+    assert roofline(step.flops_dense, step.nbytes, step.row_class, dev)[0, 0] == pytest.approx(1000 / 2e6)

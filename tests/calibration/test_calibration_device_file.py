@@ -21,7 +21,7 @@ PARAMS = HostParams({"gemm": 50e9, "elementwise": 2e9, "topk": 0.3e9, "optimizer
 
 
 def _calibration(params: HostParams = PARAMS) -> HostCalibration:
-    measured = tuple(c for c in OP_CLASSES if params.rate_flops[c] != float("inf"))
+    measured = tuple(c for c in OP_CLASSES if params.rate_flops.get(c, float("inf")) != float("inf"))
     fit = FitResult(params, {"x": 0.01}, measured, True, 10e9, 3)
     unit = UnitCalibration("cpu", (), fit, 100e9, "mm1024", 1.0, "wall")
     info = HostInfo("Test CPU 9000", "2.x", 2, "2026-01-02T03:04:05Z", 8 * 2**30)

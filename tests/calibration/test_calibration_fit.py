@@ -45,7 +45,11 @@ def _cases(rng: np.random.Generator, *, sparse: bool = True) -> list[BenchCase]:
         cases += [single_row(f"relu{n}", "elementwise", n, 8 * n, "elementwise", kernels=0),
                   single_row(f"bn{n}", "elementwise", 10 * n, 8 * n, "elementwise", kernels=0),
                   single_row(f"topk{n}", "topk", n, 4.125 * n, "topk", kernels=0),
-                  single_row(f"opt{n}", "optimizer", 12 * n, 12 * n, "optimizer", kernels=0)]
+                  single_row(f"opt{n}", "optimizer", 12 * n, 12 * n, "optimizer", kernels=0),
+                  single_row(f"pool{n}", "pool", 3 * n, 4 * n, "pool", kernels=0),
+                  single_row(f"norm{n}", "norm", 15 * n, 8 * n, "norm", kernels=0),
+                  single_row(f"dw{n}", "conv", 18 * n, 8 * n, "gemm_grouped", kernels=0),
+                  single_row(f"kept{n}", "topk", n // 2, 9 * n // 2, "topk_kept", kernels=0)]
     for i in range(8):
         r = int(rng.integers(5, 30))
         d = np.where(rng.random(r) < 0.5, rng.uniform(0.05, 0.5, r), 1.0) if sparse and i % 2 else np.zeros(0)
@@ -54,7 +58,8 @@ def _cases(rng: np.random.Generator, *, sparse: bool = True) -> list[BenchCase]:
     return cases
 
 
-TRUE = HostParams({"gemm": 50e9, "elementwise": 2e9, "topk": 0.3e9, "optimizer": 1.5e9}, 12e9, 2e-5, 0.3)
+TRUE = HostParams({"gemm": 50e9, "gemm_grouped": 8e9, "elementwise": 2e9, "pool": 0.7e9, "norm": 1.2e9,
+                   "topk": 0.3e9, "topk_kept": 0.5e9, "optimizer": 1.5e9}, 12e9, 2e-5, 0.3)
 
 
 @pytest.mark.parametrize("e", [0.0, 0.3, 1.0])

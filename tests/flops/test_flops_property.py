@@ -8,6 +8,7 @@ from torch import nn
 
 from torch_reference import gemm_sums, torch_counts
 from zerofl_profiler.flops import count_training_step
+from zerofl_profiler.flops.records import GEMM_CLASSES
 
 
 @st.composite
@@ -50,6 +51,6 @@ def test_random_stacks_match_torch(case: tuple[nn.Module, tuple[int, int, int], 
     assert fwd == ref.forward
     assert bwd == ref.backward - ref.grouped_overcount
     # the first conv has no input gradient; every conv's weight gradient costs its forward
-    convs = [r for r in ours.layers if r.op_class == "gemm" and r.type == "Conv2d"]
+    convs = [r for r in ours.layers if r.op_class in GEMM_CLASSES and r.type == "Conv2d"]
     assert convs[0].dense["backward_input"] == 0
     assert all(r.dense["backward_weight"] == r.dense["forward"] for r in convs)

@@ -23,7 +23,6 @@ from ..hardware_models.cost import (
     PHASES,
     DeviceArrays,
     MemoryEstimate,
-    class_index,
     comm_cost,
     compute_energy,
     density_of,
@@ -113,8 +112,7 @@ def topk_step_time(step: StepProfile, dev: DeviceArrays) -> np.ndarray:
     """Top-k mask time (D,) of one sparse step: roofline of its rows + their kernel overheads."""
     if len(step.topk_flops) == 0:
         return np.zeros(len(dev.names))
-    cls = np.full(len(step.topk_flops), class_index("topk"))
-    roof = roofline(step.topk_flops, step.topk_bytes, cls, dev).sum(axis=1)
+    roof = roofline(step.topk_flops, step.topk_bytes, step.topk_classes, dev).sum(axis=1)
     return roof + float(step.topk_kernels.sum()) * dev.overhead
 
 

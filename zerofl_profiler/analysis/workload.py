@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import TraceFormatError
 from ..hardware_models.cost import PHASE_CLASS, PHASES, MemoryEstimate, class_index
+from ..hardware_models.spec import OP_CLASSES
 from ..traces.schema import GEMM_PHASES
 
 #: Top-k mask cost per element of a tensor that is top-k'd (assumptions, see docs/devices.md):
@@ -52,7 +53,15 @@ class StepProfile:
     topk_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
     topk_kernels: np.ndarray = field(default_factory=lambda: np.zeros(0))
     memory: MemoryEstimate | None = None
+    topk_class: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # empty = all topk
     notes: tuple[str, ...] = ()
+
+    @property
+    def topk_classes(self) -> np.ndarray:
+        """Op-class index of each top-k row (``topk`` selection or ``topk_kept`` per kept entry)."""
+        if len(self.topk_class) == len(self.topk_flops):
+            return self.topk_class
+        return np.full(len(self.topk_flops), class_index("topk"), dtype=np.int64)
 
     def phase_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum a per-row array into per-phase totals (len(PHASES),) or (D, len(PHASES))."""
@@ -83,17 +92,25 @@ def _first(d: Mapping[str, Any], keys: tuple[str, ...]) -> float:
     return 0.0
 
 
+#: Row kinds that are GEMM layers (their phases are the trace's forward/backward_* phases).
+GEMM_KINDS = ("gemm", "gemm_grouped")
+
+
 def _row_kind(row: Mapping[str, Any]) -> str:
-    """'gemm', 'optimizer', 'topk' or 'elementwise' for a layers.json row."""
+    """The op class (hardware_models.spec.OP_CLASSES) of a layers.json row."""
     oc = str(row.get("op_class") or "").lower()
     typ = str(row.get("type") or "").lower()
     name = str(row.get("name") or "")
+    if oc == "topk_kept":
+        return "topk_kept"
     if oc in ("topk", "mask") or "topk" in typ:
         return "topk"
     if oc == "optimizer" or name == "<optimizer>" or typ in ("sgd", "adam", "adamw", "optimizer"):
         return "optimizer"
     if oc in ("gemm", "conv", "linear", "matmul"):
         return "gemm"
+    if oc in OP_CLASSES:
+        return oc
     if oc:
         return "elementwise"
     if any(t in typ for t in _GEMM_TYPES) and "bn" not in typ and "norm" not in typ:
@@ -115,11 +132,11 @@ def _phase_bytes(bblock: Any, phase: str, kind: str = "dense") -> float:
 
 #: layers.json phase -> (trace phase, op class) per row kind; ``update`` is the optimizer's phase.
 def _target(kind: str, phase: str) -> tuple[str, str]:
-    if kind == "gemm" and phase in GEMM_PHASES:
-        return phase, "gemm"
+    if kind in GEMM_KINDS and phase in GEMM_PHASES:
+        return phase, kind
     if kind == "optimizer":
         return "optimizer", "optimizer"
-    return "elementwise", "elementwise"
+    return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
 
 
 def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None = None,
@@ -128,7 +145,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
 
     Each row's phases become cost rows with the bytes the counter gives for that phase (dense
     traffic: the roofline prices the dense kernels and the sparse-efficiency factor does the
-    rest). Top-k rows (op_class ``topk``) become sparse-only rows; a document without them but
+    rest). Top-k rows (op classes ``topk`` and ``topk_kept``) become sparse-only rows; a document without them but
     with sparsified layers gets top-k rows derived from the layers' weight and input sizes
     (TOPK_* constants; weights re-masked every ``mask_every`` steps).
     """
@@ -144,6 +161,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
     tk_f: list[float] = []
     tk_b: list[float] = []
     tk_k: list[float] = []
+    tk_c: list[int] = []
     derived_f: list[float] = []
     derived_b: list[float] = []
     derived_k: list[float] = []
@@ -158,10 +176,11 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         kind = _row_kind(row)
         bblock = row.get("bytes") or {}
         phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
-        if kind == "topk":
+        if kind in ("topk", "topk_kept"):
             f = sum(_num(sparse.get(k)) for k in phases)
             b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
             if f or b:
+                tk_c.append(class_index(kind))
                 tk_f.append(f)
                 tk_b.append(b)
                 tk_k.append(float(sum(1 for k in phases if _num(sparse.get(k)) or _phase_bytes(bblock, k, "sparse"))))
@@ -182,7 +201,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
             fd.append(f_d)
             fs.append(min(f_s, f_d) if f_d else f_s)
             nb.append(b)
-        if kind == "gemm" and isinstance(bblock, Mapping):
+        if kind in GEMM_KINDS and isinstance(bblock, Mapping):
             sparsified = bool(row.get("sparsified")) or _num(sparse.get("forward")) < _num(dense.get("forward"))
             if sparsified:
                 n_w = _first(bblock, _WEIGHT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
@@ -196,6 +215,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         notes.append("top-k mask cost from the counter's top-k rows")
     elif derived_f:
         tk_f, tk_b, tk_k = derived_f, derived_b, derived_k
+        tk_c = [class_index("topk")] * len(tk_f)
         notes.append("top-k mask cost derived from the sparsified layers' weight and input sizes")
     memory = None
     opt = str(doc.get("optimizer") or "sgd").lower().replace("-", "_")
@@ -209,7 +229,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         flops_sparse=np.array(fs, dtype=np.float64), nbytes=np.array(nb, dtype=np.float64),
         kernels=kern.astype(np.float64), topk_flops=np.array(tk_f, dtype=np.float64),
         topk_bytes=np.array(tk_b, dtype=np.float64), topk_kernels=np.array(tk_k, dtype=np.float64),
-        memory=memory, notes=tuple(notes))
+        memory=memory, notes=tuple(notes), topk_class=np.array(tk_c, dtype=np.int64))
 
 
 #: Optimizer state in units of the weights' size, keyed by the FLOP counter's optimizer names

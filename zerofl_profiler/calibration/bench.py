@@ -1,9 +1,9 @@
 """The host micro-benchmarks: what is timed, and the rows (FLOPs, bytes, class) each one prices as.
 
 Raw ops use the counter's conventions in closed form (1 multiply-add = 2 FLOPs; relu/add 1 FLOP
-per element; bytes = elements read + written x 4; top-k = one comparison per element, the
-tensor read once and a 1-bit mask written, timed through the real
-``sparse.masks.topk_sparsify``). Raw ops count zero kernels: the cost model's per-kernel
+per element; bytes = elements read + written x 4; a top-k mask = the counter's two rows of
+``flops.topk``, timed through the real ``sparse.masks.topk_sparsify`` and the density count).
+Raw ops count zero kernels: the cost model's per-kernel
 overhead is what one counted row (a layer in one phase) of a *training step* costs beyond its
 roofline (module call, autograd node, several aten launches), so it is fitted on the micro
 training steps; a bare aten call's dispatch is far smaller, and raw ops are sized large enough
@@ -18,16 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..flops.topk import topk_counts
+from ..hardware_models.spec import OP_CLASSES
 from ..sparse.masks import topk_sparsify
 from .cases import BenchCase, single_row
 from .steps import NUM_CLASSES, StepSpec, case_from_doc, layers_doc, make_step
 
 E = 4  # float32 bytes
 CAL_SPARSITIES = (0.7, 0.95)  # none of fidelity.py's 0.5 and 0.9
-TOPK_DENSITIES = (0.3, 0.05)  # the raw top-k at both calibration densities
+TOPK_DENSITIES = (0.3, 0.05, 0.15)  # the calibration densities and one between (none of fidelity's 0.5, 0.1)
 #: Weight of a raw-op case in the fit relative to a training micro-step: the cost model prices
 #: training steps, so they lead; raw ops anchor what the steps alone cannot separate.
 RAW_WEIGHT = 0.25
@@ -115,19 +118,22 @@ def copy(quick: bool, device: str) -> list[Bench]:
 
 @register("topk")
 def topk(quick: bool, device: str) -> list[Bench]:
-    """The real SWAT top-k sparsify (sparse.masks.topk_sparsify) at the calibration densities.
+    """One SWAT mask as a SWAT layer runs it: top-k sparsify, then the density count (sparse.stats).
 
-    Its time grows with the kept fraction k/n, which the counter's top-k row (n comparisons,
-    whatever k) cannot express: the fit averages over both densities.
+    Priced as the counter prices a mask (flops.topk): a ``topk`` row of n (2 + 2 H(k/n)) expected
+    selection comparisons and a ``topk_kept`` row of k kept entries; three densities (none of
+    fidelity.py's) at three sizes separate the two rates.
     """
     sizes = [2**16] if quick else [2**16, 2**18, 2**20]
     out = []
     for n in sizes:
         x = _rand(n, device=device)
-        nbytes = E * n + -(-n // 8)
         for d in TOPK_DENSITIES[:1] if quick else TOPK_DENSITIES:
-            out.append(Bench(lambda x=x, d=d: topk_sparsify(x, d),
-                             single_row(f"topk{n}-d{d:g}", "topk", n, nbytes, "topk", kernels=0)))
+            comparisons, k = topk_counts(n, d)
+            rows = BenchCase(f"topk{n}-d{d:g}", "topk", np.array([float(comparisons), float(k)]),
+                             np.array([E * n + -(-n // 8), 9.0 * k]),
+                             np.array([OP_CLASSES.index("topk"), OP_CLASSES.index("topk_kept")]), 0.0, 0.0)
+            out.append(Bench(lambda x=x, d=d: torch.count_nonzero(topk_sparsify(x, d)), rows))
     return out
 
 

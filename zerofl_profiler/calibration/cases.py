@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..hardware_models.spec import OP_CLASSES
+from ..hardware_models.spec import OP_CLASSES, resolve_efficiency
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,13 @@ class HostParams:
     kernel_overhead_s: float
     sparse_efficiency: float
 
+    def rate(self, op_class: str) -> float:
+        """R[c]; a class the fit never saw takes its fallback class's rate (EFFICIENCY_FALLBACK)."""
+        return float(resolve_efficiency(self.rate_flops, op_class))
+
     def inv_rates(self) -> np.ndarray:
         """1 / R[c] in OP_CLASSES order (0 for an unlimited class)."""
-        return np.array([1.0 / float(self.rate_flops[c]) for c in OP_CLASSES])  # 1/inf = 0
+        return np.array([1.0 / self.rate(c) for c in OP_CLASSES])  # 1/inf = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (infinite rates as null)."""

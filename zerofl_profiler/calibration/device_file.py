@@ -56,6 +56,8 @@ def _unit_table(cal: UnitCalibration, bench_ref: str) -> dict[str, Any]:
     eff = efficiencies(cal)
     effs = {}
     for c in OP_CLASSES:
+        if c not in p.rate_flops:
+            continue  # no benchmark ran this class: the file leaves it out, so its fallback class prices it
         rate = p.rate_flops[c]
         if c in cal.fit.measured_classes and math.isfinite(rate):
             effs[c] = _q(max(eff[c], 1e-9), _src(fit_ref, f"achieved {rate / 1e9:.4g} GFLOP/s for {c} rows = "

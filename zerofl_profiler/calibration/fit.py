@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import BadInputError
-from ..hardware_models.spec import OP_CLASSES
+from ..hardware_models.spec import OP_CLASSES, REQUIRED_OP_CLASSES
 from .cases import BenchCase, HostParams
 
 N_CLASSES = len(OP_CLASSES)
@@ -202,7 +202,10 @@ def fit_host(cases: Sequence[BenchCase]) -> FitResult:
             measured.append(cls)
         else:
             x[k] = 0.0
-    rates = {cls: (1.0 / float(x[k]) if x[k] > 0 else float("inf")) for k, cls in enumerate(OP_CLASSES)}
+    # a class no case has rows of is left out: it takes its fallback class's rate (EFFICIENCY_FALLBACK)
+    present = {int(k) for c in cases for k in np.unique(c.op_class[c.flops > 0])}
+    rates = {cls: (1.0 / float(x[k]) if x[k] > 0 else float("inf")) for k, cls in enumerate(OP_CLASSES)
+             if k in present or cls in REQUIRED_OP_CLASSES}
     params = HostParams(rates, float(bw), float(o), float(e))
     rel = {c.name: (predict(c, params) - c.time_s) / c.time_s for c in cases}
     return FitResult(params, rel, tuple(measured), any(c.is_sparse for c in cases), float(bw_copy), it_total)

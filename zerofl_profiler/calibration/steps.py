@@ -16,7 +16,6 @@ from torch import nn
 
 from ..analysis.workload import from_layers
 from ..hardware_models.cost import density_of
-from ..hardware_models.spec import OP_CLASSES
 from .cases import BenchCase
 
 OPTIMIZER = "sgd"  # plain SGD (no momentum): what the counter's "sgd" row counts
@@ -78,7 +77,7 @@ def case_from_doc(name: str, doc: dict[str, Any], time_s: float = 0.0,
         k = len(step.topk_flops)
         flops = np.concatenate([flops, step.topk_flops])
         nbytes = np.concatenate([nbytes, step.topk_bytes])
-        cls = np.concatenate([cls, np.full(k, OP_CLASSES.index("topk"))])
+        cls = np.concatenate([cls, step.topk_classes])
         dens = np.concatenate([dens, np.ones(k)])
         kernels += float(step.topk_kernels.sum())
     return BenchCase(name, "sparse_step" if sparse else "step", flops.astype(np.float64), nbytes.astype(np.float64),

@@ -32,7 +32,8 @@ def render_table(report: Any, console: Any) -> None:
     phases = ("forward", "backward_input", "backward_weight")
     t = Table(title=f"{report.model}: one training step, batch {report.batch_size}, "
                     f"input {'x'.join(map(str, report.input_shape))}, weight sparsity {report.weight_sparsity:g}, "
-                    f"activation sparsity {report.activation_sparsity:g} (FLOP; top-k rows: cmp = comparisons)")
+                    f"activation sparsity {report.activation_sparsity:g} "
+                    f"(FLOP; top-k rows: cmp = comparisons, ent = kept entries)")
     t.add_column("layer")
     t.add_column("type")
     t.add_column("class")
@@ -43,8 +44,10 @@ def render_table(report: Any, console: Any) -> None:
     t.add_column("weights", justify="right")
     t.add_column("dw/da", justify="right")
     for r in report.layers:
-        dens = f"{r.weight_density:.2g}/{r.activation_density:.2g}" if r.op_class in ("gemm", "topk") else ""
-        fmt = (lambda v: fmt_flops(v).replace("FLOP", "cmp")) if r.op_class == "topk" else fmt_flops
+        swat = r.op_class in ("gemm", "gemm_grouped", "topk", "topk_kept")
+        dens = f"{r.weight_density:.2g}/{r.activation_density:.2g}" if swat else ""
+        unit = {"topk": "cmp", "topk_kept": "ent"}.get(r.op_class)  # comparisons / kept entries, not FLOPs
+        fmt = (lambda v, u=unit: fmt_flops(v).replace("FLOP", u)) if unit else fmt_flops
         t.add_row(r.name, r.type, r.op_class, *(fmt(r.dense[p]) for p in phases),
                   *(fmt(r.sparse[p]) for p in phases), fmt(r.sparse["update"]),
                   fmt_bytes(r.bytes["weights"]) if r.bytes["weights"] else "", dens)
@@ -65,8 +68,9 @@ def render_table(report: Any, console: Any) -> None:
     console.print(f"flop_reduction (dense/sparse total, elementwise + optimizer included): "
                   f"[bold]{ratio:.3f}x[/bold]" if ratio else "flop_reduction: n/a")
     if gemm:
-        console.print(f"GEMM-only reduction: {gemm:.3f}x; top-k mask selection: "
-                      f"{fmt_flops(tot['sparse']['topk']).replace('FLOP', 'comparisons')} (not in the totals)")
+        topk = fmt_flops(tot['sparse']['topk']).replace('FLOP', '')
+        console.print(f"GEMM-only reduction: {gemm:.3f}x; top-k masks: {topk}comparisons + kept entries "
+                      f"(not in the totals)")
     if report.uncounted:
         items = ", ".join(f"{u['name']}:{u['op']} x{u['count']}" for u in report.uncounted)
         console.print(f"[yellow]uncounted ops (no formula): {items}[/yellow]")

@@ -12,11 +12,15 @@ backward_weight    (Y + X) e                        W e
 update (optim.)    (2 + buffers) P e                (1 + buffers) P e
 =================  ===============================  ====================
 
+Max-pool in training also writes one int64 argmax index per output in forward and reads it
+(with the output gradient, instead of the input) in backward_input: + 8 I bytes each way.
+
 A backward phase moves nothing when its gradient is not needed (first layer, frozen weights).
 Sparse (a sparsified GEMM with weight density dw, activation density da): the weight is read in
 CSR form (value + int32 index per kept entry, as ZeroFL counts) in forward and backward_input,
 the saved input activation in CSR form in backward_weight; what is written is unchanged. Top-k
-rows read the tensor once and write a one-bit-per-entry mask. ``weights_encoded`` is the size of
+rows read the tensor once and write a one-bit-per-entry mask; ``topk_kept`` rows read one int64
+index and write one mask byte per kept entry. ``weights_encoded`` is the size of
 the row's weights at density dw under every encoding of :mod:`zerofl_profiler.encoding`.
 """
 
@@ -25,7 +29,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..encoding import ENCODINGS, encoded_nbytes
-from .records import PHASES, Cost
+from .records import GEMM_CLASSES, PHASES, TOPK_CLASSES, Cost
+
+INDEX_BYTES = 8  # int64 indices (max-pool argmax)
 
 
 def _kept(numel: int, density: float) -> int:
@@ -53,14 +59,21 @@ def cost_bytes(c: Cost, e: int, *, sparse: bool = False, dw: float = 1.0, da: fl
         if sparse:
             out["forward"] = {"read": n * e, "written": -(-c.weights // 8) + -(-c.inputs // 8)}
         return out
+    if c.op_class == "topk_kept":  # weights/inputs = kept entries: read their int64 index, set a mask byte
+        k = c.weights + c.inputs
+        if sparse:
+            out["forward"] = {"read": k * INDEX_BYTES, "written": k}
+        return out
     w_read = _csr(W, dw, e) if sparse else W * e
     x_saved = _csr(X, da, e) if sparse else X * e
-    out["forward"] = {"read": w_read + X * e, "written": Y * e}
+    gemm = c.op_class in GEMM_CLASSES
+    idx = c.index_elems * INDEX_BYTES
+    out["forward"] = {"read": w_read + X * e, "written": Y * e + idx}
     if c.needs_input_grad:
-        other = w_read if c.op_class == "gemm" else X * e
+        other = w_read if gemm else (idx if idx else X * e)
         out["backward_input"] = {"read": Y * e + other, "written": X * e}
     if c.needs_weight_grad:
-        out["backward_weight"] = {"read": Y * e + (x_saved if c.op_class == "gemm" else X * e), "written": W * e}
+        out["backward_weight"] = {"read": Y * e + (x_saved if gemm else X * e), "written": W * e}
     return out
 
 
@@ -75,15 +88,16 @@ def row_bytes(costs: Iterable[Cost], e: int, *, sparsified: bool, dw: float, da:
     costs = list(costs)
     dense, sparse = _zero_phases(), _zero_phases()
     for c in costs:
-        dense = add_phases(dense, cost_bytes(c, e, buffers=buffers) if c.op_class != "topk" else _zero_phases())
-        sparse = add_phases(sparse, cost_bytes(c, e, sparse=sparsified or c.op_class == "topk", dw=dw, da=da,
-                                               buffers=buffers))
-    W = sum(c.weights for c in costs if c.op_class != "topk")
+        topk = c.op_class in TOPK_CLASSES
+        dense = add_phases(dense, cost_bytes(c, e, buffers=buffers) if not topk else _zero_phases())
+        sparse = add_phases(sparse, cost_bytes(c, e, sparse=sparsified or topk, dw=dw, da=da, buffers=buffers))
+    costs = [c for c in costs if c.op_class not in TOPK_CLASSES]
+    W = sum(c.weights for c in costs)
     return {
         "dtype_bytes": e,
         "weights": W * e,
-        "input": sum(c.inputs for c in costs if c.op_class != "topk") * e,
-        "output": sum(c.outputs for c in costs if c.op_class != "topk") * e,
+        "input": sum(c.inputs for c in costs) * e,
+        "output": sum(c.outputs for c in costs) * e,
         "dense": dense,
         "sparse": sparse,
         "weights_encoded": {k: encoded_nbytes(W, _kept(W, dw), k, e) for k in ENCODINGS},

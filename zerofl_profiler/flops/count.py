@@ -5,11 +5,11 @@ ReLU, ...) lands in that module's row with ``type`` = its class name; an op run 
 own ``forward`` (a residual add, ``F.relu`` in a block) lands in a row named after the container
 with ``type`` = the op. SWAT per sparsified GEMM row with weight density dw and activation
 density da: forward and backward_input scale by dw, backward_weight by da; every other row
-stays dense. Each sparsified layer also gets a ``topk`` row: one comparison per element of the
-weight (when dw < 1) and of the saved input activation (when da < 1) per step, the cost of a
-selection-based top-k (quickselect on CPU, radix select on GPU are linear in the element count);
-a sort-based top-k would cost n log2 n instead. Top-k comparisons are not FLOPs and stay out of
-the FLOP totals (reported as ``topk``).
+stays dense. Each sparsified layer also gets two top-k rows for the masks of its weight (when
+dw < 1) and of its saved input activation (when da < 1), per step (see :mod:`.topk`): ``topk``
+= the expected quickselect comparisons n (2 + 2 H(k/n)) and ``topk_kept`` = the k kept entries
+(index scatter, density count). Their counts are not FLOPs and stay out of the FLOP totals
+(reported as ``topk``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from ..errors import BadInputError, check_fraction
 from ..units import dtype_bytes
 from .bytes import row_bytes
 from .capture import trace_model
-from .records import PHASES, Cost, ModelTrace
+from .records import GEMM_CLASSES, PHASES, Cost, ModelTrace
 from .registry import lookup, normalise
 from .report import FlopReport, LayerCount
+from .topk import topk_counts
 from .training import cross_entropy_cost, get_optimizer, optimizer_cost
 
 Densities = Mapping[str, Mapping[str, float]]
@@ -99,18 +100,20 @@ def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, w
 
     layers: list[LayerCount] = []
     for (name, typ, op_class), costs in groups.items():
-        dw, da = dens.get(name, (1.0, 1.0)) if op_class == "gemm" else (1.0, 1.0)
-        sparsified = op_class == "gemm" and name in dens and (dw < 1.0 or da < 1.0)
+        dw, da = dens.get(name, (1.0, 1.0)) if op_class in GEMM_CLASSES else (1.0, 1.0)
+        sparsified = op_class in GEMM_CLASSES and name in dens and (dw < 1.0 or da < 1.0)
         d = _sum_flops(costs)
         layers.append(LayerCount(name, typ, op_class, d, _scaled(d, dw, da) if sparsified else dict(d),
                                  row_bytes(costs, e, sparsified=sparsified, dw=dw, da=da), dw, da, sparsified))
         if sparsified:
             w = sum(c.weights for c in costs) if dw < 1.0 else 0
             x = sum(c.inputs for c in costs) if da < 1.0 else 0
-            tk = Cost("topk", forward=w + x, weights=w, inputs=x, label="topk")
+            (cw, kw), (cx, kx) = topk_counts(w, dw), topk_counts(x, da)
             zero = {p: 0 for p in PHASES}
-            layers.append(LayerCount(name, "topk", "topk", zero, tk.flops(),
-                                     row_bytes([tk], e, sparsified=True, dw=dw, da=da), dw, da, True))
+            for tk in (Cost("topk", forward=cw + cx, weights=w, inputs=x, label="topk"),
+                       Cost("topk_kept", forward=kw + kx, weights=kw, inputs=kx, label="topk_kept")):
+                layers.append(LayerCount(name, tk.label or "topk", tk.op_class, zero, tk.flops(),
+                                         row_bytes([tk], e, sparsified=True, dw=dw, da=da), dw, da, True))
     loss = cross_entropy_cost(trace.output_shape)
     layers.append(LayerCount("<loss>", loss.label or "cross_entropy", "elementwise", loss.flops(), loss.flops(),
                              row_bytes([loss], e, sparsified=False, dw=1.0, da=1.0)))

@@ -30,7 +30,8 @@ layer/group norm    7 (5)      5 (8)            as batch norm in training
 ==================  =========  ===============  ==============================================
 
 Numbers in parentheses: without affine parameters. Backward phases are 0 when no input
-(weight) of the op needs a gradient.
+(weight) of the op needs a gradient. Op classes (one efficiency each in a device file): the
+pooling rows are ``pool``, the normalisation rows ``norm``, every other row here ``elementwise``.
 """
 
 from __future__ import annotations

@@ -72,7 +72,10 @@ def _bias_cost(bias: TensorInfo | None, out: TensorInfo) -> list[Cost]:
 
 @register("convolution", "_convolution", "cudnn_convolution", "_slow_conv2d_forward", "convolution_overrideable")
 def conv_formula(rec: OpRecord) -> list[Cost]:
-    """Conv forward + both backward phases (each only when its gradient is needed) + bias."""
+    """Conv forward + both backward phases (each only when its gradient is needed) + bias.
+
+    Op class ``gemm_grouped`` when groups > 1 (depthwise/grouped), else ``gemm``.
+    """
     x, w = rec.args[0], rec.args[1]
     bias = rec.args[2] if isinstance(rec.args[2], TensorInfo) else None
     transposed = bool(rec.args[6]) if len(rec.args) > 6 else False
@@ -81,7 +84,8 @@ def conv_formula(rec: OpRecord) -> list[Cost]:
     fwd = conv_flop_count(x.shape, w.shape, out.shape, transposed)
     bi = conv_backward_input_count(x.shape, w.shape, out.shape, transposed) if x.requires_grad else 0
     bw = conv_backward_weight_count(x.shape, w.shape, out.shape, groups, transposed) if w.requires_grad else 0
-    gemm = Cost("gemm", forward=fwd, backward_input=bi, backward_weight=bw, weights=w.numel, inputs=x.numel,
+    cls = "gemm_grouped" if groups > 1 else "gemm"  # grouped/depthwise: its own kernel on every device
+    gemm = Cost(cls, forward=fwd, backward_input=bi, backward_weight=bw, weights=w.numel, inputs=x.numel,
                 outputs=out.numel, needs_input_grad=x.requires_grad, needs_weight_grad=w.requires_grad)
     return [gemm, *_bias_cost(bias, out)]
 

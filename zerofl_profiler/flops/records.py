@@ -12,9 +12,11 @@ PHASES = ("forward", "backward_input", "backward_weight", "update")
 #: is a grouped/depthwise convolution (a different kernel from a dense GEMM on every device:
 #: little reuse per weight, often memory-bound); ``pool`` max/avg pooling (window gathers, an
 #: index scatter in backward); ``norm`` batch/layer/group norm (several reduction passes).
-OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "optimizer", "topk")
+OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "optimizer", "topk", "topk_kept")
 #: The classes whose rows are GEMM layers (SWAT sparsifies them; trace phases forward/backward_*).
 GEMM_CLASSES = ("gemm", "gemm_grouped")
+#: The top-k mask rows (selection comparisons; per kept entry work): sparse-only, not FLOPs.
+TOPK_CLASSES = ("topk", "topk_kept")
 
 
 @dataclass(frozen=True)

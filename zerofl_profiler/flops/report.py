@@ -1,11 +1,12 @@
 """The result of counting one training step: per-row counts, totals and the JSON document.
 
 Totals (``totals`` in JSON and :meth:`FlopReport.trace_flops`) use the trace's FLOP keys:
-``forward``/``backward_input``/``backward_weight`` sum the GEMM rows (conv, linear) only;
-``elementwise`` sums every phase of every other FLOP row (BN, activations, pooling, residual
-adds, bias adds, ``<loss>``); ``optimizer`` is the ``<optimizer>`` row; ``total`` is their sum,
-so totals include elementwise rows. ``topk`` (comparisons of the top-k mask selection, not
-FLOPs) is reported on its own and is not part of ``total``.
+``forward``/``backward_input``/``backward_weight`` sum the GEMM rows (conv, grouped conv, linear) only;
+``elementwise`` sums every phase of every other FLOP row (op classes elementwise, pool, norm:
+BN, activations, pooling, residual adds, bias adds, ``<loss>``); ``optimizer`` is the
+``<optimizer>`` row; ``total`` is their sum,
+so totals include elementwise rows. ``topk`` (the top-k rows: selection comparisons plus kept
+entries, see :mod:`.topk`; not FLOPs) is reported on its own and is not part of ``total``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..traces.schema import FLOP_KEYS, GEMM_PHASES
-from .records import PHASES
+from .records import GEMM_CLASSES, PHASES, TOPK_CLASSES
 
 KINDS = ("dense", "sparse")
 
@@ -47,12 +48,12 @@ def _block(layers: list[LayerCount], kind: str) -> dict[str, int]:
     b["topk"] = 0
     for row in layers:
         counts = getattr(row, kind)
-        if row.op_class == "gemm":
+        if row.op_class in GEMM_CLASSES:
             for p in GEMM_PHASES:
                 b[p] += counts[p]
         elif row.op_class == "optimizer":
             b["optimizer"] += sum(counts[p] for p in PHASES)
-        elif row.op_class == "topk":
+        elif row.op_class in TOPK_CLASSES:
             b["topk"] += sum(counts[p] for p in PHASES)
         else:
             b["elementwise"] += sum(counts[p] for p in PHASES)

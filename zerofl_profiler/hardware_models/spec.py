@@ -32,6 +32,9 @@ table in the same file (to avoid repeating one datasheet thirty times)::
     elementwise = {value = 0.1, source = ...}
     topk = {value = 0.05, source = ...}                        # optional: defaults to elementwise
     optimizer = {value = 0.1, source = ...}                    # optional: defaults to elementwise
+    pool = {value = 0.05, source = ...}                        # optional: defaults to elementwise
+    norm = {value = 0.05, source = ...}                        # optional: defaults to elementwise
+    gemm_grouped = {value = 0.1, source = ...}                 # optional: defaults to gemm
 
     [modes.30W]                          # optional power modes; each overrides unit fields
     units.gpu.peak_flops = {value = 2.6e12, source = ...}
@@ -72,8 +75,21 @@ from ..errors import BadInputError
 FILE_SCHEMA = 1
 SOURCE_KINDS = ("datasheet", "paper", "measured", "assumption")
 #: Op classes the cost model knows; every unit states an efficiency for gemm and elementwise.
-OP_CLASSES = ("gemm", "elementwise", "topk", "optimizer")
+OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "topk", "topk_kept", "optimizer")
 REQUIRED_OP_CLASSES = ("gemm", "elementwise")
+#: Where an optional class's efficiency comes from when a file does not state it (an assumption,
+#: listed in docs/devices.md): grouped/depthwise convolutions are priced as GEMMs, pooling,
+#: normalisation, top-k and the optimizer update as elementwise ops, a kept top-k entry as a
+#: top-k comparison.
+EFFICIENCY_FALLBACK = {"gemm_grouped": "gemm", "pool": "elementwise", "norm": "elementwise",
+                       "topk": "elementwise", "topk_kept": "topk", "optimizer": "elementwise"}
+
+
+def resolve_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
+    """The efficiency of ``op_class``: stated, else its fallback class's (EFFICIENCY_FALLBACK)."""
+    while op_class not in efficiency:
+        op_class = EFFICIENCY_FALLBACK[op_class]
+    return efficiency[op_class]
 ENERGY_MODES = ("active_power", "per_op")
 CATEGORIES = ("gpu", "jetson", "phone", "cpu", "host")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
@@ -179,8 +195,8 @@ class DeviceProfile:
     energy_per_byte_j: float = 0.0
 
     def eff(self, op_class: str) -> float:
-        """Achievable fraction of peak for an op class (topk/optimizer fall back to elementwise)."""
-        return self.efficiency.get(op_class, self.efficiency["elementwise"])
+        """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
+        return resolve_efficiency(self.efficiency, op_class)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
