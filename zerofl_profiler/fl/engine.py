@@ -301,7 +301,10 @@ def summarize(run_dir: str | Path, cfg: RunConfig, run_wall_s: float = 0.0, *, a
         flops_sparse=sum(c.flops["sparse"]["total"] for c in clients),
         bytes_up=sum(c.bytes_up for c in clients), bytes_up_dense=sum(c.bytes_up_dense for c in clients),
         bytes_down=sum(c.bytes_down for c in clients), client_wall_time_s=sum(c.wall_time_s for c in clients),
-        run_wall_time_s=run_wall_s, already_finished=already_finished, resumed_from_round=resumed_from)
+        # a finished run re-summarised did no work now: report the recorded rounds' wall time instead of 0
+        run_wall_time_s=run_wall_s if (run_wall_s > 0 or not already_finished)
+        else sum(r.round_wall_time_s for r in rounds),
+        already_finished=already_finished, resumed_from_round=resumed_from)
 
 
 def print_progress(ev: ProgressEvent) -> None:
