@@ -54,6 +54,11 @@ def fmt_flops(flops: float) -> str:
     return _scaled(float(flops), "FLOP", _SI)
 
 
+def fmt_count(n: float, unit: str = "ops") -> str:
+    """Human-readable count of non-FLOP operations (e.g. top-k comparisons), decimal prefixes."""
+    return _scaled(float(n), unit, _SI)
+
+
 def fmt_bytes(nbytes: float) -> str:
     """Human-readable byte count (binary prefixes: 1 MiB = 2**20 bytes)."""
     pre = [(2.0**40, "Ti"), (2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki")]

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from ..analysis.summary import RunSummary
 from ..traces.schema import FLOP_KEYS
-from ..units import fmt_bytes, fmt_energy, fmt_flops, fmt_time
+from ..units import fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
 from .costs import DeviceCost
 
 
@@ -55,10 +55,10 @@ def comparison_table(summaries: Sequence[RunSummary]) -> Table:
         row(f"FLOPs/client-round {k}: dense -> sparse",
             lambda s, k=k: f"{fmt_flops(getattr(s.flops_dense, k))} -> {fmt_flops(getattr(s.flops_sparse, k))}")
     extra = sorted({k for s in summaries for k, _ in s.flops_dense.extra + s.flops_sparse.extra})
-    for k in extra:
-        row(f"FLOPs/client-round {k} (not in total): dense -> sparse",
-            lambda s, k=k: f"{fmt_flops(dict(s.flops_dense.extra).get(k, 0))} -> "
-                           f"{fmt_flops(dict(s.flops_sparse.extra).get(k, 0))}")
+    for k in extra:  # e.g. topk: the mask selection, counted as operations (comparisons), not FLOPs
+        row(f"{k} operations/client-round (not FLOPs, not in total): dense -> sparse",
+            lambda s, k=k: f"{fmt_count(dict(s.flops_dense.extra).get(k, 0))} -> "
+                           f"{fmt_count(dict(s.flops_sparse.extra).get(k, 0))}")
     row("flop_reduction (dense/sparse)", lambda s: _opt(lambda v: f"{v:.2f}x", s.flop_reduction))
     row("upload/client-round (dense)", lambda s: f"{fmt_bytes(s.bytes_up_mean)} ({fmt_bytes(s.bytes_up_dense_mean)})")
     row("upload saving vs dense", lambda s: _pct(s.upload_saving))
