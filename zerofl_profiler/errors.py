@@ -38,6 +38,19 @@ class HardwareError(ZeroflError):
     """A measurement backend failed at run time (counter unreadable, vendor library error)."""
 
 
+class OutputError(ZeroflError, OSError):
+    """Writing a file failed (disk full, read-only filesystem, not a directory): one line, exit 1."""
+
+    @classmethod
+    def from_os(cls, exc: OSError, path: object, what: str = "cannot write") -> "OutputError":
+        """Name what failed, which path and the OS reason, in one line."""
+        reason = exc.strerror or exc.__class__.__name__
+        return cls(f"{what} {path}: {reason}")
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "output error"
+
+
 class TrainingError(ZeroflError):
     """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
 
