@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY="$ROOT/.venv/bin/python"
 stamp=".venv/.zerofl-install.stamp"
-want="$(cat setup.cfg pyproject.toml scripts/_env.sh | sha256sum | cut -d' ' -f1) ${ZEROFL_EXTRAS:-flower,dev}"
+want="$(cat setup.cfg pyproject.toml scripts/_env.sh | sha256sum | cut -d' ' -f1) ${ZEROFL_EXTRAS:-flower,emissions,dev}"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing into .venv (first run takes a few minutes)" >&2
   "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored: it is neither" >&2 || true
@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if ! "$VPY" -c "import torch" 2>/dev/null; then
     "$VPY" -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
   fi
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".[${ZEROFL_EXTRAS:-flower,dev}]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  "$VPY" -m pip install -q --disable-pip-version-check -e ".[${ZEROFL_EXTRAS:-flower,emissions,dev}]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
   "$VPY" -c "import zerofl_profiler, torch" || { echo "[setup] install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class ZeroflError(Exception):
     """Base class: a failure the user should read as one line (exit code 1)."""
@@ -53,6 +55,22 @@ class OutputError(ZeroflError, OSError):
 
 class TrainingError(ZeroflError):
     """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
+
+
+def did_you_mean(name: object, known: "Iterable[str]") -> str:
+    """' (did you mean X?)' for the closest known names, so a typo is fixed from the message alone."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(known), n=2, cutoff=0.75)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(c) for c in close) + "?)"
+
+
+def unknown_name(kind: str, name: object, known: "Iterable[str]") -> str:
+    """The one line for an unknown name: what it is, the closest matches, then every known name."""
+    names = list(known)
+    return f"unknown {kind} {name!r}{did_you_mean(name, names)}; known: {', '.join(names)}"
 
 
 def check_fraction(name: str, value: float, *, allow_one: bool = False) -> float:

@@ -42,7 +42,7 @@ def test_list_shows_every_backend_and_why(tmp_path):
     assert rows["rapl"]["available"] is False and "no powercap sysfs" in rows["rapl"]["reason"]
     assert rows["nvml"]["available"] is False and rows["nvml"]["reason"]
     table = run(["--list"], tmp_path=tmp_path)
-    assert table.returncode == 0 and "rapl" in table.stderr and "estimate" in table.stderr
+    assert table.returncode == 0 and "rapl" in table.stdout and "estimate" in table.stdout
 
 
 def test_measures_a_command_with_rapl_and_json(tmp_path):

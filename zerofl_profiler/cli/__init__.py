@@ -30,6 +30,33 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: Examples shown at the end of each command's --help (click keeps lines after "\b" as written).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "flops": ("zerofl-profile flops --model resnet18 --input-shape 3,32,32 --batch-size 32 --sparsity 0.9",
+              "zerofl-profile flops --model cnn --sparsity 0.95 --json > layers.json"),
+    "train": ("zerofl-profile train --out runs/s90 --sparsity 0.9",
+              "zerofl-profile train --out runs/s90 --resume"),
+    "devices": ("zerofl-profile devices", "zerofl-profile devices jetson-nano --json"),
+    "estimate": ("zerofl-profile estimate runs/s90 --device jetson-nano --network lte",
+                 "zerofl-profile estimate runs/s90 --device-mix jetson-nano=0.5,snapdragon-865-cpu=0.5 --json"),
+    "compare": ("zerofl-profile compare --model resnet18 --sparsity 0,0.9 --device t4 --device jetson-nano",
+                "zerofl-profile compare --model cnn --input-shape 1,8,8 --device-file examples/my-board.toml"),
+    "calibrate": ("zerofl-profile calibrate --out host.toml",),
+    "measure": ("zerofl-profile measure --list",
+                "zerofl-profile measure -- python examples/train_step.py"),
+    "report": ("zerofl-profile report runs/s90 --device jetson-nano",
+               "zerofl-profile report runs/s90 --device jetson-nano --format html --out report.html"),
+    "plot": ("zerofl-profile plot runs/s90 --device jetson-nano --out figures --format pdf,png",),
+}
+
+
+def _examples_epilog(name: str) -> str | None:
+    lines = EXAMPLES.get(name)
+    if not lines:
+        return None
+    return "\b\nExamples:\n" + "\n".join(f"  {ln}" for ln in lines)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -49,7 +76,10 @@ class LazyGroup(click.Group):
             if exc.name and exc.name.startswith(__name__ + mod_name):
                 return None  # command not built in this checkout
             raise
-        return getattr(mod, attr)
+        cmd: click.Command = getattr(mod, attr)
+        if cmd.epilog is None:
+            cmd.epilog = _examples_epilog(cmd_name)
+        return cmd
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,19 +8,7 @@ from typing import Any
 import click
 
 from ..errors import BadInputError
-from .options import emit_json, parse_int_tuple, resolve_sparsity, sparsity_options
-
-
-def _dense_layers(text: str | None) -> list[str] | None:
-    """None keeps the model's default; '' or 'none' means no layer stays dense."""
-    if text is None:
-        return None
-    if text.strip().lower() in ("", "none"):
-        return []
-    names = [n.strip() for n in text.split(",")]
-    if any(not n for n in names):
-        raise BadInputError(f"malformed --dense-layers {text!r}: expected NAME,NAME,...")
-    return names
+from .options import emit_json, parse_dense_layers, parse_int_tuple, resolve_sparsity, sparsity_options
 
 
 def render_table(report: Any, console: Any) -> None:
@@ -95,7 +83,7 @@ def flops(model_spec: str, input_shape: str | None, num_classes: int, batch_size
           optimizer: str, as_json: bool) -> None:
     """Count FLOPs (forward, backward_input, backward_weight; dense and SWAT-sparse) and bytes per layer."""
     sp = resolve_sparsity(sparsity, weight_sparsity, activation_sparsity)
-    dense = _dense_layers(dense_layers)
+    dense = parse_dense_layers(dense_layers)
     if batch_size <= 0:
         raise BadInputError(f"--batch-size must be a positive integer, got {batch_size}")
     from ..flops import count_training_step

@@ -11,7 +11,7 @@ import click
 from ..errors import BadInputError
 from ..traces.schema import EnergyBlock
 from ..units import fmt_time
-from .options import emit_json, stderr_console
+from .options import emit_json, stderr_console, stdout_console
 
 
 def _avg_power_w(block: EnergyBlock | None) -> float | None:
@@ -57,7 +57,7 @@ def _list(as_json: bool) -> None:
         t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(r.name, r.kind, "yes" if r.available else "no", r.reason)
-    stderr_console().print(t)
+    stdout_console().print(t)  # the table is the data this command prints
 
 
 def _block_rows(label: str, block: EnergyBlock) -> list[tuple[str, str]]:

@@ -22,6 +22,18 @@ class CostingSelection:
     device_mix: str | None = None
 
 
+def parse_dense_layers(text: str | None) -> list[str] | None:
+    """--dense-layers, spelled one way everywhere: None keeps the model's default; '' or 'none' means none."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("", "none"):
+        return []
+    names = [n.strip() for n in text.split(",")]
+    if any(not n for n in names):
+        raise BadInputError(f"malformed --dense-layers {text!r}: expected NAME,NAME,... or 'none'")
+    return names
+
+
 def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add --device/--device-file (repeatable), --network and --device-mix; pass ``costing``."""
     f = click.option("--device-mix", "device_mix", default=None, metavar="NAME=SHARE,...",
@@ -120,3 +132,10 @@ def stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def stdout_console() -> Any:
+    """A rich Console on stdout, for commands whose table is their output (pipe it, grep it)."""
+    from rich.console import Console
+
+    return Console()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
-from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
+from .options import emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
 _DIRECT = {
@@ -47,7 +47,7 @@ def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str
         over["sparsity"] = ch.weight
         over["activation_sparsity"] = None if ch.activation == ch.weight else ch.activation
     if opts.get("dense_layers") is not None:
-        over["dense_layers"] = [s.strip() for s in opts["dense_layers"].split(",") if s.strip()]
+        over["dense_layers"] = parse_dense_layers(opts["dense_layers"])
     return from_mapping({**base, **over})
 
 
@@ -123,11 +123,11 @@ def render_summary(summary: Any) -> None:
 @click.option("--batch-size", type=int, default=None, help="Local mini-batch size.")
 @click.option("--lr-start", type=float, default=None, help="Learning rate in round 1.")
 @click.option("--lr-end", type=float, default=None, help="Learning rate in the last round (exponential decay).")
-@click.option("--momentum", type=float, default=None, help="SGD momentum (default 0).")
+@click.option("--momentum", type=float, default=None, help="SGD momentum.")
 @sparsity_options
 @click.option("--mask-every", type=int, default=None, help="Recompute SWAT masks every N local steps.")
 @click.option("--dense-layers", default=None, metavar="NAME,...",
-              help="Layers kept dense (default: the first conv; empty string: none).")
+              help="Layers kept dense, replacing the default (the first conv); 'none' for no dense layer.")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")
 @click.option("--upload", type=click.Choice(["dense", "topk-weights", "diff-topk-weights", "topk-diff"]),
               default=None, help="What clients send (ZeroFL variants).")
@@ -171,3 +171,22 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
         emit_json(summary.to_dict())
     else:
         render_summary(summary)
+
+
+def _show_run_defaults(cmd: click.Command) -> None:
+    """Show RunConfig's defaults in --help: flags default to None so a --config file can sit between."""
+    from dataclasses import MISSING, fields
+
+    from ..fl.config import RunConfig
+
+    defaults = {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
+    keys = {**_DIRECT, "alpha": "alpha", "sparsity": "sparsity", "weight_sparsity": "sparsity"}
+    for p in cmd.params:
+        key = keys.get(p.name or "")
+        if not isinstance(p, click.Option) or key not in defaults or defaults[key] is None:
+            continue
+        if "[default" not in (p.help or ""):
+            p.help = f"{p.help or ''}  [default: {defaults[key]}]".strip()
+
+
+_show_run_defaults(train)

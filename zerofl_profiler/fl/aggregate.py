@@ -30,7 +30,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, unknown_name
 
 VALUE_KINDS = ("weights", "diffs")
 
@@ -128,7 +128,7 @@ def aggregate(global_state: Mapping[str, np.ndarray], contributions: Sequence[Co
     try:
         rule = AGGREGATORS[method]
     except KeyError:
-        raise BadInputError(f"unknown aggregator {method!r}; known: {', '.join(AGGREGATORS)}") from None
+        raise BadInputError(unknown_name("aggregator", method, AGGREGATORS)) from None
     n = _check(global_state, contributions)
     return {k: _cast(rule(k, np.asarray(w), contributions, n), np.asarray(w))
             for k, w in global_state.items()}

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import BadInputError
+from ..errors import BadInputError, unknown_name
 
 #: Seed of the fixed train/test split of data sets that ship without one (digits).
 SPLIT_SEED = 0
@@ -290,7 +290,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
-        raise BadInputError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}") from None
+        raise BadInputError(unknown_name("data set", name, DATASETS)) from None
 
 
 def load_dataset(name: str = DEFAULT_DATASET, data_dir: str | Path | None = None, *,

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..encoding import EncodedTensor, decode, encode, get_encoding
-from ..errors import BadInputError, check_fraction
+from ..errors import BadInputError, check_fraction, unknown_name
 from .aggregate import Contribution
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -60,7 +60,7 @@ def get_upload_variant(name: str) -> UploadVariant:
     try:
         return UPLOADS[name]
     except KeyError:
-        raise BadInputError(f"unknown upload {name!r}; known: {', '.join(UPLOADS)}") from None
+        raise BadInputError(unknown_name("upload", name, UPLOADS)) from None
 
 
 def kept_fraction(sparsity: float, mask_ratio: float) -> float:

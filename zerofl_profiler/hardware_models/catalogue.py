@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
-from ..errors import BadInputError, UnknownDeviceError
+from ..errors import BadInputError, UnknownDeviceError, unknown_name
 from .spec import (
     DeviceProfile,
     DeviceSpec,
@@ -119,7 +119,7 @@ def unknown_device_message(name: str) -> str:
             known.extend(get_device(n).variant_names())
         except BadInputError:
             known.append(n)
-    return f"unknown device {name!r}; known: {', '.join(known)}"
+    return unknown_name("device", name, known)
 
 
 def parse_name(name: str) -> tuple[str, str | None, str | None]:
@@ -178,7 +178,7 @@ def get_network(name_or_file: str) -> NetworkSpec:
     if name_or_file.endswith(".toml"):
         return load_network_file(name_or_file)
     if name_or_file not in _network_files():
-        raise BadInputError(f"unknown network {name_or_file!r}; known: {', '.join(network_names())}")
+        raise BadInputError(unknown_name("network", name_or_file, network_names()))
     return _load_network(name_or_file)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
-from ..errors import BadInputError
+from ..errors import BadInputError, did_you_mean
 from .registry import MODELS
 
 
@@ -94,7 +94,7 @@ def default_input_shape(name: str) -> tuple[int, ...]:
 
 
 def _unknown(spec: str) -> str:
-    return (f"unknown model {spec!r}; built-in: {', '.join(MODELS)}; "
+    return (f"unknown model {spec!r}{did_you_mean(spec, MODELS)}; built-in: {', '.join(MODELS)}; "
             "or give package.module:factory or path/to/file.py:factory")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..analysis.summary import RunSummary
-from ..errors import BadInputError
+from ..errors import BadInputError, unknown_name
 from ..report.costs import DeviceCost
 from .accuracy import accuracy_figure
 from .devices import device_comparison_figure
@@ -82,7 +82,7 @@ def build_figures(inp: PlotInputs, style: str | Style = "paper-double",
     skipped: list[tuple[str, str]] = []
     for name in names or list(FIGURES):
         if name not in FIGURES:
-            raise BadInputError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
+            raise BadInputError(unknown_name("figure", name, FIGURES))
         try:
             figs.extend(FIGURES[name].build(inp, st))
         except BadInputError as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..errors import BadInputError
+from ..errors import BadInputError, unknown_name
 
 #: Colour-blind-safe palettes by name. Okabe & Ito (2008), "Color Universal Design";
 #: Paul Tol's "bright" qualitative scheme (https://personal.sron.nl/~pault/).
@@ -61,7 +61,7 @@ def get_style(style: str | Style) -> Style:
     try:
         return STYLES[key]
     except KeyError:
-        raise BadInputError(f"unknown style {style!r}; known: {', '.join(sorted(STYLES))}") from None
+        raise BadInputError(unknown_name("style", style, sorted(STYLES))) from None
 
 
 def rc_params(style: Style) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..errors import BadInputError, ZeroflError
+from ..errors import BadInputError, ZeroflError, unknown_name
 
 #: The two kinds of figures a backend produces; they never share an EnergyBlock.
 KINDS = ("measured", "estimate")
@@ -148,7 +148,7 @@ def backend_entry(name: str) -> BackendEntry:
     try:
         return BACKENDS[name]
     except KeyError:
-        raise BadInputError(f"unknown energy backend {name!r}; known: auto, none, {', '.join(sorted(BACKENDS))}") from None
+        raise BadInputError(unknown_name("energy backend", name, ["auto", "none", *sorted(BACKENDS)])) from None
 
 
 def backend_status(name: str, *, refresh: bool = False) -> BackendStatus:

@@ -40,7 +40,7 @@ def import_codecarbon() -> Any:
     try:
         import codecarbon
     except ImportError:
-        raise MissingExtraError("the codecarbon backend needs codecarbon (pip install codecarbon)") from None
+        raise MissingExtraError("the codecarbon backend needs the emissions extra: pip install 'zerofl-profiler[emissions]'") from None
     return codecarbon
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..analysis.summary import summarize_run
-from ..errors import BadInputError
+from ..errors import BadInputError, unknown_name
 from ..traces.run import load_run
 from .costs import DeviceCost, estimate_costs
 from .html import render_html
@@ -45,7 +45,7 @@ def render(report: Report, fmt: str) -> str:
     try:
         return FORMATS[fmt](report)
     except KeyError:
-        raise BadInputError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}") from None
+        raise BadInputError(unknown_name("report format", fmt, FORMATS)) from None
 
 
 __all__ = ["FORMATS", "DeviceCost", "Report", "build_report", "render", "render_html", "render_json",
