@@ -60,9 +60,8 @@ def fmt_count(n: float, unit: str = "ops") -> str:
 
 
 def fmt_bytes(nbytes: float) -> str:
-    """Human-readable byte count (binary prefixes: 1 MiB = 2**20 bytes)."""
-    pre = [(2.0**40, "Ti"), (2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki")]
-    return _scaled(float(nbytes), "B", pre)
+    """Human-readable byte count in SI units (1 MB = 1e6 bytes), as FL papers report upload MB."""
+    return _scaled(float(nbytes), "B", _SI)
 
 
 def fmt_time(seconds: float) -> str:
@@ -82,3 +81,35 @@ def fmt_time(seconds: float) -> str:
 def fmt_energy(joules: float) -> str:
     """Human-readable energy (J, kJ, MJ; Wh is left to reports)."""
     return _scaled(float(joules), "J", [(1e6, "M"), (1e3, "k")])
+
+
+def fmt_memory(nbytes: float) -> str:
+    """Memory capacity in binary units (GiB), as RAM and GPU memory are sold and reported."""
+    pre = [(2.0**40, "Ti"), (2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki")]
+    return _scaled(float(nbytes), "B", pre)
+
+
+#: Field-name suffix -> formatter, so a device field prints in its own unit (longest suffix first).
+_FIELD_UNITS: tuple[tuple[str, "object"], ...] = (
+    ("_bytes_per_s", lambda v: fmt_bytes(v) + "/s"),
+    ("ram_bytes", fmt_memory),
+    ("mem_bytes", fmt_memory),
+    ("_flops", lambda v: fmt_flops(v) + "/s"),
+    ("_bytes", fmt_bytes),
+    ("_per_flop_j", lambda v: f"{v:.3g} J/FLOP"),
+    ("_per_byte_j", lambda v: f"{v:.3g} J/B"),
+    ("_per_bit_up_j", lambda v: f"{v:.3g} J/bit"),
+    ("_per_bit_down_j", lambda v: f"{v:.3g} J/bit"),
+    ("_s", fmt_time),
+    ("_w", lambda v: f"{v:.3g} W"),
+    ("_j", fmt_energy),
+)
+
+
+def fmt_field(name: str, value: float) -> str:
+    """A quantity named with our unit suffixes, printed with its unit and 3 significant figures."""
+    last = name.rsplit(".", 1)[-1]
+    for suffix, fmt in _FIELD_UNITS:
+        if last.endswith(suffix) or last == suffix.lstrip("_"):
+            return fmt(float(value))  # type: ignore[operator]
+    return f"{float(value):.3g}"

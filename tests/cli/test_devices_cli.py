@@ -50,7 +50,7 @@ def test_show_a_user_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.parametrize("args,needle", [
-    (("devices", "show", "h200"), "unknown device 'h200'; known:"),
+    (("devices", "show", "h200"), "unknown device 'h200' (did you mean 'h100'?); known:"),
     (("devices", "show", "jetson-nano@7W"), "no power mode '7W'"),
     (("devices", "show", "missing.toml"), "no such device file"),
 ])

@@ -36,7 +36,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
               "zerofl-profile flops --model cnn --sparsity 0.95 --json > layers.json"),
     "train": ("zerofl-profile train --out runs/s90 --sparsity 0.9",
               "zerofl-profile train --out runs/s90 --resume"),
-    "devices": ("zerofl-profile devices", "zerofl-profile devices jetson-nano --json"),
+    "devices": ("zerofl-profile devices", "zerofl-profile devices show jetson-nano@5W"),
     "estimate": ("zerofl-profile estimate runs/s90 --device jetson-nano --network lte",
                  "zerofl-profile estimate runs/s90 --device-mix jetson-nano=0.5,snapdragon-865-cpu=0.5 --json"),
     "compare": ("zerofl-profile compare --model resnet18 --sparsity 0,0.9 --device t4 --device jetson-nano",

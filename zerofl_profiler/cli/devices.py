@@ -25,7 +25,7 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         return
     from ..hardware_models import load_catalogue, load_networks
     from ..hardware_models.catalogue import host_device_source
-    from ..units import fmt_bytes
+    from ..units import fmt_memory
 
     cat = load_catalogue()
     nets = load_networks()
@@ -52,7 +52,7 @@ def devices(ctx: click.Context, as_json: bool) -> None:
         names = [f"{s.name}-{u}" for u in s.units] if len(s.units) > 1 else [s.name]
         modes = " ".join(f"@{m}" + ("*" if m == s.default_mode else "") for m in s.modes)
         t.add_row("\n".join(names), modes, s.display_name, "\n".join(_peak_row(s)),
-                  fmt_bytes(s.ram_bytes.value), f"{len(qs)} ({n_assumed})")
+                  fmt_memory(s.ram_bytes.value), f"{len(qs)} ({n_assumed})")
     nt = Table(title="networks")
     for col in ("name", "network", "up / down", "tail"):
         nt.add_column(col)
@@ -88,11 +88,13 @@ def show(name: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..units import fmt_field
+
     t = Table(title=f"{prof.name}: {spec.display_name}")
     for col in ("field", "value", "kind", "source"):
         t.add_column(col, overflow="fold")
     for path, q in spec.quantities().items():
-        t.add_row(path, f"{q.value:.6g}", q.source.kind, f"{q.source.ref}: {q.source.quote}")
+        t.add_row(path, fmt_field(path, q.value), q.source.kind, f"{q.source.ref}: {q.source.quote}")
     con = Console(width=max(Console().width, 160))  # wide tables: never cut names off
     con.print(t)
     con.print(f"energy mode: {spec.energy_mode}; units: {', '.join(spec.units)}; "
