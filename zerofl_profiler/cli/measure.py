@@ -61,15 +61,17 @@ def _list(as_json: bool) -> None:
 
 
 def _block_rows(label: str, block: EnergyBlock) -> list[tuple[str, str]]:
+    from ..units import fmt_energy
+
     rows = [(f"{label} source", f"{block.source} ({block.method})")]
-    rows += [(f"{label} {k}", f"{v:.4g} J") for k, v in block.domains_j.items()]
+    rows += [(f"{label} {k}", fmt_energy(v)) for k, v in block.domains_j.items()]
     if block.total_j is not None:
-        rows.append((f"{label} total", f"{block.total_j:.4g} J"))
+        rows.append((f"{label} total", fmt_energy(block.total_j)))
     p = _avg_power_w(block)
     if p is not None:
         rows.append((f"{label} average power", f"{p:.3g} W"))
     if block.emissions_g is not None:
-        rows.append((f"{label} emissions", f"{block.emissions_g:.4g} gCO2eq"))
+        rows.append((f"{label} emissions", f"{block.emissions_g:.3g} gCO2eq"))
     rows += [(f"{label} flag", f) for f in block.flags]
     return rows
 

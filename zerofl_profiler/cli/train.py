@@ -55,11 +55,13 @@ class RichProgress:
     """Rounds bar plus clients-in-round bar on stderr, and one line per finished round."""
 
     def __init__(self, rounds: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         self.console = stderr_console()
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=self.console, transient=True)
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=self.console,
+                            transient=True)
         self.rounds = self.bar.add_task("rounds", total=rounds)
         self.clients = self.bar.add_task("clients", total=1)
 
