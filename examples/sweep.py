@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -33,7 +34,8 @@ def mean_std(xs: list[float]) -> tuple[float, float]:
 def main() -> None:
     from zerofl_profiler.fl.config import RunConfig
     from zerofl_profiler.fl.engine import run
-    from zerofl_profiler.units import fmt_bytes
+    from zerofl_profiler.traces.atomic import atomic_write
+    from zerofl_profiler.units import fmt_bytes, fmt_time
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="sweep_runs", help="folder for the run directories (must not hold them yet)")
@@ -50,6 +52,7 @@ def main() -> None:
     out = Path(args.out)
     rows = []
     t_all = time.perf_counter()
+    total, done = len(grid) * len(seeds), 0
     for s, r in grid:
         accs, flop_ratio, up, up_ratio = [], [], [], []
         for seed in seeds:
@@ -61,7 +64,10 @@ def main() -> None:
             flop_ratio.append(summ.flops_sparse / summ.flops_dense)
             up.append(summ.bytes_up / n)
             up_ratio.append(summ.bytes_up / summ.bytes_up_dense)
-            print(f"sparsity {s:g} mask ratio {r:g} seed {seed}: accuracy {summ.final_accuracy:.4f}", flush=True)
+            done += 1
+            el = time.perf_counter() - t_all
+            print(f"[{done}/{total}] sparsity {s:g} mask ratio {r:g} seed {seed}: accuracy {summ.final_accuracy:.4f}"
+                  f"  (elapsed {fmt_time(el)}, eta {fmt_time(el / done * (total - done))})", file=sys.stderr, flush=True)
         rows.append((s, r, mean_std(accs), statistics.fmean(flop_ratio), statistics.fmean(up), statistics.fmean(up_ratio)))
     lines = [
         f"Default run ({base.dataset}/{base.model}, N={base.clients}, K={base.clients_per_round}, "
@@ -77,7 +83,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     table = Path(args.table) if args.table else out / "results.md"
     table.parent.mkdir(parents=True, exist_ok=True)
-    table.write_text(text, encoding="utf-8")
+    atomic_write(table, text)
     print(text)
     print(f"table written to {table}")
 
