@@ -1,6 +1,7 @@
 """Engine overhead vs a bare loop over the same sparsified model and the same batches; rounds/s.
 
-    .venv/bin/python benchmarks/bench_engine.py [--repeats 3] [--rounds 5]
+    .venv/bin/python benchmarks/bench_engine.py [--repeats 3] [--rounds 5] [--accelerator cuda]
+        [--sparsity 0.9] [--model resnet18 --dataset synthetic --input-shape 3,32,32 --batch-size 32]
 
 Part 1 times the in-process engine (sampling, client records, FLOP counting, upload encoding,
 aggregation, server evaluation, checkpoint and trace writes) against a bare loop that runs exactly
@@ -27,14 +28,18 @@ def bare_loop(cfg) -> tuple[float, float]:
     from zerofl_profiler.fl.client import client_seed
     from zerofl_profiler.fl.engine import load_run_data
     from zerofl_profiler.fl.sampling import sample_clients
-    from zerofl_profiler.fl.worker import build_dense, get_worker, load_numpy_state, state_to_numpy
+    from zerofl_profiler.fl.accelerator import device_batches, device_ops
+    from zerofl_profiler.fl.worker import build_dense, get_worker, load_numpy_state, run_device, state_to_numpy
     from zerofl_profiler.sparse import reset_masks
 
     train, _test, clients, _ = load_run_data(cfg)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     model = worker.model
+    device = run_device(cfg)
+    ops = device_ops(device)
     old_threads = cfg.apply_threads()  # the engine trains with the same thread count
+    ops.synchronize()
     t0, c0 = time.perf_counter(), time.process_time()
     for rnd in range(1, cfg.rounds + 1):
         lr = cfg.lr_for_round(rnd)
@@ -46,11 +51,12 @@ def bare_loop(cfg) -> tuple[float, float]:
             model.train()
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
             for _ in range(cfg.local_epochs):
-                for xb, yb in clients[cid].batches(cfg.batch_size, rng):
+                for xb, yb in device_batches(clients[cid], cfg.batch_size, rng, device):
                     opt.zero_grad(set_to_none=True)
-                    F.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+                    F.cross_entropy(model(xb), yb).backward()
                     opt.step()
         # no aggregation: the bare loop keeps training from the same start state every round
+    ops.synchronize()
     elapsed = time.perf_counter() - t0, time.process_time() - c0
     torch.set_num_threads(old_threads)
     return elapsed
@@ -82,9 +88,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=None, help="override the default run's rounds")
+    ap.add_argument("--accelerator", default="cpu", help="device to train on (cpu, cuda, cuda:N, mps)")
+    ap.add_argument("--sparsity", type=float, default=None, help="override the default run's SWAT sparsity")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--dataset", default=None, help="e.g. synthetic for CIFAR-shaped data without files")
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--skip-scale", action="store_true", help="skip the 100-client rounds/s part")
     args = ap.parse_args()
-    cfg = RunConfig() if args.rounds is None else RunConfig(rounds=args.rounds)
-    print(f"torch {torch.__version__}, torch threads while training {cfg.threads} (0 = default); config: {cfg.dataset}/{cfg.model}, "
+    over = {k: v for k, v in (("rounds", args.rounds), ("sparsity", args.sparsity), ("model", args.model),
+                              ("dataset", args.dataset), ("batch_size", args.batch_size)) if v is not None}
+    cfg = RunConfig(accelerator=args.accelerator, **over)
+    print(f"device {args.accelerator}; torch {torch.__version__}, torch threads while training {cfg.threads} (0 = default); config: {cfg.dataset}/{cfg.model}, "
           f"N={cfg.clients} K={cfg.clients_per_round} R={cfg.rounds} E={cfg.local_epochs} B={cfg.batch_size} "
           f"sparsity={cfg.sparsity} upload={cfg.upload}")
     engine_run(cfg)  # warm-up (imports, first model build)
@@ -96,7 +110,9 @@ def main() -> None:
     report("wall time", [e[0] for e in eng], [b[0] for b in bare])
     report("CPU time ", [e[1] for e in eng], [b[1] for b in bare])
 
-    big = RunConfig(clients=100, clients_per_round=10, rounds=args.rounds or 5)
+    if args.skip_scale:
+        return
+    big = cfg.with_updates(clients=100, clients_per_round=10, rounds=args.rounds or 5)
     times = [engine_run(big)[0] for _ in range(args.repeats)]
     mt = statistics.median(times)
     print(f"100 clients, 10 per round, {big.rounds} rounds: median {mt:.3f} s -> {big.rounds / mt:.2f} rounds/s "

@@ -17,7 +17,8 @@ _DIRECT = {
     "mask_ratio": "mask_ratio", "upload": "upload", "encoding": "encoding", "dataset": "dataset",
     "data_dir": "data_dir", "model": "model", "seed": "seed", "on_client_error": "on_client_error",
     "engine": "engine", "aggregation": "aggregation", "mask_every": "mask_every", "energy": "energy",
-    "momentum": "momentum", "name": "name", "threads": "threads",
+    "momentum": "momentum", "name": "name", "threads": "threads", "accelerator": "accelerator",
+    "client_gpus": "client_gpus",
 }
 
 
@@ -148,6 +149,11 @@ def render_summary(summary: Any) -> None:
               help="In-process loop (default) or Flower simulation.")
 @click.option("--energy", default=None, metavar="BACKEND", help="Energy backend: auto (NVML+RAPL where present, else a labelled estimate), nvml, rapl, codecarbon, estimate, none.")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads (default 1; 0 = torch default).")
+@click.option("--accelerator", default=None, metavar="auto|cpu|cuda|cuda:N|mps",
+              help="Where clients train and the server evaluates: auto = the first CUDA GPU, else MPS, else the "
+                   "CPU. A resumed run keeps its own unless this is given.")
+@click.option("--client-gpus", type=float, default=None, metavar="F",
+              help="Flower engine: GPU share of each Ray client actor, 0 < F <= 1 (default 1 with a GPU, else 0).")
 @click.option("--name", default=None, help="A label for reports.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory to write.")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run in --out.")

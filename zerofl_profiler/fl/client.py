@@ -21,7 +21,8 @@ from ..power import NullMeter
 from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
 from .config import RunConfig
 from .data import ArrayDataset
-from .worker import Worker, get_worker, load_numpy_state, state_nbytes, state_to_numpy
+from .accelerator import WindowReading, device_batches, device_ops
+from .worker import Worker, get_worker, load_numpy_state, run_device, state_nbytes, state_to_numpy
 
 #: A client's data is an ArrayDataset (its share of the training split).
 ClientData = ArrayDataset
@@ -58,25 +59,48 @@ def gemm_keys(worker: Worker) -> list[str]:
 
 
 def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: float,
-                    rng: np.random.Generator) -> tuple[list[int], float]:
-    """SGD over the client's batches for the configured epochs; returns batch sizes and mean loss."""
+                    rng: np.random.Generator, device: str = "cpu") -> tuple[list[int], float]:
+    """SGD over the client's batches for the configured epochs; returns batch sizes and mean loss.
+
+    On an accelerator the loss is checked for NaN/inf once per epoch, on the device, so the loop
+    never waits for the device between steps; a divergence still stops the client.
+    """
     model = worker.model
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sizes: list[int] = []
-    loss_sum = 0.0
-    for _ in range(cfg.local_epochs):
-        for xb, yb in client.batches(cfg.batch_size, rng):
+    on_host = device == "cpu"
+    loss_sum: float | torch.Tensor = 0.0
+    for epoch in range(cfg.local_epochs):
+        for xb, yb in device_batches(client, cfg.batch_size, rng, device):
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise ClientDiverged(f"loss became {value} at local step {len(sizes) + 1}")
+            loss = F.cross_entropy(model(xb), yb)
+            n = int(yb.shape[0])
+            if on_host:
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise ClientDiverged(f"loss became {value} at local step {len(sizes) + 1}")
+                loss_sum += value * n
+            else:
+                loss_sum = loss_sum + loss.detach() * n
             loss.backward()
             opt.step()
-            sizes.append(len(yb))
-            loss_sum += value * len(yb)
-    return sizes, loss_sum / max(1, sum(sizes))
+            sizes.append(n)
+        if not on_host:
+            value = float(loss_sum)  # one device sync per epoch
+            if not math.isfinite(value):
+                raise ClientDiverged(f"loss became {value} in local epoch {epoch + 1}")
+    return sizes, float(loss_sum) / max(1, sum(sizes))
+
+
+def out_of_memory_message(exc: BaseException, cfg: RunConfig, device: str) -> str:
+    """One line naming the batch size and the device memory, so the user knows what to shrink."""
+    total = None
+    if device.startswith("cuda"):
+        total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+        torch.cuda.empty_cache()
+    mem = f"{total / 2**30:.3g} GiB" if total else "unknown memory"
+    return f"out of device memory on {device} ({mem}) at batch size {cfg.batch_size}: {str(exc).splitlines()[0]}"
 
 
 def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
@@ -115,14 +139,21 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     sizes: list[int] = []
     loss: float | None = None
     error: str | None = None
+    device = run_device(cfg)
+    ops = device_ops(device)
+    dev = WindowReading()
+    ops.synchronize()  # the download (state load) is not part of the training window
     w0, c0 = time.perf_counter(), time.process_time()
     with meter.window(f"round-{round}/client-{client_id}") as win:
-        try:
-            sizes, loss = _local_training(worker, client, cfg, lr, rng)
-        except ClientDiverged as exc:
-            error = f"NaN/inf loss: {exc}"
-        except (RuntimeError, ValueError, FloatingPointError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        with ops.window() as dev:  # synchronised at both edges: wall time and energy cover the device work
+            try:
+                sizes, loss = _local_training(worker, client, cfg, lr, rng, device)
+            except ClientDiverged as exc:
+                error = f"NaN/inf loss: {exc}"
+            except torch.cuda.OutOfMemoryError as exc:
+                error = out_of_memory_message(exc, cfg, device)
+            except (RuntimeError, ValueError, FloatingPointError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
 
     densities = collect_densities(worker.model)
@@ -137,6 +168,8 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
                              cfg.mask_ratio, cfg.encoding, gemm_keys(worker))
         extra["encode_time_s"] = time.perf_counter() - e0
         bytes_up, bytes_up_dense = int(upload.nbytes), int(upload.nbytes_dense)
+    extra.update({"accelerator_time_s": dev.accelerator_time_s, "peak_mem_bytes": dev.peak_mem_bytes,
+                  "mem_source": dev.mem_source})
     record = ClientRoundRecord(
         run_id=run_id, round=int(round), client_id=int(client_id), samples=len(client), steps=len(sizes),
         batch_sizes=sizes, densities=densities, flops=flops, bytes_up=bytes_up, bytes_up_dense=bytes_up_dense,

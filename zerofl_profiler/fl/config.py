@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -15,6 +16,8 @@ ENCODINGS = ("csr", "bitmask", "dense")
 PARTITIONS = ("lda", "iid")
 CLIENT_ERROR_POLICIES = ("stop", "skip")
 ENGINES = ("inprocess", "flower")
+#: --accelerator spellings: auto (first CUDA device, else MPS, else CPU), cpu, cuda, cuda:N, mps.
+ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
 
@@ -55,6 +58,8 @@ class RunConfig:
     energy: str = "auto"
     eval_batch_size: int = 256
     threads: int = 1
+    accelerator: str = "auto"
+    client_gpus: float | None = None
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -97,6 +102,11 @@ class RunConfig:
                              ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
+        if not isinstance(self.accelerator, str) or not ACCELERATOR_RE.match(self.accelerator):
+            raise ConfigError(f"accelerator must be auto, cpu, cuda, cuda:N or mps, got {self.accelerator!r}")
+        if self.client_gpus is not None and (not isinstance(self.client_gpus, (int, float))
+                                             or not 0.0 < self.client_gpus <= 1.0):
+            raise ConfigError(f"client_gpus must be in (0, 1], got {self.client_gpus!r}")
         if self.upload == "dense" and self.mask_ratio > 0:
             raise ConfigError(f"mask ratio {self.mask_ratio} needs a top-k upload; with --upload dense "
                               "every weight is sent already")

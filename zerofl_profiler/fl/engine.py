@@ -83,12 +83,26 @@ def stored_config(run_dir: str | Path) -> RunConfig:
     p = Path(run_dir) / CONFIG_FILE
     if not p.is_file():
         raise ConfigError(f"cannot resume: {run_dir} holds no {CONFIG_FILE} (was it started by `train`?)")
-    return from_mapping(read_toml(p))
+    stored = read_toml(p)
+    stored.setdefault("accelerator", "cpu")  # runs recorded before the key trained on the CPU
+    return from_mapping(stored)
+
+
+#: Where a run trains, not what it computes: a resume may move it (when the user says so).
+PLACEMENT_KEYS = ("accelerator", "client_gpus")
 
 
 def _config_diff(a: RunConfig, b: RunConfig) -> list[str]:
     da, db = a.to_dict(), b.to_dict()
-    return [k for k in da if da[k] != db[k]]
+    return [k for k in da if da[k] != db[k] and k not in PLACEMENT_KEYS]
+
+
+def place_run(cfg: RunConfig, stored: RunConfig | None = None) -> RunConfig:
+    """Resolve `accelerator` to the device the run trains on (a resumed run keeps the run's, unless asked)."""
+    from .accelerator import resolve_accelerator
+
+    spec = stored.accelerator if stored is not None and cfg.accelerator == "auto" else cfg.accelerator
+    return cfg.with_updates(accelerator=resolve_accelerator(spec))
 
 
 @dataclass(eq=False)
@@ -132,7 +146,10 @@ class RunContext:
         from .server import evaluate
         from .uploads import aggregate_uploads
 
+        from .accelerator import device_ops
+
         ok = [r for r in results if r.ok]
+        device_ops(self.cfg.accelerator).synchronize()  # no client's device work leaks into this window
         t0 = time.perf_counter()
         with self.meter.window(f"round-{rnd}/aggregation") as win:
             if ok:
@@ -227,9 +244,12 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
         if diff:
             raise ConfigError(f"--resume continues the stored configuration; these options differ from it: "
                               f"{', '.join(diff)}")
+        cfg = place_run(cfg, stored)
     elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise ConfigError(f"run directory {run_dir} already exists; pass --resume to continue it "
                           f"or choose another --out")
+    else:
+        cfg = place_run(cfg)
     # all validation and loading happens before anything is written
     train, test, clients, pstats = load_run_data(cfg)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
@@ -260,7 +280,8 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(), partition_stats=pstats)
+        cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(cfg.accelerator),
+                    partition_stats=pstats)
         _write_layers(run_dir, layers)
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     ctx = RunContext(cfg, run_dir, run_id, train, test, clients, worker, global_state, start, meter, resumed_from,
@@ -338,7 +359,7 @@ def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: Pr
 
     if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
         ck = load_checkpoint(Path(out_dir))
-        if ck is not None and ck.round >= cfg.rounds and stored_config(out_dir) == cfg:
+        if ck is not None and ck.round >= cfg.rounds and not _config_diff(stored_config(out_dir), cfg):
             summary = summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
             hook(ProgressEvent("done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
             return summary

@@ -33,8 +33,8 @@ def git_commit() -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
-def fingerprint() -> dict[str, Any]:
-    """Package version and commit, torch version, CPU model, thread count, Python, OS."""
+def fingerprint(device: str | None = None) -> dict[str, Any]:
+    """Package version and commit, torch version, CPU model, thread count, Python, OS, accelerator."""
     import torch
 
     from .. import __version__
@@ -51,4 +51,8 @@ def fingerprint() -> dict[str, Any]:
     commit = git_commit()
     if commit:
         fp["git_commit"] = commit
+    if device is not None:
+        from .accelerator import accelerator_info
+
+        fp["accelerator"] = accelerator_info(device).to_dict()
     return fp

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 
 from .config import RunConfig
 from .data import ArrayDataset
-from .worker import get_worker, load_numpy_state
+from .accelerator import device_batches
+from .worker import get_worker, load_numpy_state, run_device
 
 
 def evaluate(model_state: Mapping[str, np.ndarray], test_data: ArrayDataset, cfg: RunConfig) -> tuple[float, float]:
@@ -19,12 +20,13 @@ def evaluate(model_state: Mapping[str, np.ndarray], test_data: ArrayDataset, cfg
     model = worker.model
     load_numpy_state(model, model_state)
     model.eval()
-    correct, loss_sum = 0, 0.0
+    device = run_device(cfg)
+    correct: int | torch.Tensor = 0
+    loss_sum: float | torch.Tensor = 0.0
     with torch.no_grad():
-        for xb, yb in test_data.batches(cfg.eval_batch_size):
-            logits = model(torch.from_numpy(xb))
-            y = torch.from_numpy(yb)
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(1) == y).sum())
+        for xb, yb in device_batches(test_data, cfg.eval_batch_size, None, device):
+            logits = model(xb)
+            loss_sum = loss_sum + F.cross_entropy(logits, yb, reduction="sum").double()
+            correct = correct + (logits.argmax(1) == yb).sum()
     n = max(1, len(test_data))
-    return correct / n, loss_sum / n
+    return int(correct) / n, float(loss_sum) / n

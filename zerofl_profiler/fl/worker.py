@@ -52,15 +52,30 @@ def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -
     """The cached worker for this model/sparsity; building and sparsifying happen once per process."""
     from ..sparse import sparsify
 
-    key = (cfg.model, tuple(input_shape), int(num_classes), cfg.sparse_config())
+    device = run_device(cfg)
+    key = (cfg.model, tuple(input_shape), int(num_classes), cfg.sparse_config(), device)
     w = _CACHE.get(key)
     if w is None:
-        twin = build_dense(cfg, input_shape, num_classes)
-        model = sparsify(build_dense(cfg, input_shape, num_classes), cfg.sparse_config())
+        twin = build_dense(cfg, input_shape, num_classes)  # stays on the CPU: the FLOP counter reads its shapes
+        model = sparsify(build_dense(cfg, input_shape, num_classes), cfg.sparse_config()).to(device)
         w = Worker(model, twin, tuple(input_shape), int(num_classes))
         _CACHE.clear()  # one model at a time keeps memory flat in sweeps
         _CACHE[key] = w
     return w
+
+
+def run_device(cfg: RunConfig) -> str:
+    """The concrete device of a run (its `accelerator`, resolved once per process)."""
+    from .accelerator import resolve_accelerator
+
+    spec = cfg.accelerator
+    dev = _DEVICES.get(spec)
+    if dev is None:
+        dev = _DEVICES[spec] = resolve_accelerator(spec)
+    return dev
+
+
+_DEVICES: dict[str, str] = {}
 
 
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:

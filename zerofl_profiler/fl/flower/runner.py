@@ -72,7 +72,7 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
         raise BadInputError(f"torch threads must be >= 1, got {torch_threads}")
     require_flower(simulation=True)
     from ..checkpoint import CHECKPOINT_FILE, load_checkpoint
-    from ..engine import ProgressEvent, stored_config, summarize
+    from ..engine import ProgressEvent, _config_diff, place_run, stored_config, summarize
     from .client_app import make_client_app
     from .server_app import ServerOptions, make_server_app
 
@@ -86,7 +86,7 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
     if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
         ck = load_checkpoint(Path(out_dir))
         resumed_from = None if ck is None else ck.round
-        if ck is not None and ck.round >= cfg.rounds and stored_config(out_dir) == cfg:
+        if ck is not None and ck.round >= cfg.rounds and not _config_diff(stored_config(out_dir), cfg):
             if progress is not False:
                 from ..engine import print_progress
 
@@ -94,13 +94,15 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
                     "done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
             return summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
 
-    shared = concurrency(client_cpus, total) > 1 and cfg.energy != "none"
+    cfg = place_run(cfg, stored_config(out_dir) if resume else None)  # every actor trains on this device
+    gpus = client_gpu_share(cfg)
+    shared = (concurrency(client_cpus, total) > 1 or 0 < gpus < 1) and cfg.energy != "none"
     opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
                          attribution="shared" if shared else "exclusive", torch_threads=torch_threads,
                          wait_nodes_s=60.0, on_event=_progress_hook(progress, cfg.rounds))
     backend_config = {
-        "client_resources": {"num_cpus": float(client_cpus), "num_gpus": 0.0},
-        "init_args": {"num_cpus": total, "num_gpus": 0, "include_dashboard": False,
+        "client_resources": {"num_cpus": float(client_cpus), "num_gpus": gpus},
+        "init_args": {"num_cpus": total, "num_gpus": _gpu_count() if gpus else 0, "include_dashboard": False,
                       "logging_level": "ERROR" if not verbose else "INFO", "log_to_driver": bool(verbose)},
     }
     _quiet_flower(verbose)
@@ -118,6 +120,23 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
             raise cause from None
         raise ZeroflError(f"Flower simulation failed: {cause or exc}") from None
     return summarize(out_dir, cfg, time.perf_counter() - t_run, resumed_from=resumed_from)
+
+
+def client_gpu_share(cfg: Any) -> float:
+    """Each Ray client actor's GPU share: --client-gpus, else a whole GPU when the run trains on CUDA."""
+    on_cuda = str(cfg.accelerator).startswith("cuda")
+    if cfg.client_gpus is None:
+        return 1.0 if on_cuda else 0.0
+    if not on_cuda:
+        raise BadInputError(f"--client-gpus {cfg.client_gpus:g} needs a CUDA run (--accelerator cuda); "
+                            f"this run trains on {cfg.accelerator}")
+    return float(cfg.client_gpus)
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return int(torch.cuda.device_count())
 
 
 class _DropKnownNotices(logging.Filter):
