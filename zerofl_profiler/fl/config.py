@@ -55,6 +55,8 @@ class RunConfig:
     energy: str = "auto"
     eval_batch_size: int = 256
     threads: int = 1
+    sparse_kernels: str = "off"
+    mask_structure: str = "unstructured"
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -97,6 +99,12 @@ class RunConfig:
                              ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
+        from ..sparse.kernels import check_modes
+
+        check_modes(self.sparse_kernels, self.mask_structure)
+        if self.mask_structure == "2:4" and self.weight_sparsity != 0.5:
+            raise ConfigError(f"--mask-structure 2:4 keeps exactly half of the weights: weight sparsity must be "
+                              f"0.5, got {self.weight_sparsity:g}")
         if self.upload == "dense" and self.mask_ratio > 0:
             raise ConfigError(f"mask ratio {self.mask_ratio} needs a top-k upload; with --upload dense "
                               "every weight is sent already")
@@ -156,7 +164,8 @@ class RunConfig:
         """The SparseConfig for sparsify()."""
         from ..sparse import SparseConfig
 
-        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every)
+        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every,
+                            self.sparse_kernels, self.mask_structure)
 
     def with_updates(self, **changes: Any) -> "RunConfig":
         """A validated copy with some options changed."""
