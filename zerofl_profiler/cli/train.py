@@ -19,6 +19,8 @@ _DIRECT = {
     "engine": "engine", "aggregation": "aggregation", "mask_every": "mask_every", "energy": "energy",
     "momentum": "momentum", "name": "name", "threads": "threads", "accelerator": "accelerator",
     "client_gpus": "client_gpus",
+    "momentum": "momentum", "name": "name", "threads": "threads", "sparse_kernels": "sparse_kernels",
+    "mask_structure": "mask_structure",
 }
 
 
@@ -129,6 +131,12 @@ def render_summary(summary: Any) -> None:
 @click.option("--momentum", type=float, default=None, help="SGD momentum.")
 @sparsity_options
 @click.option("--mask-every", type=int, default=None, help="Recompute SWAT masks every N local steps.")
+@click.option("--mask-structure", default=None, metavar="unstructured|2:4",
+              help="SWAT weight mask: unstructured top-k, or 2:4 (top 2 of every 4 weights along the reduction "
+                   "axis; needs --weight-sparsity 0.5).")
+@click.option("--sparse-kernels", default=None, metavar="off|auto|csr|semi-structured",
+              help="Run SWAT's products on real sparse kernels: CSR on the CPU (auto: only below the host's "
+                   "measured break-even density), 2:4 semi-structured on NVIDIA Ampere+; off = masked dense.")
 @click.option("--dense-layers", default=None, metavar="NAME,...",
               help="Layers kept dense, replacing the default (the first conv); 'none' for no dense layer.")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")

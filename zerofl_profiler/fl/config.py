@@ -60,6 +60,8 @@ class RunConfig:
     threads: int = 1
     accelerator: str = "auto"
     client_gpus: float | None = None
+    sparse_kernels: str = "off"
+    mask_structure: str = "unstructured"
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -107,6 +109,12 @@ class RunConfig:
         if self.client_gpus is not None and (not isinstance(self.client_gpus, (int, float))
                                              or not 0.0 < self.client_gpus <= 1.0):
             raise ConfigError(f"client_gpus must be in (0, 1], got {self.client_gpus!r}")
+        from ..sparse.kernels import check_modes
+
+        check_modes(self.sparse_kernels, self.mask_structure)
+        if self.mask_structure == "2:4" and self.weight_sparsity != 0.5:
+            raise ConfigError(f"--mask-structure 2:4 keeps exactly half of the weights: weight sparsity must be "
+                              f"0.5, got {self.weight_sparsity:g}")
         if self.upload == "dense" and self.mask_ratio > 0:
             raise ConfigError(f"mask ratio {self.mask_ratio} needs a top-k upload; with --upload dense "
                               "every weight is sent already")
@@ -166,7 +174,8 @@ class RunConfig:
         """The SparseConfig for sparsify()."""
         from ..sparse import SparseConfig
 
-        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every)
+        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every,
+                            self.sparse_kernels, self.mask_structure)
 
     def with_updates(self, **changes: Any) -> "RunConfig":
         """A validated copy with some options changed."""

@@ -20,6 +20,8 @@ class SparseConfig:
     activation_sparsity: float | None = None
     dense_layers: tuple[str, ...] | None = None
     mask_every: int = 1
+    kernels: str = "off"
+    mask_structure: str = "unstructured"
 
     def __post_init__(self) -> None:
         check_fraction("weight sparsity", self.weight_sparsity)
@@ -27,6 +29,16 @@ class SparseConfig:
             check_fraction("activation sparsity", self.activation_sparsity)
         if not isinstance(self.mask_every, int) or isinstance(self.mask_every, bool) or self.mask_every < 1:
             raise BadInputError(f"mask_every must be a positive integer, got {self.mask_every!r}")
+        from .kernels import MASK_STRUCTURES, SPARSE_KERNEL_MODES
+
+        if self.kernels not in SPARSE_KERNEL_MODES:
+            raise BadInputError(f"sparse kernels must be one of {', '.join(SPARSE_KERNEL_MODES)}, got {self.kernels!r}")
+        if self.mask_structure not in MASK_STRUCTURES:
+            raise BadInputError(f"mask structure must be one of {', '.join(MASK_STRUCTURES)}, "
+                                f"got {self.mask_structure!r}")
+        if self.mask_structure == "2:4" and self.weight_sparsity != 0.5:
+            raise BadInputError(f"a 2:4 mask keeps exactly half of the weights: weight sparsity must be 0.5, "
+                                f"got {self.weight_sparsity:g}")
         if self.dense_layers is not None and not isinstance(self.dense_layers, tuple):
             object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
 

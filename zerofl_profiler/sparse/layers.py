@@ -10,6 +10,7 @@ from torch import nn
 
 from ..errors import BadInputError
 from .functions import SwatConv2dFn, SwatLinearFn
+from .kernels import KERNELS, KernelChoice, nm_mask, reduction_dim
 from .masks import topk_mask
 from .stats import DensityStats
 
@@ -20,12 +21,20 @@ class SwatMixin:
     weight: nn.Parameter
     training: bool
 
-    def _swat_setup(self, weight_sparsity: float, activation_sparsity: float, mask_every: int) -> None:
+    def _swat_setup(self, weight_sparsity: float, activation_sparsity: float, mask_every: int,
+                    mask_structure: str = "unstructured", kernel: KernelChoice | None = None) -> None:
         self.weight_density = 1.0 - float(weight_sparsity)
         self.activation_density = 1.0 - float(activation_sparsity)
         self.mask_every = int(mask_every)
+        self.mask_structure = mask_structure
+        self.sparse_kernel = kernel or KernelChoice("dense", "sparse kernels off")
         self.density_stats = DensityStats()
         self.reset_mask()
+
+    def _new_mask(self) -> torch.Tensor:
+        if self.mask_structure == "2:4":
+            return nm_mask(self.weight, 2, 4)
+        return topk_mask(self.weight, self.weight_density)
 
     def reset_mask(self) -> None:
         """Forget the current mask so the next step recomputes it (a new global model arrived)."""
@@ -43,11 +52,11 @@ class SwatMixin:
             return None
         if self.training and torch.is_grad_enabled():
             if self._mask is None or self._step % self.mask_every == 0:
-                self._mask = topk_mask(self.weight, self.weight_density)
+                self._mask = self._new_mask()
             self._step += 1
             self._mask_version = -1
         elif self._mask is None or self._mask_version != self.weight._version:
-            self._mask = topk_mask(self.weight, self.weight_density)
+            self._mask = self._new_mask()
             self._mask_version = self.weight._version
         return self._mask
 
@@ -63,8 +72,9 @@ class SwatConv2d(SwatMixin, nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
-            return SwatConv2dFn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats,
-                                      self.stride, self.padding, self.dilation, self.groups)
+            fn = KERNELS.get(("conv2d", self.sparse_kernel.kernel), SwatConv2dFn)
+            return fn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats,
+                            self.stride, self.padding, self.dilation, self.groups)
         w = self.weight if mask is None else self.weight * mask
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
@@ -75,7 +85,8 @@ class SwatLinear(SwatMixin, nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
-            return SwatLinearFn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats)
+            fn = KERNELS.get(("linear", self.sparse_kernel.kernel), SwatLinearFn)
+            return fn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats)
         w = self.weight if mask is None else self.weight * mask
         return F.linear(x, w, self.bias)
 
@@ -95,10 +106,13 @@ SWAT_CLASSES: dict[type, tuple[type, Any]] = {
 
 
 def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_sparsity: float,
-            mask_every: int) -> nn.Module:
+            mask_every: int, mask_structure: str = "unstructured", kernel: KernelChoice | None = None) -> nn.Module:
     """Turn a dense Conv2d/Linear into its SWAT twin in place (parameters and hooks kept)."""
+    if mask_structure == "2:4" and reduction_dim(module.weight) % 4:  # type: ignore[arg-type]
+        raise BadInputError(f"layer {name!r}: a 2:4 mask needs a reduction dimension that is a multiple of 4, "
+                            f"got {reduction_dim(module.weight)}; keep it dense with dense_layers")  # type: ignore[arg-type]
     if isinstance(module, SwatMixin):
-        module._swat_setup(weight_sparsity, activation_sparsity, mask_every)
+        module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_structure, kernel)
         return module
     entry = SWAT_CLASSES.get(type(module))
     if entry is None:
@@ -108,5 +122,5 @@ def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_spa
     if check is not None:
         check(name, module)
     module.__class__ = cls
-    module._swat_setup(weight_sparsity, activation_sparsity, mask_every)  # type: ignore[attr-defined]
+    module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_structure, kernel)  # type: ignore[attr-defined]
     return module

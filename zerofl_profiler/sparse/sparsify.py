@@ -6,6 +6,7 @@ from torch import nn
 
 from ..errors import BadInputError
 from .config import SparseConfig
+from .kernels import choose_kernel
 from .layers import SwatMixin, to_swat
 
 
@@ -23,8 +24,12 @@ def resolve_dense_layers(model: nn.Module, cfg: SparseConfig) -> list[str]:
     return list(cfg.dense_layers)
 
 
-def sparsify(model: nn.Module, cfg: SparseConfig) -> nn.Module:
-    """Swap every sparsifiable layer except the dense ones for its SWAT twin, in place."""
+def sparsify(model: nn.Module, cfg: SparseConfig, break_even_density: float | None = None) -> nn.Module:
+    """Swap every sparsifiable layer except the dense ones for its SWAT twin, in place.
+
+    ``break_even_density`` is the highest weight density at which the host's measured CSR kernel
+    beats dense (from calibration); ``kernels="auto"`` uses CSR only at or below it.
+    """
     from ..flops import sparsifiable_layers
 
     dense = set(resolve_dense_layers(model, cfg))
@@ -32,7 +37,11 @@ def sparsify(model: nn.Module, cfg: SparseConfig) -> nn.Module:
     for name in sparsifiable_layers(model):
         if name in dense:
             continue
-        to_swat(name, modules[name], cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every)
+        m = modules[name]
+        kind = "conv2d" if isinstance(m, nn.Conv2d) else "linear"
+        choice = choose_kernel(kind, m.weight, 1.0 - cfg.weight_sparsity, cfg.kernels, cfg.mask_structure,
+                               getattr(m, "groups", 1), break_even_density)
+        to_swat(name, m, cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every, cfg.mask_structure, choice)
     model.sparse_config = cfg  # type: ignore[assignment]
     model.dense_layers = sorted(dense)  # type: ignore[assignment]
     return model
@@ -68,3 +77,11 @@ def reset_masks(model: nn.Module) -> None:
     """Make every SWAT layer recompute its mask on the next step (new weights were loaded)."""
     for m in swat_layers(model).values():
         m.reset_mask()
+
+
+def kernel_choices(model: nn.Module) -> dict[str, "KernelChoice"]:
+    """Which path each SWAT layer runs on, and why (the run says so once)."""
+    from .kernels import KernelChoice
+
+    return {name: getattr(m, "sparse_kernel", KernelChoice("dense", "sparse kernels off"))
+            for name, m in model.named_modules() if isinstance(m, SwatMixin)}
