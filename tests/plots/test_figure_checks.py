@@ -188,10 +188,19 @@ def test_layer_rows_are_module_paths_and_empty_rows_hidden(tmp_path, factory):
     doc["layers"].append({"name": "layer1.0.conv0", "type": "bias_add", "dense": dict(zero, forward=10),
                           "sparse": dict(zero, forward=10)})
     doc["layers"].append({"name": "fc.topk", "type": "topk", "dense": zero, "sparse": zero})
+    doc["layers"].append({"name": "head.fc", "type": "Linear", "op_class": "gemm", "dense": dict(zero, forward=1),
+                          "sparse": dict(zero, forward=1)})  # a linear layer is drawn however thin
     (run / "layers.json").write_text(json.dumps(doc))
-    fig = layer_breakdown_figure(run)  # a run directory is accepted as is
+    notes = []
+    fig = layer_breakdown_figure(run, notes=notes)  # a run directory is accepted as is
     names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert sorted(names) == sorted({r["name"] for r in doc["layers"]} - {"fc.topk"})
+    totals = {}
+    for r in doc["layers"]:
+        totals[r["name"]] = totals.get(r["name"], 0) + sum(r["dense"].get(k, 0) for k in zero)
+    visible = {n for n, t in totals.items() if t >= 0.01 * max(totals.values())} | {"head.fc"}
+    assert sorted(names) == sorted(visible) and len(visible) >= 3
+    thin = set(totals) - visible - {"fc.topk"}
+    assert thin and notes and all(n in notes[0] for n in thin)  # too thin to see: left out, and said
     assert "fc.topk" not in names and not any("(" in n for n in names)
     first = [b for b in fig.findobj(Rectangle) if b.get_gid() == "layer:dense:forward:layer1.0.conv0"][0]
     assert first.get_width() * 1 > 0  # the bias row is folded into its module's bar

@@ -102,7 +102,7 @@ def test_energy_panel_left_out_and_said_when_no_energy_exists(tmp_path, factory,
 
 def test_layer_breakdown_bars_equal_layers_json(sweep, summaries, raw):
     run, s = sweep[2], summaries[2]
-    fig = layer_breakdown_figure(s)
+    fig = layer_breakdown_figure(s, min_share=0.0)  # every row, however thin
     ax = fig.axes[0]
     f = factor_of(ax.get_xlabel(), "FLOP")
     for row in raw.layers(run):

@@ -26,6 +26,9 @@ from ..errors import BadInputError, check_fraction
 from ..traces.run import RunData
 from ..traces.schema import FLOP_KEYS, GEMM_PHASES, ClientRoundRecord
 
+#: layers.json op classes of convolutions and linear layers (the rows SWAT sparsifies).
+GEMM_CLASSES = ("gemm", "gemm_grouped")
+
 #: Config keys shown in the report's configuration block, in this order, when present.
 CONFIG_KEYS = ("model", "dataset", "rounds", "clients", "clients_per_round", "local_epochs", "batch_size",
                "sparsity", "weight_sparsity", "activation_sparsity", "upload", "encoding", "mask_ratio",
@@ -75,6 +78,7 @@ class LayerCost:
     dense: tuple[float, float, float]
     sparse: tuple[float, float, float]
     label: str = ""
+    gemm: bool = False
 
     @property
     def dense_total(self) -> float:
@@ -338,6 +342,7 @@ def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or "name" not in row:
             raise BadInputError(f"layers.json: layer #{i} lacks a name")
+    gemm: set[str] = set()
     by_name: dict[str, tuple[list[str], list[float], list[float]]] = {}
     for row in rows:  # a module's rows (a conv and its bias addition) add up to one layer
         d = row.get("dense") or {}
@@ -350,10 +355,12 @@ def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
             raise BadInputError(f"layers.json: layer {name!r} has non-numeric FLOPs") from None
         types, dsum, ssum = by_name.setdefault(name, ([], [0.0] * len(GEMM_PHASES), [0.0] * len(GEMM_PHASES)))
         typ = str(row.get("type", "?"))
+        if row.get("op_class") in GEMM_CLASSES:
+            gemm.add(name)
         if typ not in types and any(dense + sparse):  # rows that add nothing do not name the layer
             types.append(typ)
         by_name[name] = (types, [a + b for a, b in zip(dsum, dense)], [a + b for a, b in zip(ssum, sparse)])
-    return [LayerCost(name, "+".join(types), tuple(dsum), tuple(ssum), name)  # type: ignore[arg-type]
+    return [LayerCost(name, "+".join(types), tuple(dsum), tuple(ssum), name, name in gemm)  # type: ignore[arg-type]
             for name, (types, dsum, ssum) in by_name.items()]
 
 

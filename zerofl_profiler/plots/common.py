@@ -90,14 +90,14 @@ def shows_host_estimate(comparison: RunComparison) -> bool:
 def colour_map(comparison: RunComparison, palette: Sequence[str]) -> dict[str, str]:
     """One colour per run (by run_id), for the host's series and per device, fixed for a comparison.
 
-    Runs first, then the host (measured; the trace's estimate where a figure shows it), then
-    devices, in order, from the palette without black (kept for derived lines and dense
-    references); every figure of one call derives the same map. Beyond the palette's size
-    colours repeat.
+    Runs first, then devices, then the host (measured; the trace's estimate where a figure shows
+    it; these are only ever bars, so they take the palette's lightest colours), in order, from
+    the palette without black (kept for derived lines and dense references); every figure of
+    one call derives the same map. Beyond the palette's size colours repeat.
     """
     colours = [c for c in palette if c.lower() != DERIVED]
     host = [MEASURED] + ([HOST_ESTIMATE] if shows_host_estimate(comparison) else [])
-    keys = [s.run_id for s in comparison.summaries] + host + comparison.devices
+    keys = [s.run_id for s in comparison.summaries] + comparison.devices + host
     return {k: colours[i % len(colours)] for i, k in enumerate(dict.fromkeys(keys))}
 
 

@@ -2,7 +2,9 @@
 dense beside sparse, as stacked horizontal bars, one row per module path (``layer1.0.conv1``).
 
 Phases are drawn in greys, so no phase shares a colour with a run or a device of the other
-figures; modules with no GEMM-phase FLOPs (top-k rows, the loss) are not drawn.
+figures; modules with no FLOPs (top-k rows), and activations, pooling and the loss under 1 % of
+the costliest module (bars too thin to see), are not drawn, and the caller is told. Convolutions
+and linear layers are always drawn.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ PHASE_LABELS = {"forward": "forward", "backward_input": "backward (input)", "bac
 PHASE_COLOURS = ("#333333", "#888888", "#C8C8C8")
 
 
-def layer_breakdown_figure(run: Any, *, max_layers: int = 24, style: str | Style = "paper-single",
-                           notes: list[str] | None = None) -> Any:
-    """Stacked bars per module (dense hatched, sparse solid) from one run's layers.json."""
+def layer_breakdown_figure(run: Any, *, max_layers: int = 24, min_share: float = 0.01,
+                           style: str | Style = "paper-single", notes: list[str] | None = None) -> Any:
+    """Stacked bars per module (dense hatched, sparse solid) from one run's layers.json; modules
+    other than convolutions and linear layers under ``min_share`` of the costliest one would draw
+    no visible bar and are left out (said)."""
     st = get_style(style)
     comp = as_comparison(run)
     if len(comp.summaries) != 1:
@@ -31,6 +35,13 @@ def layer_breakdown_figure(run: Any, *, max_layers: int = 24, style: str | Style
     layers = [lc for lc in summary.layers if lc.dense_total > 0 or lc.sparse_total > 0]
     if not layers:
         raise BadInputError(f"run {summary.name!r} has no per-layer counts (layers.json missing or empty)")
+    top = max(lc.dense_total for lc in layers)
+    thin = [lc for lc in layers if not lc.gemm and lc.dense_total < min_share * top]
+    if thin:  # rows that would draw no visible bar
+        share = sum(lc.dense_total for lc in thin) / sum(lc.dense_total for lc in layers)
+        skip(notes, f"layers-{summary.name}: {len(thin)} layer(s) under {min_share:.0%} of the costliest left out "
+                    f"({', '.join(lc.label for lc in thin)}; {share:.2%} of the step's dense FLOPs)")
+        layers = [lc for lc in layers if lc not in thin]
     row_in = 0.16 if st.name != "slides" else 0.3
     fit = max(4, int((st.max_height_in - 0.9) / row_in))
     limit = min(max_layers, fit)

@@ -61,8 +61,7 @@ def target_figure(runs: Any, target: float, costs: Mapping[str, Sequence[DeviceC
             ax.set_xticks(range(len(summaries)),
                           [s.name if reach[s.run_id].reached else f"{s.name}\n(not reached)" for s in summaries])
             ax.set_xlabel("Run")
-            ax.set_ylabel(f"{name} to {target * 100:g}% accuracy ({unit})" if st.width_in >= 5.0
-                          else f"{name} to {target * 100:g}% ({unit})")
+            ax.set_ylabel(f"{name} to {target * 100:g}% acc. ({unit})")
             ax.grid(axis="x", visible=False)
         figure_legend(fig, axs, st.width_in)
         untangle_ticks(fig)
