@@ -9,13 +9,13 @@ import of the cost results in this module), so a renderer can be tested on hand-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ..errors import BadInputError, MissingExtraError
 from ..traces.run import RunData, load_run
-from .summary import RunSummary, summarize_run
+from .summary import RunSummary, summarize_run, time_to_target
 
 #: What `estimate` prints under every table; every estimate in a report repeats it.
 WAIT_NOTE = ("totals sum the rounds; clients waiting for the straggler draw idle power, reported apart "
@@ -302,9 +302,6 @@ def compare_runs(runs: Sequence[RunLike] | RunLike, costing: Any = None, *, targ
     for x in loaded:
         if isinstance(x, RunSummary):
             if target_accuracy is not None and (x.target is None or x.target.target != target_accuracy):
-                from .summary import time_to_target
-                from dataclasses import replace
-
                 x = replace(x, target=time_to_target(x, target_accuracy))
             summaries.append(x)
         else:

@@ -48,7 +48,7 @@ def accuracy_figure(runs: Any, costs: Mapping[str, Sequence[DeviceCost]] | None 
     colours = colour_map(comp, st.colors)
     series = energy_series(comp, energy_device)
     if series is None:
-        skip(notes, "accuracy vs energy left out: no counter measured every client-round and no --device "
+        skip(notes, "energy panel left out: no counter measured every client-round and no --device "
                     "was given to estimate it")
     with style_context(st):
         fig, axs = panels(st, 1 if series is None else 2)

@@ -39,7 +39,7 @@ def layer_breakdown_figure(run: Any, *, max_layers: int = 24, min_share: float =
     thin = [lc for lc in layers if not lc.gemm and lc.dense_total < min_share * top]
     if thin:  # rows that would draw no visible bar
         share = sum(lc.dense_total for lc in thin) / sum(lc.dense_total for lc in layers)
-        skip(notes, f"layers-{summary.name}: {len(thin)} layer(s) under {min_share:.0%} of the costliest left out "
+        skip(notes, f"run {summary.name}: {len(thin)} layer(s) under {min_share:.0%} of the costliest left out "
                     f"({', '.join(lc.label for lc in thin)}; {share:.2%} of the step's dense FLOPs)")
         layers = [lc for lc in layers if lc not in thin]
     row_in = 0.16 if st.name != "slides" else 0.3
@@ -47,7 +47,7 @@ def layer_breakdown_figure(run: Any, *, max_layers: int = 24, min_share: float =
     limit = min(max_layers, fit)
     if len(layers) > limit:  # keep the costliest, in model order
         keep = {lc.label for lc in sorted(layers, key=lambda lc: -lc.dense_total)[:limit]}
-        skip(notes, f"layers-{summary.name}: {len(layers) - limit} cheapest of {len(layers)} layers left out "
+        skip(notes, f"run {summary.name}: {len(layers) - limit} cheapest of {len(layers)} layers left out "
                     f"(at most {limit} rows fit)")
         layers = [lc for lc in layers if lc.label in keep]
     factor, unit = unit_scale([lc.dense_total for lc in layers], "FLOP")

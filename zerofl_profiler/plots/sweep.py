@@ -26,7 +26,7 @@ def sparsity_sweep_figure(runs: Any, costs: Mapping[str, Sequence[DeviceCost]] |
     xs = [(s.weight_sparsity or 0.0) * 100 for s in known]
     devices = comp.devices
     if not devices:
-        skip(notes, "sweep: estimated speed-up panel left out (no --device given)")
+        skip(notes, "estimated speed-up panel left out (no --device given)")
     with style_context(st):
         fig, axs = panels(st, 3 if devices else 2, sharex=st.width_in < 5.0)
         ax_f, ax_a = axs[0], axs[-1]

@@ -35,7 +35,7 @@ def upload_figure(runs: Any, *, style: str | Style = "paper-double", notes: list
         if (s.upload or "dense") != "dense":
             variants.setdefault(s.upload or "?", []).append(s)
     if not variants:
-        skip(notes, "uploads: mask-ratio panel left out (every run uploads dense)")
+        skip(notes, "mask-ratio panel left out (every run uploads dense)")
     with style_context(st):
         fig, axs = panels(st, 2 if variants else 1)
         ax_r = axs[0]
