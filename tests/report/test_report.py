@@ -129,3 +129,39 @@ def test_costs_from_cost_model(sweep):
     md = render(rep, "md")
     assert md.count(f"| {costs[0].device} (estimated) |") == 2 and md.count("| host (estimated) |") == 2
     assert "no network: transfers not costed" in md and "unknown (no layers.json dtype)" in md
+
+
+def test_names_and_config_values_are_escaped(tmp_path, factory):
+    import tomllib
+
+    import tomli_w
+
+    run = factory.write_run(tmp_path, "evil", 0.9)
+    cfg = tomllib.loads((run / "config.toml").read_text())
+    cfg["name"] = "a|b *bold* [link](x) <b>tag</b> `code`"
+    cfg["model"] = "pkg.mod:make_|net"
+    (run / "config.toml").write_text(tomli_w.dumps(cfg))
+    rep = build_report([run])
+    md = render(rep, "md")
+    assert "a\\|b \\*bold\\* \\[link\\](x) \\<b>tag\\</b> \\`code\\`" in md
+    assert "<b>" not in md.replace("\\<b>", "")
+    header = next(line for line in md.splitlines() if line.startswith("|  |"))
+    assert header.count(" | ") == 1  # one run column: the name's pipe did not split the cell
+    model = next(line for line in md.splitlines() if line.startswith("| model |"))
+    assert model == "| model | pkg.mod:make\\_\\|net |"
+    html = render(rep, "html")
+    assert "<b>tag</b>" not in html and "&lt;b&gt;tag&lt;/b&gt;" in html
+    doc = json.loads(render(rep, "json"))
+    assert doc["runs"][0]["name"] == cfg["name"]  # JSON keeps the text as it is
+
+
+def test_reprs_are_one_line(sweep):
+    from zerofl_profiler.traces import load_run
+
+    rep = build_report(sweep, CostingSelection(devices=("jetson-nano",)), estimator=fake_estimator)
+    s = rep.summaries[1]
+    for obj in (rep, s, rep.costs_of(s)[0]):
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 300, text
+    assert repr(s).startswith("RunSummary('sparse90'")
+    assert load_run(sweep[0]).run_id in repr(rep.summaries[0])
