@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_device_estimates_table(sweep):
     rows = [line for line in md.splitlines() if line.startswith("| jetson-nano (estimated)")]
     assert len(rows) == 4  # per run: the device table and the assumptions table
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells[1:6] == ["2 s (transfers 500 ms)", "6 s", "3.00x", "10 J (transfers 4 J)", "30 J"]
+    assert cells[1:6] == ["2 s (transfers not costed)", "6 s", "3.00x", "10 J (transfers not costed)", "30 J"]
     assumed = [c.strip() for c in rows[1].strip("|").split("|")]
     assert assumed[1:] == ["jetson-nano, unit gpu, mode maxn", "float32", "no network: transfers not costed",
                            "estimated by the active_power energy model of jetson-nano", "layers"]
@@ -129,6 +130,18 @@ def test_costs_from_cost_model(sweep):
     md = render(rep, "md")
     assert md.count(f"| {costs[0].device} (estimated) |") == 2 and md.count("| host (estimated) |") == 2
     assert "no network: transfers not costed" in md and "unknown (no layers.json dtype)" in md
+
+
+def test_transfers_are_split_out_where_a_network_was_costed(sweep):
+    def with_network(run, costing):
+        return tuple(replace(c, network="lte", basis=replace(c.basis, network="lte"))
+                     for c in fake_estimator(run, costing))
+
+    rep = build_report(sweep[1:2], CostingSelection(devices=("jetson-nano",), network="lte"), estimator=with_network)
+    md = render(rep, "md")
+    row = next(line for line in md.splitlines() if line.startswith("| jetson-nano (estimated) | 2 s"))
+    assert "2 s (transfers 500 ms)" in row and "10 J (transfers 4 J)" in row
+    assert "network lte: download and upload costed" in md and "transfers not costed" not in md
 
 
 def test_names_and_config_values_are_escaped(tmp_path, factory):

@@ -122,7 +122,10 @@ def layers_table(s: RunSummary) -> Table:
                  ("layer (module path)", "type", "dense FLOPs", "sparse FLOPs", "reduction"), rows)
 
 
-def _with_comm(total: str, comm: float | None, fmt: Callable[[float], str]) -> str:
+def _with_comm(c: DeviceCost, total: str, comm: float | None, fmt: Callable[[float], str]) -> str:
+    """The total with its transfer part, or the fact that transfers were not priced."""
+    if c.network is None:
+        return f"{total} (transfers not costed)"
     return total if comm is None else f"{total} (transfers {fmt(comm)})"
 
 
@@ -132,9 +135,9 @@ def device_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
     for c in costs:
         mem = "n/a" if c.peak_memory_bytes is None else (
             f"{fmt_bytes(c.peak_memory_bytes)} ({ {True: 'fits', False: 'exceeds', None: '?'}[c.fits]} RAM)")
-        rows.append((c.label, _with_comm(fmt_time(c.mean_time_s), c.mean_comm_time_s, fmt_time),
+        rows.append((c.label, _with_comm(c, fmt_time(c.mean_time_s), c.mean_comm_time_s, fmt_time),
                      fmt_time(c.mean_time_s_dense), _ratio(c.speedup),
-                     _with_comm(fmt_energy(c.mean_energy_j), c.mean_comm_energy_j, fmt_energy),
+                     _with_comm(c, fmt_energy(c.mean_energy_j), c.mean_comm_energy_j, fmt_energy),
                      fmt_energy(c.mean_energy_j_dense), _pct(c.energy_saving), mem))
     return Table(f"{s.name}: estimated per round on each device",
                  ("device", "time/round (estimated)", "dense time/round (estimated)", "speed-up (estimated)",
@@ -156,9 +159,10 @@ def side_by_side_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
     header += [f"estimated on {c.device}" for c in costs]
     rows: list[tuple[str, ...]] = [
         ("time/round (slowest client)", _opt(fmt_time, measured_t), "n/a (energy only)",
-         *(fmt_time(c.mean_time_s) for c in costs)),
+         *(_with_comm(c, fmt_time(c.mean_time_s), c.mean_comm_time_s, fmt_time) for c in costs)),
         ("client energy/round (all clients)", _opt(fmt_energy, measured_e) if measured_e is not None
-         else "not measured (no energy counter)", _opt(fmt_energy, host_e), *(fmt_energy(c.mean_energy_j) for c in costs)),
+         else "not measured (no energy counter)", _opt(fmt_energy, host_e),
+         *(_with_comm(c, fmt_energy(c.mean_energy_j), c.mean_comm_energy_j, fmt_energy) for c in costs)),
         ("peak memory/client", "not recorded (the trace holds no memory measurement)", "n/a",
          *(_opt(fmt_bytes, c.peak_memory_bytes) for c in costs)),
     ]
