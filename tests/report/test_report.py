@@ -173,7 +173,7 @@ def test_reprs_are_one_line(sweep):
 
     rep = build_report(sweep, CostingSelection(devices=("jetson-nano",)), estimator=fake_estimator)
     s = rep.summaries[1]
-    for obj in (rep, s, rep.costs_of(s)[0]):
+    for obj in (rep, s, rep.costs_of(s)[0], load_run(sweep[1])):
         text = repr(obj)
         assert "\n" not in text and len(text) < 300, text
     assert repr(s).startswith("RunSummary('sparse90'")
