@@ -235,3 +235,17 @@ def test_plots_never_import_report():
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
     assert len(list(pkg.glob("*.py"))) >= 8
+
+
+def test_docs_describe_every_figure_that_exists():
+    """docs/reports.md's figure table names each figure and its function, and claims log scale only
+    where the figure decides it by the data's span."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text()
+    table = doc.split("| file | function (`zerofl_profiler.plots`) | what it shows |")[1].split("\n\n")[0]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in table.splitlines()[2:] if line.startswith("|")}
+    assert {k.split("-")[0] for k in rows} == set(plots_pkg.FIGURES)
+    for row in rows.values():
+        fn = row.split("|")[2].strip().strip("`").split("(")[0]
+        assert callable(getattr(plots_pkg, fn)), fn
+        if "log" in row:
+            assert "span" in row, row  # log scale is conditional on the span, and the row says so
