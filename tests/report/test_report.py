@@ -178,3 +178,17 @@ def test_reprs_are_one_line(sweep):
         assert "\n" not in text and len(text) < 300, text
     assert repr(s).startswith("RunSummary('sparse90'")
     assert load_run(sweep[0]).run_id in repr(rep.summaries[0])
+
+
+def test_a_device_mix_states_its_members(sweep):
+    sel = CostingSelection(devices=("host",), device_mix="jetson-nano=0.5,snapdragon-865-cpu=0.5", network="wifi")
+    rep = build_report(sweep[1:2], sel)
+    costs = rep.costs[rep.summaries[0].run_id]
+    mix = next(c for c in costs if c.basis.kind == "mix")
+    assert set(mix.basis.members) == {p for p in mix.basis.members if p.split("@")[0] in ("jetson-nano",
+                                                                                          "snapdragon-865-cpu")}
+    assert len(mix.basis.members) == 2 and mix.basis.network == "wifi"
+    md = render(rep, "md")
+    assert f"device mix {mix.device} of {', '.join(mix.basis.members)}" in md
+    host = next(c for c in costs if c.basis.kind == "device")
+    assert host.basis.unit == "cpu" and "network wifi: download and upload costed" in md

@@ -39,6 +39,7 @@ class EstimateBasis:
     energy_model: str | None = None
     basis: str | None = None
     notes: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
 
     @property
     def network_text(self) -> str:
@@ -54,11 +55,11 @@ class EstimateBasis:
     @property
     def device_text(self) -> str:
         """Device, compute unit and power mode as costed."""
-        parts = [self.device if self.kind == "device" else f"device mix {self.device}"]
-        if self.unit:
-            parts.append(f"unit {self.unit}")
-        parts.append(f"mode {self.mode}" if self.mode else "default mode")
-        return ", ".join(parts)
+        if self.kind == "mix":
+            return f"device mix {self.device}" + (f" of {', '.join(self.members)}" if self.members else "")
+        if self.unit is None:  # the estimator did not say which profile it priced
+            return f"{self.device} (unit and mode not stated)"
+        return f"{self.device}, unit {self.unit}, " + (f"mode {self.mode}" if self.mode else "no power modes")
 
     def lines(self) -> tuple[str, ...]:
         """Every assumption as one short line each, in a fixed order."""
@@ -74,7 +75,7 @@ class EstimateBasis:
         return {"device": self.device, "kind": self.kind, "mode": self.mode, "unit": self.unit,
                 "precision": self.precision, "network": self.network, "network_text": self.network_text,
                 "energy_model": self.energy_model, "energy_text": self.energy_text, "basis": self.basis,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "members": list(self.members)}
 
 
 @dataclass(frozen=True)
@@ -260,9 +261,8 @@ def from_run_estimate(estimate: Any, costing: Any = None, *, precision: str | No
         p = profiles.get(d.device) if d.kind != "mix" else None
         if d.kind == "mix" and mix is not None:
             energy = "+".join(sorted({q.energy_mode for q in mix.profiles}))
-            members = ", ".join(q.name for q in mix.profiles)
-            basis = EstimateBasis(name, "mix", None, members, precision, estimate.network, energy, estimate.basis,
-                                  notes)
+            basis = EstimateBasis(name, "mix", None, None, precision, estimate.network, energy, estimate.basis,
+                                  notes, tuple(q.name for q in mix.profiles))
         else:
             basis = EstimateBasis(name, "device", getattr(p, "mode", None), getattr(p, "unit", None), precision,
                                   estimate.network, getattr(p, "energy_mode", None), estimate.basis, notes)
