@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from zerofl_profiler.analysis.summary import summarize_run
-from zerofl_profiler.plots import PlotInputs, render_figures
-from zerofl_profiler.report import build_report, render
+from zerofl_profiler.analysis.comparison import compare_runs
+from zerofl_profiler.plots import render_figures
+from zerofl_profiler.report import render
 from zerofl_profiler.traces import load_run
 
 
@@ -38,10 +39,10 @@ def main() -> None:
     records = sum(len(load_run(r).clients) for r in runs)
     variants = {
         "load + summarise": lambda: [summarize_run(load_run(r), target_accuracy=0.5) for r in runs],
-        "report md": lambda: render(build_report(runs, target_accuracy=0.5), "md"),
-        "report html (figures)": lambda: render(build_report(runs, target_accuracy=0.5), "html"),
+        "report md": lambda: render(compare_runs(runs, target_accuracy=0.5), "md"),
+        "report html (figures)": lambda: render(compare_runs(runs, target_accuracy=0.5), "html"),
         "plot all (png)": lambda: render_figures(
-            PlotInputs(build_report(runs, target_accuracy=0.5).summaries, {}, 0.5), tmp / "figs", ("png",)),
+            compare_runs(runs, target_accuracy=0.5), tmp / "figs", ("png",)),
     }
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(args.repeats):

@@ -155,18 +155,23 @@ def test_bad_inputs(tmp_path):
         summarize_run(load_run(other))
 
 
-def test_layers_sharing_a_module_name_get_distinct_labels(tmp_path):
+def test_rows_of_one_module_add_up_under_its_module_path(tmp_path):
     run = factory.write_run(tmp_path, "dup", 0.9)
     doc = json.loads((run / "layers.json").read_text())
     conv = doc["layers"][1]
     doc["layers"].insert(2, {"name": conv["name"], "type": "bias_add",
                              "dense": {"forward": 7, "backward_input": 0, "backward_weight": 7},
-                             "sparse": {"forward": 7, "backward_input": 0, "backward_weight": 7}})
+                             "sparse": {"forward": 5, "backward_input": 0, "backward_weight": 3}})
+    doc["layers"].append({"name": "head.topk", "type": "topk", "dense": {}, "sparse": {}})
     (run / "layers.json").write_text(json.dumps(doc))
-    labels = [lc.label for lc in summarize_run(load_run(run)).layers]
-    assert len(labels) == len(set(labels)) == len(doc["layers"])
-    assert f"{conv['name']} (bias_add)" in labels and f"{conv['name']} (Conv2d)" in labels
-    assert "conv1" in labels  # unique names stay bare
+    layers = {lc.label: lc for lc in summarize_run(load_run(run)).layers}
+    assert list(layers) == list(dict.fromkeys(r["name"] for r in doc["layers"]))  # model order, one per module
+    lc = layers[conv["name"]]
+    assert lc.type == f"{conv['type']}+bias_add"
+    assert lc.dense == (conv["dense"]["forward"] + 7, conv["dense"]["backward_input"], conv["dense"]["backward_weight"] + 7)
+    assert lc.sparse == (conv["sparse"]["forward"] + 5, conv["sparse"]["backward_input"],
+                         conv["sparse"]["backward_weight"] + 3)
+    assert layers["head.topk"].dense_total == 0 and layers["head.topk"].type == ""
 
 
 def test_flop_keys_beyond_the_schema_are_kept_apart_from_total(tmp_path):

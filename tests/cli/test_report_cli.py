@@ -42,12 +42,29 @@ def test_report_markdown_to_stdout_and_html_json_files(runs, tmp_path):
     p = run_cli("report", *runs, "--target-accuracy", "0.8")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("# zerofl-profiler report: dense, sparse90, sparse95")
-    assert "| round reaching 80% accuracy | 4 | 5 | 6 |" in p.stdout
+    assert "| round reaching 80% accuracy (measured) | 4 | 5 | 6 |" in p.stdout
     out = tmp_path / "r.html"
     p = run_cli("report", *runs, "--out", out)
     assert p.returncode == 0 and p.stdout == "" and out.read_text().startswith("<!DOCTYPE html>")
     p = run_cli("report", runs[0], "--format", "json")
     assert json.loads(p.stdout)["runs"][0]["name"] == "dense"
+
+
+def test_report_json_flag_holds_the_markdown_content(runs):
+    md = run_cli("report", *runs, "--target-accuracy", "0.8")
+    js = run_cli("report", *runs, "--target-accuracy", "0.8", "--json")
+    assert md.returncode == js.returncode == 0 and js.stderr == ""
+    doc = json.loads(js.stdout)
+    cells = [c for sec in doc["sections"] for t in sec["tables"] for row in t["rows"] for c in row]
+    cells += [n for sec in doc["sections"] for n in sec["notes"]] + [sec["title"] for sec in doc["sections"]]
+    assert len(cells) > 100
+    unescaped = md.stdout.replace("\\", "")
+    for c in cells:  # every cell, note and heading of the JSON is in the Markdown (escaping aside)
+        assert c in unescaped, c
+    md_rows = [line for line in md.stdout.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    json_rows = sum(len(t["rows"]) + 1 for sec in doc["sections"] for t in sec["tables"])
+    assert len(md_rows) == json_rows
+    assert "disagree" in one_line_error(run_cli("report", runs[0], "--json", "--format", "md"))
 
 
 def test_report_errors_are_one_line(runs, tmp_path):

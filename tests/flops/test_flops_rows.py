@@ -161,3 +161,12 @@ def test_parameter_operands_of_elementwise_ops_are_weight_gradients() -> None:
     assert (mul["forward"], mul["backward_input"], mul["backward_weight"]) == (6, 6, 6)
     assert (add["forward"], add["backward_input"], add["backward_weight"]) == (6, 6, 6)
     assert rep.layer("<model>", "mul").bytes["weights"] == 3 * 4
+
+
+def test_repr_is_one_short_line() -> None:
+    from zerofl_profiler.models import build_model
+
+    rep = count_training_step(build_model("cnn", 10, (1, 8, 8)), (1, 8, 8), 32, weight_sparsity=0.9)
+    text = repr(rep)
+    assert "\n" not in text and len(text) < 300
+    assert f"layers={len(rep.layers)}" in text and f"{rep.flop_reduction:.2f}x" in text

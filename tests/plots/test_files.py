@@ -10,7 +10,8 @@ import pytest
 
 from zerofl_profiler.analysis.summary import summarize_run
 from zerofl_profiler.errors import BadInputError
-from zerofl_profiler.plots import PlotInputs, accuracy_figure, render_figures, save_figure
+from zerofl_profiler.analysis.comparison import RunComparison
+from zerofl_profiler.plots import accuracy_figure, render_figures, save_figure
 from zerofl_profiler.traces import load_run
 
 FONT_SUBTYPES = rb"/Subtype\s*/(Type1|Type3|TrueType|Type0|CIDFontType0|CIDFontType2|MMType1)\b"
@@ -35,7 +36,7 @@ def summaries(sweep):
 
 @pytest.mark.slow
 def test_files_valid_and_fonts_truetype(summaries, tmp_path):
-    res = render_figures(PlotInputs(summaries, {}, 0.8), tmp_path / "figs", ("pdf", "png", "svg"), "paper-single")
+    res = render_figures(RunComparison(summaries, {}, 0.8), tmp_path / "figs", ("pdf", "png", "svg"), "paper-single")
     assert dict(res.skipped).keys() == {"devices"}
     by_ext = {}
     for p in res.files:

@@ -13,7 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from zerofl_profiler.report import build_report, render
+from zerofl_profiler.analysis.comparison import compare_runs
+from zerofl_profiler.report import render
 from zerofl_profiler.report.html import render_html
 
 BLUE = np.array([0x00, 0x72, 0xB2]) / 255.0  # Okabe-Ito blue, the first series colour
@@ -51,7 +52,7 @@ def blue_pixels(img: np.ndarray) -> int:
 @pytest.mark.slow
 def test_html_report_screenshot_shows_figures(sweep, tmp_path):
     browser = chromium()
-    rep = build_report(sweep, target_accuracy=0.8)
+    rep = compare_runs(sweep, target_accuracy=0.8)
     with_figs, without = tmp_path / "report.html", tmp_path / "tables.html"
     with_figs.write_text(render(rep, "html"))
     without.write_text(render_html(rep, with_figures=False))

@@ -70,3 +70,18 @@ def _learns() -> None:
     d = collect_densities(m)
     assert d["stem"] == {"weight": 1.0, "activation": 1.0}
     assert d["body.0"]["weight"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_a_plain_float_means_weight_sparsity():
+    a = sparsify(Tiny(), 0.9)
+    b = sparsify(Tiny(), SparseConfig(0.9))
+    assert a.sparse_config == b.sparse_config and a.dense_layers == b.dense_layers
+    assert isinstance(a.head, SwatLinear) and a.head.weight_density == pytest.approx(b.head.weight_density)
+    with pytest.raises(BadInputError):
+        sparsify(Tiny(), 1.5)
+
+
+@pytest.mark.parametrize("bad", ["0.9", {"weight_sparsity": 0.9}, None, True])
+def test_anything_else_is_a_type_error_naming_what_to_pass(bad):
+    with pytest.raises(TypeError, match=r"0\.9.*SparseConfig"):
+        sparsify(Tiny(), bad)

@@ -13,7 +13,7 @@ Every report table and figure reads these records, so a number shown anywhere ha
 - Time/energy to a target accuracy: cumulative over rounds up to and including the first round whose
   test accuracy reaches the target (round wall time; client energy).
 - The costliest layers come from ``layers.json`` (one training step at the configured sparsity),
-  ranked by sparse FLOPs (what the run pays), GEMM phases plus any elementwise row.
+  one per module path (its rows summed), ranked by sparse FLOPs (what the run pays).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from typing import Any, Mapping, Sequence
 from ..errors import BadInputError, check_fraction
 from ..traces.run import RunData
 from ..traces.schema import FLOP_KEYS, GEMM_PHASES, ClientRoundRecord
+
+#: layers.json op classes of convolutions and linear layers (the rows SWAT sparsifies).
+GEMM_CLASSES = ("gemm", "gemm_grouped")
 
 #: Config keys shown in the report's configuration block, in this order, when present.
 CONFIG_KEYS = ("model", "dataset", "rounds", "clients", "clients_per_round", "local_epochs", "batch_size",
@@ -64,10 +67,10 @@ class PhaseFlops:
 
 @dataclass(frozen=True)
 class LayerCost:
-    """One row of layers.json: FLOPs of one step, dense and sparse, per GEMM phase.
+    """One module of layers.json (its rows summed): FLOPs of one step, dense and sparse, per GEMM phase.
 
-    ``label`` is the name, or ``name (type)`` where several rows share a module name (a conv and
-    its bias addition) or the name is a bare Sequential index, so no two labels are identical.
+    ``label`` is the module path (``layer1.0.conv1``; a bare index such as ``3`` inside a
+    Sequential); ``type`` joins the row types of that module (``Conv2d+bias_add``).
     """
 
     name: str
@@ -75,6 +78,7 @@ class LayerCost:
     dense: tuple[float, float, float]
     sparse: tuple[float, float, float]
     label: str = ""
+    gemm: bool = False
 
     @property
     def dense_total(self) -> float:
@@ -117,6 +121,7 @@ class EnergySummary:
     records: int
     estimate_total_j: float | None = None
     estimate_method: str | None = None
+    estimate_basis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ class TargetReach:
         return self.round is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RunSummary:
     """Everything the reports and figures show about one run."""
 
@@ -174,6 +179,16 @@ class RunSummary:
     rounds: tuple[RoundPoint, ...]
     target: TargetReach | None = None
     warnings: tuple[str, ...] = field(default=())
+
+
+    def __repr__(self) -> str:
+        """One line; the detail is in the fields and the report tables."""
+        red = "n/a" if self.flop_reduction is None else f"{self.flop_reduction:.2f}x"
+        acc = "n/a" if self.final_accuracy is None else f"{self.final_accuracy:.3f}"
+        ws = "n/a" if self.weight_sparsity is None else f"{self.weight_sparsity:g}"
+        return (f"RunSummary({self.name!r}, run_id={self.run_id!r}, weight_sparsity={ws}, "
+                f"rounds={self.rounds_completed}, client_rounds={self.client_rounds}, final_accuracy={acc}, "
+                f"flop_reduction={red})")
 
 
 def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: int = 5) -> RunSummary:
@@ -304,6 +319,7 @@ def _energy(ok: list[ClientRoundRecord]) -> EnergySummary:
     ests = [c.energy_estimate for c in ok]
     est_total = _sum_all([e.total_j if e else None for e in ests])
     est_methods = sorted({e.method for e in ests if e})
+    est_basis = sorted({f for e in ests if e for f in e.flags})
     return EnergySummary(
         source="+".join(sources) if sources else "none",
         method="+".join(methods) if methods else "none",
@@ -313,6 +329,7 @@ def _energy(ok: list[ClientRoundRecord]) -> EnergySummary:
         records=len(ok),
         estimate_total_j=est_total,
         estimate_method="+".join(est_methods) if est_methods else None,
+        estimate_basis=tuple(est_basis),
     )
 
 
@@ -325,24 +342,26 @@ def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping) or "name" not in row:
             raise BadInputError(f"layers.json: layer #{i} lacks a name")
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[str(row["name"])] = counts.get(str(row["name"]), 0) + 1
-    out = []
-    for row in rows:
+    gemm: set[str] = set()
+    by_name: dict[str, tuple[list[str], list[float], list[float]]] = {}
+    for row in rows:  # a module's rows (a conv and its bias addition) add up to one layer
         d = row.get("dense") or {}
         s = row.get("sparse") or d
+        name = str(row["name"])
         try:
-            dense = tuple(float(d.get(k, 0)) for k in GEMM_PHASES)
-            sparse = tuple(float(s.get(k, 0)) for k in GEMM_PHASES)
+            dense = [float(d.get(k, 0)) for k in GEMM_PHASES]
+            sparse = [float(s.get(k, 0)) for k in GEMM_PHASES]
         except (TypeError, ValueError, AttributeError):
-            raise BadInputError(f"layers.json: layer {row['name']!r} has non-numeric FLOPs") from None
-        name, typ = str(row["name"]), str(row.get("type", "?"))
-        # a Sequential index ("3") says nothing on its own; a shared name is ambiguous
-        bare = counts[name] == 1 and not name.replace(".", "").isdigit()
-        label = name if bare else f"{name} ({typ})"
-        out.append(LayerCost(name, typ, dense, sparse, label))  # type: ignore[arg-type]
-    return out
+            raise BadInputError(f"layers.json: layer {name!r} has non-numeric FLOPs") from None
+        types, dsum, ssum = by_name.setdefault(name, ([], [0.0] * len(GEMM_PHASES), [0.0] * len(GEMM_PHASES)))
+        typ = str(row.get("type", "?"))
+        if row.get("op_class") in GEMM_CLASSES:
+            gemm.add(name)
+        if typ not in types and any(dense + sparse):  # rows that add nothing do not name the layer
+            types.append(typ)
+        by_name[name] = (types, [a + b for a, b in zip(dsum, dense)], [a + b for a, b in zip(ssum, sparse)])
+    return [LayerCost(name, "+".join(types), tuple(dsum), tuple(ssum), name, name in gemm)  # type: ignore[arg-type]
+            for name, (types, dsum, ssum) in by_name.items()]
 
 
 def _cfg(config: Mapping[str, Any], key: str) -> Any:

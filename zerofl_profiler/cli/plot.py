@@ -22,10 +22,10 @@ from .options import CostingSelection, costing_options
               help="Also draw time and energy to reach this test accuracy (fraction, e.g. 0.8).")
 def plot(run_dirs: tuple[str, ...], costing: CostingSelection, out: str, formats: str, style: str,
          figures: tuple[str, ...], target_accuracy: float | None) -> None:
-    """Write every figure the runs allow (file paths on stdout; skipped figures and why on stderr)."""
-    from ..plots import FIGURES, PlotInputs, render_figures
+    """Write every figure the runs allow (file paths on stdout; skipped figures and panels, and why, on stderr)."""
+    from ..analysis.comparison import compare_runs
+    from ..plots import FIGURES, render_figures
     from ..plots.style import FORMATS, get_style
-    from ..report import build_report
 
     fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     bad = [f for f in fmts if f not in FORMATS]
@@ -37,12 +37,14 @@ def plot(run_dirs: tuple[str, ...], costing: CostingSelection, out: str, formats
         raise BadInputError(f"unknown figure(s) {', '.join(unknown)}; known: {', '.join(FIGURES)}")
     if target_accuracy is not None:
         check_fraction("--target-accuracy", target_accuracy, allow_one=True)
-    rep = build_report(run_dirs, costing, target_accuracy=target_accuracy)
-    res = render_figures(PlotInputs(rep.summaries, rep.costs, target_accuracy), out, fmts, st, figures or None)
+    comparison = compare_runs(run_dirs, costing, target_accuracy=target_accuracy)
+    res = render_figures(comparison, out, fmts, st, figures or None)
     if not res.files:
         reasons = "; ".join(f"{name}: {why}" for name, why in res.skipped)
         raise BadInputError(f"no figure could be drawn from these runs ({reasons})")
     for name, why in res.skipped:
         click.echo(f"skipped {name}: {why}", err=True)
+    for name, why in res.notes:
+        click.echo(f"left out of {name}: {why}", err=True)
     for p in res.files:
         click.echo(str(p))

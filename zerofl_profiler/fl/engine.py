@@ -49,7 +49,7 @@ ProgressHook = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True)
-class RunSummary:
+class TrainingResult:
     """The short end-of-run summary (also printed when resuming a finished run)."""
 
     run_dir: str
@@ -305,14 +305,14 @@ def read_toml_meta(run_dir: Path) -> dict[str, Any]:
 
 
 def summarize(run_dir: str | Path, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,
-              resumed_from: int | None = None) -> RunSummary:
+              resumed_from: int | None = None) -> TrainingResult:
     """Summary of what the run directory holds (so a resumed or finished run reports the whole run)."""
     run_dir = Path(run_dir)
     clients = read_client_records(run_dir / TRACE_FILE) if (run_dir / TRACE_FILE).exists() else []
     rounds = read_round_records(run_dir / ROUNDS_FILE) if (run_dir / ROUNDS_FILE).exists() else []
     accs = [r.test_accuracy for r in rounds if r.test_accuracy is not None]
     meta = read_toml_meta(run_dir) if (run_dir / CONFIG_FILE).exists() else {}
-    return RunSummary(
+    return TrainingResult(
         run_dir=str(run_dir), run_id=str(meta.get("run_id", "")), rounds_completed=len(rounds),
         rounds_total=cfg.rounds, final_accuracy=rounds[-1].test_accuracy if rounds else None,
         final_loss=rounds[-1].test_loss if rounds else None, best_accuracy=max(accs) if accs else None,
@@ -337,7 +337,7 @@ def print_progress(ev: ProgressEvent) -> None:
 
 
 def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None,
-        progress: bool | ProgressHook = True) -> RunSummary:
+        progress: bool | ProgressHook = True) -> TrainingResult:
     """Run (or resume) a federated training run in this process and write RUN_DIR."""
     from .sampling import sample_clients
 
@@ -354,7 +354,7 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
 
 
 def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: ProgressHook,
-         t_run: float) -> RunSummary:
+         t_run: float) -> TrainingResult:
     from .sampling import sample_clients
 
     if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
@@ -384,5 +384,5 @@ def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: Pr
     return summarize(ctx.run_dir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
 
 
-__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "RunSummary", "load_run_data", "make_meter_for", "run",
+__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "TrainingResult", "load_run_data", "make_meter_for", "run",
            "setup_run", "stored_config", "summarize"]

@@ -65,7 +65,7 @@ def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 6) if b else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FlopReport:
     """FLOPs and bytes of one training step of one model at one batch size and sparsity."""
 
@@ -102,6 +102,15 @@ class FlopReport:
         t = self.totals
         g = {k: sum(t[k][p] for p in GEMM_PHASES) for k in KINDS}
         return _ratio(g["dense"], g["sparse"])
+
+    def __repr__(self) -> str:
+        """One line (the per-layer detail is in ``to_json()`` and the ``flops`` table)."""
+        t = self.totals
+        red = self.flop_reduction
+        return (f"FlopReport(model={self.model!r}, batch_size={self.batch_size}, "
+                f"weight_sparsity={self.weight_sparsity:g}, layers={len(self.layers)}, "
+                f"dense_total={t['dense']['total']:.4g}, sparse_total={t['sparse']['total']:.4g}, "
+                f"flop_reduction={'n/a' if red is None else f'{red:.2f}x'}, uncounted={len(self.uncounted)})")
 
     def layer(self, name: str, type: str | None = None) -> LayerCount:
         """The first row of that name (and type), for tests and tools."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..errors import BadInputError, unknown_name
+from ..traces.atomic import atomic_open
 
 #: Colour-blind-safe palettes by name. Okabe & Ito (2008), "Color Universal Design";
 #: Paul Tol's "bright" qualitative scheme (https://personal.sron.nl/~pault/).
@@ -35,6 +36,7 @@ class Style:
     font_pt: float
     dpi: int
     palette: str = "okabe-ito"
+    max_height_in: float = 3.5
 
     @property
     def colors(self) -> tuple[str, ...]:
@@ -43,10 +45,11 @@ class Style:
 
 
 #: 3.5 in is the IEEE/ACM single column (3.33-3.5 in); 7.0 in the full text width; slides are 16:9.
+#: Paper figures are never taller than 3.5 in (``max_height_in``), stacked panels included.
 STYLES: dict[str, Style] = {
     "paper-single": Style("paper-single", 3.5, 2.6, 7.5, 300),
     "paper-double": Style("paper-double", 7.0, 2.6, 8.0, 300),
-    "slides": Style("slides", 10.0, 5.6, 14.0, 150),
+    "slides": Style("slides", 10.0, 5.6, 14.0, 150, max_height_in=7.5),
 }
 #: ``--style paper`` (the issue's short form) means the double-column size.
 ALIASES = {"paper": "paper-double"}
@@ -108,14 +111,15 @@ def style_context(style: Style) -> Iterator[None]:
 
 
 def new_figure(style: Style, ncols: int = 1, nrows: int = 1, *, height_scale: float = 1.0,
-               height_in: float | None = None) -> tuple[Any, Any]:
+               height_in: float | None = None, sharex: bool = False) -> tuple[Any, Any]:
     """A Figure of the style's width with a grid of axes, on an Agg canvas (no pyplot, no GUI)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(style.width_in, height_in or style.height_in * height_scale), layout="constrained")
+    h = min(style.max_height_in, height_in or style.height_in * height_scale)
+    fig = Figure(figsize=(style.width_in, h), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex)
     return fig, axes
 
 
@@ -146,7 +150,8 @@ def save_figure(fig: Any, out_dir: str | Path, stem: str, formats: Sequence[str]
     with style_context(st):
         for fmt in formats:
             p = out / f"{stem}.{fmt}"
-            fig.savefig(p, format=fmt, metadata=_metadata(fmt))
+            with atomic_open(p, "wb") as fh:  # a figure file is whole or absent, never half-written
+                fig.savefig(fh, format=fmt, metadata=_metadata(fmt))
             paths.append(p)
     return paths
 

@@ -1,5 +1,6 @@
 """The report as one self-contained HTML file: inline CSS, figures embedded as base64 PNG, no
-scripts and no external references, so it opens offline and can be mailed as one attachment."""
+scripts and no external references, so it opens offline and can be mailed as one attachment.
+The sections are the Markdown's (``sections``); the figures follow the overview."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import html
 import io
 from typing import Any
 
-from .model import Report
-from .tables import Table, comparison_table, config_table, device_table, layers_table
+from ..analysis.comparison import RunComparison
+from .sections import Section, sections, title
+from .tables import Table
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:2em auto;max-width:1100px;
@@ -30,6 +32,16 @@ def table_html(t: Table) -> str:
     return f"<h3>{esc(t.title)}</h3>\n<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n"
 
 
+def section_html(sec: Section) -> str:
+    """A section: heading, paragraphs, tables, notes."""
+    esc = html.escape
+    parts = [f"<h{sec.level}>{esc(sec.title)}</h{sec.level}>"]
+    parts += [f"<p>{esc(p)}</p>" for p in sec.paragraphs]
+    parts += [table_html(t) for t in sec.tables]
+    parts += [f'<p class="note">note: {esc(n)}</p>' for n in sec.notes]
+    return "\n".join(parts)
+
+
 def figure_png(fig: Any, dpi: int = 150) -> bytes:
     """A figure as PNG bytes, saved with the paper style's fonts."""
     from ..plots.style import STYLES, style_context
@@ -40,41 +52,31 @@ def figure_png(fig: Any, dpi: int = 150) -> bytes:
     return buf.getvalue()
 
 
-def render_html(report: Report, *, with_figures: bool = True) -> str:
-    """Tables first, then every figure the report's inputs allow (skipped ones say why)."""
+def render_html(comparison: RunComparison, *, with_figures: bool = True) -> str:
+    """The sections in order, with every figure the comparison allows after the overview."""
     esc = html.escape
-    names = ", ".join(s.name for s in report.summaries)
+    secs = sections(comparison)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>zerofl-profiler report: {esc(names)}</title><style>{CSS}</style></head><body>",
-             f"<h1>zerofl-profiler report: {esc(names)}</h1>", table_html(comparison_table(report.summaries))]
+             f"<title>{esc(title(comparison))}</title><style>{CSS}</style></head><body>", section_html(secs[0])]
     if with_figures:
         parts.append("<h2>Figures</h2>")
-        parts.extend(_figures(report))
-    for s in report.summaries:
-        parts.append(f"<h2>{esc(s.name)}</h2><p><code>{esc(s.path)}</code> (run id <code>{esc(s.run_id)}</code>)</p>")
-        parts.append(table_html(config_table(s)))
-        if s.top_layers:
-            parts.append(table_html(layers_table(s)))
-        costs = report.costs.get(s.run_id, ())
-        if costs:
-            parts.append(table_html(device_table(s, costs)))
-        parts.extend(f'<p class="note">note: {esc(w)}</p>' for w in s.warnings)
+        parts.extend(_figures(comparison))
+    parts.extend(section_html(sec) for sec in secs[1:])
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def _figures(report: Report) -> list[str]:
-    from ..plots import FIGURES, PlotInputs, build_figures
+def _figures(comparison: RunComparison) -> list[str]:
+    from ..plots import FIGURES, build_figures
 
-    inp = PlotInputs(report.summaries, report.costs, report.target_accuracy)
     out = []
     for name, spec in FIGURES.items():
-        figs, skipped = build_figures(inp, "paper-double", [name])
-        for stem, fig in figs:
+        drawn = build_figures(comparison, "paper-double", [name])
+        for stem, fig in drawn.figures:
             data = base64.b64encode(figure_png(fig)).decode("ascii")
             out.append(f'<figure id="fig-{html.escape(stem)}"><img alt="{html.escape(spec.title)}" '
                        f'src="data:image/png;base64,{data}"><figcaption>{html.escape(spec.title)}'
                        f"</figcaption></figure>")
-        out.extend(f'<p class="note">{html.escape(spec.title)}: not drawn ({html.escape(why)})</p>'
-                   for _, why in skipped)
+        out.extend(f'<p class="note">{html.escape(spec.title)}: {html.escape(why)}</p>'
+                   for _, why in drawn.skipped + drawn.notes)
     return out

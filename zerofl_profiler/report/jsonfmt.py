@@ -1,4 +1,5 @@
-"""The report as one JSON document (every number in SI base units, names with unit suffixes)."""
+"""The report as one JSON document: the same sections as the Markdown (tables as rows of the
+same strings) and, beside them, the numbers in SI base units with unit-suffixed names."""
 
 from __future__ import annotations
 
@@ -6,24 +7,24 @@ import dataclasses
 import json
 from typing import Any
 
-from .model import Report
+from ..analysis.comparison import RunComparison
+from .sections import sections, title
 
-REPORT_SCHEMA = "zerofl-report/1"
+REPORT_SCHEMA = "zerofl-report/2"
 
 
-def report_dict(report: Report) -> dict[str, Any]:
+def report_dict(comparison: RunComparison) -> dict[str, Any]:
     """The report as plain JSON-ready data."""
     runs = []
-    for s in report.summaries:
+    for s in comparison.summaries:
         d = dataclasses.asdict(s)
         d["config"] = {k: v for k, v in s.config}
-        d["devices"] = [dict(dataclasses.asdict(c), speedup=c.speedup, energy_saving=c.energy_saving,
-                             mean_time_s=c.mean_time_s, mean_energy_j=c.mean_energy_j)
-                        for c in report.costs.get(s.run_id, ())]
+        d["devices"] = [c.to_json() for c in comparison.costs_of(s)]
         runs.append(d)
-    return {"schema": REPORT_SCHEMA, "target_accuracy": report.target_accuracy, "runs": runs}
+    return {"schema": REPORT_SCHEMA, "title": title(comparison), "target_accuracy": comparison.target_accuracy,
+            "sections": [sec.to_json() for sec in sections(comparison)], "runs": runs}
 
 
-def render_json(report: Report) -> str:
+def render_json(comparison: RunComparison) -> str:
     """One JSON document, strict (no NaN)."""
-    return json.dumps(report_dict(report), indent=2, allow_nan=False) + "\n"
+    return json.dumps(report_dict(comparison), indent=2, allow_nan=False) + "\n"

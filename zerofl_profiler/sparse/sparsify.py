@@ -24,13 +24,21 @@ def resolve_dense_layers(model: nn.Module, cfg: SparseConfig) -> list[str]:
     return list(cfg.dense_layers)
 
 
-def sparsify(model: nn.Module, cfg: SparseConfig, break_even_density: float | None = None) -> nn.Module:
+def sparsify(model: nn.Module, cfg: SparseConfig | float, break_even_density: float | None = None) -> nn.Module:
     """Swap every sparsifiable layer except the dense ones for its SWAT twin, in place.
 
+    ``cfg`` is a :class:`SparseConfig`, or a plain weight sparsity such as ``0.9`` (activations
+    follow it, first conv dense), the short form a notebook reaches for first.
     ``break_even_density`` is the highest weight density at which the host's measured CSR kernel
     beats dense (from calibration); ``kernels="auto"`` uses CSR only at or below it.
     """
     from ..flops import sparsifiable_layers
+
+    if isinstance(cfg, (int, float)) and not isinstance(cfg, bool):
+        cfg = SparseConfig(weight_sparsity=float(cfg))
+    elif not isinstance(cfg, SparseConfig):
+        raise TypeError(f"sparsify(model, cfg): cfg must be a weight sparsity in [0, 1) such as 0.9, or "
+                        f"SparseConfig(weight_sparsity=..., activation_sparsity=...); got {type(cfg).__name__}")
 
     dense = set(resolve_dense_layers(model, cfg))
     modules = dict(model.named_modules())

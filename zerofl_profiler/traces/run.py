@@ -12,7 +12,7 @@ from .io import read_client_records, read_layers, read_round_records
 from .schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, ClientRoundRecord, RoundRecord
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RunData:
     """Everything a run directory holds, validated."""
 
@@ -31,6 +31,11 @@ class RunData:
     def name(self) -> str:
         """A short label for tables and legends."""
         return str(self.config.get("name") or self.path.name)
+
+    def __repr__(self) -> str:
+        """One line (the records are in the fields)."""
+        return (f"RunData({str(self.path)!r}, run_id={self.run_id!r}, clients={len(self.clients)}, "
+                f"rounds={len(self.rounds)}, layers={'yes' if self.layers is not None else 'no'})")
 
 
 def load_run(path: str | Path) -> RunData:
