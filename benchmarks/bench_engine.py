@@ -34,7 +34,9 @@ def bare_loop(cfg) -> tuple[float, float]:
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     model = worker.model
-    old_threads = cfg.apply_threads()  # the engine trains with the same thread count
+    from zerofl_profiler.fl.runtime import apply_threads
+
+    old_threads = apply_threads(cfg)  # the engine trains with the same thread count
     t0, c0 = time.perf_counter(), time.process_time()
     for rnd in range(1, cfg.rounds + 1):
         lr = cfg.lr_for_round(rnd)
@@ -77,7 +79,7 @@ def report(label: str, eng: list[float], bare: list[float]) -> None:
 
 
 def main() -> None:
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)

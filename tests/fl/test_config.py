@@ -7,7 +7,7 @@ import math
 import pytest
 
 from zerofl_profiler.errors import ConfigError
-from zerofl_profiler.fl.config import RunConfig, from_mapping
+from zerofl_profiler.config import RunConfig, from_mapping
 from zerofl_profiler.fl.sampling import sample_clients
 
 

@@ -11,7 +11,7 @@ from zerofl_profiler.errors import ConfigError, TrainingError
 from zerofl_profiler.fl import engine as engine_mod
 from zerofl_profiler.fl.checkpoint import load_checkpoint
 from zerofl_profiler.fl.client import train_client
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 from zerofl_profiler.traces import load_run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.sampling import sample_clients
 from zerofl_profiler.traces.run import load_run
 

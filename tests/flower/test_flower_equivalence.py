@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from zerofl_profiler.fl.checkpoint import load_checkpoint
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run as run_inprocess
 from zerofl_profiler.fl.sampling import sample_clients
 from zerofl_profiler.traces.run import load_run

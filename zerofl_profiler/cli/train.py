@@ -23,7 +23,7 @@ _DIRECT = {
 
 def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> Any:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
-    from ..fl.config import from_mapping, read_toml
+    from ..config import from_mapping, read_toml
     from ..fl.engine import stored_config
 
     base: dict[str, Any] = {}
@@ -39,7 +39,7 @@ def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str
     if opts.get("alpha") is not None:
         over["partition"], over["alpha"] = "lda", opts["alpha"]
     if any(opts.get(k) is not None for k in ("sparsity", "weight_sparsity", "activation_sparsity")):
-        from ..fl.config import RunConfig
+        from ..config import RunConfig
 
         cur = float(base.get("sparsity", RunConfig.sparsity))  # what the split flags start from
         ch = resolve_sparsity(opts.get("sparsity"), opts.get("weight_sparsity"), opts.get("activation_sparsity"),

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..power import NullMeter
 from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
-from .config import RunConfig
+from ..config import RunConfig
 from .data import ArrayDataset
 from .worker import Worker, get_worker, load_numpy_state, state_nbytes, state_to_numpy
 

@@ -24,7 +24,8 @@ from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round
 from ..traces.schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, RoundRecord
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
-from .config import RunConfig, from_mapping, read_toml
+from ..config import RunConfig, from_mapping, read_toml
+from .runtime import apply_threads
 from .data import ArrayDataset
 from .worker import Worker, build_dense, get_worker, state_to_numpy
 
@@ -323,7 +324,7 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
     hook: ProgressHook = (print_progress if progress is True else (lambda ev: None) if not progress
                           else progress)  # type: ignore[assignment]
     t_run = time.perf_counter()
-    old_threads = cfg.apply_threads()
+    old_threads = apply_threads(cfg)
     try:
         return _run(cfg, out_dir, resume, meter, hook, t_run)
     finally:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
+from ..config import RunConfig
 from .data import ArrayDataset
 from .worker import get_worker, load_numpy_state
 

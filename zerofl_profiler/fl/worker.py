@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig
+from ..config import RunConfig
+from .runtime import sparse_config
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,11 +53,11 @@ def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -
     """The cached worker for this model/sparsity; building and sparsifying happen once per process."""
     from ..sparse import sparsify
 
-    key = (cfg.model, tuple(input_shape), int(num_classes), cfg.sparse_config())
+    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg))
     w = _CACHE.get(key)
     if w is None:
         twin = build_dense(cfg, input_shape, num_classes)
-        model = sparsify(build_dense(cfg, input_shape, num_classes), cfg.sparse_config())
+        model = sparsify(build_dense(cfg, input_shape, num_classes), sparse_config(cfg))
         w = Worker(model, twin, tuple(input_shape), int(num_classes))
         _CACHE.clear()  # one model at a time keeps memory flat in sweeps
         _CACHE[key] = w

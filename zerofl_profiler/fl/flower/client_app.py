@@ -38,7 +38,7 @@ def _run_config(toml_text: str) -> Any:
     """The RunConfig the server sent (parsed once per process)."""
     import tomllib
 
-    from ..config import from_mapping
+    from ...config import from_mapping
 
     return from_mapping(tomllib.loads(toml_text))
 

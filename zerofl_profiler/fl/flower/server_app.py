@@ -46,7 +46,7 @@ class ServerOptions:
 
 def options_from_run_config(run_config: Mapping[str, Any]) -> ServerOptions:
     """Options of a `flwr run` (the app's [tool.flwr.app.config] plus -c overrides)."""
-    from ..config import RunConfig
+    from ...config import RunConfig
 
     path = str(run_config.get("config", "") or "")
     cfg = RunConfig.from_toml(path) if path else RunConfig()

@@ -1,4 +1,9 @@
-"""Every `train` option in one frozen record, validated before any work, round-tripped via TOML."""
+"""Every `train` option in one frozen record, validated before any work, round-tripped via TOML.
+
+Torch-free on purpose: readers of a run (report, estimate, plot) get this typed record back from
+``traces.load_run`` without importing the engine. The torch-side helpers that act on a RunConfig
+(threads, SparseConfig) live in ``fl/runtime.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import BadInputError, ConfigError, check_fraction
-
-UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
-ENCODINGS = ("csr", "bitmask", "dense")
-PARTITIONS = ("lda", "iid")
-CLIENT_ERROR_POLICIES = ("stop", "skip")
-ENGINES = ("inprocess", "flower")
+from .errors import BadInputError, ConfigError, check_fraction
+from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASETS, ENCODINGS, ENGINES,
+                    PARTITIONS, UPLOADS)
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
 
@@ -100,19 +101,16 @@ class RunConfig:
         if self.upload == "dense" and self.mask_ratio > 0:
             raise ConfigError(f"mask ratio {self.mask_ratio} needs a top-k upload; with --upload dense "
                               "every weight is sent already")
-        from .aggregate import AGGREGATORS
-
-        if self.aggregation not in AGGREGATORS:
-            raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATORS)}, got {self.aggregation!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
         self._validate_data()
 
     def _validate_data(self) -> None:
-        from .data import get_dataset_spec
-
-        spec = get_dataset_spec(self.dataset)
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown data set {self.dataset!r}; known: {', '.join(DATASETS)}")
         if self.data_dir is not None and not Path(self.data_dir).expanduser().exists():
             raise ConfigError(f"data path not found: {self.data_dir}")
-        if spec.needs_data_dir and self.data_dir is None:
+        if self.dataset in DATA_DIR_DATASETS and self.data_dir is None:
             raise ConfigError(f"data set {self.dataset!r} needs --data-dir PATH (nothing is downloaded)")
 
     # ------------------------------------------------------------------ derived
@@ -138,25 +136,6 @@ class RunConfig:
             return float(self.lr_start)
         t = (int(rnd) - 1) / (self.rounds - 1)
         return float(self.lr_start * (self.lr_end / self.lr_start) ** t)
-
-    def apply_threads(self) -> int:
-        """Set torch's intra-op threads for training (0 keeps torch's default); returns the old value.
-
-        One thread is the default: the models that fit a phone-sized budget gain nothing from
-        intra-op parallelism, and several runs (pytest -n 2, sweeps) then never oversubscribe cores.
-        """
-        import torch
-
-        old = torch.get_num_threads()
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
-        return old
-
-    def sparse_config(self) -> Any:
-        """The SparseConfig for sparsify()."""
-        from ..sparse import SparseConfig
-
-        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every)
 
     def with_updates(self, **changes: Any) -> "RunConfig":
         """A validated copy with some options changed."""
