@@ -18,8 +18,7 @@ import numpy as np
 
 from ..errors import TraceFormatError
 from ..hardware_models.cost import PHASE_CLASS, PHASES, MemoryEstimate, class_index
-from ..hardware_models.spec import OP_CLASSES
-from ..traces.schema import GEMM_PHASES
+from ..vocab import GEMM_CLASSES, GEMM_PHASES, OP_CLASSES, TOPK_CLASSES, UPLOADS, kept_count
 
 #: Top-k mask cost per element of a tensor that is top-k'd (assumptions, see docs/devices.md):
 TOPK_OPS_PER_ELEMENT = 8.0  # a few radix/selection passes: compare + count per element and pass
@@ -92,10 +91,6 @@ def _first(d: Mapping[str, Any], keys: tuple[str, ...]) -> float:
     return 0.0
 
 
-#: Row kinds that are GEMM layers (their phases are the trace's forward/backward_* phases).
-GEMM_KINDS = ("gemm", "gemm_grouped")
-
-
 def _row_kind(row: Mapping[str, Any]) -> str:
     """The op class (hardware_models.spec.OP_CLASSES) of a layers.json row."""
     oc = str(row.get("op_class") or "").lower()
@@ -132,11 +127,11 @@ def _phase_bytes(bblock: Any, phase: str, kind: str = "dense") -> float:
 
 #: layers.json phase -> (trace phase, op class) per row kind; ``update`` is the optimizer's phase.
 def _target(kind: str, phase: str) -> tuple[str, str]:
-    if kind in GEMM_KINDS and phase in GEMM_PHASES:
+    if kind in GEMM_CLASSES and phase in GEMM_PHASES:
         return phase, kind
     if kind == "optimizer":
         return "optimizer", "optimizer"
-    return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
+    return "elementwise", kind if kind not in GEMM_CLASSES else "elementwise"
 
 
 def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None = None,
@@ -176,7 +171,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         kind = _row_kind(row)
         bblock = row.get("bytes") or {}
         phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
-        if kind in ("topk", "topk_kept"):
+        if kind in TOPK_CLASSES:
             f = sum(_num(sparse.get(k)) for k in phases)
             b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
             if f or b:
@@ -201,7 +196,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
             fd.append(f_d)
             fs.append(min(f_s, f_d) if f_d else f_s)
             nb.append(b)
-        if kind in GEMM_KINDS and isinstance(bblock, Mapping):
+        if kind in GEMM_CLASSES and isinstance(bblock, Mapping):
             sparsified = bool(row.get("sparsified")) or _num(sparse.get("forward")) < _num(dense.get("forward"))
             if sparsified:
                 n_w = _first(bblock, _WEIGHT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
@@ -249,16 +244,13 @@ def from_totals() -> StepProfile:
                "no memory-bound rows, no per-kernel overhead, no top-k cost",))
 
 
-#: Upload kinds of the engine (ZeroFL): dense, or the top (1 - sparsity + mask_ratio) of each GEMM weight.
-UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
-
-
 def upload_bytes(tensors: Mapping[str, tuple[int, int]], gemm_weights: set[str] | frozenset[str], *,
                  sparsity: float, upload: str = "dense", encoding: str = "csr", mask_ratio: float = 0.0) -> int:
     """Bytes of one client upload: GEMM weights top-k'd and encoded, everything else dense.
 
     ``tensors`` maps a state name to (numel, bytes per element). The kept fraction of a GEMM
-    weight is min(1, 1 - sparsity + mask_ratio), as the engine uploads it.
+    weight is min(1, 1 - sparsity + mask_ratio), kept as ``vocab.kept_count`` rounds it: what the
+    engine uploads (upload kinds: ``vocab.UPLOADS``).
     """
     from ..encoding import encoded_nbytes
     from ..errors import BadInputError
@@ -271,7 +263,7 @@ def upload_bytes(tensors: Mapping[str, tuple[int, int]], gemm_weights: set[str] 
     total = 0
     for name, (numel, elem) in tensors.items():
         if upload != "dense" and name in gemm_weights:
-            nnz = min(numel, int(round(numel * keep)))
+            nnz = kept_count(numel, keep)
             total += encoded_nbytes(numel, nnz, encoding, elem)
         else:
             total += numel * elem

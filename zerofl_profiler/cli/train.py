@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
 from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
@@ -129,9 +130,9 @@ def render_summary(summary: Any) -> None:
 @click.option("--dense-layers", default=None, metavar="NAME,...",
               help="Layers kept dense (default: the first conv; empty string: none).")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")
-@click.option("--upload", type=click.Choice(["dense", "topk-weights", "diff-topk-weights", "topk-diff"]),
+@click.option("--upload", type=click.Choice(UPLOADS),
               default=None, help="What clients send (ZeroFL variants).")
-@click.option("--encoding", type=click.Choice(["csr", "bitmask", "dense"]), default=None,
+@click.option("--encoding", type=click.Choice(ENCODINGS), default=None,
               help="How a sparse upload is encoded.")
 @click.option("--aggregation", default=None, metavar="NAME", help="fedavg (default) or masked-mean.")
 @click.option("--alpha", type=float, default=None, help="LDA (Dirichlet) concentration; 1.0 non-IID, 1000 ~ IID.")
@@ -140,9 +141,9 @@ def render_summary(summary: Any) -> None:
 @click.option("--data-dir", type=click.Path(), default=None, help="Where the data set's files are (cifar10).")
 @click.option("--model", default=None, metavar="NAME|SPEC", help="Built-in name or pkg.mod:factory / file.py:factory.")
 @click.option("--seed", type=int, default=None, help="Seed for partition, sampling, init and training.")
-@click.option("--on-client-error", type=click.Choice(["stop", "skip"]), default=None,
+@click.option("--on-client-error", type=click.Choice(CLIENT_ERROR_POLICIES), default=None,
               help="A failing client (NaN loss included) stops the run or is skipped.")
-@click.option("--engine", type=click.Choice(["inprocess", "flower"]), default=None,
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
               help="In-process loop (default) or Flower simulation.")
 @click.option("--energy", default=None, metavar="BACKEND", help="Energy backend: auto (NVML+RAPL where present, else a labelled estimate), nvml, rapl, codecarbon, estimate, none.")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads (default 1; 0 = torch default).")
