@@ -7,8 +7,11 @@ Torch-free on purpose: readers of a run (report, estimate, plot) get this typed 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import tomllib
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,6 +21,8 @@ from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATA
                     PARTITIONS, UPLOADS)
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
+#: False while a stored run's config is read back: its data need not be on this machine.
+_CHECK_PATHS: ContextVar[bool] = ContextVar("zerofl_check_paths", default=True)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ class RunConfig:
     def _validate_data(self) -> None:
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown data set {self.dataset!r}; known: {', '.join(DATASETS)}")
-        if self.data_dir is not None and not Path(self.data_dir).expanduser().exists():
+        if self.data_dir is not None and _CHECK_PATHS.get() and not Path(self.data_dir).expanduser().exists():
             raise ConfigError(f"data path not found: {self.data_dir}")
         if self.dataset in DATA_DIR_DATASETS and self.data_dir is None:
             raise ConfigError(f"data set {self.dataset!r} needs --data-dir PATH (nothing is downloaded)")
@@ -159,11 +164,11 @@ class RunConfig:
                 d[k] = v
         return d
 
-    def to_toml(self, path: str | Path, **metadata: Any) -> None:
-        """Write the resolved configuration (and run metadata) as TOML."""
+    def to_toml_text(self, **metadata: Any) -> str:
+        """The resolved configuration (and run metadata) as TOML text (traces.rundir writes it)."""
         import tomli_w
 
-        Path(path).write_text(tomli_w.dumps(self.to_toml_dict(**metadata)), encoding="utf-8")
+        return tomli_w.dumps(self.to_toml_dict(**metadata))
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "RunConfig":
@@ -229,6 +234,25 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def from_stored(d: Mapping[str, Any]) -> RunConfig:
+    """A run's stored options as a RunConfig: validated as any config, except that ``data_dir`` need
+    not exist here (reports and estimates read runs on machines without the data)."""
+    token = _CHECK_PATHS.set(False)
+    try:
+        return from_mapping(d)
+    finally:
+        _CHECK_PATHS.reset(token)
+
+
+def config_digest(options: Mapping[str, Any]) -> str:
+    """A short digest of a run's option mapping (as config.toml stores it): the checkpoint's proof of
+    which configuration it belongs to. Options a later version adds with a default are not in an
+    older run's file, so they do not change its digest."""
+    blob = json.dumps({k: v for k, v in options.items() if k not in METADATA_KEYS}, sort_keys=True,
+                      separators=(",", ":"), default=list)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
 def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     """Validate keys and types, then build (which validates values)."""
     unknown = sorted(set(d) - set(CONVERTERS))
@@ -243,4 +267,4 @@ def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     return RunConfig(**kw)
 
 
-__all__ = ["RunConfig", "read_toml", "from_mapping", "UPLOADS", "ENCODINGS"]
+__all__ = ["RunConfig", "read_toml", "from_mapping", "from_stored", "config_digest", "METADATA_KEYS"]

@@ -29,7 +29,7 @@ def test_two_rounds_on_a_real_superlink(local_deployment, tmp_path):
     dep = local_deployment
     cfg = RunConfig(clients=2, clients_per_round=2, rounds=2, upload="topk-weights", encoding="csr", seed=3)
     cfg_path = tmp_path / "run.toml"
-    cfg.to_toml(cfg_path)
+    cfg_path.write_text(cfg.to_toml_text())
     out = tmp_path / "run"
 
     dep.superlink()

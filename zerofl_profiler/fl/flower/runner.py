@@ -71,8 +71,7 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
     if torch_threads < 1:
         raise BadInputError(f"torch threads must be >= 1, got {torch_threads}")
     require_flower(simulation=True)
-    from ..checkpoint import CHECKPOINT_FILE, load_checkpoint
-    from ..engine import ProgressEvent, stored_config, summarize
+    from ..engine import ProgressEvent, finished_checkpoint, summarize
     from .client_app import make_client_app
     from .server_app import ServerOptions, make_server_app
 
@@ -83,16 +82,19 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
         raise BadInputError(f"client CPUs {client_cpus:g} exceed the {total} CPUs given to Ray")
     t_run = time.perf_counter()
     resumed_from = None
-    if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
-        ck = load_checkpoint(Path(out_dir))
-        resumed_from = None if ck is None else ck.round
-        if ck is not None and ck.round >= cfg.rounds and stored_config(out_dir) == cfg:
+    if resume:
+        ck = finished_checkpoint(cfg, out_dir)
+        if ck is not None:
             if progress is not False:
                 from ..engine import print_progress
 
                 (print_progress if progress is True else progress)(ProgressEvent(
                     "done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
             return summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
+        from ..checkpoint import load_checkpoint
+
+        last = load_checkpoint(out_dir)
+        resumed_from = None if last is None else last.round
 
     shared = concurrency(client_cpus, total) > 1 and cfg.energy != "none"
     opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
