@@ -326,12 +326,13 @@ def _layers(doc: LayersDoc | None) -> list[LayerCost]:
         counts[row.name] = counts.get(row.name, 0) + 1
     out = []
     for row in doc.layers:
-        dense = tuple(row.dense.get(k, 0.0) for k in GEMM_PHASES)
-        sparse = tuple(row.sparse.get(k, 0.0) for k in GEMM_PHASES)
+        fwd, bwd_in, bwd_w = GEMM_PHASES
+        dense = (row.dense.get(fwd, 0.0), row.dense.get(bwd_in, 0.0), row.dense.get(bwd_w, 0.0))
+        sparse = (row.sparse.get(fwd, 0.0), row.sparse.get(bwd_in, 0.0), row.sparse.get(bwd_w, 0.0))
         # a Sequential index ("3") says nothing on its own; a shared name is ambiguous
         bare = counts[row.name] == 1 and not row.name.replace(".", "").isdigit()
         label = row.name if bare else f"{row.name} ({row.type})"
-        out.append(LayerCost(row.name, row.type, dense, sparse, label))  # type: ignore[arg-type]
+        out.append(LayerCost(row.name, row.type, dense, sparse, label))
     return out
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..config import RunConfig
 from ..errors import ConfigError
 from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
 from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
@@ -22,7 +23,7 @@ _DIRECT = {
 }
 
 
-def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> Any:
+def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> RunConfig:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
     from ..config import from_mapping, read_toml
     from ..fl.engine import stored_config
@@ -40,8 +41,6 @@ def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str
     if opts.get("alpha") is not None:
         over["partition"], over["alpha"] = "lda", opts["alpha"]
     if any(opts.get(k) is not None for k in ("sparsity", "weight_sparsity", "activation_sparsity")):
-        from ..config import RunConfig
-
         cur = float(base.get("sparsity", RunConfig.sparsity))  # what the split flags start from
         ch = resolve_sparsity(opts.get("sparsity"), opts.get("weight_sparsity"), opts.get("activation_sparsity"),
                               default=cur)

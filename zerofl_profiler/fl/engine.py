@@ -168,7 +168,7 @@ def make_meter_for(cfg: RunConfig) -> tuple[Meter, bool]:
     if cfg.energy == "none":
         return NullMeter("energy measurement off (energy = 'none')"), False
     try:
-        from ..power import make_meter  # type: ignore[attr-defined]
+        from ..power import make_meter
     except ImportError:
         raise ConfigError(f"energy backend {cfg.energy!r} is not available in this build") from None
     return make_meter(cfg.energy), True

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..config import RunConfig
+from ..flops.records import ModelTrace
 from .runtime import sparse_config
 
 
@@ -21,9 +22,9 @@ class Worker:
     dense_twin: nn.Module
     input_shape: tuple[int, ...]
     num_classes: int
-    _traces: dict[int, Any] = field(default_factory=dict, repr=False)
+    _traces: dict[int, ModelTrace] = field(default_factory=dict, repr=False)
 
-    def shape_trace(self, batch_size: int) -> Any:
+    def shape_trace(self, batch_size: int) -> ModelTrace:
         """The FLOP counter's shape pass at this batch size, captured once and re-costed per client."""
         from ..flops import trace_model
 

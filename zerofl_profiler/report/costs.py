@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..errors import MissingExtraError
+from ..traces.run import RunData
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _mean(xs: Sequence[float]) -> float:
     return float(sum(xs)) / len(xs) if xs else 0.0
 
 
-def estimate_costs(run: Any, costing: Any) -> tuple[DeviceCost, ...]:
+def estimate_costs(run: RunData, costing: Any) -> tuple[DeviceCost, ...]:
     """Re-cost ``run`` (RunData) on every device of ``costing`` (a CostingSelection); () when none asked."""
     if costing is None or not (costing.devices or costing.device_files or costing.device_mix):
         return ()

@@ -87,7 +87,7 @@ def _host() -> str:
     return socket.gethostname() or "localhost"
 
 
-class RunDir(os.PathLike):  # type: ignore[type-arg]
+class RunDir(os.PathLike[str]):
     """One run directory: its file names, its readers, and (with the lock held) its writers."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -14,10 +14,15 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from ...config import RunConfig
 from ...errors import BadInputError, ZeroflError
+from ...power import Meter
 from .extra import require_flower
+
+if TYPE_CHECKING:
+    from ..engine import RunSummary
 
 
 def _cpus() -> int:
@@ -52,10 +57,10 @@ def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable
     return on_event
 
 
-def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any = None,
+def run_flower(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Meter | None = None,
                progress: bool | Callable[..., Any] = True, *, client_cpus: float = 1.0,
                ray_cpus: int | None = None, torch_threads: int | None = None, client_app: Any = None,
-               verbose: bool = False) -> Any:
+               verbose: bool = False) -> RunSummary:
     """Run (or resume) ``cfg`` on Flower's simulation runtime and write the same RUN_DIR as in-process.
 
     ``meter`` is accepted for parity with ``fl.engine.run`` and unused: a meter cannot cross into
