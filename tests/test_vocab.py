@@ -151,7 +151,8 @@ def test_one_kept_count_everywhere() -> None:
     assert up.nbytes == 3 * 8 + 3 * 4  # 2.5 kept entries -> 3 (value + int32 index) + dense bias
 
 
-def test_config_and_vocab_are_torch_free() -> None:
-    code = ("import sys, zerofl_profiler.config as c, zerofl_profiler.vocab; c.RunConfig(); "
-            "assert 'torch' not in sys.modules")
+def test_readers_of_a_run_are_torch_free() -> None:
+    code = ("import sys, zerofl_profiler.config as c, zerofl_profiler.vocab, zerofl_profiler.traces, "
+            "zerofl_profiler.traces.rundir, zerofl_profiler.analysis.summary, zerofl_profiler.analysis.estimate; "
+            "c.RunConfig(); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..analysis.summary import RunSummary
 from ..errors import BadInputError
-from ..traces.schema import GEMM_PHASES
+from ..vocab import GEMM_PHASES
 from .common import tag, untangle_ticks
 from .style import Style, get_style, new_figure, style_context, unit_scale
 
