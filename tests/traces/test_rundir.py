@@ -257,3 +257,26 @@ def test_layers_doc_round_trips_the_counters_document(finished_run: Path) -> Non
     assert doc.to_json() == raw and LayersDoc.from_json(doc.to_json()) == doc
     assert [r.op_class for r in doc.layers] == [r["op_class"] for r in raw["layers"]]
     assert doc.batch_size == TINY["batch_size"] and doc.optimizer == RunConfig(**TINY).optimizer_name
+
+
+def test_resume_parses_config_toml_once(finished_run: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    import zerofl_profiler.traces.rundir as rundir
+
+    calls: list[Path] = []
+    real = rundir.read_stored_run
+
+    def counting(path, **kw):
+        calls.append(Path(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(rundir, "read_stored_run", counting)
+    copy = tmp_path / "copy"
+    shutil.copytree(finished_run, copy)
+    main(["train", "--out", str(copy), "--resume", "--quiet"])  # finished: summary only
+    assert len(calls) == 1
+    (copy / "checkpoint.pt").unlink()  # now a real resume: lock, trim, redo both rounds
+    calls.clear()
+    main(["train", "--out", str(copy), "--resume", "--quiet"])
+    assert len(calls) == 1
+    capsys.readouterr()
+    assert len(load_run(copy).rounds) == TINY["rounds"]

@@ -9,6 +9,7 @@ import click
 
 from ..config import RunConfig
 from ..errors import ConfigError
+from ..traces.rundir import RunDir
 from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
 from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
 
@@ -23,7 +24,7 @@ _DIRECT = {
 }
 
 
-def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> RunConfig:
+def build_config(config_file: str | None, out: str | RunDir, resume: bool, opts: dict[str, Any]) -> RunConfig:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
     from ..config import from_mapping, read_toml
     from ..fl.engine import stored_config
@@ -155,7 +156,8 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
     """Train a sparse federated model and write RUN_DIR (config, trace, rounds, layers, checkpoint)."""
     if resume and not Path(out).exists():
         raise ConfigError(f"--resume: run directory {out} does not exist")
-    cfg = build_config(config_file, out, resume, opts)
+    rundir = RunDir(out)  # one reader of config.toml for the options and the engine
+    cfg = build_config(config_file, rundir, resume, opts)
     if cfg.engine == "flower":
         from ..fl.flower import run_flower  # lazy: only this engine needs flwr
 
@@ -163,10 +165,10 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
     else:
         from ..fl.engine import run as runner
     if quiet or as_json:
-        summary = runner(cfg, out, resume, progress=False)
+        summary = runner(cfg, rundir, resume, progress=False)
     else:
         with RichProgress(cfg.rounds) as prog:
-            summary = runner(cfg, out, resume, progress=prog)
+            summary = runner(cfg, rundir, resume, progress=prog)
     if as_json:
         emit_json(summary.to_dict())
     else:

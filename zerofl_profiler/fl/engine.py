@@ -21,7 +21,7 @@ from ..errors import ConfigError, TrainingError
 from ..power import Meter, NullMeter
 from ..traces.io import read_client_records, read_round_records
 from ..traces.layers import LayersDoc
-from ..traces.rundir import RunDir, StoredRun
+from ..traces.rundir import RunDir, StoredRun, as_rundir
 from ..traces.schema import RoundRecord
 from .checkpoint import Checkpoint, load_own_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
@@ -79,9 +79,9 @@ class RunSummary:
         return asdict(self)
 
 
-def stored_config(run_dir: str | Path) -> RunConfig:
+def stored_config(run_dir: str | Path | RunDir) -> RunConfig:
     """The configuration a run directory was started with (for --resume)."""
-    return RunDir(run_dir).read_config().config
+    return as_rundir(run_dir).read_config().config
 
 
 def _config_diff(a: RunConfig, b: RunConfig) -> list[str]:
@@ -193,14 +193,15 @@ def load_run_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[Clie
     return train, test, [train.subset(p) for p in parts], stats
 
 
-def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Meter | None = None) -> RunContext:
+def setup_run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False,
+              meter: Meter | None = None) -> RunContext:
     """Lock the run directory, validate it, load data and model, write the run files (or reopen them).
 
     The lock comes first, so a second writer fails at once naming the first; everything else is
     validated and loaded before any run file is written, and a directory this call created is
     removed again when it fails before writing.
     """
-    rundir = RunDir(out_dir)
+    rundir = as_rundir(out_dir)
     rundir.acquire()
     try:
         return _setup(cfg, rundir, resume, meter)
@@ -252,10 +253,10 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None) ->
                       owns)
 
 
-def summarize(run_dir: str | Path, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,
+def summarize(run_dir: str | Path | RunDir, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,
               resumed_from: int | None = None) -> RunSummary:
     """Summary of what the run directory holds (so a resumed or finished run reports the whole run)."""
-    rd = RunDir(run_dir)
+    rd = as_rundir(run_dir)
     clients = read_client_records(rd.trace_path) if rd.trace_path.exists() else []
     rounds = read_round_records(rd.rounds_path) if rd.rounds_path.exists() else []
     accs = [r.test_accuracy for r in rounds if r.test_accuracy is not None]
@@ -284,7 +285,7 @@ def print_progress(ev: ProgressEvent) -> None:
         print(ev.message, file=sys.stderr)
 
 
-def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Meter | None = None,
+def run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False, meter: Meter | None = None,
         progress: bool | ProgressHook = True) -> RunSummary:
     """Run (or resume) a federated training run in this process and write RUN_DIR."""
     from .sampling import sample_clients
@@ -301,12 +302,12 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Meter 
         torch.set_num_threads(old_threads)
 
 
-def finished_checkpoint(cfg: RunConfig, out_dir: str | Path) -> Checkpoint | None:
+def finished_checkpoint(cfg: RunConfig, out_dir: str | Path | RunDir) -> Checkpoint | None:
     """This run's checkpoint when it already holds every round of ``cfg`` (resume then does nothing).
 
     Read without the lock (it only reads); a checkpoint of another run is refused here too.
     """
-    rundir = RunDir(out_dir)
+    rundir = as_rundir(out_dir)
     if not rundir.checkpoint_path.is_file():
         return None
     ck = load_own_checkpoint(rundir)
@@ -315,16 +316,17 @@ def finished_checkpoint(cfg: RunConfig, out_dir: str | Path) -> Checkpoint | Non
     return None
 
 
-def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Meter | None, hook: ProgressHook,
+def _run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool, meter: Meter | None, hook: ProgressHook,
          t_run: float) -> RunSummary:
     from .sampling import sample_clients
 
-    ck = finished_checkpoint(cfg, out_dir) if resume else None
+    rundir = as_rundir(out_dir)  # one RunDir: config.toml is parsed once however often it is asked for
+    ck = finished_checkpoint(cfg, rundir) if resume else None
     if ck is not None:
-        summary = summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
+        summary = summarize(rundir, cfg, already_finished=True, resumed_from=ck.round)
         hook(ProgressEvent("done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
         return summary
-    ctx = setup_run(cfg, out_dir, resume, meter)
+    ctx = setup_run(cfg, rundir, resume, meter)
     try:
         hook(ProgressEvent("start", ctx.start_round, cfg.rounds,
                            message=(f"resuming {ctx.run_dir} after round {ctx.resumed_from}" if resume
@@ -342,7 +344,7 @@ def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Meter | None,
             hook(ProgressEvent("round", rnd, cfg.rounds, accuracy=rec.test_accuracy, loss=rec.test_loss))
     finally:
         ctx.close()
-    return summarize(ctx.run_dir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
+    return summarize(ctx.rundir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
 
 
 __all__ = ["ProgressEvent", "ProgressHook", "RunContext", "RunSummary", "finished_checkpoint", "load_run_data",

@@ -101,6 +101,9 @@ class RunDir(os.PathLike[str]):
     def __fspath__(self) -> str:
         return str(self.path)
 
+    def __str__(self) -> str:
+        return str(self.path)
+
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
 
@@ -315,6 +318,11 @@ class RunDir(os.PathLike[str]):
         atomic_write(self.checkpoint_path, data)
 
 
+def as_rundir(path: "str | os.PathLike[str] | RunDir") -> RunDir:
+    """The RunDir itself when given one (so its parsed config.toml is reused), else a new one."""
+    return path if isinstance(path, RunDir) else RunDir(path)
+
+
 def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -> StoredRun:
     """Parse a run's config.toml once: typed options (paths need not exist here) and metadata."""
     import tomllib
@@ -349,4 +357,4 @@ def _fsync_file(path: Path) -> None:
 
 
 __all__ = ["CHECKPOINT_FILE", "LOCK_FILE", "RUN_FILES", "LockHolder", "RunDir", "RunLockedError", "StoredRun",
-           "read_stored_run"]
+           "as_rundir", "read_stored_run"]
