@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import tomllib
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
@@ -181,16 +182,25 @@ class RunConfig:
         return from_mapping(d)
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """The option keys of a TOML file (metadata such as run_id and [environment] removed)."""
+def load_toml(path: str | os.PathLike[str], *, missing: str | None = None) -> dict[str, Any]:
+    """A whole TOML file; a missing (message ``missing``) or malformed one is one ConfigError line."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+        raise ConfigError(missing or f"config file not found: {p}")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: malformed TOML ({exc})") from None
+
+
+def option_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The option keys of a config document (run metadata such as run_id and [environment] removed)."""
     return {k: v for k, v in data.items() if k not in METADATA_KEYS}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The option keys of a TOML file (metadata such as run_id and [environment] removed)."""
+    return option_keys(load_toml(path))
 
 
 def _int(v: Any) -> int:
@@ -267,4 +277,5 @@ def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     return RunConfig(**kw)
 
 
-__all__ = ["RunConfig", "read_toml", "from_mapping", "from_stored", "config_digest", "METADATA_KEYS"]
+__all__ = ["RunConfig", "read_toml", "load_toml", "option_keys", "from_mapping", "from_stored", "config_digest",
+           "METADATA_KEYS"]

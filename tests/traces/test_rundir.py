@@ -131,13 +131,18 @@ def test_readers_work_while_a_writer_holds_the_lock(finished_run: Path, tmp_path
         rd.release()
 
 
+def _train_process(out: Path, rounds: int) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of a real, small `zerofl-profile train --out OUT` process."""
+    argv = [sys.executable, "-m", "zerofl_profiler", "train", "--out", str(out), "--quiet", "--energy", "none",
+            "--rounds", str(rounds), "--clients", "3", "--clients-per-round", "2", "--local-epochs", "1"]
+    return argv, {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 @pytest.mark.slow
 def test_two_real_train_processes_on_one_out(tmp_path: Path) -> None:
     """Started together: exactly one runs; the other exits 2 with one line; the run is intact."""
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "zerofl_profiler", "train", "--out", str(out), "--quiet", "--energy", "none",
-            "--rounds", "3", "--clients", "3", "--clients-per-round", "2", "--local-epochs", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv, env = _train_process(out, rounds=3)
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(2)]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
@@ -162,9 +167,7 @@ def test_second_train_started_during_a_run_names_its_pid(tmp_path: Path) -> None
     import time
 
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "zerofl_profiler", "train", "--out", str(out), "--quiet", "--energy", "none",
-            "--rounds", "6", "--clients", "3", "--clients-per-round", "2", "--local-epochs", "1"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv, env = _train_process(out, rounds=6)
     a = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120

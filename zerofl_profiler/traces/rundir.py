@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Mapping
 
-from ..config import METADATA_KEYS, RunConfig, config_digest, from_stored
+from ..config import RunConfig, config_digest, from_stored, load_toml, option_keys
 from ..errors import BadInputError, ConfigError, OutputError, ZeroflError
 from .atomic import TMP_PREFIX, atomic_open, atomic_write, clean_stale_temporaries, fsync_dir
 from .io import JsonlWriter, iter_jsonl, truncate_partial_tail
@@ -325,16 +325,9 @@ def as_rundir(path: "str | os.PathLike[str] | RunDir") -> RunDir:
 
 def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -> StoredRun:
     """Parse a run's config.toml once: typed options (paths need not exist here) and metadata."""
-    import tomllib
-
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p.parent} holds no {CONFIG_FILE} (was it started by `train`?)")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: malformed TOML ({exc})") from None
-    options = {k: v for k, v in data.items() if k not in METADATA_KEYS}
+    data = load_toml(p, missing=f"{p.parent} holds no {CONFIG_FILE} (was it started by `train`?)")
+    options = option_keys(data)
     try:
         cfg = from_stored(options)
     except BadInputError as exc:
