@@ -283,3 +283,20 @@ def test_resume_parses_config_toml_once(finished_run: Path, tmp_path: Path, monk
     assert len(calls) == 1
     capsys.readouterr()
     assert len(load_run(copy).rounds) == TINY["rounds"]
+
+
+def test_a_run_reads_where_its_data_is_not(finished_run: Path, tmp_path: Path) -> None:
+    """The stored config is typed without requiring data_dir to exist on the reading machine."""
+    import tomllib
+
+    import tomli_w
+
+    moved = tmp_path / "moved"
+    shutil.copytree(finished_run, moved)
+    cfg = tomllib.loads((moved / "config.toml").read_text())
+    cfg.update(dataset="cifar10", data_dir=str(tmp_path / "not-here"))
+    (moved / "config.toml").write_text(tomli_w.dumps(cfg))
+    data = load_run(moved)
+    assert data.config is not None and data.config.data_dir == str(tmp_path / "not-here")
+    with pytest.raises(BadInputError, match="not found"):  # training from it still checks the path
+        RunConfig(**{**TINY, "dataset": "cifar10", "data_dir": str(tmp_path / "not-here")})
