@@ -300,3 +300,29 @@ def test_a_run_reads_where_its_data_is_not(finished_run: Path, tmp_path: Path) -
     assert data.config is not None and data.config.data_dir == str(tmp_path / "not-here")
     with pytest.raises(BadInputError, match="not found"):  # training from it still checks the path
         RunConfig(**{**TINY, "dataset": "cifar10", "data_dir": str(tmp_path / "not-here")})
+
+
+def test_a_version_1_checkpoint_still_resumes_and_is_still_checked(finished_run: Path, tmp_path: Path) -> None:
+    """Checkpoints written before the digest existed: the run id is still checked, nothing else."""
+    import io
+
+    import torch
+
+    from zerofl_profiler.fl.checkpoint import load_checkpoint, load_own_checkpoint
+
+    old = tmp_path / "old"
+    shutil.copytree(finished_run, old)
+    ck = load_checkpoint(old)
+
+    def write_v1(run_id: str) -> None:
+        buf = io.BytesIO()
+        torch.save({"version": 1, "run_id": run_id, "round": ck.round,
+                    "global_state": {k: torch.from_numpy(v) for k, v in ck.global_state.items()}}, buf)
+        (old / "checkpoint.pt").write_bytes(buf.getvalue())
+
+    write_v1(ck.run_id)
+    got = load_own_checkpoint(RunDir(old))
+    assert got.config_digest is None and got.round == ck.round
+    write_v1("someone-else")
+    with pytest.raises(BadInputError, match="another run"):
+        load_own_checkpoint(RunDir(old))
