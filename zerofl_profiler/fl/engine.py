@@ -203,14 +203,18 @@ def setup_run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False
     """
     rundir = as_rundir(out_dir)
     rundir.acquire()
+    owned: list[Meter] = []  # a meter _setup made, closed again if it fails
     try:
-        return _setup(cfg, rundir, resume, meter)
+        return _setup(cfg, rundir, resume, meter, owned)
     except BaseException:
+        for m in owned:
+            m.close()
         rundir.discard()
         raise
 
 
-def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None) -> RunContext:
+def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, owned: list[Meter]) -> RunContext:
+    ckpt: Checkpoint | None = None
     if resume:
         stored = rundir.read_config()
         diff = _config_diff(stored.config, cfg)
@@ -232,6 +236,7 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None) ->
     owns = False
     if meter is None:
         meter, owns = make_meter_for(cfg)
+        owned.append(meter)
 
     start, resumed_from = 1, None
     if resume:
