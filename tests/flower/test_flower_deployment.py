@@ -42,7 +42,7 @@ def test_two_rounds_on_a_real_superlink(local_deployment, tmp_path):
     time.sleep(1.0)  # let the ServerApp close its files
 
     run = load_run(out)
-    assert run.config["engine"] == "flower" and run.config["clients"] == 2
+    assert run.config.engine == "flower" and run.config.clients == 2
     assert [r.round for r in run.rounds] == [1, 2]
     for r in run.rounds:
         assert r.engine == "flower"
