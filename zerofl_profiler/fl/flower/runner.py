@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...config import RunConfig
 from ...errors import BadInputError, ZeroflError
 from ...power import Meter
+from ...traces.rundir import RunDir, as_rundir
 from .extra import require_flower
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable
     return on_event
 
 
-def run_flower(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Meter | None = None,
+def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False, meter: Meter | None = None,
                progress: bool | Callable[..., Any] = True, *, client_cpus: float = 1.0,
                ray_cpus: int | None = None, torch_threads: int | None = None, client_app: Any = None,
                verbose: bool = False) -> RunSummary:
@@ -100,6 +101,12 @@ def run_flower(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter:
 
         last = load_checkpoint(out_dir)
         resumed_from = None if last is None else last.round
+
+    # fail at once (before Ray starts) when another process writes this run; the ServerApp then
+    # takes the lock for the run itself (in this process, so it cannot be held across the call)
+    probe = as_rundir(out_dir)
+    probe.acquire()
+    probe.discard()
 
     shared = concurrency(client_cpus, total) > 1 and cfg.energy != "none"
     opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
