@@ -206,11 +206,15 @@ class RunDir(os.PathLike[str]):
         if stale is not None and stale != LockHolder(os.getpid(), _host()):
             print(f"notice: {self.lock_path}: taking over the lock left by PID {stale.pid} on {stale.host}, "
                   f"which no longer holds it", file=sys.stderr)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()} {_host()}\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()} {_host()}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            fh.close()  # closing drops the flock too
+            raise OutputError.from_os(exc, self.lock_path, "cannot write") from None
         self._lock_fh = fh
         clean_stale_temporaries(self.path)
 
