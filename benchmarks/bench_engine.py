@@ -2,12 +2,17 @@
 
     .venv/bin/python benchmarks/bench_engine.py [--repeats 3] [--rounds 5] [--accelerator cuda]
         [--sparsity 0.9] [--model resnet18 --dataset synthetic --input-shape 3,32,32 --batch-size 32]
+    .venv/bin/python benchmarks/bench_engine.py --durability [--repeats 5] [--dir PATH]
 
 Part 1 times the in-process engine (sampling, client records, FLOP counting, upload encoding,
 aggregation, server evaluation, checkpoint and trace writes) against a bare loop that runs exactly
 the same local SGD steps -- the same SWAT model object, the same clients, the same shuffled
 batches -- and nothing else. Variants alternate round by round; medians and the ratio are printed.
 Part 2 reports rounds per second for 100 clients, 10 per round, on the default data and model.
+``--durability`` instead times what the trace's fsync rule costs: the engine as built (trace
+fsynced once per round) against the same run with every client record fsynced, alternating, in
+``--dir`` (default: the temporary directory; pick the disk you train on, a tmpfs fsync is free);
+and the bare cost of one fsynced append there.
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ def bare_loop(cfg) -> tuple[float, float]:
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     model = worker.model
+    from zerofl_profiler.fl.runtime import apply_threads
+
     device = run_device(cfg)
     ops = device_ops(device)
-    old_threads = cfg.apply_threads()  # the engine trains with the same thread count
+    old_threads = apply_threads(cfg)  # the engine trains with the same thread count
     ops.synchronize()
     t0, c0 = time.perf_counter(), time.process_time()
     for rnd in range(1, cfg.rounds + 1):
@@ -62,11 +69,11 @@ def bare_loop(cfg) -> tuple[float, float]:
     return elapsed
 
 
-def engine_run(cfg) -> tuple[float, float]:
+def engine_run(cfg, where: str | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of a full engine run into a fresh temporary directory."""
     from zerofl_profiler.fl.engine import run
 
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory(dir=where) as d:
         t0, c0 = time.perf_counter(), time.process_time()
         run(cfg, Path(d) / "run", progress=False)
         return time.perf_counter() - t0, time.process_time() - c0
@@ -82,8 +89,60 @@ def report(label: str, eng: list[float], bare: list[float]) -> None:
           f"fastest vs fastest {100 * (min(eng) / min(bare) - 1):+.1f} %  (target < 10 %)")
 
 
+def per_record_fsync_run(cfg, where: str | None) -> float:
+    """Wall seconds of the same engine run with the trace fsynced after every client record."""
+    import zerofl_profiler.traces.rundir as rundir
+
+    real = rundir.JsonlWriter
+    rundir.JsonlWriter = lambda path, fsync=True: real(path, fsync=True)  # type: ignore[misc]
+    try:
+        return engine_run(cfg, where)[0]
+    finally:
+        rundir.JsonlWriter = real  # type: ignore[misc]
+
+
+def append_cost(where: str | None, n: int = 200) -> tuple[float, float]:
+    """(seconds per flushed append, seconds per flushed + fsynced append) of a 2 kB record in ``where``."""
+    import os
+
+    line = "x" * 2047 + "\n"
+    out = []
+    for sync in (False, True):
+        with tempfile.TemporaryDirectory(dir=where) as d, open(os.path.join(d, "t.jsonl"), "a") as fh:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fh.write(line)
+                fh.flush()
+                if sync:
+                    os.fsync(fh.fileno())
+            out.append((time.perf_counter() - t0) / n)
+    return out[0], out[1]
+
+
+def durability(args) -> None:
+    """The trace's fsync rule: per round (as built) vs per record, on the same run."""
+    from zerofl_profiler.config import RunConfig
+
+    cfg = RunConfig(clients=100, clients_per_round=10, rounds=args.rounds or 5, local_epochs=1)
+    where = args.dir
+    print(f"durability: N={cfg.clients} K={cfg.clients_per_round} R={cfg.rounds} E={cfg.local_epochs} "
+          f"({cfg.rounds * cfg.clients_per_round} client records) in {where or tempfile.gettempdir()}")
+    engine_run(cfg, where)  # warm-up
+    per_round, per_record = [], []
+    for _ in range(args.repeats):  # alternate the variants
+        per_round.append(engine_run(cfg, where)[0])
+        per_record.append(per_record_fsync_run(cfg, where))
+    mr, mc = statistics.median(per_round), statistics.median(per_record)
+    print(f"  trace fsynced per round (as built): median {mr:.3f} s ({', '.join(f'{v:.3f}' for v in per_round)})")
+    print(f"  trace fsynced per record:           median {mc:.3f} s ({', '.join(f'{v:.3f}' for v in per_record)})")
+    print(f"  per-record / per-round: ratio of medians {mc / mr:.3f}, "
+          f"median paired ratio {statistics.median(c / r for c, r in zip(per_record, per_round)):.3f}")
+    flushed, synced = append_cost(where)
+    print(f"  one 2 kB append: flushed {1e6 * flushed:.1f} us, flushed + fsynced {1e6 * synced:.1f} us")
+
+
 def main() -> None:
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -94,7 +153,12 @@ def main() -> None:
     ap.add_argument("--dataset", default=None, help="e.g. synthetic for CIFAR-shaped data without files")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--skip-scale", action="store_true", help="skip the 100-client rounds/s part")
+    ap.add_argument("--durability", action="store_true", help="time the trace's fsync rule instead")
+    ap.add_argument("--dir", default=None, help="where --durability writes its runs (default: the temp dir)")
     args = ap.parse_args()
+    if args.durability:
+        durability(args)
+        return
     over = {k: v for k, v in (("rounds", args.rounds), ("sparsity", args.sparsity), ("model", args.model),
                               ("dataset", args.dataset), ("batch_size", args.batch_size)) if v is not None}
     cfg = RunConfig(accelerator=args.accelerator, **over)

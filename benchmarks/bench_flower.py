@@ -32,7 +32,7 @@ def child(engine: str, out: str, rounds: int, clients: int, per_round: int, thre
 
     if engine == "inprocess" and threads > 0:
         torch.set_num_threads(threads)  # what each Flower client runs with (torch_threads)
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
 
     cfg = RunConfig(rounds=rounds, clients=clients, clients_per_round=per_round)
     marks: list[tuple[str, int, float]] = []

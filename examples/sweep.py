@@ -32,7 +32,7 @@ def mean_std(xs: list[float]) -> tuple[float, float]:
 
 
 def main() -> None:
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
     from zerofl_profiler.fl.engine import run
     from zerofl_profiler.traces.atomic import atomic_write
     from zerofl_profiler.units import fmt_bytes, fmt_time

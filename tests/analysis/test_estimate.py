@@ -14,6 +14,7 @@ from _devfiles import network_dict, write_device  # noqa: E402
 
 from zerofl_profiler.analysis.estimate import Costing, compare_workload, estimate_run, resolve_costing  # noqa: E402
 from zerofl_profiler.analysis.workload import from_layers, upload_bytes  # noqa: E402
+from zerofl_profiler.traces.layers import LayersDoc  # noqa: E402
 from zerofl_profiler.cli.options import CostingSelection  # noqa: E402
 from zerofl_profiler.errors import BadInputError, TraceFormatError  # noqa: E402
 from zerofl_profiler.hardware_models.spec import load_device_file, parse_network  # noqa: E402
@@ -93,7 +94,7 @@ LAYERS = {"optimizer": "sgd_momentum", "layers": [
 
 def test_layers_basis_scales_to_the_clients_work(tmp_path: Path) -> None:
     dev = _toy(tmp_path, peak=1e9, bw=1e6, overhead=1e-3)
-    step = from_layers(LAYERS)
+    step = from_layers(LayersDoc.from_json(LAYERS))
     assert step.basis == "layers" and len(step.row_names) == 4 and step.topk_flops.tolist() == [1100.0]
     # one step by hand: fwd max(1e6/5e8, 4500/1e6) = 4.5 ms; bi max(2 ms, 4.5 ms); bw max(2 ms, 4.5 ms);
     # optimizer max(3000/2.5e8, 20000/1e6) = 20 ms; 4 kernels x 1 ms
@@ -206,7 +207,7 @@ def test_topk_kept_and_new_classes_use_their_own_efficiency(tmp_path: Path) -> N
          "sparse": {"forward": 400}, "bytes": {"sparse": {"forward": {"read": 8, "written": 1}}}},
         {"name": "pool", "type": "MaxPool2d", "op_class": "pool", "dense": {"forward": 1000},
          "sparse": {"forward": 1000}, "bytes": {"dense": {"forward": {"read": 8, "written": 1}}}}]}
-    step = from_layers(doc)
+    step = from_layers(LayersDoc.from_json(doc))
     # 2000 comparisons at 1e9 x 0.001 = 2 ms; 400 kept entries at 1e9 x 0.004 = 0.1 ms
     assert topk_step_time(step, dev)[0] == pytest.approx(2e-3 + 0.1e-3)
     assert step.row_phase.tolist() == [3]  # the pool row is trace phase "elementwise"

@@ -25,7 +25,7 @@ def test_every_command_help_ends_with_examples(capsys, name):
 
 
 def test_train_help_shows_the_run_defaults(capsys):
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
 
     out = " ".join(run(capsys, "train", "--help").out.split())
     assert f"SGD momentum. [default: {RunConfig.momentum}]" in out

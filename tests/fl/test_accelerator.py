@@ -18,7 +18,7 @@ import torch
 
 from zerofl_profiler.errors import BadInputError, ConfigError
 from zerofl_profiler.fl import accelerator as acc
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 
 ROOT = Path(__file__).resolve().parents[2]

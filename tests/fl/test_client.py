@@ -10,7 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from zerofl_profiler.fl.client import train_client
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.data import load_dataset
 from zerofl_profiler.fl.worker import build_dense, state_to_numpy
 

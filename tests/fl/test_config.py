@@ -7,7 +7,7 @@ import math
 import pytest
 
 from zerofl_profiler.errors import ConfigError
-from zerofl_profiler.fl.config import RunConfig, from_mapping
+from zerofl_profiler.config import RunConfig, from_mapping
 from zerofl_profiler.fl.sampling import sample_clients
 
 
@@ -16,7 +16,7 @@ def test_toml_round_trip_keeps_every_option(tmp_path):
                     upload="topk-diff", mask_ratio=0.1, encoding="bitmask", partition="iid",
                     dense_layers=("conv1", "fc"), name="x", aggregation="masked-mean")
     p = tmp_path / "c.toml"
-    cfg.to_toml(p, run_id="r1", environment={"torch_version": "x"})
+    p.write_text(cfg.to_toml_text(run_id="r1", environment={"torch_version": "x"}))
     assert RunConfig.from_toml(p) == cfg
     assert RunConfig.from_toml(p, rounds=9).rounds == 9
 

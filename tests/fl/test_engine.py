@@ -11,7 +11,7 @@ from zerofl_profiler.errors import ConfigError, TrainingError
 from zerofl_profiler.fl import engine as engine_mod
 from zerofl_profiler.fl.checkpoint import load_checkpoint
 from zerofl_profiler.fl.client import train_client
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 from zerofl_profiler.traces import load_run
 
@@ -35,14 +35,13 @@ def test_run_writes_a_valid_run_directory(tmp_path):
     assert len(data.clients) == 4 and len(data.rounds) == 2
     assert {c.round for c in data.clients} == {1, 2}
     assert all(c.run_id == summary.run_id == data.run_id for c in data.clients)
-    assert RunConfig.from_dict({k: v for k, v in data.config.items()
-                                if k not in ("run_id", "environment", "partition_stats")}) == \
-        cfg.with_updates(accelerator="cpu")  # the stored config names the device it resolved to
-    env = data.config["environment"]
+    assert data.config == cfg.with_updates(accelerator="cpu")  # the typed RunConfig, with the device it resolved to
+    env = data.stored.environment
     for key in ("package_version", "torch_version", "cpu_model", "torch_threads", "python_version"):
         assert key in env
-    assert sum(data.config["partition_stats"]["sizes"]) > 0
-    assert data.layers is not None and data.layers["layers"]
+    assert sum(data.stored.partition_stats["sizes"]) > 0
+    assert data.layers is not None and data.layers.layers
+    assert {r.op_class for r in data.layers.layers} >= {"gemm", "optimizer"}  # stored by the counter
     for r in data.rounds:
         assert 0.0 <= r.test_accuracy <= 1.0 and len(r.sampled_clients) == 2
         assert r.lr == pytest.approx(cfg.lr_for_round(r.round))

@@ -12,7 +12,7 @@ import pytest
 
 from zerofl_profiler.errors import ConfigError
 from zerofl_profiler.fl.checkpoint import load_checkpoint
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 
 OPTS = dict(clients=5, clients_per_round=3, rounds=3, batch_size=32, upload="topk-diff", mask_ratio=0.1)
@@ -23,7 +23,7 @@ TIMING = {"wall_time_s", "cpu_time_s", "timestamp", "run_id", "energy", "energy_
 KILLER = textwrap.dedent("""
     import json, os, signal, sys
     from zerofl_profiler.fl import engine
-    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.config import RunConfig
 
     out, where = sys.argv[1], sys.argv[2]
     cfg = RunConfig(**json.loads(sys.argv[3]))

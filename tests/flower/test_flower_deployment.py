@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.sampling import sample_clients
 from zerofl_profiler.traces.run import load_run
 
@@ -29,7 +29,7 @@ def test_two_rounds_on_a_real_superlink(local_deployment, tmp_path):
     dep = local_deployment
     cfg = RunConfig(clients=2, clients_per_round=2, rounds=2, upload="topk-weights", encoding="csr", seed=3)
     cfg_path = tmp_path / "run.toml"
-    cfg.to_toml(cfg_path)
+    cfg_path.write_text(cfg.to_toml_text())
     out = tmp_path / "run"
 
     dep.superlink()
@@ -42,7 +42,7 @@ def test_two_rounds_on_a_real_superlink(local_deployment, tmp_path):
     time.sleep(1.0)  # let the ServerApp close its files
 
     run = load_run(out)
-    assert run.config["engine"] == "flower" and run.config["clients"] == 2
+    assert run.config.engine == "flower" and run.config.clients == 2
     assert [r.round for r in run.rounds] == [1, 2]
     for r in run.rounds:
         assert r.engine == "flower"

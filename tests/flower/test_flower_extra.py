@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from zerofl_profiler.errors import BadInputError, MissingExtraError
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.flower import extra
 
 

@@ -12,7 +12,7 @@ pytest.importorskip("flwr")
 from flwr.app import ConfigRecord, Context, Error, Message, RecordDict  # noqa: E402
 
 from zerofl_profiler.errors import TrainingError  # noqa: E402
-from zerofl_profiler.fl.config import RunConfig  # noqa: E402
+from zerofl_profiler.config import RunConfig  # noqa: E402
 from zerofl_profiler.fl.engine import setup_run  # noqa: E402
 from zerofl_profiler.fl.flower import protocol as P  # noqa: E402
 from zerofl_profiler.fl.flower.arrays import state_to_arrays  # noqa: E402

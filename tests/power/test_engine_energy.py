@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zerofl_profiler.fl.config import RunConfig
+from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 from zerofl_profiler.power import make_meter
 from zerofl_profiler.traces import load_run

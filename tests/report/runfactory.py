@@ -67,11 +67,12 @@ def layers_doc(sparsity: float) -> dict:
         else:
             sparse = {k: int(round(v * d)) for k, v in dense.items()}
         w = gemm_params(row) * 4
-        layers.append({"name": row[0], "type": row[1], "dense": dense, "sparse": sparse,
+        layers.append({"name": row[0], "type": row[1], "op_class": "gemm", "dense": dense, "sparse": sparse,
                        "bytes": {"weights": w, "weights_csr": int(round(w * d)) * 2}})
     for name, typ, _, n in BN_ROWS:
         dense = {"forward": 4 * n * BATCH, "backward_input": 6 * n * BATCH, "backward_weight": 0}
-        layers.append({"name": name, "type": typ, "dense": dense, "sparse": dict(dense), "bytes": {}})
+        layers.append({"name": name, "type": typ, "op_class": "norm", "dense": dense, "sparse": dict(dense),
+                       "bytes": {}})
     tot = {"dense": {}, "sparse": {}}
     for kind in ("dense", "sparse"):
         for k in ("forward", "backward_input", "backward_weight"):

@@ -152,7 +152,7 @@ def test_load_run_reads_everything(tmp_path: Path) -> None:
     (tmp_path / "layers.json").write_text(json.dumps({"layers": []}))
     run = load_run(tmp_path)
     assert run.run_id == "run-a" and run.name == "sparse-90"
-    assert len(run.clients) == 1 and len(run.rounds) == 1 and run.layers == {"layers": []}
+    assert len(run.clients) == 1 and len(run.rounds) == 1 and run.layers is not None and run.layers.layers == ()
     (tmp_path / "config.toml").write_text("run_id = \n")
-    with pytest.raises(TraceFormatError, match="malformed TOML"):
+    with pytest.raises(BadInputError, match="malformed TOML"):
         load_run(tmp_path)

@@ -31,6 +31,7 @@ from ..hardware_models.cost import (
 )
 from ..hardware_models.population import DeviceMix, parse_mix
 from ..hardware_models.spec import DeviceProfile, NetworkSpec
+from ..traces.run import RunData
 from .workload import StepProfile, from_layers, from_totals
 
 
@@ -385,16 +386,6 @@ def _summaries(c: RecordCosts, row: np.ndarray | int, g: _Rounds,
     return table, total
 
 
-def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
-    """A key from config.toml at top level or one table down."""
-    if key in config and isinstance(config[key], int):
-        return int(config[key])
-    for v in config.values():
-        if isinstance(v, Mapping) and isinstance(v.get(key), int):
-            return int(v[key])
-    return default
-
-
 def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *,
                      seed: int = 0) -> tuple[tuple[DeviceEstimate, ...], dict[str, Any] | None]:
     """The vectorized estimator: every device (and the mix) over all record columns at once."""
@@ -427,15 +418,16 @@ def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *
     return tuple(entries), mix_json
 
 
-def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunEstimate:
+def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> RunEstimate:
     """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
     ok = [r for r in run.clients if r.status == "ok"]
     failed = len(run.clients) - len(ok)
     if not ok:
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
-    mask_every = _config_int(run.config, "mask_every", 1)
+    cfg = run.config
+    mask_every = cfg.mask_every if cfg is not None else 1
     step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
-    mix_seed = seed if seed is not None else _config_int(run.config, "seed", 0)
+    mix_seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
     entries, mix_json = estimate_columns(records_from_trace(ok), step, costing, seed=mix_seed)
     notes = list(step.notes)
     if failed:

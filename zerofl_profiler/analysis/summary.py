@@ -18,21 +18,20 @@ Every report table and figure reads these records, so a number shown anywhere ha
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from ..config import RunConfig
 from ..errors import BadInputError, check_fraction
+from ..traces.layers import LayersDoc
 from ..traces.run import RunData
-from ..traces.schema import FLOP_KEYS, GEMM_PHASES, ClientRoundRecord
+from ..traces.schema import ClientRoundRecord
+from ..vocab import FLOP_KEYS, GEMM_CLASSES, GEMM_PHASES
 
-#: layers.json op classes of convolutions and linear layers (the rows SWAT sparsifies).
-GEMM_CLASSES = ("gemm", "gemm_grouped")
-
-#: Config keys shown in the report's configuration block, in this order, when present.
+#: RunConfig options shown in the report's configuration block, in this order (None values left out).
 CONFIG_KEYS = ("model", "dataset", "rounds", "clients", "clients_per_round", "local_epochs", "batch_size",
-               "sparsity", "weight_sparsity", "activation_sparsity", "upload", "encoding", "mask_ratio",
-               "alpha", "iid", "lr_start", "lr_end", "seed", "engine")
+               "sparsity", "activation_sparsity", "upload", "encoding", "mask_ratio", "partition",
+               "alpha", "lr_start", "lr_end", "seed", "engine")
 
 
 @dataclass(frozen=True)
@@ -219,9 +218,9 @@ def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: 
         config=_config_items(run.config),
         weight_sparsity=ws,
         activation_sparsity=as_,
-        upload=_str_or_none(_cfg(run.config, "upload")) or _common(c.upload for c in ok),
-        encoding=_str_or_none(_cfg(run.config, "encoding")) or _common(c.encoding for c in ok),
-        mask_ratio=_float_or_none(_cfg(run.config, "mask_ratio")),
+        upload=run.config.upload if run.config else _common(c.upload for c in ok),
+        encoding=run.config.encoding if run.config else _common(c.encoding for c in ok),
+        mask_ratio=run.config.mask_ratio if run.config else None,
         rounds_completed=len(run.rounds) if run.rounds else len({c.round for c in run.clients}),
         client_rounds=len(run.clients),
         failed_client_rounds=len(run.clients) - n,
@@ -333,80 +332,44 @@ def _energy(ok: list[ClientRoundRecord]) -> EnergySummary:
     )
 
 
-def _layers(doc: Mapping[str, Any] | None) -> list[LayerCost]:
-    if not doc:
+def _layers(doc: LayersDoc | None) -> list[LayerCost]:
+    if doc is None:
         return []
-    rows = doc.get("layers") or []
-    if not isinstance(rows, list):
-        raise BadInputError("layers.json: 'layers' must be a list")
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping) or "name" not in row:
-            raise BadInputError(f"layers.json: layer #{i} lacks a name")
     gemm: set[str] = set()
     by_name: dict[str, tuple[list[str], list[float], list[float]]] = {}
-    for row in rows:  # a module's rows (a conv and its bias addition) add up to one layer
-        d = row.get("dense") or {}
-        s = row.get("sparse") or d
-        name = str(row["name"])
-        try:
-            dense = [float(d.get(k, 0)) for k in GEMM_PHASES]
-            sparse = [float(s.get(k, 0)) for k in GEMM_PHASES]
-        except (TypeError, ValueError, AttributeError):
-            raise BadInputError(f"layers.json: layer {name!r} has non-numeric FLOPs") from None
+    for row in doc.layers:  # a module's rows (a conv and its bias addition) add up to one layer
+        dense = [float(row.dense.get(k, 0.0)) for k in GEMM_PHASES]
+        sparse = [float(row.sparse.get(k, 0.0)) for k in GEMM_PHASES]
+        name = row.name
         types, dsum, ssum = by_name.setdefault(name, ([], [0.0] * len(GEMM_PHASES), [0.0] * len(GEMM_PHASES)))
-        typ = str(row.get("type", "?"))
-        if row.get("op_class") in GEMM_CLASSES:
+        if row.op_class in GEMM_CLASSES:
             gemm.add(name)
-        if typ not in types and any(dense + sparse):  # rows that add nothing do not name the layer
-            types.append(typ)
+        if row.type not in types and any(dense + sparse):  # rows that add nothing do not name the layer
+            types.append(row.type)
         by_name[name] = (types, [a + b for a, b in zip(dsum, dense)], [a + b for a, b in zip(ssum, sparse)])
     return [LayerCost(name, "+".join(types), tuple(dsum), tuple(ssum), name, name in gemm)  # type: ignore[arg-type]
             for name, (types, dsum, ssum) in by_name.items()]
 
 
-def _cfg(config: Mapping[str, Any], key: str) -> Any:
-    """A config value at top level or one table down (engines may group options in tables)."""
-    if key in config and not isinstance(config[key], Mapping):
-        return config[key]
-    for v in config.values():
-        if isinstance(v, Mapping) and key in v and not isinstance(v[key], Mapping):
-            return v[key]
-    return None
-
-
-def _config_items(config: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    items = [(k, _cfg(config, k)) for k in CONFIG_KEYS]
-    return tuple((k, v) for k, v in items if v is not None)
+def _config_items(config: RunConfig | None) -> tuple[tuple[str, Any], ...]:
+    if config is None:
+        return ()
+    items = [(k, getattr(config, k)) for k in CONFIG_KEYS]
+    return tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in items if v is not None)
 
 
 def _sparsity(run: RunData) -> tuple[float | None, float | None]:
-    """Configured weight/activation sparsity (config, then layers.json, then measured densities)."""
-    w = _float_or_none(_cfg(run.config, "weight_sparsity"))
-    if w is None:
-        w = _float_or_none(_cfg(run.config, "sparsity"))
-    a = _float_or_none(_cfg(run.config, "activation_sparsity"))
-    if w is None and run.layers:
-        w = _float_or_none(run.layers.get("weight_sparsity"))
-        a = a if a is not None else _float_or_none(run.layers.get("activation_sparsity"))
+    """Configured weight/activation sparsity (config, else layers.json, else measured densities)."""
+    if run.config is not None:
+        return run.config.weight_sparsity, run.config.act_sparsity
+    w = a = None
+    if run.layers is not None:
+        w, a = run.layers.weight_sparsity, run.layers.activation_sparsity
     if w is None:
         dens = [d.get("weight") for c in run.clients for d in c.densities.values()
                 if isinstance(d, Mapping) and d.get("weight") is not None and float(d["weight"]) < 1.0]
         w = (1.0 - sum(dens) / len(dens)) if dens else 0.0 if run.clients else None
     return w, (a if a is not None else w)
-
-
-def _float_or_none(v: Any) -> float | None:
-    if v is None or isinstance(v, bool):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _str_or_none(v: Any) -> str | None:
-    return None if v is None else str(v)
 
 
 def _common(values: Any) -> str | None:

@@ -1,12 +1,12 @@
 """One training step's work as rows (layer x phase) the cost model can price, from either source.
 
-* ``from_layers(doc)``: the ``flops --json`` document (= RUN_DIR/layers.json): one row per layer
-  and phase with its dense and sparse FLOPs, bytes moved and op class; kernels = one per non-zero
-  row; the top-k mask work of the sparsified layers is derived from their weight and input sizes.
+* ``from_layers(doc)``: the run's ``LayersDoc`` (RUN_DIR/layers.json, the ``flops --json``
+  document): one row per layer and phase with its dense and sparse FLOPs, bytes moved and the op
+  class the counter stored; kernels = one per non-zero row; the top-k mask work of the sparsified layers is derived from their weight and input sizes.
 * ``from_totals()``: only the trace's per-phase totals are known: one row per phase priced
   compute-only (no bytes, no per-kernel overhead, no top-k), and the output says so.
 
-This module reads plain dicts (no torch), so estimates never need the model.
+This module reads typed documents (no torch), so estimates never need the model.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import TraceFormatError
 from ..hardware_models.cost import PHASE_CLASS, PHASES, MemoryEstimate, class_index
-from ..hardware_models.spec import OP_CLASSES
-from ..traces.schema import GEMM_PHASES
+from ..traces.layers import LayersDoc
+from ..vocab import GEMM_CLASSES, GEMM_PHASES, TOPK_CLASSES, UPLOADS, kept_count
 
 #: Top-k mask cost per element of a tensor that is top-k'd (assumptions, see docs/devices.md):
 TOPK_OPS_PER_ELEMENT = 8.0  # a few radix/selection passes: compare + count per element and pass
@@ -27,10 +26,6 @@ TOPK_BYTE_PASSES = 3.0  # read values twice (select, then mask) and write the ma
 TOPK_KERNELS_PER_TENSOR = 3.0  # select, build mask, apply mask
 FP32_BYTES = 4.0
 
-_WEIGHT_KEYS = ("weights", "weight", "params", "parameters")
-_INPUT_KEYS = ("input", "inputs", "input_activations", "activation_in")
-_OUTPUT_KEYS = ("output", "outputs", "output_activations", "activation_out", "activations")
-_GEMM_TYPES = ("conv", "linear", "matmul", "gemm", "bmm", "addmm")
 
 
 @dataclass(frozen=True)
@@ -81,77 +76,29 @@ class StepProfile:
         return self.phase_sum(self.flops_sparse)
 
 
-def _num(v: Any) -> float:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
-
-
-def _first(d: Mapping[str, Any], keys: tuple[str, ...]) -> float:
-    for k in keys:
-        if k in d:
-            return _num(d[k])
-    return 0.0
-
-
-#: Row kinds that are GEMM layers (their phases are the trace's forward/backward_* phases).
-GEMM_KINDS = ("gemm", "gemm_grouped")
-
-
-def _row_kind(row: Mapping[str, Any]) -> str:
-    """The op class (hardware_models.spec.OP_CLASSES) of a layers.json row."""
-    oc = str(row.get("op_class") or "").lower()
-    typ = str(row.get("type") or "").lower()
-    name = str(row.get("name") or "")
-    if oc == "topk_kept":
-        return "topk_kept"
-    if oc in ("topk", "mask") or "topk" in typ:
-        return "topk"
-    if oc == "optimizer" or name == "<optimizer>" or typ in ("sgd", "adam", "adamw", "optimizer"):
-        return "optimizer"
-    if oc in ("gemm", "conv", "linear", "matmul"):
-        return "gemm"
-    if oc in OP_CLASSES:
-        return oc
-    if oc:
-        return "elementwise"
-    if any(t in typ for t in _GEMM_TYPES) and "bn" not in typ and "norm" not in typ:
-        return "gemm"
-    return "elementwise"
-
-
-def _phase_bytes(bblock: Any, phase: str, kind: str = "dense") -> float:
-    """Bytes a row moves in one phase: read + written from the counter's breakdown."""
-    if not isinstance(bblock, Mapping):
-        return 0.0
-    per = bblock.get(kind)
-    if isinstance(per, Mapping) and isinstance(per.get(phase), Mapping):
-        return _num(per[phase].get("read")) + _num(per[phase].get("written"))
-    if isinstance(bblock.get(phase), (int, float)):
-        return _num(bblock[phase])
-    return 0.0
-
-
-#: layers.json phase -> (trace phase, op class) per row kind; ``update`` is the optimizer's phase.
+#: layers.json phase -> (trace phase, op class) per row op class; ``update`` is the optimizer's phase.
 def _target(kind: str, phase: str) -> tuple[str, str]:
-    if kind in GEMM_KINDS and phase in GEMM_PHASES:
+    if kind in GEMM_CLASSES and phase in GEMM_PHASES:
         return phase, kind
     if kind == "optimizer":
         return "optimizer", "optimizer"
-    return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
+    return "elementwise", kind if kind not in GEMM_CLASSES else "elementwise"
 
 
-def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None = None,
+def from_layers(doc: LayersDoc | Mapping[str, Any], *, optimizer_state_factor: float | None = None,
                 mask_every: int = 1) -> StepProfile:
-    """Rows from a `flops --json` document (RUN_DIR/layers.json).
+    """Rows from the run's layers document (RUN_DIR/layers.json, validated by traces.layers; a
+    ``flops --json`` mapping is validated into one first).
 
     Each row's phases become cost rows with the bytes the counter gives for that phase (dense
     traffic: the roofline prices the dense kernels and the sparse-efficiency factor does the
-    rest). Top-k rows (op classes ``topk`` and ``topk_kept``) become sparse-only rows; a document without them but
-    with sparsified layers gets top-k rows derived from the layers' weight and input sizes
-    (TOPK_* constants; weights re-masked every ``mask_every`` steps).
+    rest); each row's op class is the one the counter stored. Top-k rows (``vocab.TOPK_CLASSES``)
+    become sparse-only rows; a document without them but with sparsified layers gets top-k rows
+    derived from the layers' weight and input sizes (TOPK_* constants; weights re-masked every
+    ``mask_every`` steps).
     """
-    layers = doc.get("layers")
-    if not isinstance(layers, list):
-        raise TraceFormatError("layers document has no 'layers' list")
+    if not isinstance(doc, LayersDoc):
+        doc = LayersDoc.from_json(doc, source="flops document")
     names: list[str] = []
     phase: list[int] = []
     cls: list[int] = []
@@ -166,50 +113,40 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
     derived_b: list[float] = []
     derived_k: list[float] = []
     weights_bytes = acts_bytes = 0.0
-    for idx, row in enumerate(layers):
-        if not isinstance(row, Mapping):
-            raise TraceFormatError(f"layers[{idx}] is not an object")
-        dense = row.get("dense") or {}
-        sparse = row.get("sparse") or dense
-        if not isinstance(dense, Mapping) or not isinstance(sparse, Mapping):
-            raise TraceFormatError(f"layers[{idx}]: 'dense' and 'sparse' must be objects")
-        kind = _row_kind(row)
-        bblock = row.get("bytes") or {}
-        phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
-        if kind in ("topk", "topk_kept"):
-            f = sum(_num(sparse.get(k)) for k in phases)
-            b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
-            if f or b:
+    for row in doc.layers:
+        kind, b = row.op_class, row.bytes
+        phases = row.phases
+        if kind in TOPK_CLASSES:
+            f = sum(row.sparse.get(k, 0.0) for k in phases)
+            moved = sum(b.moved(k, "sparse") for k in phases)
+            if f or moved:
                 tk_c.append(class_index(kind))
                 tk_f.append(f)
-                tk_b.append(b)
-                tk_k.append(float(sum(1 for k in phases if _num(sparse.get(k)) or _phase_bytes(bblock, k, "sparse"))))
+                tk_b.append(moved)
+                tk_k.append(float(sum(1 for k in phases if row.sparse.get(k, 0.0) or b.moved(k, "sparse"))))
             continue
-        if isinstance(bblock, Mapping) and kind != "optimizer":
-            weights_bytes += _first(bblock, _WEIGHT_KEYS)
-            acts_bytes += _first(bblock, _OUTPUT_KEYS)
+        if kind != "optimizer":
+            weights_bytes += b.weights
+            acts_bytes += b.output
         for k in phases:
-            f_d = _num(dense.get(k))
-            f_s = _num(sparse.get(k, f_d))
-            b = _phase_bytes(bblock, k, "dense")
-            if f_d == 0 and f_s == 0 and b == 0:
+            f_d = row.dense.get(k, 0.0)
+            f_s = row.sparse.get(k, f_d)
+            moved = b.moved(k, "dense")
+            if f_d == 0 and f_s == 0 and moved == 0:
                 continue
             ph, oc = _target(kind, k)
-            names.append(f"{row.get('name', idx)}:{k}")
+            names.append(f"{row.name}:{k}")
             phase.append(PHASES.index(ph))
             cls.append(class_index(oc))
             fd.append(f_d)
             fs.append(min(f_s, f_d) if f_d else f_s)
-            nb.append(b)
-        if kind in GEMM_KINDS and isinstance(bblock, Mapping):
-            sparsified = bool(row.get("sparsified")) or _num(sparse.get("forward")) < _num(dense.get("forward"))
-            if sparsified:
-                n_w = _first(bblock, _WEIGHT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
-                n_x = _first(bblock, _INPUT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
-                n = n_w / max(1, mask_every) + n_x
-                derived_f.append(TOPK_OPS_PER_ELEMENT * n)
-                derived_b.append(TOPK_BYTE_PASSES * FP32_BYTES * n)
-                derived_k.append(TOPK_KERNELS_PER_TENSOR * (1.0 / max(1, mask_every) + 1.0))
+            nb.append(moved)
+        if kind in GEMM_CLASSES and (row.sparsified or row.sparse.get("forward", 0.0) < row.dense.get("forward", 0.0)):
+            elem = max(1.0, b.dtype_bytes or FP32_BYTES)
+            n = b.weights / elem / max(1, mask_every) + b.input / elem
+            derived_f.append(TOPK_OPS_PER_ELEMENT * n)
+            derived_b.append(TOPK_BYTE_PASSES * FP32_BYTES * n)
+            derived_k.append(TOPK_KERNELS_PER_TENSOR * (1.0 / max(1, mask_every) + 1.0))
     notes = ["basis: per-layer roofline from layers.json"]
     if tk_f:
         notes.append("top-k mask cost from the counter's top-k rows")
@@ -218,7 +155,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         tk_c = [class_index("topk")] * len(tk_f)
         notes.append("top-k mask cost derived from the sparsified layers' weight and input sizes")
     memory = None
-    opt = str(doc.get("optimizer") or "sgd").lower().replace("-", "_")
+    opt = (doc.optimizer or "sgd").lower().replace("-", "_")
     factor = optimizer_state_factor if optimizer_state_factor is not None else OPTIMIZER_STATE.get(opt, 1.0)
     if weights_bytes > 0:
         memory = MemoryEstimate(weights_bytes, weights_bytes, factor * weights_bytes, acts_bytes)
@@ -249,16 +186,13 @@ def from_totals() -> StepProfile:
                "no memory-bound rows, no per-kernel overhead, no top-k cost",))
 
 
-#: Upload kinds of the engine (ZeroFL): dense, or the top (1 - sparsity + mask_ratio) of each GEMM weight.
-UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
-
-
 def upload_bytes(tensors: Mapping[str, tuple[int, int]], gemm_weights: set[str] | frozenset[str], *,
                  sparsity: float, upload: str = "dense", encoding: str = "csr", mask_ratio: float = 0.0) -> int:
     """Bytes of one client upload: GEMM weights top-k'd and encoded, everything else dense.
 
     ``tensors`` maps a state name to (numel, bytes per element). The kept fraction of a GEMM
-    weight is min(1, 1 - sparsity + mask_ratio), as the engine uploads it.
+    weight is min(1, 1 - sparsity + mask_ratio), kept as ``vocab.kept_count`` rounds it: what the
+    engine uploads (upload kinds: ``vocab.UPLOADS``).
     """
     from ..encoding import encoded_nbytes
     from ..errors import BadInputError
@@ -271,7 +205,7 @@ def upload_bytes(tensors: Mapping[str, tuple[int, int]], gemm_weights: set[str] 
     total = 0
     for name, (numel, elem) in tensors.items():
         if upload != "dense" and name in gemm_weights:
-            nnz = min(numel, int(round(numel * keep)))
+            nnz = kept_count(numel, keep)
             total += encoded_nbytes(numel, nnz, encoding, elem)
         else:
             total += numel * elem

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..vocab import ENCODINGS, UPLOADS
 from .options import CostingSelection, costing_options, emit_json, parse_float_list, parse_int_tuple
 
 
@@ -19,8 +20,8 @@ from .options import CostingSelection, costing_options, emit_json, parse_float_l
 @click.option("--sparsity", "sparsities", default="0,0.9,0.95", show_default=True, metavar="S,S,...",
               help="Weight and activation sparsities to compare (SWAT sets both).")
 @click.option("--upload", default="dense", show_default=True,
-              type=click.Choice(["dense", "topk-weights", "diff-topk-weights", "topk-diff"]))
-@click.option("--encoding", default="csr", show_default=True, type=click.Choice(["csr", "bitmask", "dense"]))
+              type=click.Choice(UPLOADS))
+@click.option("--encoding", default="csr", show_default=True, type=click.Choice(ENCODINGS))
 @click.option("--mask-ratio", type=float, default=0.0, show_default=True,
               help="Extra fraction of weights uploaded beyond 1 - sparsity (top-k uploads only).")
 @costing_options

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import BadInputError
+from ..vocab import GEMM_CLASSES, GEMM_PHASES, TOPK_CLASSES
 from .options import emit_json, parse_dense_layers, parse_int_tuple, resolve_sparsity, sparsity_options
 
 
@@ -17,7 +18,7 @@ def render_table(report: Any, console: Any) -> None:
 
     from ..units import fmt_bytes, fmt_flops
 
-    phases = ("forward", "backward_input", "backward_weight")
+    phases = GEMM_PHASES
     t = Table(title=f"{report.model}: one training step, batch {report.batch_size}, "
                     f"input {'x'.join(map(str, report.input_shape))}, weight sparsity {report.weight_sparsity:g}, "
                     f"activation sparsity {report.activation_sparsity:g} "
@@ -32,7 +33,7 @@ def render_table(report: Any, console: Any) -> None:
     t.add_column("weights", justify="right")
     t.add_column("dw/da", justify="right")
     for r in report.layers:
-        swat = r.op_class in ("gemm", "gemm_grouped", "topk", "topk_kept")
+        swat = r.op_class in GEMM_CLASSES + TOPK_CLASSES
         dens = f"{r.weight_density:.2g}/{r.activation_density:.2g}" if swat else ""
         unit = {"topk": "cmp", "topk_kept": "ent"}.get(r.op_class)  # comparisons / kept entries, not FLOPs
         fmt = (lambda v, u=unit: fmt_flops(v).replace("FLOP", u)) if unit else fmt_flops

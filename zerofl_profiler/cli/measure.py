@@ -9,6 +9,7 @@ from typing import Any, Sequence
 import click
 
 from ..errors import BadInputError
+from ..power import Meter, Window
 from ..traces.schema import EnergyBlock
 from ..units import fmt_time
 from .options import emit_json, stderr_console, stdout_console
@@ -25,7 +26,7 @@ def _exit_code(rc: int) -> int:
     return 128 - rc if rc < 0 else rc
 
 
-def run_measured(cmd: Sequence[str], meter: Any, *, stdout_to_stderr: bool) -> tuple[int, Any]:
+def run_measured(cmd: Sequence[str], meter: Meter, *, stdout_to_stderr: bool) -> tuple[int, Window]:
     """Run the command inside one meter window and return (exit code, window)."""
     with meter.window("command") as win:
         try:

@@ -7,7 +7,10 @@ from typing import Any
 
 import click
 
+from ..config import RunConfig
 from ..errors import ConfigError
+from ..traces.rundir import RunDir
+from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
 from .options import emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
@@ -24,9 +27,9 @@ _DIRECT = {
 }
 
 
-def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> Any:
+def build_config(config_file: str | None, out: str | RunDir, resume: bool, opts: dict[str, Any]) -> RunConfig:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
-    from ..fl.config import from_mapping, read_toml
+    from ..config import from_mapping, read_toml
     from ..fl.engine import stored_config
 
     base: dict[str, Any] = {}
@@ -42,8 +45,6 @@ def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str
     if opts.get("alpha") is not None:
         over["partition"], over["alpha"] = "lda", opts["alpha"]
     if any(opts.get(k) is not None for k in ("sparsity", "weight_sparsity", "activation_sparsity")):
-        from ..fl.config import RunConfig
-
         cur = float(base.get("sparsity", RunConfig.sparsity))  # what the split flags start from
         ch = resolve_sparsity(opts.get("sparsity"), opts.get("weight_sparsity"), opts.get("activation_sparsity"),
                               default=cur)
@@ -140,9 +141,9 @@ def render_summary(summary: Any) -> None:
 @click.option("--dense-layers", default=None, metavar="NAME,...",
               help="Layers kept dense, replacing the default (the first conv); 'none' for no dense layer.")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")
-@click.option("--upload", type=click.Choice(["dense", "topk-weights", "diff-topk-weights", "topk-diff"]),
+@click.option("--upload", type=click.Choice(UPLOADS),
               default=None, help="What clients send (ZeroFL variants).")
-@click.option("--encoding", type=click.Choice(["csr", "bitmask", "dense"]), default=None,
+@click.option("--encoding", type=click.Choice(ENCODINGS), default=None,
               help="How a sparse upload is encoded.")
 @click.option("--aggregation", default=None, metavar="NAME", help="fedavg (default) or masked-mean.")
 @click.option("--alpha", type=float, default=None, help="LDA (Dirichlet) concentration; 1.0 non-IID, 1000 ~ IID.")
@@ -151,9 +152,9 @@ def render_summary(summary: Any) -> None:
 @click.option("--data-dir", type=click.Path(), default=None, help="Where the data set's files are (cifar10).")
 @click.option("--model", default=None, metavar="NAME|SPEC", help="Built-in name or pkg.mod:factory / file.py:factory.")
 @click.option("--seed", type=int, default=None, help="Seed for partition, sampling, init and training.")
-@click.option("--on-client-error", type=click.Choice(["stop", "skip"]), default=None,
+@click.option("--on-client-error", type=click.Choice(CLIENT_ERROR_POLICIES), default=None,
               help="A failing client (NaN loss included) stops the run or is skipped.")
-@click.option("--engine", type=click.Choice(["inprocess", "flower"]), default=None,
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
               help="In-process loop (default) or Flower simulation.")
 @click.option("--energy", default=None, metavar="BACKEND", help="Energy backend: auto (NVML+RAPL where present, else a labelled estimate), nvml, rapl, codecarbon, estimate, none.")
 @click.option("--threads", type=int, default=None, help="torch intra-op threads (default 1; 0 = torch default).")
@@ -171,7 +172,8 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
     """Train a sparse federated model and write RUN_DIR (config, trace, rounds, layers, checkpoint)."""
     if resume and not Path(out).exists():
         raise ConfigError(f"--resume: run directory {out} does not exist")
-    cfg = build_config(config_file, out, resume, opts)
+    rundir = RunDir(out)  # one reader of config.toml for the options and the engine
+    cfg = build_config(config_file, rundir, resume, opts)
     if cfg.engine == "flower":
         from ..fl.flower import run_flower  # lazy: only this engine needs flwr
 
@@ -179,10 +181,10 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
     else:
         from ..fl.engine import run as runner
     if quiet or as_json:
-        summary = runner(cfg, out, resume, progress=False)
+        summary = runner(cfg, rundir, resume, progress=False)
     else:
         with RichProgress(cfg.rounds) as prog:
-            summary = runner(cfg, out, resume, progress=prog)
+            summary = runner(cfg, rundir, resume, progress=prog)
     if as_json:
         emit_json(summary.to_dict())
     else:
@@ -193,7 +195,7 @@ def _show_run_defaults(cmd: click.Command) -> None:
     """Show RunConfig's defaults in --help: flags default to None so a --config file can sit between."""
     from dataclasses import MISSING, fields
 
-    from ..fl.config import RunConfig
+    from ..config import RunConfig
 
     defaults = {f.name: f.default for f in fields(RunConfig) if f.default is not MISSING}
     keys = {**_DIRECT, "alpha": "alpha", "sparsity": "sparsity", "weight_sparsity": "sparsity"}

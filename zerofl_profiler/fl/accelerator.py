@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..errors import BadInputError
-from .config import ACCELERATOR_RE
+from ..config import ACCELERATOR_RE
 
 MEM_SOURCES = ("cuda", "rss", "none")
 PROC_SELF = Path("/proc/self")

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..power import NullMeter
+from ..power import Meter, NullMeter
 from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
-from .config import RunConfig
+from ..config import RunConfig
 from .data import ArrayDataset
 from .accelerator import WindowReading, device_batches, device_ops
 from .worker import Worker, get_worker, load_numpy_state, run_device, state_nbytes, state_to_numpy
@@ -122,7 +122,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
 
 
 def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg: RunConfig, round: int,
-                 client_id: int, meter: Any = None, *, lr: float | None = None, run_id: str = "") -> ClientResult:
+                 client_id: int, meter: Meter | None = None, *, lr: float | None = None, run_id: str = "") -> ClientResult:
     """Train one client for one round from the global state; never raises for a diverged client."""
     from ..sparse import collect_densities, reset_density_stats, reset_masks
     from .uploads import make_upload

@@ -7,25 +7,26 @@ directory. ``run`` is only the loop.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..config import RunConfig
 from ..errors import ConfigError, TrainingError
-from ..power import NullMeter
-from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
-from ..traces.schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, RoundRecord
-from .checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
+from ..power import Meter, NullMeter
+from ..traces.io import read_client_records, read_round_records
+from ..traces.layers import LayersDoc
+from ..traces.rundir import RunDir, StoredRun, as_rundir
+from ..traces.schema import RoundRecord
+from .checkpoint import Checkpoint, load_own_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
-from .config import RunConfig, from_mapping, read_toml
 from .data import ArrayDataset
+from .runtime import apply_threads
 from .worker import Worker, build_dense, get_worker, state_to_numpy
 
 
@@ -78,14 +79,9 @@ class TrainingResult:
         return asdict(self)
 
 
-def stored_config(run_dir: str | Path) -> RunConfig:
+def stored_config(run_dir: str | Path | RunDir) -> RunConfig:
     """The configuration a run directory was started with (for --resume)."""
-    p = Path(run_dir) / CONFIG_FILE
-    if not p.is_file():
-        raise ConfigError(f"cannot resume: {run_dir} holds no {CONFIG_FILE} (was it started by `train`?)")
-    stored = read_toml(p)
-    stored.setdefault("accelerator", "cpu")  # runs recorded before the key trained on the CPU
-    return from_mapping(stored)
+    return as_rundir(run_dir).read_config().config
 
 
 #: Where a run trains, not what it computes: a resume may move it (when the user says so).
@@ -101,28 +97,39 @@ def place_run(cfg: RunConfig, stored: RunConfig | None = None) -> RunConfig:
     """Resolve `accelerator` to the device the run trains on (a resumed run keeps the run's, unless asked)."""
     from .accelerator import resolve_accelerator
 
+    from ..sparse.kernels import check_modes
+
+    check_modes(cfg.sparse_kernels, cfg.mask_structure)  # the hardware a sparse-kernel mode needs
     spec = stored.accelerator if stored is not None and cfg.accelerator == "auto" else cfg.accelerator
     return cfg.with_updates(accelerator=resolve_accelerator(spec))
 
 
 @dataclass(eq=False)
 class RunContext:
-    """Everything a round needs, built once; writes the run directory's files."""
+    """Everything a round needs, built once; writes the run through its RunDir (which holds the lock)."""
 
     cfg: RunConfig
-    run_dir: Path
-    run_id: str
+    rundir: RunDir
+    stored: StoredRun
     train: ArrayDataset
     test: ArrayDataset
     clients: list[ClientData]
     worker: Worker
     global_state: dict[str, np.ndarray]
     start_round: int  # first round still to run
-    meter: Any
+    meter: Meter
     resumed_from: int | None = None
     _owns_meter: bool = False
-    _trace: JsonlWriter | None = field(default=None, repr=False)
-    _rounds: JsonlWriter | None = field(default=None, repr=False)
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory's path."""
+        return self.rundir.path
+
+    @property
+    def run_id(self) -> str:
+        """The run's id (from config.toml)."""
+        return self.stored.run_id
 
     # ------------------------------------------------------------------ client side
     def train_one(self, rnd: int, client_id: int) -> ClientResult:
@@ -133,11 +140,10 @@ class RunContext:
     def record_client(self, result: ClientResult) -> None:
         """Append the client's record (durable at once), then apply --on-client-error stop."""
         rec = result.record if result.record.run_id == self.run_id else replace(result.record, run_id=self.run_id)
-        assert self._trace is not None
-        self._trace.write(rec)
+        self.rundir.append_client(rec)
         if rec.status != "ok" and self.cfg.on_client_error == "stop":
             raise TrainingError(f"client {rec.client_id} failed in round {rec.round}: {rec.error}; run stopped "
-                                f"(--on-client-error stop), trace kept in {self.run_dir / TRACE_FILE}")
+                                f"(--on-client-error stop), trace kept in {self.rundir.trace_path}")
 
     # ------------------------------------------------------------------ server side
     def finish_round(self, rnd: int, sampled: Sequence[int], results: Sequence[ClientResult],
@@ -164,27 +170,23 @@ class RunContext:
             aggregation_time_s=agg_s, round_wall_time_s=round_wall_s + agg_s, test_accuracy=acc, test_loss=loss,
             lr=self.cfg.lr_for_round(rnd), energy=win.result, energy_estimate=win.estimate, engine=engine,
             timestamp=time.time())
-        assert self._rounds is not None
-        self._rounds.write(rec)
-        _fsync_path(self.run_dir / TRACE_FILE)  # the round's client records are durable before its checkpoint
-        save_checkpoint(self.run_dir, Checkpoint(self.run_id, int(rnd), self.global_state))
+        self.rundir.end_round(rec)  # the round's client records durable, then its round record
+        save_checkpoint(self.rundir, Checkpoint(self.run_id, int(rnd), self.global_state, self.stored.digest))
         return rec
 
     def close(self) -> None:
-        """Close the writers and a meter this context created."""
-        for w in (self._trace, self._rounds):
-            if w is not None:
-                w.close()
-        if self._owns_meter and hasattr(self.meter, "close"):
+        """Release the run directory (appenders and lock) and close a meter this context created."""
+        self.rundir.release()
+        if self._owns_meter:
             self.meter.close()
 
 
-def make_meter_for(cfg: RunConfig) -> tuple[Any, bool]:
+def make_meter_for(cfg: RunConfig) -> tuple[Meter, bool]:
     """The configured energy meter (NullMeter for 'none'); True when the caller must close it."""
     if cfg.energy == "none":
         return NullMeter("energy measurement off (energy = 'none')"), False
     try:
-        from ..power import make_meter  # type: ignore[attr-defined]
+        from ..power import make_meter
     except ImportError:
         raise ConfigError(f"energy backend {cfg.energy!r} is not available in this build") from None
     return make_meter(cfg.energy), True
@@ -209,111 +211,84 @@ def load_run_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[Clie
     return train, test, [train.subset(p) for p in parts], stats
 
 
-def _fsync_path(path: Path) -> None:
-    """Make a file's written data durable (fsync acts on the file, whichever descriptor asks)."""
-    fd = os.open(path, os.O_RDONLY)
+def setup_run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False,
+              meter: Meter | None = None) -> RunContext:
+    """Lock the run directory, validate it, load data and model, write the run files (or reopen them).
+
+    The lock comes first, so a second writer fails at once naming the first; everything else is
+    validated and loaded before any run file is written, and a directory this call created is
+    removed again when it fails before writing.
+    """
+    rundir = as_rundir(out_dir)
+    rundir.acquire()
+    owned: list[Meter] = []  # a meter _setup made, closed again if it fails
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return _setup(cfg, rundir, resume, meter, owned)
+    except BaseException:
+        for m in owned:
+            m.close()
+        rundir.discard()
+        raise
 
 
-
-
-def _keep_finished(path: Path, last_round: int) -> None:
-    """Drop a partial last line and every record of rounds after ``last_round`` (they are redone)."""
-    if not path.exists():
-        return
-    truncate_partial_tail(path)
-    keep = [json.dumps(obj, separators=(",", ":")) for _, obj in iter_jsonl(path)
-            if int(obj.get("round", 0)) <= last_round]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("".join(line + "\n" for line in keep))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None) -> RunContext:
-    """Validate the run directory, load data and model, write the run files (or reopen them)."""
-    run_dir = Path(out_dir).expanduser()
+def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, owned: list[Meter]) -> RunContext:
+    ckpt: Checkpoint | None = None
     if resume:
-        stored = stored_config(run_dir)
-        diff = _config_diff(stored, cfg)
+        stored = rundir.read_config()
+        diff = _config_diff(stored.config, cfg)
         if diff:
             raise ConfigError(f"--resume continues the stored configuration; these options differ from it: "
                               f"{', '.join(diff)}")
-        cfg = place_run(cfg, stored)
-    elif run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(f"run directory {run_dir} already exists; pass --resume to continue it "
+        cfg = place_run(cfg, stored.config)
+        ckpt = load_own_checkpoint(rundir)  # a foreign checkpoint is refused before any work
+    elif not rundir.is_fresh():
+        raise ConfigError(f"run directory {rundir.path} already exists; pass --resume to continue it "
                           f"or choose another --out")
     else:
         cfg = place_run(cfg)
-    # all validation and loading happens before anything is written
     train, test, clients, pstats = load_run_data(cfg)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     from ..flops import count_from_trace
 
-    layers = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
+    report = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
                               activation_sparsity=cfg.act_sparsity, dense_layers=worker.dense_layers,
-                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name).to_json()
+                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name)
+    layers = LayersDoc.from_json(report.to_json(), source="the FLOP counter")
+    owns = False
     if meter is None:
         meter, owns = make_meter_for(cfg)
-    else:
-        owns = False
+        owned.append(meter)
 
     start, resumed_from = 1, None
     if resume:
-        run_id = str(read_toml_meta(run_dir).get("run_id") or run_dir.name)
-        ckpt = load_checkpoint(run_dir)
         if ckpt is not None:
             global_state, start, resumed_from = ckpt.global_state, ckpt.round + 1, ckpt.round
         else:
             global_state, resumed_from = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes)), 0
-        for name in (TRACE_FILE, ROUNDS_FILE):
-            _keep_finished(run_dir / name, start - 1)
-        if not (run_dir / LAYERS_FILE).is_file():  # killed between config.toml and layers.json
-            _write_layers(run_dir, layers)
+        rundir.trim_after(start - 1)
+        if not rundir.layers_path.is_file():  # killed between config.toml and layers.json
+            rundir.write_layers(layers)
     else:
         from .environment import fingerprint
 
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(cfg.accelerator),
-                    partition_stats=pstats)
-        _write_layers(run_dir, layers)
+        stored = rundir.create(cfg, run_id, layers, environment=fingerprint(cfg.accelerator), partition_stats=pstats)
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
-    ctx = RunContext(cfg, run_dir, run_id, train, test, clients, worker, global_state, start, meter, resumed_from,
-                     owns)
-    # client records are flushed per line (a killed process loses none) and fsynced once per round,
-    # before the checkpoint that counts them; round records are fsynced as written
-    ctx._trace = JsonlWriter(run_dir / TRACE_FILE, fsync=False)
-    ctx._rounds = JsonlWriter(run_dir / ROUNDS_FILE)
-    return ctx
+    rundir.open_appenders()
+    return RunContext(cfg, rundir, stored, train, test, clients, worker, global_state, start, meter, resumed_from,
+                      owns)
 
 
-def _write_layers(run_dir: Path, layers: dict[str, Any]) -> None:
-    (run_dir / LAYERS_FILE).write_text(json.dumps(layers, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-
-
-def read_toml_meta(run_dir: Path) -> dict[str, Any]:
-    """The metadata keys (run_id, environment) of a run's config.toml."""
-    import tomllib
-
-    return tomllib.loads((Path(run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
-
-
-def summarize(run_dir: str | Path, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,
+def summarize(run_dir: str | Path | RunDir, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,
               resumed_from: int | None = None) -> TrainingResult:
     """Summary of what the run directory holds (so a resumed or finished run reports the whole run)."""
-    run_dir = Path(run_dir)
-    clients = read_client_records(run_dir / TRACE_FILE) if (run_dir / TRACE_FILE).exists() else []
-    rounds = read_round_records(run_dir / ROUNDS_FILE) if (run_dir / ROUNDS_FILE).exists() else []
+    rd = as_rundir(run_dir)
+    clients = read_client_records(rd.trace_path) if rd.trace_path.exists() else []
+    rounds = read_round_records(rd.rounds_path) if rd.rounds_path.exists() else []
     accs = [r.test_accuracy for r in rounds if r.test_accuracy is not None]
-    meta = read_toml_meta(run_dir) if (run_dir / CONFIG_FILE).exists() else {}
+    run_id = rd.read_config().run_id if rd.config_path.exists() else ""
     return TrainingResult(
-        run_dir=str(run_dir), run_id=str(meta.get("run_id", "")), rounds_completed=len(rounds),
+        run_dir=str(rd.path), run_id=run_id, rounds_completed=len(rounds),
         rounds_total=cfg.rounds, final_accuracy=rounds[-1].test_accuracy if rounds else None,
         final_loss=rounds[-1].test_loss if rounds else None, best_accuracy=max(accs) if accs else None,
         client_rounds_ok=sum(c.status == "ok" for c in clients),
@@ -336,7 +311,7 @@ def print_progress(ev: ProgressEvent) -> None:
         print(ev.message, file=sys.stderr)
 
 
-def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None,
+def run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False, meter: Meter | None = None,
         progress: bool | ProgressHook = True) -> TrainingResult:
     """Run (or resume) a federated training run in this process and write RUN_DIR."""
     from .sampling import sample_clients
@@ -344,7 +319,7 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
     hook: ProgressHook = (print_progress if progress is True else (lambda ev: None) if not progress
                           else progress)  # type: ignore[assignment]
     t_run = time.perf_counter()
-    old_threads = cfg.apply_threads()
+    old_threads = apply_threads(cfg)
     try:
         return _run(cfg, out_dir, resume, meter, hook, t_run)
     finally:
@@ -353,17 +328,31 @@ def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = 
         torch.set_num_threads(old_threads)
 
 
-def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: ProgressHook,
+def finished_checkpoint(cfg: RunConfig, out_dir: str | Path | RunDir) -> Checkpoint | None:
+    """This run's checkpoint when it already holds every round of ``cfg`` (resume then does nothing).
+
+    Read without the lock (it only reads); a checkpoint of another run is refused here too.
+    """
+    rundir = as_rundir(out_dir)
+    if not rundir.checkpoint_path.is_file():
+        return None
+    ck = load_own_checkpoint(rundir)
+    if ck is not None and ck.round >= cfg.rounds and not _config_diff(rundir.read_config().config, cfg):
+        return ck
+    return None
+
+
+def _run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool, meter: Meter | None, hook: ProgressHook,
          t_run: float) -> TrainingResult:
     from .sampling import sample_clients
 
-    if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
-        ck = load_checkpoint(Path(out_dir))
-        if ck is not None and ck.round >= cfg.rounds and not _config_diff(stored_config(out_dir), cfg):
-            summary = summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
-            hook(ProgressEvent("done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
-            return summary
-    ctx = setup_run(cfg, out_dir, resume, meter)
+    rundir = as_rundir(out_dir)  # one RunDir: config.toml is parsed once however often it is asked for
+    ck = finished_checkpoint(cfg, rundir) if resume else None
+    if ck is not None:
+        summary = summarize(rundir, cfg, already_finished=True, resumed_from=ck.round)
+        hook(ProgressEvent("done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
+        return summary
+    ctx = setup_run(cfg, rundir, resume, meter)
     try:
         hook(ProgressEvent("start", ctx.start_round, cfg.rounds,
                            message=(f"resuming {ctx.run_dir} after round {ctx.resumed_from}" if resume
@@ -381,8 +370,8 @@ def _run(cfg: RunConfig, out_dir: str | Path, resume: bool, meter: Any, hook: Pr
             hook(ProgressEvent("round", rnd, cfg.rounds, accuracy=rec.test_accuracy, loss=rec.test_loss))
     finally:
         ctx.close()
-    return summarize(ctx.run_dir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
+    return summarize(ctx.rundir, cfg, time.perf_counter() - t_run, resumed_from=ctx.resumed_from)
 
 
-__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "TrainingResult", "load_run_data", "make_meter_for", "run",
-           "setup_run", "stored_config", "summarize"]
+__all__ = ["ProgressEvent", "ProgressHook", "RunContext", "TrainingResult", "finished_checkpoint", "load_run_data",
+           "make_meter_for", "place_run", "run", "setup_run", "stored_config", "summarize"]

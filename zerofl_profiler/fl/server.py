@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
+from ..config import RunConfig
 from .data import ArrayDataset
 from .accelerator import device_batches
 from .worker import get_worker, load_numpy_state, run_device

@@ -12,7 +12,7 @@ diff-topk-weights   top-k of |w| (same positions)    w - w_global               
 topk-diff           top-k of |w - w_global|          w - w_global                diffs
 ==================  ===============================  ==========================  ===========
 
-k = keep_count(numel, min(1, 1 - sparsity + mask_ratio)) per tensor (the same rounding the SWAT
+k = vocab.kept_count(numel, min(1, 1 - sparsity + mask_ratio)) per tensor (the same rule the SWAT
 masks use). The kept entries are encoded with ``zerofl_profiler.encoding`` (csr | bitmask | dense);
 ``Upload.nbytes`` is the size of the real payload arrays, ``Upload.nbytes_dense`` what a dense
 upload of the same tensors costs (equal to the client's dense download).
@@ -27,6 +27,7 @@ import numpy as np
 
 from ..encoding import EncodedTensor, decode, encode, get_encoding
 from ..errors import BadInputError, check_fraction, unknown_name
+from ..vocab import kept_count
 from .aggregate import Contribution
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -72,10 +73,8 @@ def kept_fraction(sparsity: float, mask_ratio: float) -> float:
 
 def topk_positions(score: np.ndarray, density: float) -> np.ndarray:
     """Boolean mask (flat) of the k highest scores; k rounded as the SWAT masks round it."""
-    from ..sparse.masks import keep_count
-
     flat = np.asarray(score).reshape(-1)
-    k = keep_count(flat.size, density)
+    k = kept_count(flat.size, density)
     mask = np.zeros(flat.size, dtype=bool)
     if k >= flat.size:
         mask[:] = True

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig
+from ..config import RunConfig
+from ..flops.records import ModelTrace
+from .runtime import sparse_config
 
 
 @dataclass(frozen=True, eq=False)
@@ -20,9 +22,9 @@ class Worker:
     dense_twin: nn.Module
     input_shape: tuple[int, ...]
     num_classes: int
-    _traces: dict[int, Any] = field(default_factory=dict, repr=False)
+    _traces: dict[int, ModelTrace] = field(default_factory=dict, repr=False)
 
-    def shape_trace(self, batch_size: int) -> Any:
+    def shape_trace(self, batch_size: int) -> ModelTrace:
         """The FLOP counter's shape pass at this batch size, captured once and re-costed per client."""
         from ..flops import trace_model
 
@@ -53,11 +55,11 @@ def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -
     from ..sparse import sparsify
 
     device = run_device(cfg)
-    key = (cfg.model, tuple(input_shape), int(num_classes), cfg.sparse_config(), device)
+    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg), device)
     w = _CACHE.get(key)
     if w is None:
         twin = build_dense(cfg, input_shape, num_classes)  # stays on the CPU: the FLOP counter reads its shapes
-        model = sparsify(build_dense(cfg, input_shape, num_classes), cfg.sparse_config()).to(device)
+        model = sparsify(build_dense(cfg, input_shape, num_classes), sparse_config(cfg)).to(device)
         w = Worker(model, twin, tuple(input_shape), int(num_classes))
         _CACHE.clear()  # one model at a time keeps memory flat in sweeps
         _CACHE[key] = w

@@ -29,17 +29,14 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..encoding import ENCODINGS, encoded_nbytes
+from ..vocab import kept_count
 from .records import GEMM_CLASSES, PHASES, TOPK_CLASSES, Cost
 
 INDEX_BYTES = 8  # int64 indices (max-pool argmax)
 
 
-def _kept(numel: int, density: float) -> int:
-    return min(numel, max(0, round(density * numel)))
-
-
 def _csr(numel: int, density: float, e: int) -> int:
-    return encoded_nbytes(numel, _kept(numel, density), "csr", e)
+    return encoded_nbytes(numel, kept_count(numel, density), "csr", e)
 
 
 def _zero_phases() -> dict[str, dict[str, int]]:
@@ -100,5 +97,5 @@ def row_bytes(costs: Iterable[Cost], e: int, *, sparsified: bool, dw: float, da:
         "output": sum(c.outputs for c in costs) * e,
         "dense": dense,
         "sparse": sparse,
-        "weights_encoded": {k: encoded_nbytes(W, _kept(W, dw), k, e) for k in ENCODINGS},
+        "weights_encoded": {k: encoded_nbytes(W, kept_count(W, dw), k, e) for k in ENCODINGS},
     }

@@ -6,17 +6,8 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
-#: Phases of one training step, in table order. ``update`` is non-zero only for ``<optimizer>``.
-PHASES = ("forward", "backward_input", "backward_weight", "update")
-#: What a row's count means, so a cost model can pick an efficiency per class. ``gemm_grouped``
-#: is a grouped/depthwise convolution (a different kernel from a dense GEMM on every device:
-#: little reuse per weight, often memory-bound); ``pool`` max/avg pooling (window gathers, an
-#: index scatter in backward); ``norm`` batch/layer/group norm (several reduction passes).
-OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "optimizer", "topk", "topk_kept")
-#: The classes whose rows are GEMM layers (SWAT sparsifies them; trace phases forward/backward_*).
-GEMM_CLASSES = ("gemm", "gemm_grouped")
-#: The top-k mask rows (selection comparisons; per kept entry work): sparse-only, not FLOPs.
-TOPK_CLASSES = ("topk", "topk_kept")
+from ..vocab import GEMM_CLASSES, OP_CLASSES, TOPK_CLASSES
+from ..vocab import STEP_PHASES as PHASES  # the counter's row phases (vocab.STEP_PHASES)
 
 
 @dataclass(frozen=True)
@@ -80,7 +71,7 @@ class Cost:
     phases run at all. ``label`` overrides the row type (e.g. ``bias_add``).
     """
 
-    op_class: str
+    op_class: str  # one of vocab.OP_CLASSES
     forward: int = 0
     backward_input: int = 0
     backward_weight: int = 0

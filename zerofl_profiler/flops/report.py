@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..traces.schema import FLOP_KEYS, GEMM_PHASES
+from ..vocab import FLOP_KEYS, GEMM_PHASES
 from .records import GEMM_CLASSES, PHASES, TOPK_CLASSES
 
 KINDS = ("dense", "sparse")

@@ -1,7 +1,7 @@
 """What one SWAT top-k mask costs, as the kernel behaves: a function of the tensor size n AND the kept count k.
 
 ``sparse.masks.topk_sparsify`` (the only mask code; weights every ``mask_every`` steps, the saved
-input activation every step) runs, per tensor of n elements keeping k = keep_count(n, d):
+input activation every step) runs, per tensor of n elements keeping k = vocab.kept_count(n, d):
 ``abs`` (n), ``torch.topk(sorted=False)`` -- on CPU a copy of n (value, index) pairs and
 ``std::nth_element`` (introselect), on GPU a radix select --, ``zeros`` (n), ``mask[idx] = True``
 (an index scatter of k entries), ``t * mask`` (n); then the density statistics
@@ -30,12 +30,7 @@ from __future__ import annotations
 
 import math
 
-
-def kept(n: int, density: float) -> int:
-    """Entries a top-k keeps (as sparse.masks.keep_count: round to nearest, at least one)."""
-    if n <= 0:
-        return 0
-    return min(n, max(1, int(math.floor(density * n + 0.5))))
+from ..vocab import kept_count
 
 
 def entropy_nats(p: float) -> float:
@@ -56,5 +51,5 @@ def topk_counts(n: int, density: float) -> tuple[int, int]:
     """(selection comparisons, kept entries) of one top-k mask of a tensor of n elements at ``density``."""
     if n <= 0 or density >= 1.0:
         return 0, 0
-    k = kept(n, density)
+    k = kept_count(n, density)
     return selection_comparisons(n, k), k

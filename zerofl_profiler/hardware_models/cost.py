@@ -46,10 +46,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .spec import OP_CLASSES, DeviceProfile, NetworkSpec
+from ..vocab import OP_CLASSES
+from ..vocab import TRACE_PHASES as PHASES  # the trace FLOP phases the cost model prices
+from .spec import DeviceProfile, NetworkSpec
 
-#: Phases of the trace's FLOP block that the cost model prices (``total`` is their sum).
-PHASES = ("forward", "backward_input", "backward_weight", "elementwise", "optimizer")
 #: Op class used for a phase when no layer breakdown is known.
 PHASE_CLASS = {"forward": "gemm", "backward_input": "gemm", "backward_weight": "gemm",
                "elementwise": "elementwise", "optimizer": "optimizer"}

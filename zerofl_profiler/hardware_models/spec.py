@@ -71,11 +71,11 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..errors import BadInputError
+from ..vocab import OP_CLASSES
 
 FILE_SCHEMA = 1
 SOURCE_KINDS = ("datasheet", "paper", "measured", "assumption")
-#: Op classes the cost model knows; every unit states an efficiency for gemm and elementwise.
-OP_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm", "topk", "topk_kept", "optimizer")
+#: Every unit states an efficiency for gemm and elementwise (op classes: vocab.OP_CLASSES).
 REQUIRED_OP_CLASSES = ("gemm", "elementwise")
 #: Where an optional class's efficiency comes from when a file does not state it (an assumption,
 #: listed in docs/devices.md): grouped/depthwise convolutions are priced as GEMMs, pooling,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..analysis.comparison import as_comparison
 from ..errors import BadInputError
-from ..traces.schema import GEMM_PHASES
+from ..vocab import GEMM_PHASES
 from .common import skip, tag, untangle_ticks
 from .style import Style, get_style, new_figure, style_context, unit_scale
 

@@ -16,9 +16,9 @@ Modules: ``base`` (interface, records, registry), ``rapl``, ``nvml``, ``codecarb
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol, runtime_checkable
 
 from ..traces.schema import EnergyBlock
 
@@ -31,6 +31,22 @@ class Window:
     result: EnergyBlock = field(default_factory=EnergyBlock.none)
     estimate: EnergyBlock | None = None
     attribution: str = "exclusive"  # "shared" when other work ran on the same counters (set by the caller)
+
+
+@runtime_checkable
+class Meter(Protocol):
+    """What an engine needs from an energy meter: named windows, and a close that releases it.
+
+    NullMeter, EnergyMeter and test doubles all satisfy it; engines type their seam with it.
+    """
+
+    def window(self, name: str, attribution: str | None = None) -> AbstractContextManager[Window]:
+        """Measure the enclosed block; ``result`` (and ``estimate``) are set on exit."""
+        ...
+
+    def close(self) -> None:
+        """Release backends and threads (idempotent)."""
+        ...
 
 
 class NullMeter:
@@ -60,7 +76,7 @@ class NullMeter:
         self.close()
 
 
-def make_meter(backend: str = "auto", **kw: Any) -> Any:
+def make_meter(backend: str = "auto", **kw: Any) -> Meter:
     """Build a started meter (see :func:`zerofl_profiler.power.select.make_meter`)."""
     from .select import make_meter as _make
 

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import BadInputError, HardwareError
-from ..traces.schema import ATTRIBUTIONS, MEASURED_SOURCES, EnergyBlock
+from ..traces.schema import ATTRIBUTIONS, EnergyBlock
+from ..vocab import ENERGY_SOURCES
 from . import Window
 from .base import Backend, Delta
 from .sampler import Sampler
@@ -45,7 +46,7 @@ def combine(deltas: Sequence[Delta], kind: str, duration_s: float, skipped: Mapp
         flags += ("combined:" + "+".join(d.backend for d in picked),)
     em = [d.emissions_g for d in picked if d.emissions_g is not None]
     source = picked[0].backend if kind == "measured" else "estimate"
-    if source not in MEASURED_SOURCES + ("estimate",):
+    if source not in ENERGY_SOURCES:
         source = "none"
     return EnergyBlock(source=source, method=method, total_j=float(sum(totals)) if totals else None,
                        domains_j=domains, duration_s=duration_s, skipped=dict(skipped),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import BadInputError
-from ..traces.schema import MEASURED_SOURCES
+from ..vocab import MEASURED_SOURCES
 from .base import Backend, BackendStatus, Delta, Reading, now_s, register_backend
 
 REPLAY_ENV = "ZEROFL_POWER_REPLAY"

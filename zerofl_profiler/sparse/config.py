@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import BadInputError, check_fraction
+from ..vocab import MASK_STRUCTURES, SPARSE_KERNEL_MODES
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,6 @@ class SparseConfig:
             check_fraction("activation sparsity", self.activation_sparsity)
         if not isinstance(self.mask_every, int) or isinstance(self.mask_every, bool) or self.mask_every < 1:
             raise BadInputError(f"mask_every must be a positive integer, got {self.mask_every!r}")
-        from .kernels import MASK_STRUCTURES, SPARSE_KERNEL_MODES
-
         if self.kernels not in SPARSE_KERNEL_MODES:
             raise BadInputError(f"sparse kernels must be one of {', '.join(SPARSE_KERNEL_MODES)}, got {self.kernels!r}")
         if self.mask_structure not in MASK_STRUCTURES:

@@ -25,10 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import BadInputError
+from ..vocab import MASK_STRUCTURES, SPARSE_KERNEL_MODES
 from .masks import topk_sparsify
-
-SPARSE_KERNEL_MODES = ("off", "auto", "csr", "semi-structured")
-MASK_STRUCTURES = ("unstructured", "2:4")
 
 
 # ------------------------------------------------------------------------------------ masks

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-
-def keep_count(numel: int, density: float) -> int:
-    """Entries kept at a density: round to nearest, at least one, so a layer never goes empty."""
-    if numel <= 0:
-        return 0
-    return min(numel, max(1, int(math.floor(density * numel + 0.5))))
+from ..vocab import kept_count as keep_count  # the one kept-count rule (vocab.kept_count)
 
 
 def topk_mask(t: torch.Tensor, density: float) -> torch.Tensor:

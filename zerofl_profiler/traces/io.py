@@ -1,8 +1,10 @@
 """Append-only trace files that survive a crash, and a reader that names the first bad line.
 
-A writer appends one JSON object per line and flushes (and fsyncs) after every record, so a
-killed run leaves every finished record on disk and at most one partial last line, which
-``truncate_partial_tail`` removes before a resume.
+A writer appends one JSON object per line and flushes it to the OS after every record, so a
+killed process leaves every finished record on disk and at most one partial last line, which
+``truncate_partial_tail`` removes before a resume and every reader here skips. ``fsync=True``
+also fsyncs each record; the engine's trace instead fsyncs once per round (``traces.rundir``
+states what a power cut can then lose).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ R = TypeVar("R", ClientRoundRecord, RoundRecord)
 
 
 class JsonlWriter:
-    """Append records to a JSONL file, one flushed (and fsynced) line per record."""
+    """Append records to a JSONL file, one flushed line per record (fsynced too with ``fsync=True``)."""
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.path = Path(path)
@@ -34,7 +36,7 @@ class JsonlWriter:
         self._fsync = fsync
 
     def write(self, record: ClientRoundRecord | RoundRecord | dict[str, Any]) -> None:
-        """Append one record and make it durable before returning."""
+        """Append one record: flushed before returning (and fsynced with ``fsync=True``)."""
         d = record if isinstance(record, dict) else record.to_dict()
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
         self._fh.write(line + "\n")
@@ -86,6 +88,8 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         raise BadInputError(f"no such trace file: {p}")
     with open(p, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
+            if not line.endswith("\n"):
+                break  # a record still being appended (or torn by a kill): not complete, not read
             if not line.strip():
                 continue
             try:
@@ -118,17 +122,10 @@ def read_round_records(path: str | os.PathLike[str]) -> list[RoundRecord]:
 
 
 def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read RUN_DIR/layers.json (the per-layer dense counts of one step)."""
-    p = _resolve(path, LAYERS_FILE)
-    if not p.is_file():
-        raise BadInputError(f"no such file: {p}")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(obj, dict) or "layers" not in obj:
-        raise TraceFormatError(f"{p}: expected an object with 'layers'")
-    return obj
+    """RUN_DIR/layers.json as plain JSON, validated by its one reader (traces.layers.read_layers_doc)."""
+    from .layers import read_layers_doc
+
+    return read_layers_doc(_resolve(path, LAYERS_FILE)).to_json()
 
 
 def _resolve(path: str | os.PathLike[str], default_name: str) -> Path:

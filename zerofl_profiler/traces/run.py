@@ -1,36 +1,46 @@
-"""A recorded run directory as one object, for estimators, reports and plots."""
+"""A recorded run directory as one typed object, for estimators, reports and plots."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..errors import BadInputError, TraceFormatError
-from .io import read_client_records, read_layers, read_round_records
-from .schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, ClientRoundRecord, RoundRecord
+from ..config import RunConfig
+from ..errors import BadInputError
+from .io import read_client_records, read_round_records
+from .layers import LayersDoc
+from .rundir import RunDir, StoredRun
+from .schema import TRACE_FILE, ClientRoundRecord, RoundRecord
 
 
 @dataclass(frozen=True, repr=False)
 class RunData:
-    """Everything a run directory holds, validated."""
+    """Everything a run directory holds, validated and typed.
+
+    ``stored`` is None for a bare trace without a config.toml beside it; ``layers`` None when the
+    run has no layers.json.
+    """
 
     path: Path
-    config: dict[str, Any]
+    stored: StoredRun | None
     clients: list[ClientRoundRecord]
     rounds: list[RoundRecord]
-    layers: dict[str, Any] | None
+    layers: LayersDoc | None
+
+    @property
+    def config(self) -> RunConfig | None:
+        """The run's typed options (None without a config.toml)."""
+        return None if self.stored is None else self.stored.config
 
     @property
     def run_id(self) -> str:
         """The run's id (from the config, else the directory name)."""
-        return str(self.config.get("run_id") or self.path.name)
+        return self.stored.run_id if self.stored is not None and self.stored.run_id else self.path.name
 
     @property
     def name(self) -> str:
         """A short label for tables and legends."""
-        return str(self.config.get("name") or self.path.name)
+        return (self.stored.name if self.stored is not None else None) or self.path.name
 
     def __repr__(self) -> str:
         """One line (the records are in the fields)."""
@@ -42,23 +52,16 @@ def load_run(path: str | Path) -> RunData:
     """Load and validate RUN_DIR (config.toml, trace.jsonl, rounds.jsonl, layers.json).
 
     A bare trace.jsonl path is accepted too (config, rounds and layers then come from its folder
-    where present).
+    where present). Never takes the writer's lock: a run being written reads as its complete records.
     """
     p = Path(path)
     if not p.exists():
         raise BadInputError(f"no such run directory: {p}")
-    run_dir = p if p.is_dir() else p.parent
-    trace = p if p.is_file() else run_dir / TRACE_FILE
+    rd = RunDir(p if p.is_dir() else p.parent)
+    trace = p if p.is_file() else rd.trace_path
     if not trace.is_file():
-        raise BadInputError(f"{run_dir} is not a run directory (no {TRACE_FILE})")
-    config: dict[str, Any] = {}
-    cfg = run_dir / CONFIG_FILE
-    if cfg.is_file():
-        try:
-            config = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise TraceFormatError(f"{cfg}: malformed TOML ({exc})") from None
+        raise BadInputError(f"{rd.path} is not a run directory (no {TRACE_FILE})")
+    stored = rd.read_config() if rd.config_path.is_file() else None
     clients = read_client_records(trace)
-    rounds = read_round_records(run_dir / ROUNDS_FILE) if (run_dir / ROUNDS_FILE).is_file() else []
-    layers = read_layers(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else None
-    return RunData(run_dir, config, clients, rounds, layers)
+    rounds = read_round_records(rd.rounds_path) if rd.rounds_path.is_file() else []
+    return RunData(rd.path, stored, clients, rounds, rd.read_layers())

@@ -20,20 +20,10 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from ..errors import TraceFormatError
+from ..vocab import ESTIMATE_SOURCES, FLOP_KEYS, GEMM_PHASES, MEASURED_SOURCES
 
 SCHEMA_VERSION = 1
 
-#: FLOP phases of a GEMM layer (conv/linear), in the order every table uses.
-GEMM_PHASES = ("forward", "backward_input", "backward_weight")
-#: Keys of a FLOP block in a trace record: GEMM phases, then non-GEMM work, then their sum.
-#: A block may also carry ``topk`` (the top-k mask selection, counted as comparisons, one per
-#: element of each sparsified weight and saved activation): it is reported apart and NOT in ``total``.
-FLOP_KEYS = GEMM_PHASES + ("elementwise", "optimizer", "total")
-
-#: Where a measured energy figure came from. ``none`` = nothing measured.
-MEASURED_SOURCES = ("nvml", "rapl", "codecarbon", "none")
-#: An estimate is labelled as such and lives in ``energy_estimate``, never in ``energy``.
-ESTIMATE_SOURCES = ("estimate",)
 #: How the energy of a window relates to the client: ``exclusive`` (only this client ran),
 #: ``shared`` (other clients ran concurrently on the same counter, e.g. under Ray).
 ATTRIBUTIONS = ("exclusive", "shared")

@@ -24,6 +24,8 @@ require_flower(simulation=False)
 from flwr.app import ConfigRecord, Context, Error, Message, MetricRecord, RecordDict  # noqa: E402
 from flwr.clientapp import ClientApp  # noqa: E402
 
+from ...config import RunConfig  # noqa: E402
+from ...power import Meter  # noqa: E402
 from .arrays import arrays_to_state, upload_to_records  # noqa: E402
 from .records import split_record  # noqa: E402
 
@@ -34,11 +36,11 @@ _LOCK = threading.Lock()  # one training at a time per process: the worker model
 
 
 @lru_cache(maxsize=2)
-def _run_config(toml_text: str) -> Any:
+def _run_config(toml_text: str) -> RunConfig:
     """The RunConfig the server sent (parsed once per process)."""
     import tomllib
 
-    from ..config import from_mapping
+    from ...config import from_mapping
 
     return from_mapping(tomllib.loads(toml_text))
 
@@ -52,10 +54,10 @@ def _client_datasets(toml_text: str) -> list[Any]:
     return clients
 
 
-_METERS: dict[str, Any] = {}
+_METERS: dict[str, Meter] = {}
 
 
-def _meter(cfg: Any) -> Any:
+def _meter(cfg: RunConfig) -> Meter:
     """One energy meter per process and backend, as the in-process engine makes it."""
     from ..engine import make_meter_for
 

@@ -14,10 +14,16 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from ...config import RunConfig
 from ...errors import BadInputError, ZeroflError
+from ...power import Meter
+from ...traces.rundir import RunDir, as_rundir
 from .extra import require_flower
+
+if TYPE_CHECKING:
+    from ..engine import RunSummary
 
 
 def _cpus() -> int:
@@ -52,10 +58,10 @@ def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable
     return on_event
 
 
-def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any = None,
+def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False, meter: Meter | None = None,
                progress: bool | Callable[..., Any] = True, *, client_cpus: float = 1.0,
                ray_cpus: int | None = None, torch_threads: int | None = None, client_app: Any = None,
-               verbose: bool = False) -> Any:
+               verbose: bool = False) -> RunSummary:
     """Run (or resume) ``cfg`` on Flower's simulation runtime and write the same RUN_DIR as in-process.
 
     ``meter`` is accepted for parity with ``fl.engine.run`` and unused: a meter cannot cross into
@@ -71,8 +77,7 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
     if torch_threads < 1:
         raise BadInputError(f"torch threads must be >= 1, got {torch_threads}")
     require_flower(simulation=True)
-    from ..checkpoint import CHECKPOINT_FILE, load_checkpoint
-    from ..engine import ProgressEvent, _config_diff, place_run, stored_config, summarize
+    from ..engine import ProgressEvent, finished_checkpoint, place_run, stored_config, summarize
     from .client_app import make_client_app
     from .server_app import ServerOptions, make_server_app
 
@@ -83,16 +88,25 @@ def run_flower(cfg: Any, out_dir: str | Path, resume: bool = False, meter: Any =
         raise BadInputError(f"client CPUs {client_cpus:g} exceed the {total} CPUs given to Ray")
     t_run = time.perf_counter()
     resumed_from = None
-    if resume and (Path(out_dir) / CHECKPOINT_FILE).is_file():
-        ck = load_checkpoint(Path(out_dir))
-        resumed_from = None if ck is None else ck.round
-        if ck is not None and ck.round >= cfg.rounds and not _config_diff(stored_config(out_dir), cfg):
+    if resume:
+        ck = finished_checkpoint(cfg, out_dir)
+        if ck is not None:
             if progress is not False:
                 from ..engine import print_progress
 
                 (print_progress if progress is True else progress)(ProgressEvent(
                     "done", ck.round, cfg.rounds, message="run already finished; nothing to do"))
             return summarize(out_dir, cfg, already_finished=True, resumed_from=ck.round)
+        from ..checkpoint import load_checkpoint
+
+        last = load_checkpoint(out_dir)
+        resumed_from = None if last is None else last.round
+
+    # fail at once (before Ray starts) when another process writes this run; the ServerApp then
+    # takes the lock for the run itself (in this process, so it cannot be held across the call)
+    probe = as_rundir(out_dir)
+    probe.acquire()
+    probe.discard()
 
     cfg = place_run(cfg, stored_config(out_dir) if resume else None)  # every actor trains on this device
     gpus = client_gpu_share(cfg)

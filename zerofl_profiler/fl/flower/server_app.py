@@ -21,6 +21,7 @@ require_flower(simulation=False)
 from flwr.app import ConfigRecord, Context, Message, MessageType, RecordDict  # noqa: E402
 from flwr.serverapp import Grid, ServerApp  # noqa: E402
 
+from ...config import RunConfig  # noqa: E402
 from ...errors import ConfigError, ZeroflError  # noqa: E402
 from ...power import NullMeter  # noqa: E402
 from .arrays import state_to_arrays  # noqa: E402
@@ -34,7 +35,7 @@ DEFAULT_ROUND_TIMEOUT_S = 3600.0
 class ServerOptions:
     """How the ServerApp runs: where, what, and how long it waits for nodes and replies."""
 
-    cfg: Any  # RunConfig (engine = "flower")
+    cfg: RunConfig  # engine = "flower"
     out_dir: str
     resume: bool = False
     attribution: str = "exclusive"
@@ -46,8 +47,6 @@ class ServerOptions:
 
 def options_from_run_config(run_config: Mapping[str, Any]) -> ServerOptions:
     """Options of a `flwr run` (the app's [tool.flwr.app.config] plus -c overrides)."""
-    from ..config import RunConfig
-
     path = str(run_config.get("config", "") or "")
     cfg = RunConfig.from_toml(path) if path else RunConfig()
     changes: dict[str, Any] = {"engine": "flower"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .extra import require_flower
 
@@ -23,6 +23,10 @@ from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricReco
 from flwr.serverapp import Grid  # noqa: E402
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
 
+from ...config import RunConfig  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..engine import RunContext
 from ...traces.schema import ClientRoundRecord, empty_flops  # noqa: E402
 from ..client import ClientResult, gemm_keys  # noqa: E402
 from ..sampling import sample_clients  # noqa: E402
@@ -48,7 +52,7 @@ class RoundState:
 class ZeroFLFedAvg(FedAvg):
     """FedAvg's message plumbing with ZeroFL's sampler, sparse uploads and trace records."""
 
-    def __init__(self, ctx: Any, partition_nodes: Mapping[int, int], *, attribution: str = "exclusive",
+    def __init__(self, ctx: RunContext, partition_nodes: Mapping[int, int], *, attribution: str = "exclusive",
                  torch_threads: int = 1, on_event: Callable[..., None] | None = None) -> None:
         super().__init__(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=0, min_evaluate_nodes=0,
                          min_available_nodes=0, arrayrecord_key=P.GLOBAL_ARRAYS, configrecord_key=P.TRAIN_CONFIG)
@@ -150,8 +154,6 @@ class ZeroFLFedAvg(FedAvg):
         return ClientResult(None, rec, None)
 
 
-def _toml_text(cfg: Any) -> str:
+def _toml_text(cfg: RunConfig) -> str:
     """The run config as TOML text (what travels to every client)."""
-    import tomli_w
-
-    return tomli_w.dumps(cfg.to_toml_dict())
+    return cfg.to_toml_text()

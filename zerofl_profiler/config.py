@@ -1,25 +1,33 @@
-"""Every `train` option in one frozen record, validated before any work, round-tripped via TOML."""
+"""Every `train` option in one frozen record, validated before any work, round-tripped via TOML.
+
+Torch-free on purpose: readers of a run (report, estimate, plot) get this typed record back from
+``traces.load_run`` without importing the engine. The torch-side helpers that act on a RunConfig
+(threads, SparseConfig) live in ``fl/runtime.py``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import re
 import tomllib
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..errors import BadInputError, ConfigError, check_fraction
+from .errors import BadInputError, ConfigError, check_fraction
+from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASETS, ENCODINGS, ENGINES,
+                    MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
 
-UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
-ENCODINGS = ("csr", "bitmask", "dense")
-PARTITIONS = ("lda", "iid")
-CLIENT_ERROR_POLICIES = ("stop", "skip")
-ENGINES = ("inprocess", "flower")
 #: --accelerator spellings: auto (first CUDA device, else MPS, else CPU), cpu, cuda, cuda:N, mps.
 ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
+#: False while a stored run's config is read back: its data need not be on this machine.
+_CHECK_PATHS: ContextVar[bool] = ContextVar("zerofl_check_paths", default=True)
 
 
 @dataclass(frozen=True)
@@ -109,28 +117,27 @@ class RunConfig:
         if self.client_gpus is not None and (not isinstance(self.client_gpus, (int, float))
                                              or not 0.0 < self.client_gpus <= 1.0):
             raise ConfigError(f"client_gpus must be in (0, 1], got {self.client_gpus!r}")
-        from ..sparse.kernels import check_modes
-
-        check_modes(self.sparse_kernels, self.mask_structure)
+        if self.sparse_kernels not in SPARSE_KERNEL_MODES:
+            raise ConfigError(f"sparse_kernels must be one of {', '.join(SPARSE_KERNEL_MODES)}, "
+                              f"got {self.sparse_kernels!r}")
+        if self.mask_structure not in MASK_STRUCTURES:
+            raise ConfigError(f"mask_structure must be one of {', '.join(MASK_STRUCTURES)}, got {self.mask_structure!r}")
         if self.mask_structure == "2:4" and self.weight_sparsity != 0.5:
             raise ConfigError(f"--mask-structure 2:4 keeps exactly half of the weights: weight sparsity must be "
                               f"0.5, got {self.weight_sparsity:g}")
         if self.upload == "dense" and self.mask_ratio > 0:
             raise ConfigError(f"mask ratio {self.mask_ratio} needs a top-k upload; with --upload dense "
                               "every weight is sent already")
-        from .aggregate import AGGREGATORS
-
-        if self.aggregation not in AGGREGATORS:
-            raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATORS)}, got {self.aggregation!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
         self._validate_data()
 
     def _validate_data(self) -> None:
-        from .data import get_dataset_spec
-
-        spec = get_dataset_spec(self.dataset)
-        if self.data_dir is not None and not Path(self.data_dir).expanduser().exists():
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown data set {self.dataset!r}; known: {', '.join(DATASETS)}")
+        if self.data_dir is not None and _CHECK_PATHS.get() and not Path(self.data_dir).expanduser().exists():
             raise ConfigError(f"data path not found: {self.data_dir}")
-        if spec.needs_data_dir and self.data_dir is None:
+        if self.dataset in DATA_DIR_DATASETS and self.data_dir is None:
             raise ConfigError(f"data set {self.dataset!r} needs --data-dir PATH (nothing is downloaded)")
 
     # ------------------------------------------------------------------ derived
@@ -157,26 +164,6 @@ class RunConfig:
         t = (int(rnd) - 1) / (self.rounds - 1)
         return float(self.lr_start * (self.lr_end / self.lr_start) ** t)
 
-    def apply_threads(self) -> int:
-        """Set torch's intra-op threads for training (0 keeps torch's default); returns the old value.
-
-        One thread is the default: the models that fit a phone-sized budget gain nothing from
-        intra-op parallelism, and several runs (pytest -n 2, sweeps) then never oversubscribe cores.
-        """
-        import torch
-
-        old = torch.get_num_threads()
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
-        return old
-
-    def sparse_config(self) -> Any:
-        """The SparseConfig for sparsify()."""
-        from ..sparse import SparseConfig
-
-        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every,
-                            self.sparse_kernels, self.mask_structure)
-
     def with_updates(self, **changes: Any) -> "RunConfig":
         """A validated copy with some options changed."""
         return from_mapping({**self.to_dict(), **changes})
@@ -199,11 +186,11 @@ class RunConfig:
                 d[k] = v
         return d
 
-    def to_toml(self, path: str | Path, **metadata: Any) -> None:
-        """Write the resolved configuration (and run metadata) as TOML."""
+    def to_toml_text(self, **metadata: Any) -> str:
+        """The resolved configuration (and run metadata) as TOML text (traces.rundir writes it)."""
         import tomli_w
 
-        Path(path).write_text(tomli_w.dumps(self.to_toml_dict(**metadata)), encoding="utf-8")
+        return tomli_w.dumps(self.to_toml_dict(**metadata))
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "RunConfig":
@@ -216,16 +203,25 @@ class RunConfig:
         return from_mapping(d)
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """The option keys of a TOML file (metadata such as run_id and [environment] removed)."""
+def load_toml(path: str | os.PathLike[str], *, missing: str | None = None) -> dict[str, Any]:
+    """A whole TOML file; a missing (message ``missing``) or malformed one is one ConfigError line."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
+        raise ConfigError(missing or f"config file not found: {p}")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: malformed TOML ({exc})") from None
+
+
+def option_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The option keys of a config document (run metadata such as run_id and [environment] removed)."""
     return {k: v for k, v in data.items() if k not in METADATA_KEYS}
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The option keys of a TOML file (metadata such as run_id and [environment] removed)."""
+    return option_keys(load_toml(path))
 
 
 def _int(v: Any) -> int:
@@ -269,6 +265,25 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def from_stored(d: Mapping[str, Any]) -> RunConfig:
+    """A run's stored options as a RunConfig: validated as any config, except that ``data_dir`` need
+    not exist here (reports and estimates read runs on machines without the data)."""
+    token = _CHECK_PATHS.set(False)
+    try:
+        return from_mapping(d)
+    finally:
+        _CHECK_PATHS.reset(token)
+
+
+def config_digest(options: Mapping[str, Any]) -> str:
+    """A short digest of a run's option mapping (as config.toml stores it): the checkpoint's proof of
+    which configuration it belongs to. Options a later version adds with a default are not in an
+    older run's file, so they do not change its digest."""
+    blob = json.dumps({k: v for k, v in options.items() if k not in METADATA_KEYS}, sort_keys=True,
+                      separators=(",", ":"), default=list)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
 def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     """Validate keys and types, then build (which validates values)."""
     unknown = sorted(set(d) - set(CONVERTERS))
@@ -283,4 +298,5 @@ def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     return RunConfig(**kw)
 
 
-__all__ = ["RunConfig", "read_toml", "from_mapping", "UPLOADS", "ENCODINGS"]
+__all__ = ["RunConfig", "read_toml", "load_toml", "option_keys", "from_mapping", "from_stored", "config_digest",
+           "METADATA_KEYS"]
