@@ -156,7 +156,7 @@ def test_rows_of_one_module_add_up_under_its_module_path(tmp_path):
     doc["layers"].insert(2, {"name": conv["name"], "type": "bias_add", "op_class": "elementwise",
                              "dense": {"forward": 7, "backward_input": 0, "backward_weight": 7},
                              "sparse": {"forward": 5, "backward_input": 0, "backward_weight": 3}})
-    doc["layers"].append({"name": "head.topk", "type": "topk", "dense": {}, "sparse": {}})
+    doc["layers"].append({"name": "head.topk", "type": "topk", "op_class": "topk", "dense": {}, "sparse": {}})
     (run / "layers.json").write_text(json.dumps(doc))
     layers = {lc.label: lc for lc in summarize_run(load_run(run)).layers}
     assert list(layers) == list(dict.fromkeys(r["name"] for r in doc["layers"]))  # model order, one per module

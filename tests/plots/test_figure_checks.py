@@ -185,9 +185,9 @@ def test_layer_rows_are_module_paths_and_empty_rows_hidden(tmp_path, factory):
     doc = json.loads((run / "layers.json").read_text())
     zero = {"forward": 0, "backward_input": 0, "backward_weight": 0}
     doc["layers"] = [dict(r, name=f"layer1.{i}.conv{i}") for i, r in enumerate(doc["layers"])]
-    doc["layers"].append({"name": "layer1.0.conv0", "type": "bias_add", "dense": dict(zero, forward=10),
+    doc["layers"].append({"name": "layer1.0.conv0", "type": "bias_add", "op_class": "elementwise", "dense": dict(zero, forward=10),
                           "sparse": dict(zero, forward=10)})
-    doc["layers"].append({"name": "fc.topk", "type": "topk", "dense": zero, "sparse": zero})
+    doc["layers"].append({"name": "fc.topk", "type": "topk", "op_class": "topk", "dense": zero, "sparse": zero})
     doc["layers"].append({"name": "head.fc", "type": "Linear", "op_class": "gemm", "dense": dict(zero, forward=1),
                           "sparse": dict(zero, forward=1)})  # a linear layer is drawn however thin
     (run / "layers.json").write_text(json.dumps(doc))

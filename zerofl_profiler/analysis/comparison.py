@@ -244,7 +244,7 @@ def estimate_costs(run: RunData, costing: Any) -> tuple[DeviceCost, ...]:
 
 
 def _precision(run: RunData) -> str | None:
-    dtype = (run.layers or {}).get("dtype")
+    dtype = run.layers.dtype if run.layers is not None else None
     return f"{dtype} (the run's layers.json dtype)" if dtype else None
 
 

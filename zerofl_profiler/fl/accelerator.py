@@ -14,16 +14,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import BadInputError
+from ..power.memory import read_rss_peak, reset_rss_peak
 from ..config import ACCELERATOR_RE
 
 MEM_SOURCES = ("cuda", "rss", "none")
-PROC_SELF = Path("/proc/self")
 
 
 def check_accelerator_spec(spec: str) -> str:
@@ -126,27 +125,6 @@ def _nvidia_driver() -> str | None:
         return v.decode() if isinstance(v, bytes) else str(v)
     except Exception:  # noqa: BLE001 - any vendor failure just leaves the field out
         return None
-
-
-# ---------------------------------------------------------------------------------------- memory
-def reset_rss_peak() -> bool:
-    """Reset the process's peak resident set (VmHWM) so a window reads its own peak (Linux only)."""
-    try:
-        (PROC_SELF / "clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
-def read_rss_peak() -> int | None:
-    """VmHWM of this process in bytes, or None where /proc is not there."""
-    try:
-        for line in (PROC_SELF / "status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
 
 
 @dataclass
