@@ -196,7 +196,7 @@ def test_topk_kept_and_new_classes_use_their_own_efficiency(tmp_path: Path) -> N
     extra = (f"topk = {{value = 0.001, source = {src}}}\ntopk_kept = {{value = 0.004, source = {src}}}\n"
              f"pool = {{value = 0.002, source = {src}}}\n")
     path = write_device(tmp_path, peak=1e9, bw=1e12, overhead=0.0, extra_unit=extra)
-    from zerofl_profiler.analysis.estimate import topk_step_time
+    from zerofl_profiler.hardware_models.pricing import topk_step_time
     from zerofl_profiler.hardware_models.cost import DeviceArrays
 
     dev = DeviceArrays.of([load_device_file(path).profile()])

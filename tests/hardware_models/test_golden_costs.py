@@ -1,7 +1,7 @@
 """Every catalogue device's `estimate` and `compare` numbers reproduce the golden file.
 
 golden/golden.json was written by golden/make_golden.py from the cost model before it moved into
-hardware_models/; every key and number there must come back (new keys may be added), numbers to
+hardware_models/; every key and number there must come back (new keys and notes may be added), numbers to
 1e-12 relative.
 """
 
@@ -33,6 +33,8 @@ def _same(old: Any, new: Any, path: str) -> None:
         for k, v in old.items():
             assert k in new, f"{path}.{k} missing"
             _same(v, new[k], f"{path}.{k}")
+    elif isinstance(old, list) and path.endswith(".notes"):  # prose: every old note still said
+        assert set(old) <= set(new), f"{path}: {new!r} lacks some of {old!r}"
     elif isinstance(old, list):
         assert isinstance(new, list) and len(new) == len(old), path
         for i, (a, b) in enumerate(zip(old, new)):

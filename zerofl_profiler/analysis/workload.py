@@ -1,253 +1,28 @@
-"""One training step's work as rows (layer x phase) the cost model can price, from either source.
+"""Upload sizes of a what-if client-round; the step profile itself lives in hardware_models.workload.
 
-* ``from_layers(doc)``: the ``flops --json`` document (= RUN_DIR/layers.json): one row per layer
-  and phase with its dense and sparse FLOPs, bytes moved and op class; kernels = one per non-zero
-  row; the top-k mask work of the sparsified layers is derived from their weight and input sizes.
-* ``from_totals()``: only the trace's per-phase totals are known: one row per phase priced
-  compute-only (no bytes, no per-kernel overhead, no top-k), and the output says so.
-
-This module reads plain dicts (no torch), so estimates never need the model.
+``upload_bytes`` sizes one client upload (GEMM weights top-k'd and encoded, the rest dense) the
+way the engine uploads it. ``StepProfile``, ``from_layers`` and ``from_totals`` are re-exported
+from :mod:`zerofl_profiler.hardware_models.workload` (their home) for older import paths.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Mapping
 
-import numpy as np
+from ..hardware_models.workload import (
+    FP32_BYTES,
+    GEMM_KINDS,
+    OPTIMIZER_STATE,
+    TOPK_BYTE_PASSES,
+    TOPK_KERNELS_PER_TENSOR,
+    TOPK_OPS_PER_ELEMENT,
+    StepProfile,
+    from_layers,
+    from_totals,
+)
 
-from ..errors import TraceFormatError
-from ..hardware_models.cost import PHASE_CLASS, PHASES, MemoryEstimate, class_index
-from ..hardware_models.spec import OP_CLASSES
-from ..traces.schema import GEMM_PHASES
-
-#: Top-k mask cost per element of a tensor that is top-k'd (assumptions, see docs/devices.md):
-TOPK_OPS_PER_ELEMENT = 8.0  # a few radix/selection passes: compare + count per element and pass
-TOPK_BYTE_PASSES = 3.0  # read values twice (select, then mask) and write the masked tensor
-TOPK_KERNELS_PER_TENSOR = 3.0  # select, build mask, apply mask
-FP32_BYTES = 4.0
-
-_WEIGHT_KEYS = ("weights", "weight", "params", "parameters")
-_INPUT_KEYS = ("input", "inputs", "input_activations", "activation_in")
-_OUTPUT_KEYS = ("output", "outputs", "output_activations", "activation_out", "activations")
-_GEMM_TYPES = ("conv", "linear", "matmul", "gemm", "bmm", "addmm")
-
-
-@dataclass(frozen=True)
-class StepProfile:
-    """Rows of one training step (dense and sparse FLOPs, bytes, kernels, op class, phase).
-
-    ``topk_*`` rows are sparse-only work (the top-k mask selection): they cost nothing in a
-    dense step and are priced at their own FLOPs and bytes in a sparse step.
-    """
-
-    basis: str
-    row_names: tuple[str, ...]
-    row_phase: np.ndarray
-    row_class: np.ndarray
-    flops_dense: np.ndarray
-    flops_sparse: np.ndarray
-    nbytes: np.ndarray
-    kernels: np.ndarray
-    topk_flops: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    topk_bytes: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    topk_kernels: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    memory: MemoryEstimate | None = None
-    topk_class: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # empty = all topk
-    notes: tuple[str, ...] = ()
-
-    @property
-    def topk_classes(self) -> np.ndarray:
-        """Op-class index of each top-k row (``topk`` selection or ``topk_kept`` per kept entry)."""
-        if len(self.topk_class) == len(self.topk_flops):
-            return self.topk_class
-        return np.full(len(self.topk_flops), class_index("topk"), dtype=np.int64)
-
-    def phase_sum(self, values: np.ndarray) -> np.ndarray:
-        """Sum a per-row array into per-phase totals (len(PHASES),) or (D, len(PHASES))."""
-        values = np.asarray(values, dtype=np.float64)
-        onehot = np.zeros((len(self.row_phase), len(PHASES)))
-        onehot[np.arange(len(self.row_phase)), self.row_phase] = 1.0
-        return values @ onehot
-
-    @property
-    def dense_phase_flops(self) -> np.ndarray:
-        """Dense FLOPs per phase of one step."""
-        return self.phase_sum(self.flops_dense)
-
-    @property
-    def sparse_phase_flops(self) -> np.ndarray:
-        """Sparse FLOPs per phase of one step."""
-        return self.phase_sum(self.flops_sparse)
-
-
-def _num(v: Any) -> float:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0.0
-
-
-def _first(d: Mapping[str, Any], keys: tuple[str, ...]) -> float:
-    for k in keys:
-        if k in d:
-            return _num(d[k])
-    return 0.0
-
-
-#: Row kinds that are GEMM layers (their phases are the trace's forward/backward_* phases).
-GEMM_KINDS = ("gemm", "gemm_grouped")
-
-
-def _row_kind(row: Mapping[str, Any]) -> str:
-    """The op class (hardware_models.spec.OP_CLASSES) of a layers.json row."""
-    oc = str(row.get("op_class") or "").lower()
-    typ = str(row.get("type") or "").lower()
-    name = str(row.get("name") or "")
-    if oc == "topk_kept":
-        return "topk_kept"
-    if oc in ("topk", "mask") or "topk" in typ:
-        return "topk"
-    if oc == "optimizer" or name == "<optimizer>" or typ in ("sgd", "adam", "adamw", "optimizer"):
-        return "optimizer"
-    if oc in ("gemm", "conv", "linear", "matmul"):
-        return "gemm"
-    if oc in OP_CLASSES:
-        return oc
-    if oc:
-        return "elementwise"
-    if any(t in typ for t in _GEMM_TYPES) and "bn" not in typ and "norm" not in typ:
-        return "gemm"
-    return "elementwise"
-
-
-def _phase_bytes(bblock: Any, phase: str, kind: str = "dense") -> float:
-    """Bytes a row moves in one phase: read + written from the counter's breakdown."""
-    if not isinstance(bblock, Mapping):
-        return 0.0
-    per = bblock.get(kind)
-    if isinstance(per, Mapping) and isinstance(per.get(phase), Mapping):
-        return _num(per[phase].get("read")) + _num(per[phase].get("written"))
-    if isinstance(bblock.get(phase), (int, float)):
-        return _num(bblock[phase])
-    return 0.0
-
-
-#: layers.json phase -> (trace phase, op class) per row kind; ``update`` is the optimizer's phase.
-def _target(kind: str, phase: str) -> tuple[str, str]:
-    if kind in GEMM_KINDS and phase in GEMM_PHASES:
-        return phase, kind
-    if kind == "optimizer":
-        return "optimizer", "optimizer"
-    return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
-
-
-def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None = None,
-                mask_every: int = 1) -> StepProfile:
-    """Rows from a `flops --json` document (RUN_DIR/layers.json).
-
-    Each row's phases become cost rows with the bytes the counter gives for that phase (dense
-    traffic: the roofline prices the dense kernels and the sparse-efficiency factor does the
-    rest). Top-k rows (op classes ``topk`` and ``topk_kept``) become sparse-only rows; a document without them but
-    with sparsified layers gets top-k rows derived from the layers' weight and input sizes
-    (TOPK_* constants; weights re-masked every ``mask_every`` steps).
-    """
-    layers = doc.get("layers")
-    if not isinstance(layers, list):
-        raise TraceFormatError("layers document has no 'layers' list")
-    names: list[str] = []
-    phase: list[int] = []
-    cls: list[int] = []
-    fd: list[float] = []
-    fs: list[float] = []
-    nb: list[float] = []
-    tk_f: list[float] = []
-    tk_b: list[float] = []
-    tk_k: list[float] = []
-    tk_c: list[int] = []
-    derived_f: list[float] = []
-    derived_b: list[float] = []
-    derived_k: list[float] = []
-    weights_bytes = acts_bytes = 0.0
-    for idx, row in enumerate(layers):
-        if not isinstance(row, Mapping):
-            raise TraceFormatError(f"layers[{idx}] is not an object")
-        dense = row.get("dense") or {}
-        sparse = row.get("sparse") or dense
-        if not isinstance(dense, Mapping) or not isinstance(sparse, Mapping):
-            raise TraceFormatError(f"layers[{idx}]: 'dense' and 'sparse' must be objects")
-        kind = _row_kind(row)
-        bblock = row.get("bytes") or {}
-        phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
-        if kind in ("topk", "topk_kept"):
-            f = sum(_num(sparse.get(k)) for k in phases)
-            b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
-            if f or b:
-                tk_c.append(class_index(kind))
-                tk_f.append(f)
-                tk_b.append(b)
-                tk_k.append(float(sum(1 for k in phases if _num(sparse.get(k)) or _phase_bytes(bblock, k, "sparse"))))
-            continue
-        if isinstance(bblock, Mapping) and kind != "optimizer":
-            weights_bytes += _first(bblock, _WEIGHT_KEYS)
-            acts_bytes += _first(bblock, _OUTPUT_KEYS)
-        for k in phases:
-            f_d = _num(dense.get(k))
-            f_s = _num(sparse.get(k, f_d))
-            b = _phase_bytes(bblock, k, "dense")
-            if f_d == 0 and f_s == 0 and b == 0:
-                continue
-            ph, oc = _target(kind, k)
-            names.append(f"{row.get('name', idx)}:{k}")
-            phase.append(PHASES.index(ph))
-            cls.append(class_index(oc))
-            fd.append(f_d)
-            fs.append(min(f_s, f_d) if f_d else f_s)
-            nb.append(b)
-        if kind in GEMM_KINDS and isinstance(bblock, Mapping):
-            sparsified = bool(row.get("sparsified")) or _num(sparse.get("forward")) < _num(dense.get("forward"))
-            if sparsified:
-                n_w = _first(bblock, _WEIGHT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
-                n_x = _first(bblock, _INPUT_KEYS) / max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
-                n = n_w / max(1, mask_every) + n_x
-                derived_f.append(TOPK_OPS_PER_ELEMENT * n)
-                derived_b.append(TOPK_BYTE_PASSES * FP32_BYTES * n)
-                derived_k.append(TOPK_KERNELS_PER_TENSOR * (1.0 / max(1, mask_every) + 1.0))
-    notes = ["basis: per-layer roofline from layers.json"]
-    if tk_f:
-        notes.append("top-k mask cost from the counter's top-k rows")
-    elif derived_f:
-        tk_f, tk_b, tk_k = derived_f, derived_b, derived_k
-        tk_c = [class_index("topk")] * len(tk_f)
-        notes.append("top-k mask cost derived from the sparsified layers' weight and input sizes")
-    memory = None
-    opt = str(doc.get("optimizer") or "sgd").lower().replace("-", "_")
-    factor = optimizer_state_factor if optimizer_state_factor is not None else OPTIMIZER_STATE.get(opt, 1.0)
-    if weights_bytes > 0:
-        memory = MemoryEstimate(weights_bytes, weights_bytes, factor * weights_bytes, acts_bytes)
-    kern = (np.array(fd) > 0) | (np.array(fs) > 0) | (np.array(nb) > 0)
-    return StepProfile(
-        basis="layers", row_names=tuple(names), row_phase=np.array(phase, dtype=np.int64),
-        row_class=np.array(cls, dtype=np.int64), flops_dense=np.array(fd, dtype=np.float64),
-        flops_sparse=np.array(fs, dtype=np.float64), nbytes=np.array(nb, dtype=np.float64),
-        kernels=kern.astype(np.float64), topk_flops=np.array(tk_f, dtype=np.float64),
-        topk_bytes=np.array(tk_b, dtype=np.float64), topk_kernels=np.array(tk_k, dtype=np.float64),
-        memory=memory, notes=tuple(notes), topk_class=np.array(tk_c, dtype=np.int64))
-
-
-#: Optimizer state in units of the weights' size, keyed by the FLOP counter's optimizer names
-#: (zerofl_profiler.flops.training.OPTIMIZERS): plain SGD keeps none, momentum one buffer, Adam two.
-OPTIMIZER_STATE = {"sgd": 0.0, "sgd_wd": 0.0, "sgd_momentum": 1.0, "sgd_momentum_wd": 1.0,
-                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "none": 0.0}
-
-
-def from_totals() -> StepProfile:
-    """One unit row per phase: the trace's own per-phase FLOPs become the scale (compute-only)."""
-    n = len(PHASES)
-    return StepProfile(
-        basis="totals", row_names=PHASES, row_phase=np.arange(n, dtype=np.int64),
-        row_class=np.array([class_index(PHASE_CLASS[p]) for p in PHASES], dtype=np.int64),
-        flops_dense=np.ones(n), flops_sparse=np.ones(n), nbytes=np.zeros(n), kernels=np.zeros(n),
-        notes=("basis: trace totals (no layers.json): compute-only roofline per phase, "
-               "no memory-bound rows, no per-kernel overhead, no top-k cost",))
-
+__all__ = ["FP32_BYTES", "GEMM_KINDS", "OPTIMIZER_STATE", "TOPK_BYTE_PASSES", "TOPK_KERNELS_PER_TENSOR",
+           "TOPK_OPS_PER_ELEMENT", "UPLOADS", "StepProfile", "from_layers", "from_totals", "upload_bytes"]
 
 #: Upload kinds of the engine (ZeroFL): dense, or the top (1 - sparsity + mask_ratio) of each GEMM weight.
 UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")

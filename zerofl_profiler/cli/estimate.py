@@ -1,4 +1,4 @@
-"""`zerofl-profile estimate`: re-cost a recorded run on catalogue devices (time, energy, savings)."""
+"""`zerofl-profile estimate`: parse the options, call analysis.estimate.estimate_run, render the tables."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from .options import CostingSelection, costing_options, emit_json
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, as_json: bool) -> None:
     """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense."""
-    from ..analysis.estimate import estimate_run, resolve_costing
+    from ..analysis.estimate import estimate_run
+    from ..hardware_models import Costing
     from ..traces import load_run
 
-    resolved = resolve_costing(costing)
+    resolved = Costing.from_selection(costing)
     data = load_run(run)
     est = estimate_run(data, resolved, seed=seed)
     if as_json:
