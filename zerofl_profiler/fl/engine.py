@@ -218,6 +218,16 @@ def _keep_finished(path: Path, last_round: int) -> None:
     os.replace(tmp, path)
 
 
+def clamped_batch_warning(batch_size: int, client_sizes: list[int]) -> str | None:
+    """One line when some clients hold fewer samples than a batch (their batches are clamped), else None."""
+    small = [n for n in client_sizes if n < batch_size]
+    if not small:
+        return None
+    return (f"warning: batch size {batch_size} exceeds the data of {len(small)} of {len(client_sizes)} clients "
+            f"(smallest: {min(small)} samples); their batches are clamped to the client's data (the trace records "
+            f"the batches that ran, and costs are priced from them)")
+
+
 def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None) -> RunContext:
     """Validate the run directory, load data and model, write the run files (or reopen them)."""
     run_dir = Path(out_dir).expanduser()
@@ -232,6 +242,9 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
                           f"or choose another --out")
     # all validation and loading happens before anything is written
     train, test, clients, pstats = load_run_data(cfg)
+    clamped = clamped_batch_warning(cfg.batch_size, [len(c) for c in clients])
+    if clamped:
+        print(clamped, file=sys.stderr)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     from ..flops import count_from_trace
 
