@@ -68,5 +68,9 @@ def _render(res: Any) -> None:
     con.print(t)
     for n in res.notes:
         con.print(f"note: {n}")
+    from ..hardware_models.results import assumption_lines
+
+    for line in assumption_lines(res.assumptions):
+        con.print(f"assumes {line}")
     con.print("note: speed-up and energy saving compare each sparsity with the same round run dense (dense upload); "
               f"a round of {res.clients} client(s): time = the slowest client, energy = the sum over clients")

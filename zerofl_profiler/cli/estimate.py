@@ -70,6 +70,10 @@ def _render(est: Any, per_round: bool | None) -> None:
         con.print(rt)
     for n in est.notes:
         con.print(f"note: {n}")
+    from ..hardware_models.results import assumption_lines
+
+    for line in assumption_lines(est.assumptions):
+        con.print(f"assumes {line}")
     con.print("note: totals sum the rounds; clients waiting for the straggler draw idle power, shown as "
               "'wait (idle)' and not included in energy")
     if est.mix:

@@ -37,6 +37,18 @@ def checked_json(doc: Any, what: str = "estimate") -> Any:
     return doc
 
 
+def assumption_lines(assumptions: tuple[dict[str, Any], ...]) -> list[str]:
+    """One human line per device: mode, runtime, precision, energy basis (what tables print)."""
+    out = []
+    for a in assumptions:
+        prec = a["precision"] if isinstance(a["precision"], str) else \
+            ", ".join(f"{k}={v}" for k, v in a["precision"].items() if v != "fp32") + ", else fp32"
+        out.append(f"{a['device']}: runtime {a['runtime'] or 'default'}, precision {prec}, energy "
+                   f"{a['energy_basis']}, efficiency {a['efficiency_curve']}, sparse efficiency "
+                   f"{a['sparse_efficiency']}, network {a['network']}")
+    return out
+
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     """Peak training memory of one client: weights, gradients, optimizer state, saved activations."""

@@ -19,6 +19,7 @@ the activation mask is not). Plain dicts and numpy only (no torch).
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -384,12 +385,20 @@ class ClientRounds:
         return float(self.batch_sizes.max()) if len(self.batch_sizes) else 0.0
 
 
-def batch_triplets(batches: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct sizes, record, size index, count) of every record's list of batch sizes."""
-    rec = np.fromiter((i for i, bs in enumerate(batches) for _ in bs), dtype=np.int64)
-    size = np.fromiter((b for bs in batches for b in bs), dtype=np.float64)
-    sizes, inv = np.unique(size, return_inverse=True)
-    pair = rec * max(1, len(sizes)) + inv
-    uniq, count = np.unique(pair, return_counts=True)
+def batch_triplets(batches: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct sizes, record, size index, count) of every record's list of batch sizes (linear time)."""
+    lengths = np.fromiter((len(bs) for bs in batches), dtype=np.int64, count=len(batches))
+    size = np.fromiter(itertools.chain.from_iterable(batches), dtype=np.float64, count=int(lengths.sum()))
+    rec = np.repeat(np.arange(len(batches), dtype=np.int64), lengths)
+    whole = size.astype(np.int64)
+    if len(size) and (whole == size).all() and 0 <= whole.min() and whole.max() <= 10**7:
+        present = np.bincount(whole) > 0  # batch sizes are small integers: no sort needed
+        sizes = np.flatnonzero(present).astype(np.float64)
+        inv = (np.cumsum(present) - 1)[whole]
+    else:
+        sizes, inv = np.unique(size, return_inverse=True)
+        inv = inv.reshape(-1)
     n_u = max(1, len(sizes))
-    return sizes, uniq // n_u, uniq % n_u, count
+    pair_counts = np.bincount(rec * n_u + inv, minlength=len(batches) * n_u)
+    pairs = np.flatnonzero(pair_counts)
+    return sizes, pairs // n_u, pairs % n_u, pair_counts[pairs]
