@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from zerofl_profiler.cli import main
-from zerofl_profiler.fl.engine import clamped_batch_warning
-from zerofl_profiler.hardware_models.workload import from_layers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from _run_cli import run  # noqa: E402
+
+from zerofl_profiler.fl.engine import clamped_batch_warning  # noqa: E402
+from zerofl_profiler.hardware_models.workload import from_layers  # noqa: E402
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+    r = run(capsys, *args)
+    return r.code, r.out, r.err
 
 
 def _flatten(doc: object, path: str = "") -> dict[str, float]:

@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import BadInputError
 from .records import (
@@ -153,14 +153,21 @@ def _parse_quantity(ctx: _Ctx, raw: Any, path: str, rng: Range) -> Quantity:
     return Quantity(v, _parse_source(ctx, raw["source"], f"{path}.source"))
 
 
-def _parse_efficiency(ctx: _Ctx, raw: Any, path: str, *, required: bool) -> dict[str, Quantity]:
+def _op_class_table(ctx: _Ctx, raw: Any, path: str, what: str, value: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """A table keyed by op class, each value parsed by ``value(raw, path)``."""
     if not isinstance(raw, Mapping):
-        raise ctx.fail(path, "must be a table of op class -> {value, source}")
+        raise ctx.fail(path, f"must be a table of op class -> {what}")
     out = {}
     for k, v in raw.items():
         if k not in OP_CLASSES:
             raise ctx.fail(f"{path}.{k}", f"is not a known op class ({', '.join(OP_CLASSES)})")
-        out[k] = _parse_quantity(ctx, v, f"{path}.{k}", RANGES["efficiency"])
+        out[k] = value(v, f"{path}.{k}")
+    return out
+
+
+def _parse_efficiency(ctx: _Ctx, raw: Any, path: str, *, required: bool) -> dict[str, Quantity]:
+    out = _op_class_table(ctx, raw, path, "{value, source}",
+                          lambda v, p: _parse_quantity(ctx, v, p, RANGES["efficiency"]))
     if required:
         for k in REQUIRED_OP_CLASSES:
             if k not in out:
@@ -177,16 +184,13 @@ def _parse_efficiency_curve(ctx: _Ctx, raw: Any, path: str) -> Quantity:
 
 def _parse_precision(ctx: _Ctx, raw: Any, path: str) -> dict[str, str]:
     ctx.need_v2(path)
-    if not isinstance(raw, Mapping):
-        raise ctx.fail(path, "must be a table of op class -> precision")
-    out = {}
-    for k, v in raw.items():
-        if k not in OP_CLASSES:
-            raise ctx.fail(f"{path}.{k}", f"is not a known op class ({', '.join(OP_CLASSES)})")
+
+    def one(v: Any, p: str) -> str:
         if v not in PRECISIONS:
-            raise ctx.fail(f"{path}.{k}", f"must be one of {', '.join(PRECISIONS)}, got {v!r}")
-        out[k] = str(v)
-    return out
+            raise ctx.fail(p, f"must be one of {', '.join(PRECISIONS)}, got {v!r}")
+        return str(v)
+
+    return _op_class_table(ctx, raw, path, "precision", one)
 
 
 def _parse_sparse_curve(ctx: _Ctx, raw: Any, path: str) -> SparseEfficiencyCurve:
