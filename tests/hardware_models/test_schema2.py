@@ -13,7 +13,7 @@ from _devfiles import SRC, device_toml  # noqa: E402
 
 from zerofl_profiler.errors import BadInputError  # noqa: E402
 from zerofl_profiler.hardware_models import Costing  # noqa: E402
-from zerofl_profiler.hardware_models.devicefile import RANGES, load_device_file, parse_device  # noqa: E402
+from zerofl_profiler.hardware_models.devicefile import RANGES, load_device_file  # noqa: E402
 from zerofl_profiler.hardware_models.pricing import (  # noqa: E402
     DeviceArrays,
     compute_energy,

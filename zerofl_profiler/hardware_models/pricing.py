@@ -316,7 +316,7 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
         return RecordCosts(z, z, z, z, z, z, z, z, z)
     per_rec = cols.per_record
     counts = cols.counts_matrix()  # (N, U) batches of each size per record
-    f_model = counts @ np.stack([p.phase_flops for p in prices])  # (N, P)
+    f_model = per_rec(np.stack([p.phase_flops for p in prices]))  # (N, P)
     corr = np.ones_like(fd)
     np.divide(fd, f_model, out=corr, where=f_model > 0)
 
@@ -331,7 +331,7 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
 
     def per_batch(attr: str) -> np.ndarray:
         """sum over a record's batches of a per-device scalar  ->  (N, D)."""
-        return counts @ np.stack([getattr(p, attr) for p in prices])
+        return per_rec(np.stack([getattr(p, attr) for p in prices]))
 
     is_sparse = (fs.sum(axis=1) < fd.sum(axis=1)).astype(np.float64)
     rec_bytes = (corr * per_rec(np.stack([p.phase_bytes for p in prices]))).sum(axis=1)

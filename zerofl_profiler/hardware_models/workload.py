@@ -367,7 +367,14 @@ class ClientRounds:
 
     def per_record(self, per_batch: np.ndarray) -> np.ndarray:
         """Sum a per-batch-size quantity ((U,) or (U, P)) over every record's batches: (N,) or (N, P)."""
-        return self.counts_matrix() @ np.asarray(per_batch, dtype=np.float64)
+        v = np.asarray(per_batch, dtype=np.float64)
+        c = self.counts_matrix()
+        if c.shape[1] > 8:
+            return c @ v
+        out = np.zeros((c.shape[0],) + v.shape[1:])
+        for u in range(c.shape[1]):  # a few batch sizes: broadcasting beats a skinny matmul
+            out += c[:, u].reshape((-1,) + (1,) * (v.ndim - 1)) * v[u]
+        return out
 
     def counts_matrix(self) -> np.ndarray:
         """(N, U): how many batches of each distinct size each record ran."""
