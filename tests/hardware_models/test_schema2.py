@@ -208,3 +208,20 @@ def test_ranges_are_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "devices.md").read_text(encoding="utf-8")
     for field in RANGES:
         assert f"`{field}`" in doc, field
+
+
+def test_devices_show_lists_the_v2_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zerofl_profiler.cli import main
+
+    p = tmp_path / "toy2.toml"
+    p.write_text(v2_toml(**FULL), encoding="utf-8")
+    code = 0
+    try:
+        main(["devices", "show", str(p)])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr().out
+    assert code == 0
+    for field in ("units.gpu.sparse_efficiency_curve", "units.gpu.precision", "runtimes.mnn.kernel_overhead_s",
+                  "units.gpu.peak_flops_tf32", "units.gpu.dynamic_power_w"):
+        assert field in out, field
