@@ -50,7 +50,7 @@ def test_issue_case_1e308_and_1e10(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_largest_plausible_values_stay_finite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every field at the edge of its range still prices to finite numbers in table and JSON."""
     p = tmp_path / "edge.toml"
-    p.write_text(device_toml(active=2e4, idle=2e4, overhead=1.0, peak=1e3, bw=1e3, gemm=1e-6, elementwise=1e-6),
+    p.write_text(device_toml(active=2e4, idle=2e4, overhead=1.0, peak=1e3, bw=1e3, gemm=1e-9, elementwise=1e-9),
                  encoding="utf-8")
     r = run(capsys, "estimate", str(RUN), "--device-file", str(p), "--network", "lte", "--json")
     assert r.code == 0, r.err

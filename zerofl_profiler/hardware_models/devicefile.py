@@ -81,7 +81,7 @@ RANGES: Mapping[str, Range] = MappingProxyType({
     "sparse_efficiency": Range(0.0, 1.0, ""),
     "idle_power_w": _POWER, "active_power_w": _POWER, "dynamic_power_w": _POWER,
     "energy_per_flop_j": Range(0.0, 1e-6, "J"), "energy_per_byte_j": Range(0.0, 1e-6, "J"),
-    "efficiency": Range(1e-6, 1.0, ""),
+    "efficiency": Range(1e-9, 1.0, ""),  # calibrate writes fitted efficiencies down to 1e-9
     "half_work_flops": Range(0.0, 1e15, "FLOP"),
     "ram_bytes": Range(1.0, 1e15, "byte"),
     "uplink_bytes_per_s": Range(1.0, 1e12, "byte/s"), "downlink_bytes_per_s": Range(1.0, 1e12, "byte/s"),
