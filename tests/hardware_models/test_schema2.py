@@ -225,3 +225,37 @@ def test_devices_show_lists_the_v2_tables(tmp_path: Path, capsys: pytest.Capture
     for field in ("units.gpu.sparse_efficiency_curve", "units.gpu.precision", "runtimes.mnn.kernel_overhead_s",
                   "units.gpu.peak_flops_tf32", "units.gpu.dynamic_power_w"):
         assert field in out, field
+
+
+def test_dynamic_power_through_a_whole_run(tmp_path: Path) -> None:
+    """All rows compute-bound at efficiency 1 (u = 1): idle + dynamic = the flat active power, except that
+    kernel overheads draw only idle power: E_flat - E_dyn = P_dyn x (overhead seconds)."""
+    from zerofl_profiler.analysis.estimate import estimate_run
+    from zerofl_profiler.traces import load_run
+
+    run = load_run(Path(__file__).resolve().parent / "golden" / "run")
+    eff = f"[units.gpu.efficiency]\ngemm = {{value = 1.0, source = {SRC}}}\nelementwise = {{value = 1.0, source = {SRC}}}"
+
+    def device(name: str, overhead: float, dynamic: bool) -> str:
+        text = v2_toml(unit_extra=f"dynamic_power_w = {{value = 2.0, source = {SRC}}}" if dynamic else "")
+        text = text.replace('name = "toy2"', f'name = "{name}"').replace(
+            "[units.gpu.efficiency]\ngemm = {value = 0.5, source = " + SRC + "}\nelementwise = {value = 0.25, source = "
+            + SRC + "}", eff)
+        text = text.replace("mem_bandwidth_bytes_per_s = {value = 1e9", "mem_bandwidth_bytes_per_s = {value = 1e15")
+        return text.replace("kernel_overhead_s = {value = 1e-3", f"kernel_overhead_s = {{value = {overhead}")
+
+    files = []
+    for name, o, dyn in (("flat", 1e-3, False), ("dyn", 1e-3, True), ("flat0", 0.0, False)):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(device(name, o, dyn), encoding="utf-8")
+        files.append(str(p))
+    est = estimate_run(run, Costing.from_names(device_files=files))
+    by = {d.device.split("@")[0]: d.total for d in est.devices}
+    per_round = est.records / len(est.devices[0].rounds)  # identical clients: times are one client's, energy all
+    overhead_s = by["flat"].compute_s - by["flat0"].compute_s
+    dense_overhead_s = per_round * (by["flat"].dense_compute_s - by["flat0"].dense_compute_s)
+    assert overhead_s > 0 and by["dyn"].compute_s == pytest.approx(by["flat"].compute_s)
+    assert by["dyn"].compute_energy_j == pytest.approx(by["flat"].compute_energy_j - 2.0 * per_round * overhead_s,
+                                                       rel=1e-9)
+    dense_e = {k: by[k].dense_energy_j - by[k].comm_energy_j for k in by}  # no network: comm energy is 0
+    assert dense_e["dyn"] == pytest.approx(dense_e["flat"] - 2.0 * dense_overhead_s, rel=1e-9)

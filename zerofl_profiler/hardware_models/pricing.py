@@ -305,7 +305,8 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
 
     ``row_exact``: every row's sparse time uses its own density from the step profile (a what-if
     counted at one sparsity); otherwise the record's measured density per phase is used.
-    Vectorized over records and devices: per distinct batch size, one (N, P) @ (P, D) product.
+    Vectorized over records and devices: one (D, U * P) @ (U * P, N) product per quantity; the
+    utilisation terms are computed only when a device states dynamic power.
     """
     prices = [price_step(step.at_batch(b), dev) for b in cols.batch_sizes]
     n, n_dev = len(cols), len(dev.names)
@@ -319,51 +320,65 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
     f_model = per_rec(np.stack([p.phase_flops for p in prices]))  # (N, P)
     corr = np.ones_like(fd)
     np.divide(fd, f_model, out=corr, where=f_model > 0)
+    dynamic = dev.dynamic_w is not None and bool((~np.isnan(dev.dynamic_w)).any())
 
     def acc(weights: np.ndarray, *attrs: str, rows: slice = slice(None)) -> list[np.ndarray]:
-        """Per attr: sum_u count_u(n) * sum_p weights[n, p] * price_u.attr[d, p]  ->  (N, D), one matmul."""
+        """Per attr: sum_u count_u(n) * sum_p weights[n, p] * price_u.attr[d, p]  ->  (D, N), one matmul."""
         x = (counts[:, :, None] * weights[:, None, :]).reshape(n, -1)  # (N, U * P)
-        m = np.concatenate([np.concatenate([getattr(p, a)[rows].T for p in prices], axis=0) for a in attrs],
-                           axis=1)  # (U * P, len(attrs) * D)
-        out = x @ m
-        k = out.shape[1] // len(attrs)
-        return [out[:, i * k:(i + 1) * k] for i in range(len(attrs))]
+        m = np.concatenate([np.concatenate([getattr(p, a)[rows] for p in prices], axis=1) for a in attrs],
+                           axis=0)  # (len(attrs) * D, U * P)
+        out = m @ x.T
+        k = out.shape[0] // len(attrs)
+        return [out[i * k:(i + 1) * k] for i in range(len(attrs))]
 
     def per_batch(attr: str) -> np.ndarray:
-        """sum over a record's batches of a per-device scalar  ->  (N, D)."""
-        return per_rec(np.stack([getattr(p, attr) for p in prices]))
+        """sum over a record's batches of a per-device scalar  ->  (D, N)."""
+        v = np.stack([getattr(p, attr) for p in prices])  # (U, D)
+        out = np.zeros((n_dev, n))
+        for u in range(len(prices)):
+            out += v[u][:, None] * counts[:, u][None, :]
+        return out
 
     is_sparse = (fs.sum(axis=1) < fd.sum(axis=1)).astype(np.float64)
     rec_bytes = (corr * per_rec(np.stack([p.phase_bytes for p in prices]))).sum(axis=1)
     topk_flops = per_rec(np.array([p.topk_flops for p in prices])) * is_sparse
     topk_bytes = per_rec(np.array([p.topk_bytes for p in prices])) * is_sparse
     overhead = per_batch("overhead_s")
-    topk = per_batch("topk_s") * is_sparse[:, None]
+    topk = per_batch("topk_s") * is_sparse[None, :]
+    dense_attrs = ("phase_s", "phase_util_s") if dynamic else ("phase_s",)
+    ud = us = None
     if row_exact:
-        roof_d, util_d, roof_s, util_s = acc(corr, "phase_s", "phase_util_s", "sparse_phase_s", "sparse_phase_util_s")
+        parts = acc(corr, *dense_attrs, *(("sparse_phase_s", "sparse_phase_util_s") if dynamic
+                                          else ("sparse_phase_s",)))
+        roof_d, roof_s = parts[0], parts[len(dense_attrs)]
+        if dynamic:
+            ud, us = parts[1], parts[3]
     else:  # t_sparse = t_dense - e * sum_p t_p (1 - d_p), per record and phase
-        roof_d, util_d = acc(corr, "phase_s", "phase_util_s")
         dens = density_of(fs, fd)
-        lost_roof, lost_util = acc(corr * (1.0 - dens), "phase_s", "phase_util_s")
-        roof_s = roof_d - dev.sparse_eff[None, :] * lost_roof
-        util_s = util_d - dev.sparse_eff[None, :] * lost_util
+        parts = acc(corr, *dense_attrs)
+        lost = acc(corr * (1.0 - dens), *dense_attrs)
+        e_col = dev.sparse_eff[:, None]
+        roof_d, roof_s = parts[0], parts[0] - e_col * lost[0]
+        if dynamic:
+            ud, us = parts[1], parts[1] - e_col * lost[1]
         for d, curve in enumerate(dev.sparse_curves):
             if curve is not None:  # the efficiency depends on each record's density
                 w = corr * (1.0 - dev.sparse_efficiency(dens)[d] * (1.0 - dens))
-                r, u = acc(w, "phase_s", "phase_util_s", rows=slice(d, d + 1))
-                roof_s[:, d], util_s[:, d] = r[:, 0], u[:, 0]
-    cd = np.ascontiguousarray((roof_d + overhead).T)  # (D, N) from here on
-    cs = np.ascontiguousarray((roof_s + overhead + topk).T)
-    ud = np.ascontiguousarray(util_d.T)
-    us = np.ascontiguousarray((util_s + per_batch("topk_util_s") * is_sparse[:, None]).T)
+                got = acc(w, *dense_attrs, rows=slice(d, d + 1))
+                roof_s[d] = got[0][0]
+                if dynamic:
+                    us[d] = got[1][0]  # type: ignore[index]
+    cd = roof_d + overhead  # (D, N)
+    cs = roof_s + overhead + topk
+    if dynamic:
+        us = us + per_batch("topk_util_s") * is_sparse[None, :]
     e_dense = compute_energy(cd, fd.sum(axis=1), rec_bytes, dev, ud)
     e_sparse = compute_energy(cs, fs.sum(axis=1) + topk_flops, rec_bytes + topk_bytes, dev, us)
     idle = dev.idle_w[:, None]
     bd = np.asarray(cols.bytes_down, dtype=np.float64)[None, :]
     comm = comm_cost(bd, np.asarray(cols.bytes_up, dtype=np.float64)[None, :], cs, net, idle)
     comm_d = comm_cost(bd, np.asarray(cols.bytes_up_dense, dtype=np.float64)[None, :], cd, net, idle)
-    return RecordCosts(cs, comm.time_s, e_sparse, comm.energy_j, cd, comm_d.time_s, e_dense, comm_d.energy_j,
-                       np.ascontiguousarray(topk.T))
+    return RecordCosts(cs, comm.time_s, e_sparse, comm.energy_j, cd, comm_d.time_s, e_dense, comm_d.energy_j, topk)
 
 
 __all__ = ["BITS_PER_BYTE", "CommCost", "DeviceArrays", "RecordCosts", "StepPrice", "class_index", "comm_cost",
