@@ -65,3 +65,11 @@ def test_json_gate_refuses_non_finite_numbers() -> None:
     cs = CostSummary(*([1.0] * 10 + [math.nan]))
     with pytest.raises(ZeroflError):
         checked_json(cs.to_json())
+
+
+def test_emit_json_prints_nothing_when_the_document_is_not_finite(capsys: pytest.CaptureFixture[str]) -> None:
+    from zerofl_profiler.cli.options import emit_json
+
+    with pytest.raises(ZeroflError, match="non-finite"):
+        emit_json({"ok": [1.0] * 1000, "bad": math.nan})
+    assert capsys.readouterr().out == ""
