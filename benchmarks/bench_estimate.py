@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zerofl_profiler.analysis.estimate import Costing, RecordColumns, estimate_columns, records_from_trace
-from zerofl_profiler.analysis.workload import from_layers
-from zerofl_profiler.hardware_models import get_network, resolve_device
+from zerofl_profiler.analysis.estimate import records_from_trace
+from zerofl_profiler.hardware_models import Costing, get_network, resolve_device
 from zerofl_profiler.hardware_models.population import parse_mix
+from zerofl_profiler.hardware_models.rounds import price_population
+from zerofl_profiler.hardware_models.workload import ClientRounds, batch_triplets, from_layers
 from zerofl_profiler.traces import ClientRoundRecord, JsonlWriter, read_client_records
 from zerofl_profiler.traces.schema import FLOP_KEYS
 
@@ -50,20 +51,26 @@ def synthetic_layers(n_gemm: int = 20) -> dict:
                                          "backward_input": {"read": 8 * y, "written": 4 * y}}}})
     rows.append({"name": "<optimizer>", "type": "sgd", "op_class": "optimizer", "dense": {"update": 3 * 10**7},
                  "sparse": {"update": 3 * 10**7}, "bytes": {"dense": {"update": {"read": 10**8, "written": 8 * 10**7}}}})
-    return {"optimizer": "sgd", "layers": rows}
+    return {"optimizer": "sgd", "batch_size": 32, "layers": rows}
 
 
-def synthetic_columns(n: int, clients_per_round: int = 10, population: int = 100) -> RecordColumns:
-    """n client-round records: rounds of clients_per_round drawn from a population of client ids."""
+def synthetic_columns(n: int, clients_per_round: int = 10, population: int = 100) -> ClientRounds:
+    """n client-round records: rounds of clients_per_round drawn from a population of client ids.
+
+    Each runs ``steps`` batches of 32 and, one record in ten, a partial last batch of 7.
+    """
     rng = np.random.default_rng(1)
     steps = rng.integers(5, 50, size=n).astype(np.float64)
     per_step = np.array([1e9, 1e9, 1e9, 5e7, 1e7])
     fd = steps[:, None] * per_step[None, :] * rng.uniform(0.9, 1.1, size=(n, 5))
     dens = np.c_[rng.uniform(0.05, 0.2, size=(n, 3)), np.ones((n, 2))]
-    return RecordColumns(
+    batches = [[32] * (int(s) - 1) + [7 if i % 10 == 0 else 32] for i, s in enumerate(steps)]
+    sizes, rec, idx, cnt = batch_triplets(batches)
+    return ClientRounds(
         rounds=np.arange(n, dtype=np.int64) // clients_per_round,
         client_ids=rng.integers(0, population, size=n).astype(np.int64), steps=steps, fd=fd, fs=fd * dens,
-        bytes_down=np.full(n, 4.5e7), bytes_up=rng.uniform(5e6, 1e7, size=n), bytes_up_dense=np.full(n, 4.5e7))
+        bytes_down=np.full(n, 4.5e7), bytes_up=rng.uniform(5e6, 1e7, size=n), bytes_up_dense=np.full(n, 4.5e7),
+        batch_sizes=sizes, batch_record=rec, batch_index=idx, batch_count=cnt)
 
 
 def write_trace(path: Path, n: int) -> None:
@@ -102,7 +109,7 @@ def main() -> None:
     for _ in range(a.repeats):  # alternate the variants round by round
         for name, costing in variants.items():
             t0, c0 = time.perf_counter(), time.process_time()
-            entries, _ = estimate_columns(cols, step, costing, seed=0)
+            entries, _ = price_population(step, cols, costing, seed=0)
             times[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
             assert len(entries) == len(costing.devices) + (1 if costing.mix else 0)

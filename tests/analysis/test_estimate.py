@@ -197,7 +197,7 @@ def test_topk_kept_and_new_classes_use_their_own_efficiency(tmp_path: Path) -> N
     extra = (f"topk = {{value = 0.001, source = {src}}}\ntopk_kept = {{value = 0.004, source = {src}}}\n"
              f"pool = {{value = 0.002, source = {src}}}\n")
     path = write_device(tmp_path, peak=1e9, bw=1e12, overhead=0.0, extra_unit=extra)
-    from zerofl_profiler.analysis.estimate import topk_step_time
+    from zerofl_profiler.hardware_models.pricing import topk_step_time
     from zerofl_profiler.hardware_models.cost import DeviceArrays
 
     dev = DeviceArrays.of([load_device_file(path).profile()])
@@ -214,3 +214,24 @@ def test_topk_kept_and_new_classes_use_their_own_efficiency(tmp_path: Path) -> N
     from zerofl_profiler.hardware_models.cost import class_index, roofline
     assert step.row_class.tolist() == [class_index("pool")]
     assert roofline(step.flops_dense, step.nbytes, step.row_class, dev)[0, 0] == pytest.approx(1000 / 2e6)
+
+
+def test_compare_mix_follows_the_estimate_rule(tmp_path: Path) -> None:
+    """compare's mix round: clients assigned devices (exact quotas), time = slowest, energy = sum."""
+    fast = _toy(tmp_path, "fast", peak=1e10)
+    slow = _toy(tmp_path, "slow", peak=1e9)
+    from zerofl_profiler.hardware_models.population import DeviceMix
+
+    mix = DeviceMix("fast=0.7,slow=0.3", (fast, slow), (0.7, 0.3))
+    res = compare_workload({0.9: LAYERS}, 3, Costing((fast, slow), None, mix), bytes_down=1e3,
+                           bytes_up={0.9: 500.0}, clients=10, seed=5)
+    by = {p.device: p.cost for p in res.points}
+    m = by[mix.name]
+    assert res.clients == 10 and res.mix is not None and "slowest" in res.mix["rule"]
+    assert sorted(res.mix["assignment"].values()).count("slow") == 3
+    # device rows are rounds of 10 clients all on that device: same time, 10 x the energy
+    assert m.time_s == pytest.approx(by["slow"].time_s)
+    assert m.energy_j == pytest.approx(0.7 * by["fast"].energy_j + 0.3 * by["slow"].energy_j)
+    single = compare_workload({0.9: LAYERS}, 3, Costing((fast,)), bytes_down=1e3, bytes_up={0.9: 500.0})
+    assert single.clients == 1 and by["fast"].energy_j == pytest.approx(10 * single.points[0].cost.energy_j)
+    assert m.wait_energy_j == pytest.approx(7 * 1.0 * (by["slow"].time_s - by["fast"].time_s))

@@ -96,7 +96,7 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_other_schema_version(tmp_path: Path) -> None:
-    assert "'schema'" in _err(tmp_path, device_toml().replace("schema = 1", "schema = 2"))
+    assert "'schema'" in _err(tmp_path, device_toml().replace("schema = 1", "schema = 3"))
 
 
 def test_network_validation() -> None:

@@ -95,6 +95,15 @@ def show(name: str, as_json: bool) -> None:
         t.add_column(col, overflow="fold")
     for path, q in spec.quantities().items():
         t.add_row(path, fmt_field(path, q.value), q.source.kind, f"{q.source.ref}: {q.source.quote}")
+    for un, u in spec.units.items():  # schema-2 tables that are not single numbers
+        c = u.sparse_efficiency_curve
+        if c is not None:
+            t.add_row(f"units.{un}.sparse_efficiency_curve",
+                      ", ".join(f"{d:g}:{e:g}" for d, e in zip(c.density, c.efficiency)), c.source.kind,
+                      f"{c.source.ref}: {c.source.quote}")
+        for where, prec in [("", u.precision)] + [(f"runtimes.{r}.", rt.precision) for r, rt in u.runtimes.items()]:
+            if prec:
+                t.add_row(f"units.{un}.{where}precision", ", ".join(f"{k}={v}" for k, v in prec.items()), "-", "-")
     con = Console(width=max(Console().width, 160))  # wide tables: never cut names off
     con.print(t)
     con.print(f"energy mode: {spec.energy_mode}; units: {', '.join(spec.units)}; "

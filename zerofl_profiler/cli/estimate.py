@@ -1,4 +1,4 @@
-"""`zerofl-profile estimate`: re-cost a recorded run on catalogue devices (time, energy, savings)."""
+"""`zerofl-profile estimate`: parse the options, call analysis.estimate.estimate_run, render the tables."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from .options import CostingSelection, costing_options, emit_json
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, as_json: bool) -> None:
     """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense."""
-    from ..analysis.estimate import estimate_run, resolve_costing
+    from ..analysis.estimate import estimate_run
+    from ..hardware_models import Costing
     from ..traces import load_run
 
-    resolved = resolve_costing(costing)
+    resolved = Costing.from_selection(costing)
     data = load_run(run)
     est = estimate_run(data, resolved, seed=seed)
     if as_json:
@@ -69,6 +70,10 @@ def _render(est: Any, per_round: bool | None) -> None:
         con.print(rt)
     for n in est.notes:
         con.print(f"note: {n}")
+    from ..hardware_models.results import assumption_lines
+
+    for line in assumption_lines(est.assumptions):
+        con.print(f"assumes {line}")
     con.print("note: totals sum the rounds; clients waiting for the straggler draw idle power, shown as "
               "'wait (idle)' and not included in energy")
     if est.mix:

@@ -10,16 +10,10 @@ from typing import Any, Callable
 import click
 
 from ..errors import BadInputError, check_fraction
+from ..hardware_models.selection import CostingSelection
 
-
-@dataclass(frozen=True)
-class CostingSelection:
-    """What the user asked to cost on: raw names and files, resolved by hardware_models."""
-
-    devices: tuple[str, ...] = ()
-    device_files: tuple[str, ...] = ()
-    network: str | None = None
-    device_mix: str | None = None
+__all__ = ["CostingSelection", "SparsityChoice", "costing_options", "emit_json", "parse_float_list",
+           "parse_int_tuple", "resolve_sparsity", "sparsity_options", "stderr_console"]
 
 
 def parse_dense_layers(text: str | None) -> list[str] | None:
@@ -35,7 +29,11 @@ def parse_dense_layers(text: str | None) -> list[str] | None:
 
 
 def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --device/--device-file (repeatable), --network and --device-mix; pass ``costing``."""
+    """Add --device/--device-file (repeatable), --network, --device-mix, --runtime, --precision; pass ``costing``."""
+    f = click.option("--precision", default=None, type=click.Choice(["fp32", "tf32", "fp16", "bf16"]),
+                     help="Run every op class in this precision (default: each unit's own per-class choice).")(f)
+    f = click.option("--runtime", default=None, metavar="NAME",
+                     help="Runtime profile of every unit (default: each unit's default_runtime).")(f)
     f = click.option("--device-mix", "device_mix", default=None, metavar="NAME=SHARE,...",
                      help="Assign each client a device from this mix (seeded, recorded).")(f)
     f = click.option("--network", default=None, metavar="NAME",
@@ -47,8 +45,10 @@ def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="A device from the catalogue (repeatable; see `zerofl-profile devices`).")(f)
 
     def wrapper(*args: Any, devices: tuple[str, ...], device_files: tuple[str, ...],
-                network: str | None, device_mix: str | None, **kw: Any) -> Any:
-        kw["costing"] = CostingSelection(tuple(devices), tuple(device_files), network, device_mix)
+                network: str | None, device_mix: str | None, runtime: str | None, precision: str | None,
+                **kw: Any) -> Any:
+        kw["costing"] = CostingSelection(tuple(devices), tuple(device_files), network, device_mix, runtime,
+                                         precision)
         return f(*args, **kw)
 
     import functools
@@ -109,9 +109,14 @@ def parse_float_list(text: str, what: str) -> tuple[float, ...]:
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON document on stdout and nothing else there."""
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
-    sys.stdout.write("\n")
+    """Print one JSON document on stdout and nothing else there (built completely first: never half a document)."""
+    from ..errors import ZeroflError
+
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
+    except ValueError as exc:  # inf/NaN: a bug upstream, never printed
+        raise ZeroflError(f"refusing to print a JSON document with a non-finite number ({exc})") from None
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

@@ -231,6 +231,16 @@ def setup_run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False
         raise
 
 
+def clamped_batch_warning(batch_size: int, client_sizes: list[int]) -> str | None:
+    """One line when some clients hold fewer samples than a batch (their batches are clamped), else None."""
+    small = [n for n in client_sizes if n < batch_size]
+    if not small:
+        return None
+    return (f"warning: batch size {batch_size} exceeds the data of {len(small)} of {len(client_sizes)} clients "
+            f"(smallest: {min(small)} samples); their batches are clamped to the client's data (the trace records "
+            f"the batches that ran, and costs are priced from them)")
+
+
 def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, owned: list[Meter]) -> RunContext:
     ckpt: Checkpoint | None = None
     if resume:
@@ -247,6 +257,9 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
     else:
         cfg = place_run(cfg)
     train, test, clients, pstats = load_run_data(cfg)
+    clamped = clamped_batch_warning(cfg.batch_size, [len(c) for c in clients])
+    if clamped:
+        print(clamped, file=sys.stderr)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
     from ..flops import count_from_trace
 

@@ -24,15 +24,8 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import BadInputError, UnknownDeviceError, unknown_name
-from .spec import (
-    DeviceProfile,
-    DeviceSpec,
-    NetworkSpec,
-    load_device_file,
-    load_network_file,
-    parse_device,
-    parse_network,
-)
+from .devicefile import load_device_file, load_network_file, parse_device, parse_network
+from .records import DeviceProfile, DeviceSpec, NetworkSpec
 
 HOST_ENV = "ZEROFL_HOST_DEVICE"
 HOST_NAME = "host"
@@ -145,18 +138,19 @@ def parse_name(name: str) -> tuple[str, str | None, str | None]:
     raise UnknownDeviceError(unknown_device_message(name))
 
 
-def resolve_device(name: str) -> DeviceProfile:
-    """A device name of the grammar (or a .toml path) as the plain numbers the cost model uses."""
+def resolve_device(name: str, *, runtime: str | None = None, precision: str | None = None) -> DeviceProfile:
+    """A device name of the grammar (or a .toml path) as the plain numbers pricing uses."""
     if name.endswith(".toml") or os.sep in name:
-        return load_device_file(name).profile()
+        return load_device_file(name).profile(runtime=runtime, precision=precision)
     dev, unit, mode = parse_name(name)
-    return get_device(dev).profile(unit, mode)
+    return get_device(dev).profile(unit, mode, runtime=runtime, precision=precision)
 
 
-def resolve_device_file(path: str) -> list[DeviceProfile]:
+def resolve_device_file(path: str, *, runtime: str | None = None, precision: str | None = None
+                        ) -> list[DeviceProfile]:
     """Every unit of a user device file in its default mode (a file may describe a whole SoC)."""
     spec = load_device_file(path)
-    return [spec.profile(u) for u in spec.units]
+    return [spec.profile(u, runtime=runtime, precision=precision) for u in spec.units]
 
 
 def network_names() -> list[str]:

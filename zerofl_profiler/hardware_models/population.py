@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..errors import BadInputError
-from .spec import DeviceProfile
+from .records import DeviceProfile
 
 
 @dataclass(frozen=True)
