@@ -65,7 +65,7 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
     cfg = run.config
     mask_every = cfg.mask_every if cfg is not None else 1
-    step = from_layers(run.layers.to_json(), mask_every=mask_every) if run.layers is not None else from_totals()
+    step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
     mix_seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
     cols = records_from_trace(ok, step.reference_batch or float(cfg.batch_size if cfg is not None else 1))
     entries, mix_json = price_population(step, cols, costing, seed=mix_seed)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import TraceFormatError
-from ..vocab import GEMM_CLASSES, GEMM_PHASES
+from ..vocab import GEMM_CLASSES, GEMM_PHASES, TOPK_CLASSES
 from .records import OP_CLASSES, PHASE_CLASS, PHASES
 from .results import MemoryEstimate
 
@@ -205,7 +205,13 @@ def _target(kind: str, phase: str) -> tuple[str, str]:
     return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
 
 
-def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None = None,
+class JsonDocument(Protocol):
+    """A typed document that can give back its JSON form (traces.layers.LayersDoc does)."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor: float | None = None,
                 mask_every: int = 1) -> StepProfile:
     """Rows from a `flops --json` document (RUN_DIR/layers.json).
 
@@ -215,6 +221,8 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
     without them but with sparsified layers gets top-k rows derived from the layers' weight and
     input sizes (TOPK_* constants; weights re-masked every ``mask_every`` steps).
     """
+    if not isinstance(doc, Mapping):
+        doc = doc.to_json()
     layers = doc.get("layers")
     if not isinstance(layers, list):
         raise TraceFormatError("layers document has no 'layers' list")
@@ -246,7 +254,7 @@ def from_layers(doc: Mapping[str, Any], *, optimizer_state_factor: float | None 
         kind = _row_kind(row)
         bblock = row.get("bytes") or {}
         phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
-        if kind in ("topk", "topk_kept"):
+        if kind in TOPK_CLASSES:
             f = sum(_num(sparse.get(k)) for k in phases)
             b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
             if f or b:
