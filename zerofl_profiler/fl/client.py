@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..power import NullMeter
 from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
+from .augment import augment_generator
 from .config import RunConfig
 from .data import ArrayDataset
 from .worker import Worker, get_worker, load_numpy_state, state_nbytes, state_to_numpy
@@ -58,9 +59,10 @@ def gemm_keys(worker: Worker) -> list[str]:
 
 
 def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: float,
-                    rng: np.random.Generator) -> tuple[list[int], float]:
+                    rng: np.random.Generator, aug_gen: torch.Generator) -> tuple[list[int], float]:
     """SGD over the client's batches for the configured epochs; returns batch sizes and mean loss."""
     model = worker.model
+    augment = cfg.augmentation
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sizes: list[int] = []
@@ -68,7 +70,10 @@ def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: floa
     for _ in range(cfg.local_epochs):
         for xb, yb in client.batches(cfg.batch_size, rng):
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
+            x = torch.from_numpy(xb)
+            if augment is not None:
+                x = augment(x, aug_gen)
+            loss = F.cross_entropy(model(x), torch.from_numpy(yb))
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise ClientDiverged(f"loss became {value} at local step {len(sizes) + 1}")
@@ -118,7 +123,7 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     w0, c0 = time.perf_counter(), time.process_time()
     with meter.window(f"round-{round}/client-{client_id}") as win:
         try:
-            sizes, loss = _local_training(worker, client, cfg, lr, rng)
+            sizes, loss = _local_training(worker, client, cfg, lr, rng, augment_generator(cfg.seed, round, client_id))
         except ClientDiverged as exc:
             error = f"NaN/inf loss: {exc}"
         except (RuntimeError, ValueError, FloatingPointError) as exc:

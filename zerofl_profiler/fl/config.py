@@ -15,6 +15,8 @@ ENCODINGS = ("csr", "bitmask", "dense")
 PARTITIONS = ("lda", "iid")
 CLIENT_ERROR_POLICIES = ("stop", "skip")
 ENGINES = ("inprocess", "flower")
+#: Which model the server evaluates: the top-k (SWAT) model ZeroFL evaluates, the dense weights, or both.
+EVAL_MODES = ("sparse", "dense", "both")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
 
@@ -54,6 +56,9 @@ class RunConfig:
     engine: str = "inprocess"
     energy: str = "auto"
     eval_batch_size: int = 256
+    eval_every: int = 1  # evaluate every N rounds (and always the last)
+    eval_mode: str = "sparse"
+    augment: bool | None = None  # None: the data set's default (on for cifar10), resolved when built
     threads: int = 1
     name: str | None = None
 
@@ -68,7 +73,7 @@ class RunConfig:
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
         for key in ("clients", "clients_per_round", "rounds", "local_epochs", "batch_size", "mask_every",
-                    "eval_batch_size"):
+                    "eval_batch_size", "eval_every"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {v!r}")
@@ -94,7 +99,8 @@ class RunConfig:
         if not isinstance(self.alpha, (int, float)) or not math.isfinite(self.alpha) or self.alpha <= 0:
             raise ConfigError(f"alpha must be > 0, got {self.alpha!r}")
         for key, allowed in (("upload", UPLOADS), ("encoding", ENCODINGS), ("partition", PARTITIONS),
-                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES)):
+                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES),
+                             ("eval_mode", EVAL_MODES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
         if self.upload == "dense" and self.mask_ratio > 0:
@@ -114,6 +120,14 @@ class RunConfig:
             raise ConfigError(f"data path not found: {self.data_dir}")
         if spec.needs_data_dir and self.data_dir is None:
             raise ConfigError(f"data set {self.dataset!r} needs --data-dir PATH (nothing is downloaded)")
+        if self.augment and spec.augmentation is None:
+            from .data import DATASETS
+
+            takes = [d.name for d in DATASETS.values() if d.augmentation is not None]
+            raise ConfigError(f"augmentation does not apply to data set {self.dataset!r} "
+                              f"(only to: {', '.join(takes)}); drop --augment")
+        if self.augment is None:  # resolved here so config.toml records what ran
+            object.__setattr__(self, "augment", spec.augmentation is not None)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -131,6 +145,20 @@ class RunConfig:
         """The FLOP counter's name for the SGD variant the clients run (flops.training.OPTIMIZERS)."""
         name = "sgd_momentum" if self.momentum > 0 else "sgd"
         return name + "_wd" if self.weight_decay > 0 else name
+
+    @property
+    def augmentation(self) -> Any:
+        """The data set's training augmentation (fl.augment) when on, else None."""
+        if not self.augment:
+            return None
+        from .augment import AUGMENTATIONS
+        from .data import get_dataset_spec
+
+        return AUGMENTATIONS[get_dataset_spec(self.dataset).augmentation]  # type: ignore[index]
+
+    def evaluates_round(self, rnd: int) -> bool:
+        """Every ``eval_every``-th round is evaluated, and always the last, so a run ends with an accuracy."""
+        return int(rnd) % self.eval_every == 0 or int(rnd) == self.rounds
 
     def lr_for_round(self, rnd: int) -> float:
         """Exponential decay per round from lr_start (round 1) to lr_end (last round), as ZeroFL."""
@@ -223,6 +251,12 @@ def _float(v: Any) -> float:
     return float(v)
 
 
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError
+    return v
+
+
 def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise TypeError
@@ -245,7 +279,7 @@ _TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string"}
 #: field -> converter (rejects wrong types so a TOML typo is a one-line error, not a crash)
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     f.name: {"int": _int, "float": _float, "str": _str, "str | None": _opt(_str), "float | None": _opt(_float),
-             "tuple[str, ...] | None": _opt(_names)}[str(f.type)]
+             "tuple[str, ...] | None": _opt(_names), "bool | None": _opt(_bool)}[str(f.type)]
     for f in fields(RunConfig)
 }
 
@@ -264,4 +298,4 @@ def from_mapping(d: Mapping[str, Any]) -> RunConfig:
     return RunConfig(**kw)
 
 
-__all__ = ["RunConfig", "read_toml", "from_mapping", "UPLOADS", "ENCODINGS"]
+__all__ = ["RunConfig", "read_toml", "from_mapping", "UPLOADS", "ENCODINGS", "EVAL_MODES"]
