@@ -125,7 +125,7 @@ def render_summary(summary: Any) -> None:
 @click.option("--batch-size", type=int, default=None, help="Local mini-batch size.")
 @click.option("--lr-start", type=float, default=None, help="Learning rate in round 1.")
 @click.option("--lr-end", type=float, default=None, help="Learning rate in the last round (exponential decay).")
-@click.option("--momentum", type=float, default=None, help="SGD momentum (default 0).")
+@click.option("--momentum", type=float, default=None, help="SGD momentum (default 0.9).")
 @click.option("--weight-decay", type=float, default=None, help="SGD weight decay (L2; default 0).")
 @click.option("--augment/--no-augment", default=None,
               help="Random crop (4-px padding) + horizontal flip per batch; default on where the data set has one (cifar10).")
