@@ -1,0 +1,124 @@
+"""Seconds per client-round of ZeroFL's CIFAR-10 setup on this CPU: dense vs 90 % SWAT ResNet-18,
+and what the paper's 700-round runs would take here (an extrapolation, labelled as one).
+
+    .venv/bin/python benchmarks/bench_round.py [--samples 500] [--repeats 2] [--threads 1]
+
+One client-round is ``fl.client.train_client`` exactly as the engine calls it (local SGD with the
+crop+flip augmentation, FLOP counting, upload encoding) on one client holding ``--samples``
+CIFAR-shaped images (3x32x32; the paper's 50 000 training images over 100 clients is 500 each,
+1 local epoch at batch 16 = 32 steps). The images are random (shape is all that matters for time);
+dense (sparsity 0) and 90 % sparse alternate, ``--repeats`` times each, and medians are printed.
+Server evaluation is timed on ``--eval-images`` test images and scaled to CIFAR-10's 10 000.
+The extrapolation multiplies by 10 clients per round and 700 rounds (the in-process engine trains
+the sampled clients one after another), plus one evaluation every ``--eval-every`` rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+#: The paper's CIFAR-10 schedule (examples/zerofl_cifar10.toml).
+PAPER_ROUNDS = 700
+PAPER_CLIENTS_PER_ROUND = 10
+CIFAR_TEST_IMAGES = 10_000
+TABLE_CELLS = 8  # examples/zerofl_table1.csv
+
+
+def extrapolate(client_round_s: float, eval_s: float, eval_every: int, rounds: int = PAPER_ROUNDS,
+                clients_per_round: int = PAPER_CLIENTS_PER_ROUND) -> dict[str, float]:
+    """Seconds of one round and one full run (clients trained in turn, plus the evaluations)."""
+    evals = -(-rounds // eval_every) if eval_every > 0 else 0
+    train_s = client_round_s * clients_per_round
+    return {"round_train_s": train_s, "run_s": train_s * rounds + eval_s * evals, "evaluations": float(evals)}
+
+
+def fmt_duration(s: float) -> str:
+    """Seconds as s / min / h / days, for a table a reader scans."""
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"
+
+
+def print_table(title: str, per_variant: dict[str, tuple[float, float]], eval_every: int, note: str) -> None:
+    """Measured medians, then the labelled extrapolation to the paper's runs."""
+    print(title)
+    print(f"{'variant':<10} {'client-round (measured)':>24} {'eval 10k (scaled)':>18} "
+          f"{'round (10 clients)':>19} {'700 rounds':>12} {'Table 1 grid':>13}")
+    for name, (cr, ev) in per_variant.items():
+        x = extrapolate(cr, ev, eval_every)
+        print(f"{name:<10} {cr:>22.2f} s {ev:>16.1f} s {fmt_duration(x['round_train_s']):>19} "
+              f"{fmt_duration(x['run_s']):>12} {fmt_duration(x['run_s'] * TABLE_CELLS):>13}")
+    print(note)
+
+
+def main() -> None:
+    import numpy as np
+
+    from zerofl_profiler.fl.client import train_client
+    from zerofl_profiler.fl.config import RunConfig
+    from zerofl_profiler.fl.data import ArrayDataset
+    from zerofl_profiler.fl.server import evaluate_modes
+    from zerofl_profiler.fl.worker import build_dense, state_to_numpy
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=500, help="images on the client (paper: 500)")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (engine default 1)")
+    ap.add_argument("--eval-images", type=int, default=500)
+    ap.add_argument("--eval-every", type=int, default=10, help="evaluation period used in the extrapolation")
+    ap.add_argument("--model", default="resnet18")
+    args = ap.parse_args()
+
+    rng = np.random.default_rng(0)
+    client = ArrayDataset(rng.standard_normal((args.samples, 3, 32, 32)).astype(np.float32),
+                          rng.integers(0, 10, args.samples).astype(np.int64), 10, "cifar-shaped")
+    test = ArrayDataset(rng.standard_normal((args.eval_images, 3, 32, 32)).astype(np.float32),
+                        rng.integers(0, 10, args.eval_images).astype(np.int64), 10, "cifar-shaped")
+    # train_client takes the client's data as given and never loads data_dir: any existing folder lets the
+    # config be cifar10's, so the crop+flip augmentation runs as in a real run
+    variants = {"dense": 0.0, "sparse90": 0.9}
+    cfgs = {name: RunConfig(dataset="cifar10", data_dir=tempfile.gettempdir(), model=args.model, batch_size=16, local_epochs=1, sparsity=s,
+                            upload="dense" if s == 0 else "topk-weights", threads=args.threads, energy="none",
+                            eval_batch_size=500)
+            for name, s in variants.items()}
+    states = {n: state_to_numpy(build_dense(c, (3, 32, 32), 10)) for n, c in cfgs.items()}
+    times: dict[str, list[float]] = {n: [] for n in variants}
+    evals: dict[str, list[float]] = {n: [] for n in variants}
+    old = cfgs["dense"].apply_threads()
+    try:
+        for rep in range(args.repeats + 1):  # repeat 0 warms up (model build, shape traces), not counted
+            for name, cfg in cfgs.items():
+                t0 = time.perf_counter()
+                res = train_client(states[name], client, cfg, rep + 1, 0)
+                dt = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                evaluate_modes(states[name], test, cfg)
+                de = (time.perf_counter() - t1) * CIFAR_TEST_IMAGES / args.eval_images
+                if rep > 0:
+                    times[name].append(dt)
+                    evals[name].append(de)
+                print(f"  repeat {rep}{' (warm-up)' if rep == 0 else ''} {name}: client-round {dt:.2f} s "
+                      f"({res.record.steps} steps), eval scaled to 10k {de:.1f} s", flush=True)
+    finally:
+        import torch
+
+        torch.set_num_threads(old)
+    med = {n: (statistics.median(times[n]), statistics.median(evals[n])) for n in variants}
+    print()
+    print_table(f"ResNet-18, {args.samples} images/client, batch 16, 1 epoch, {args.threads} torch thread(s), "
+                f"CPU; medians of {args.repeats}", med, args.eval_every,
+                f"EXTRAPOLATION (not measured): x {PAPER_CLIENTS_PER_ROUND} clients/round in turn x "
+                f"{PAPER_ROUNDS} rounds + one 10k-image evaluation every {args.eval_every} rounds; "
+                f"grid = {TABLE_CELLS} cells. sparse/dense client-round ratio: "
+                f"{med['sparse90'][0] / med['dense'][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
