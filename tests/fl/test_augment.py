@@ -133,3 +133,12 @@ def test_augmented_training_is_recorded_changes_the_run_and_resumes_exactly(tmp_
     got, want = load_checkpoint(killed), load_checkpoint(tmp_path / "on")
     for k in want.global_state:
         np.testing.assert_array_equal(got.global_state[k], want.global_state[k], err_msg=k)
+
+
+def test_stored_config_without_the_key_resumes_unaugmented(tmp_path, cifar_dir):
+    from zerofl_profiler.fl.engine import stored_config
+
+    (tmp_path / "config.toml").write_text(f'dataset = "cifar10"\ndata_dir = "{cifar_dir}"\nrun_id = "x"\n')
+    assert stored_config(tmp_path).augment is False
+    (tmp_path / "config.toml").write_text(f'dataset = "cifar10"\ndata_dir = "{cifar_dir}"\naugment = true\n')
+    assert stored_config(tmp_path).augment is True

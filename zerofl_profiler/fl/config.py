@@ -6,9 +6,12 @@ import math
 import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import BadInputError, ConfigError, check_fraction
+
+if TYPE_CHECKING:  # fl.augment imports torch; this module stays torch-free
+    from .augment import CropFlip
 
 UPLOADS = ("dense", "topk-weights", "diff-topk-weights", "topk-diff")
 ENCODINGS = ("csr", "bitmask", "dense")
@@ -147,7 +150,7 @@ class RunConfig:
         return name + "_wd" if self.weight_decay > 0 else name
 
     @property
-    def augmentation(self) -> Any:
+    def augmentation(self) -> "CropFlip | None":
         """The data set's training augmentation (fl.augment) when on, else None."""
         if not self.augment:
             return None

@@ -90,7 +90,9 @@ def stored_config(run_dir: str | Path) -> RunConfig:
     p = Path(run_dir) / CONFIG_FILE
     if not p.is_file():
         raise ConfigError(f"cannot resume: {run_dir} holds no {CONFIG_FILE} (was it started by `train`?)")
-    return from_mapping(read_toml(p))
+    stored = read_toml(p)
+    stored.setdefault("augment", False)  # a config.toml without the key comes from a build that never augmented
+    return from_mapping(stored)
 
 
 def _config_diff(a: RunConfig, b: RunConfig) -> list[str]:

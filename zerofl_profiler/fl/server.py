@@ -39,7 +39,7 @@ class Evaluation:
         return self.loss_sparse if self.accuracy_sparse is not None else self.loss_dense
 
 
-#: eval mode -> which models it evaluates (worker attribute names)
+#: eval mode -> the models it evaluates: 'sparse' is the SWAT model (top-k weights), 'dense' its unmasked twin
 _MODE_MODELS: dict[str, tuple[str, ...]] = {"sparse": ("sparse",), "dense": ("dense",), "both": ("sparse", "dense")}
 
 
