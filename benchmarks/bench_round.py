@@ -58,6 +58,36 @@ def print_table(title: str, per_variant: dict[str, tuple[float, float]], eval_ev
     print(note)
 
 
+class Timings:
+    """Per-variant client-round and evaluation seconds; repeat 0 is a warm-up, printed but not kept."""
+
+    def __init__(self) -> None:
+        self.client_s: dict[str, list[float]] = {}
+        self.eval_s: dict[str, list[float]] = {}
+
+    def add(self, rep: int, name: str, client_s: float, eval_s: float, detail: str = "") -> None:
+        """Record (after the warm-up) and print one variant's repeat."""
+        if rep > 0:
+            self.client_s.setdefault(name, []).append(client_s)
+            self.eval_s.setdefault(name, []).append(eval_s)
+        print(f"  repeat {rep}{' (warm-up)' if rep == 0 else ''} {name}: client-round {client_s:.3f} s{detail}, "
+              f"eval scaled to 10k {eval_s:.2f} s", flush=True)
+
+    def medians(self) -> dict[str, tuple[float, float]]:
+        """variant -> (median client-round s, median 10k evaluation s)."""
+        return {n: (statistics.median(v), statistics.median(self.eval_s[n])) for n, v in self.client_s.items()}
+
+    def report(self, title: str, eval_every: int, scope: str) -> dict[str, tuple[float, float]]:
+        """Print the measured medians and the labelled extrapolation; returns the medians."""
+        med = self.medians()
+        print()
+        print_table(title, med, eval_every,
+                    f"EXTRAPOLATION (not measured): x {PAPER_CLIENTS_PER_ROUND} clients/round one after another x "
+                    f"{PAPER_ROUNDS} rounds + one 10k-image evaluation every {eval_every} rounds; {scope}. "
+                    f"sparse/dense client-round ratio: {med['sparse90'][0] / med['dense'][0]:.2f}")
+        return med
+
+
 def main() -> None:
     import numpy as np
 
@@ -89,36 +119,25 @@ def main() -> None:
                             eval_batch_size=500)
             for name, s in variants.items()}
     states = {n: state_to_numpy(build_dense(c, (3, 32, 32), 10)) for n, c in cfgs.items()}
-    times: dict[str, list[float]] = {n: [] for n in variants}
-    evals: dict[str, list[float]] = {n: [] for n in variants}
+    timings = Timings()
     old = cfgs["dense"].apply_threads()
     try:
-        for rep in range(args.repeats + 1):  # repeat 0 warms up (model build, shape traces), not counted
+        for rep in range(args.repeats + 1):  # repeat 0 warms up (model build, shape traces)
             for name, cfg in cfgs.items():
                 t0 = time.perf_counter()
                 res = train_client(states[name], client, cfg, rep + 1, 0)
                 dt = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 evaluate_modes(states[name], test, cfg)
-                de = (time.perf_counter() - t1) * CIFAR_TEST_IMAGES / args.eval_images
-                if rep > 0:
-                    times[name].append(dt)
-                    evals[name].append(de)
-                print(f"  repeat {rep}{' (warm-up)' if rep == 0 else ''} {name}: client-round {dt:.2f} s "
-                      f"({res.record.steps} steps), eval scaled to 10k {de:.1f} s", flush=True)
+                timings.add(rep, name, dt, (time.perf_counter() - t1) * CIFAR_TEST_IMAGES / args.eval_images,
+                            f" ({res.record.steps} steps)")
     finally:
         import torch
 
         torch.set_num_threads(old)
-    med = {n: (statistics.median(times[n]), statistics.median(evals[n])) for n in variants}
-    print()
-    print_table(f"ResNet-18, {args.samples} images/client, batch 16, 1 epoch, {args.threads} torch thread(s), "
-                f"CPU; medians of {args.repeats}", med, args.eval_every,
-                f"EXTRAPOLATION (not measured): x {PAPER_CLIENTS_PER_ROUND} clients/round in turn x "
-                f"{PAPER_ROUNDS} rounds + one 10k-image evaluation every {args.eval_every} rounds; "
-                f"grid = {TABLE_CELLS} cells. sparse/dense client-round ratio: "
-                f"{med['sparse90'][0] / med['dense'][0]:.2f}")
-
+    timings.report(f"ResNet-18, {args.samples} images/client, batch 16, 1 epoch, {args.threads} torch thread(s), "
+                   f"CPU, engine path; medians of {args.repeats}", args.eval_every,
+                   f"grid = {TABLE_CELLS} cells")
 
 if __name__ == "__main__":
     main()

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_round import CIFAR_TEST_IMAGES, PAPER_CLIENTS_PER_ROUND, PAPER_ROUNDS, extrapolate, print_table  # noqa: E402
+from bench_round import CIFAR_TEST_IMAGES, TABLE_CELLS, Timings, extrapolate  # noqa: E402
 
 
 def _sync(device) -> None:
@@ -119,24 +118,16 @@ def main() -> int:
             m = sparsify(m, SparseConfig(s))
         models[variant] = m.to(device)
     state = {k: v.clone() for k, v in models["dense"].state_dict().items()}
-    times = {v: [] for v in models}
-    evals = {v: [] for v in models}
+    timings = Timings()
     for rep in range(args.repeats + 1):
         for variant, model in models.items():
             dt = client_round(model, state, x, y, args.batch_size, device, seed=rep)
             de = evaluation(model, xt, yt, 500, device) * CIFAR_TEST_IMAGES / args.eval_images
-            if rep > 0:
-                times[variant].append(dt)
-                evals[variant].append(de)
-            print(f"  repeat {rep}{' (warm-up)' if rep == 0 else ''} {variant}: client-round {dt:.3f} s, "
-                  f"eval 10k {de:.2f} s", flush=True)
-    med = {v: (statistics.median(times[v]), statistics.median(evals[v])) for v in models}
-    print()
-    print_table(f"ResNet-18 on {name} ({device}), torch {torch.__version__}, {args.samples} images/client, "
-                f"batch {args.batch_size}, 1 epoch, {torch.get_num_threads()} host thread(s); medians of {args.repeats}", med, args.eval_every,
-                f"EXTRAPOLATION (not measured): x {PAPER_CLIENTS_PER_ROUND} clients/round one after another x "
-                f"{PAPER_ROUNDS} rounds + one 10k-image evaluation every {args.eval_every} rounds; training "
-                f"steps only. sparse/dense client-round ratio: {med['sparse90'][0] / med['dense'][0]:.2f}")
+            timings.add(rep, variant, dt, de)
+    med = timings.report(f"ResNet-18 on {name} ({device}), torch {torch.__version__}, {args.samples} images/client, "
+                         f"batch {args.batch_size}, 1 epoch, {torch.get_num_threads()} host thread(s); "
+                         f"medians of {args.repeats}", args.eval_every,
+                         f"training steps only; grid = {TABLE_CELLS} cells")
     if args.json:
         print(json.dumps({"device": name, "torch": torch.__version__, "samples": args.samples,
                           "client_round_s": {v: t for v, (t, _) in med.items()},
