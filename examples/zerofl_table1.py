@@ -115,7 +115,10 @@ def configs(cells: list[Cell], data_dir: str, rounds: int | None, sets: dict[str
 
 def run_cell(cell: Cell, cfg: Any, out: Path) -> Row:
     """Train one cell (or resume it where a previous invocation stopped) and reduce it to a row."""
-    from zerofl_profiler.fl.engine import run
+    if cfg.engine == "flower":
+        from zerofl_profiler.fl.flower import run_flower as run
+    else:
+        from zerofl_profiler.fl.engine import run
 
     run_dir = out / cell.cell
     summ = run(cfg, run_dir, resume=(run_dir / "config.toml").is_file(), progress=False)
