@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError
+from ..fl.config import EVAL_MODES
 from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
@@ -131,7 +132,7 @@ def render_summary(summary: Any) -> None:
               help="Random crop (4-px padding) + horizontal flip per batch; default on where the data set has one (cifar10).")
 @click.option("--eval-every", type=int, default=None, metavar="N",
               help="Evaluate every N rounds (and always the last); other rounds record null accuracy.")
-@click.option("--eval-mode", type=click.Choice(["sparse", "dense", "both"]), default=None,
+@click.option("--eval-mode", type=click.Choice(EVAL_MODES), default=None,
               help="Evaluate the top-k sparse model (default, as ZeroFL), the dense weights, or both.")
 @click.option("--eval-batch-size", type=int, default=None, help="Batch size of the server's evaluation.")
 @sparsity_options
