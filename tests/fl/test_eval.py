@@ -16,7 +16,7 @@ from zerofl_profiler.fl.data import load_dataset
 from zerofl_profiler.fl.engine import run
 from zerofl_profiler.fl.worker import build_dense, load_numpy_state
 
-SMALL = dict(clients=4, clients_per_round=2, batch_size=32, local_epochs=1, energy="none", eval_batch_size=100)
+SMALL = dict(clients=4, clients_per_round=2, batch_size=128, local_epochs=1, energy="none", eval_batch_size=100)
 SCORES = ("test_accuracy", "test_loss", "test_accuracy_sparse", "test_loss_sparse", "test_accuracy_dense",
           "test_loss_dense")
 
@@ -51,6 +51,7 @@ def _hand_accuracy(cfg: RunConfig, state: dict, sparse: bool) -> float:
     return float((pred == test.y).mean())
 
 
+@pytest.mark.slow
 def test_eval_every_leaves_nulls_and_always_evaluates_the_last_round(tmp_path):
     cfg = RunConfig(**SMALL, rounds=5, eval_every=2)
     summary = run(cfg, tmp_path / "run", progress=False)
@@ -89,10 +90,11 @@ def test_eval_modes_record_each_model_under_its_own_name(tmp_path, mode):
     assert f'eval_mode = "{mode}"' in (tmp_path / "run" / "config.toml").read_text()
 
 
+@pytest.mark.slow
 def test_report_plot_and_summary_read_runs_with_unevaluated_rounds(tmp_path, capsys):
     out = tmp_path / "run"
     main(["train", "--out", str(out), "--rounds", "3", "--eval-every", "2", "--clients", "4",
-          "--clients-per-round", "2", "--local-epochs", "1", "--energy", "none", "--json"])
+          "--clients-per-round", "2", "--local-epochs", "1", "--batch-size", "128", "--energy", "none", "--json"])
     summary = json.loads(capsys.readouterr().out)
     recs = _rounds(out)
     assert recs[0]["test_accuracy"] is None and recs[1]["test_accuracy"] is not None
