@@ -16,6 +16,7 @@ the sampled clients one after another), plus one evaluation every ``--eval-every
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -64,6 +65,7 @@ class Timings:
     def __init__(self) -> None:
         self.client_s: dict[str, list[float]] = {}
         self.eval_s: dict[str, list[float]] = {}
+        self.load_start = os.getloadavg()[0]  # a shared machine's contention, printed beside the figures
 
     def add(self, rep: int, name: str, client_s: float, eval_s: float, detail: str = "") -> None:
         """Record (after the warm-up) and print one variant's repeat."""
@@ -81,7 +83,8 @@ class Timings:
         """Print the measured medians and the labelled extrapolation; returns the medians."""
         med = self.medians()
         print()
-        print_table(title, med, eval_every,
+        print_table(f"{title}; 1-min load average {self.load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+                    f"({os.cpu_count()} CPUs)", med, eval_every,
                     f"EXTRAPOLATION (not measured): x {PAPER_CLIENTS_PER_ROUND} clients/round one after another x "
                     f"{PAPER_ROUNDS} rounds + one 10k-image evaluation every {eval_every} rounds; {scope}. "
                     f"sparse/dense client-round ratio: {med['sparse90'][0] / med['dense'][0]:.2f}")
@@ -135,7 +138,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(old)
-    timings.report(f"ResNet-18, {args.samples} images/client, batch 16, 1 epoch, {args.threads} torch thread(s), "
+    timings.report(f"{args.model}, {args.samples} images/client, batch 16, 1 epoch, {args.threads} torch thread(s), "
                    f"CPU, engine path; medians of {args.repeats}", args.eval_every,
                    f"grid = {TABLE_CELLS} cells")
 
