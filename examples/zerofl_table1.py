@@ -8,7 +8,8 @@ The grid and the paper's accuracies come from ``examples/zerofl_table1.csv`` (on
 with its source); every cell starts from ``examples/zerofl_cifar10.toml`` (the paper's setup) with
 the cell's sparsity, upload and mask ratio. ``--rounds`` shortens every cell (a shortened run is
 not comparable with the paper's 700 rounds, and the table says how many rounds ran); ``--set``
-overrides any other config key (a TOML value, e.g. ``--set clients=20 --set model='"cnn"'``).
+overrides any other config key (VALUE read as TOML, a bare word as a string: ``--set clients=20
+--set model=vgg``).
 Each cell writes its own run directory under ``--out``; the table goes to ``OUT/table1.md`` and
 ``OUT/table1.csv`` (final test accuracy of the sparse model, sparse training FLOPs per client-round
 and their ratio to dense, mean upload per client-round in MB = 10^6 bytes and its ratio to a dense
