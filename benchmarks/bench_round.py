@@ -1,7 +1,7 @@
 """Seconds per client-round of ZeroFL's CIFAR-10 setup on this CPU: dense vs 90 % SWAT ResNet-18,
 and what the paper's 700-round runs would take here (an extrapolation, labelled as one).
 
-    .venv/bin/python benchmarks/bench_round.py [--samples 500] [--repeats 2] [--threads 1]
+    .venv/bin/python benchmarks/bench_round.py [--samples 500] [--repeats 2] [--threads 1] [--clock wall|cpu]
 
 One client-round is ``fl.client.train_client`` exactly as the engine calls it (local SGD with the
 crop+flip augmentation, FLOP counting, upload encoding) on one client holding ``--samples``
@@ -9,8 +9,10 @@ CIFAR-shaped images (3x32x32; the paper's 50 000 training images over 100 client
 1 local epoch at batch 16 = 32 steps). The images are random (shape is all that matters for time);
 dense (sparsity 0) and 90 % sparse alternate, ``--repeats`` times each, and medians are printed.
 Server evaluation is timed on ``--eval-images`` test images and scaled to CIFAR-10's 10 000.
-The extrapolation multiplies by 10 clients per round and 700 rounds (the in-process engine trains
-the sampled clients one after another), plus one evaluation every ``--eval-every`` rounds.
+On a shared machine ``--clock cpu`` times with the process CPU time (one torch thread), close to
+what the wall time would be without contention. The extrapolation multiplies by 10 clients per
+round and 700 rounds (the in-process engine trains the sampled clients one after another), plus
+one evaluation every ``--eval-every`` rounds.
 """
 
 from __future__ import annotations
