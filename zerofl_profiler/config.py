@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import BadInputError, ConfigError, check_fraction
-from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASETS, ENCODINGS, ENGINES,
-                    MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
+from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASET_AUGMENTATIONS, DATASETS,
+                    ENCODINGS, ENGINES, EVAL_MODES, MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
 
 #: --accelerator spellings: auto (first CUDA device, else MPS, else CPU), cpu, cuda, cuda:N, mps.
 ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -65,6 +65,9 @@ class RunConfig:
     engine: str = "inprocess"
     energy: str = "auto"
     eval_batch_size: int = 256
+    eval_every: int = 1  # evaluate every N rounds (and always the last)
+    eval_mode: str = "sparse"
+    augment: bool | None = None  # None: the data set's default (on for cifar10), resolved when built
     threads: int = 1
     accelerator: str = "auto"
     client_gpus: float | None = None
@@ -83,7 +86,7 @@ class RunConfig:
     # ------------------------------------------------------------------ validation
     def _validate(self) -> None:
         for key in ("clients", "clients_per_round", "rounds", "local_epochs", "batch_size", "mask_every",
-                    "eval_batch_size"):
+                    "eval_batch_size", "eval_every"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {v!r}")
@@ -109,7 +112,8 @@ class RunConfig:
         if not isinstance(self.alpha, (int, float)) or not math.isfinite(self.alpha) or self.alpha <= 0:
             raise ConfigError(f"alpha must be > 0, got {self.alpha!r}")
         for key, allowed in (("upload", UPLOADS), ("encoding", ENCODINGS), ("partition", PARTITIONS),
-                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES)):
+                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES),
+                             ("eval_mode", EVAL_MODES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
         if not isinstance(self.accelerator, str) or not ACCELERATOR_RE.match(self.accelerator):
@@ -139,6 +143,11 @@ class RunConfig:
             raise ConfigError(f"data path not found: {self.data_dir}")
         if self.dataset in DATA_DIR_DATASETS and self.data_dir is None:
             raise ConfigError(f"data set {self.dataset!r} needs --data-dir PATH (nothing is downloaded)")
+        if self.augment and self.dataset not in DATASET_AUGMENTATIONS:
+            raise ConfigError(f"augmentation does not apply to data set {self.dataset!r} "
+                              f"(only to: {', '.join(DATASET_AUGMENTATIONS)}); drop --augment")
+        if self.augment is None:  # resolved here so config.toml records what ran
+            object.__setattr__(self, "augment", self.dataset in DATASET_AUGMENTATIONS)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -156,6 +165,10 @@ class RunConfig:
         """The FLOP counter's name for the SGD variant the clients run (flops.training.OPTIMIZERS)."""
         name = "sgd_momentum" if self.momentum > 0 else "sgd"
         return name + "_wd" if self.weight_decay > 0 else name
+
+    def evaluates_round(self, rnd: int) -> bool:
+        """Every ``eval_every``-th round is evaluated, and always the last, so a run ends with an accuracy."""
+        return int(rnd) % self.eval_every == 0 or int(rnd) == self.rounds
 
     def lr_for_round(self, rnd: int) -> float:
         """Exponential decay per round from lr_start (round 1) to lr_end (last round), as ZeroFL."""
@@ -238,6 +251,12 @@ def _float(v: Any) -> float:
     return float(v)
 
 
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError
+    return v
+
+
 def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise TypeError
@@ -260,7 +279,7 @@ _TYPE_NAMES = {"int": "an integer", "float": "a number", "str": "a string"}
 #: field -> converter (rejects wrong types so a TOML typo is a one-line error, not a crash)
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     f.name: {"int": _int, "float": _float, "str": _str, "str | None": _opt(_str), "float | None": _opt(_float),
-             "tuple[str, ...] | None": _opt(_names)}[str(f.type)]
+             "tuple[str, ...] | None": _opt(_names), "bool | None": _opt(_bool)}[str(f.type)]
     for f in fields(RunConfig)
 }
 
@@ -299,4 +318,4 @@ def from_mapping(d: Mapping[str, Any]) -> RunConfig:
 
 
 __all__ = ["RunConfig", "read_toml", "load_toml", "option_keys", "from_mapping", "from_stored", "config_digest",
-           "METADATA_KEYS"]
+           "METADATA_KEYS", "EVAL_MODES"]

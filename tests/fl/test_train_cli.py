@@ -29,6 +29,11 @@ def _fail(argv, capsys) -> str:
     (["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "not found"),
     (["--alpha", "0.5", "--iid"], "exclude"),
     (["--upload", "gzip"], "upload"),
+    (["--eval-every", "0"], "eval_every must be a positive integer"),
+    (["--eval-mode", "half"], "half"),
+    (["--augment"], "augmentation does not apply to data set 'digits'"),
+    (["--weight-decay", "-0.1"], "weight_decay must be a non-negative number"),
+    (["--eval-batch-size", "0"], "eval_batch_size"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, capsys, args, match):
     out = tmp_path / "run"

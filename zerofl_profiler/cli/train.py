@@ -10,7 +10,7 @@ import click
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..traces.rundir import RunDir
-from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
+from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, EVAL_MODES, UPLOADS
 from .options import emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
@@ -21,9 +21,9 @@ _DIRECT = {
     "data_dir": "data_dir", "model": "model", "seed": "seed", "on_client_error": "on_client_error",
     "engine": "engine", "aggregation": "aggregation", "mask_every": "mask_every", "energy": "energy",
     "momentum": "momentum", "name": "name", "threads": "threads", "accelerator": "accelerator",
-    "client_gpus": "client_gpus",
-    "momentum": "momentum", "name": "name", "threads": "threads", "sparse_kernels": "sparse_kernels",
-    "mask_structure": "mask_structure",
+    "client_gpus": "client_gpus", "sparse_kernels": "sparse_kernels", "mask_structure": "mask_structure",
+    "weight_decay": "weight_decay", "eval_batch_size": "eval_batch_size", "eval_every": "eval_every",
+    "eval_mode": "eval_mode", "augment": "augment",
 }
 
 
@@ -88,7 +88,7 @@ class RichProgress:
                 self.console.print(f"[yellow]round {ev.round}: client {ev.client_id} failed[/]")
         elif ev.kind == "round":
             self.bar.update(self.rounds, completed=ev.round)
-            self.console.print(f"round {ev.round:>3}/{ev.rounds}  accuracy {ev.accuracy:.4f}  loss {ev.loss:.4f}")
+            self.console.print(f"round {ev.round:>3}/{ev.rounds}  {ev.scores()}")
         elif ev.kind == "done" and ev.message:
             self.console.print(ev.message)
 
@@ -130,6 +130,14 @@ def render_summary(summary: Any) -> None:
 @click.option("--lr-start", type=float, default=None, help="Learning rate in round 1.")
 @click.option("--lr-end", type=float, default=None, help="Learning rate in the last round (exponential decay).")
 @click.option("--momentum", type=float, default=None, help="SGD momentum.")
+@click.option("--weight-decay", type=float, default=None, help="SGD weight decay (L2).")
+@click.option("--augment/--no-augment", default=None,
+              help="Random crop (4-px padding) + horizontal flip per batch; default on where the data set has one (cifar10).")
+@click.option("--eval-every", type=int, default=None, metavar="N",
+              help="Evaluate every N rounds (and always the last); other rounds record null accuracy.")
+@click.option("--eval-mode", type=click.Choice(EVAL_MODES), default=None,
+              help="Evaluate the top-k sparse model (default, as ZeroFL), the dense weights, or both.")
+@click.option("--eval-batch-size", type=int, default=None, help="Batch size of the server's evaluation.")
 @sparsity_options
 @click.option("--mask-every", type=int, default=None, help="Recompute SWAT masks every N local steps.")
 @click.option("--mask-structure", default=None, metavar="unstructured|2:4",

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from ..power import Meter, NullMeter
 from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
 from ..config import RunConfig
+from .augment import augment_generator
+from .runtime import augmentation
 from .data import ArrayDataset
 from .accelerator import WindowReading, device_batches, device_ops
 from .worker import Worker, get_worker, load_numpy_state, run_device, state_nbytes, state_to_numpy
@@ -59,13 +61,14 @@ def gemm_keys(worker: Worker) -> list[str]:
 
 
 def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: float,
-                    rng: np.random.Generator, device: str = "cpu") -> tuple[list[int], float]:
+                    rng: np.random.Generator, aug_gen: torch.Generator, device: str = "cpu") -> tuple[list[int], float]:
     """SGD over the client's batches for the configured epochs; returns batch sizes and mean loss.
 
     On an accelerator the loss is checked for NaN/inf once per epoch, on the device, so the loop
     never waits for the device between steps; a divergence still stops the client.
     """
     model = worker.model
+    augment = augmentation(cfg)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sizes: list[int] = []
@@ -74,6 +77,8 @@ def _local_training(worker: Worker, client: ClientData, cfg: RunConfig, lr: floa
     for epoch in range(cfg.local_epochs):
         for xb, yb in device_batches(client, cfg.batch_size, rng, device):
             opt.zero_grad(set_to_none=True)
+            if augment is not None:
+                xb = augment(xb, aug_gen)
             loss = F.cross_entropy(model(xb), yb)
             n = int(yb.shape[0])
             if on_host:
@@ -147,7 +152,8 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     with meter.window(f"round-{round}/client-{client_id}") as win:
         with ops.window() as dev:  # synchronised at both edges: wall time and energy cover the device work
             try:
-                sizes, loss = _local_training(worker, client, cfg, lr, rng, device)
+                sizes, loss = _local_training(worker, client, cfg, lr, rng,
+                                              augment_generator(cfg.seed, round, client_id), device)
             except ClientDiverged as exc:
                 error = f"NaN/inf loss: {exc}"
             except torch.cuda.OutOfMemoryError as exc:

@@ -82,6 +82,8 @@ class DatasetSpec:
     description: str
     loader: Callable[..., tuple[ArrayDataset, ArrayDataset]] = field(repr=False)
     needs_data_dir: bool = False
+    #: the augmentation (fl.augment.AUGMENTATIONS) training uses by default; None: never augmented
+    augmentation: str | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -276,7 +278,7 @@ DATASETS: dict[str, DatasetSpec] = {
                     _load_digits),
         DatasetSpec("cifar10", 10, (3, 32, 32),
                     "CIFAR-10 from the python-pickle batches in --data-dir (not downloaded)",
-                    _load_cifar10, needs_data_dir=True),
+                    _load_cifar10, needs_data_dir=True, augmentation="crop4-flip"),
         DatasetSpec("synthetic", None, None,
                     "SYNTHETIC: class prototypes + Gaussian noise, shaped for the model (seeded)",
                     _load_synthetic),

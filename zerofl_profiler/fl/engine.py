@@ -45,6 +45,13 @@ class ProgressEvent:
     loss: float | None = None
     message: str = ""
 
+    def scores(self) -> str:
+        """'accuracy A, loss L', or a note that the round was not evaluated (--eval-every)."""
+        if self.accuracy is None:
+            return "not evaluated"
+        loss = "-" if self.loss is None else f"{self.loss:.4f}"
+        return f"accuracy {self.accuracy:.4f}, loss {loss}"
+
 
 ProgressHook = Callable[[ProgressEvent], None]
 
@@ -149,7 +156,7 @@ class RunContext:
     def finish_round(self, rnd: int, sampled: Sequence[int], results: Sequence[ClientResult],
                      round_wall_s: float, engine: str = "inprocess") -> RoundRecord:
         """Aggregate the successful uploads, evaluate, write the round record, checkpoint."""
-        from .server import evaluate
+        from .server import Evaluation, evaluate_modes
         from .uploads import aggregate_uploads
 
         from .accelerator import device_ops
@@ -162,12 +169,14 @@ class RunContext:
                 self.global_state = aggregate_uploads(self.global_state, [(r.upload, r.record.samples) for r in ok],
                                                       self.cfg.aggregation)
         agg_s = time.perf_counter() - t0
-        acc, loss = evaluate(self.global_state, self.test, self.cfg)
+        ev = evaluate_modes(self.global_state, self.test, self.cfg) if self.cfg.evaluates_round(rnd) else Evaluation()
         rec = RoundRecord(
             run_id=self.run_id, round=int(rnd), sampled_clients=[int(c) for c in sampled],
             completed_clients=[r.record.client_id for r in ok],
             failed_clients=[r.record.client_id for r in results if not r.ok],
-            aggregation_time_s=agg_s, round_wall_time_s=round_wall_s + agg_s, test_accuracy=acc, test_loss=loss,
+            aggregation_time_s=agg_s, round_wall_time_s=round_wall_s + agg_s, test_accuracy=ev.accuracy, test_loss=ev.loss,
+            test_accuracy_sparse=ev.accuracy_sparse, test_loss_sparse=ev.loss_sparse,
+            test_accuracy_dense=ev.accuracy_dense, test_loss_dense=ev.loss_dense,
             lr=self.cfg.lr_for_round(rnd), energy=win.result, energy_estimate=win.estimate, engine=engine,
             timestamp=time.time())
         self.rundir.end_round(rec)  # the round's client records durable, then its round record
@@ -298,12 +307,13 @@ def summarize(run_dir: str | Path | RunDir, cfg: RunConfig, run_wall_s: float = 
     rd = as_rundir(run_dir)
     clients = read_client_records(rd.trace_path) if rd.trace_path.exists() else []
     rounds = read_round_records(rd.rounds_path) if rd.rounds_path.exists() else []
-    accs = [r.test_accuracy for r in rounds if r.test_accuracy is not None]
+    evaluated = [r for r in rounds if r.test_accuracy is not None]  # --eval-every leaves rounds without one
+    accs = [r.test_accuracy for r in evaluated]
     run_id = rd.read_config().run_id if rd.config_path.exists() else ""
     return TrainingResult(
         run_dir=str(rd.path), run_id=run_id, rounds_completed=len(rounds),
-        rounds_total=cfg.rounds, final_accuracy=rounds[-1].test_accuracy if rounds else None,
-        final_loss=rounds[-1].test_loss if rounds else None, best_accuracy=max(accs) if accs else None,
+        rounds_total=cfg.rounds, final_accuracy=evaluated[-1].test_accuracy if evaluated else None,
+        final_loss=evaluated[-1].test_loss if evaluated else None, best_accuracy=max(accs) if accs else None,
         client_rounds_ok=sum(c.status == "ok" for c in clients),
         client_rounds_failed=sum(c.status != "ok" for c in clients),
         flops_dense=sum(c.flops["dense"]["total"] for c in clients),
@@ -319,7 +329,7 @@ def summarize(run_dir: str | Path | RunDir, cfg: RunConfig, run_wall_s: float = 
 def print_progress(ev: ProgressEvent) -> None:
     """Plain one-line progress on stderr (the CLI passes a rich display instead)."""
     if ev.kind == "round":
-        print(f"round {ev.round}/{ev.rounds}: accuracy {ev.accuracy:.4f}, loss {ev.loss:.4f}", file=sys.stderr)
+        print(f"round {ev.round}/{ev.rounds}: {ev.scores()}", file=sys.stderr)
     elif ev.kind in ("start", "done") and ev.message:
         print(ev.message, file=sys.stderr)
 

@@ -26,4 +26,14 @@ def sparse_config(cfg: RunConfig) -> SparseConfig:
                         cfg.sparse_kernels, cfg.mask_structure)
 
 
-__all__ = ["apply_threads", "sparse_config"]
+__all__ = ["apply_threads", "augmentation", "sparse_config"]
+
+
+def augmentation(cfg: RunConfig):  # type: ignore[no-untyped-def]
+    """The data set's training augmentation (fl.augment) when the run has it on, else None."""
+    if not cfg.augment:
+        return None
+    from ..vocab import DATASET_AUGMENTATIONS
+    from .augment import AUGMENTATIONS
+
+    return AUGMENTATIONS[DATASET_AUGMENTATIONS[cfg.dataset]]

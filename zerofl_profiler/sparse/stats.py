@@ -25,6 +25,8 @@ class DensityStats:
     def add(self, w_used: torch.Tensor, x_saved: torch.Tensor, w_sparse: bool, a_sparse: bool) -> None:
         """Record one training step's kept fractions."""
         with torch.no_grad():
+            if self._w.device != w_used.device:  # accumulate where the layer runs (a GPU), never a cross-device add
+                self._w, self._a = self._w.to(w_used.device), self._a.to(w_used.device)
             if w_sparse:
                 self._w += torch.count_nonzero(w_used).double() / w_used.numel()
             else:

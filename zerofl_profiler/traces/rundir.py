@@ -333,7 +333,8 @@ def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -
     data = load_toml(p, missing=f"{p.parent} holds no {CONFIG_FILE} (was it started by `train`?)")
     options = option_keys(data)
     try:
-        cfg = from_stored({"accelerator": "cpu", **options})  # runs recorded before the key trained on the CPU
+        # runs recorded before these keys trained on the CPU and never augmented
+        cfg = from_stored({"accelerator": "cpu", "augment": False, **options})
     except BadInputError as exc:
         raise ConfigError(f"{p}: {exc}") from None
     env, stats = data.get("environment", {}), data.get("partition_stats", {})

@@ -180,8 +180,13 @@ class RoundRecord:
     failed_clients: list[int]
     aggregation_time_s: float
     round_wall_time_s: float
-    test_accuracy: float | None
+    test_accuracy: float | None  # headline: the sparse model's if evaluated sparse, else the dense one's
     test_loss: float | None
+    # each evaluated model on its own (config eval_mode says which); all None in a round not evaluated
+    test_accuracy_sparse: float | None = None
+    test_loss_sparse: float | None = None
+    test_accuracy_dense: float | None = None
+    test_loss_dense: float | None = None
     lr: float | None = None
     energy: EnergyBlock = field(default_factory=EnergyBlock.none)
     energy_estimate: EnergyBlock | None = None

@@ -5,7 +5,7 @@ this class fills the hooks so the Flower engine does exactly what the in-process
 the seeded ``fl.sampling.sample_clients`` picks the round's clients (by partition id, mapped to
 whichever SuperNode holds it), replies are turned back into the engine's ClientResults in the
 sampled order, and ``RunContext.record_client`` / ``finish_round`` write the trace, aggregate
-with ``fl.aggregate`` and evaluate with ``fl.server.evaluate``. Federated evaluation is off
+with ``fl.aggregate`` and evaluate with ``fl.server.evaluate_modes``. Federated evaluation is off
 (the server evaluates the global model, as in-process).
 """
 
