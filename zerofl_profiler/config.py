@@ -20,10 +20,12 @@ from typing import Any, Callable, Mapping
 
 from .errors import BadInputError, ConfigError, check_fraction
 from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASET_AUGMENTATIONS, DATASETS,
-                    ENCODINGS, ENGINES, EVAL_MODES, MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
+                    ENCODINGS, ENGINES, MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
 
 #: --accelerator spellings: auto (first CUDA device, else MPS, else CPU), cpu, cuda, cuda:N, mps.
 ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+#: Which model the server evaluates: the top-k (SWAT) model ZeroFL evaluates, the dense weights, or both.
+EVAL_MODES = ("sparse", "dense", "both")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
 #: False while a stored run's config is read back: its data need not be on this machine.

@@ -47,8 +47,6 @@ DATASETS = ("digits", "cifar10", "synthetic")
 DATA_DIR_DATASETS = ("cifar10",)
 #: Data set -> the training augmentation it takes by default (fl.augment.AUGMENTATIONS); others take none.
 DATASET_AUGMENTATIONS = {"cifar10": "crop4-flip"}
-#: Which model the server evaluates: the top-k (SWAT) model ZeroFL evaluates, the dense weights, or both.
-EVAL_MODES = ("sparse", "dense", "both")
 #: Server aggregation rules (registry: fl.aggregate.AGGREGATORS).
 AGGREGATIONS = ("fedavg", "masked-mean")
 #: Client partitioning schemes (registry: fl.partition.PARTITIONS).
@@ -82,5 +80,5 @@ MASK_STRUCTURES = ("unstructured", "2:4")
 
 __all__ = ["SPARSE_KERNEL_MODES", "MASK_STRUCTURES", "STEP_PHASES", "GEMM_PHASES", "TRACE_PHASES", "FLOP_KEYS", "OP_CLASSES", "GEMM_CLASSES", "TOPK_CLASSES",
            "MEASURED_SOURCES", "ESTIMATE_SOURCES", "ENERGY_SOURCES", "kept_count",
-           "DATASETS", "DATA_DIR_DATASETS", "DATASET_AUGMENTATIONS", "EVAL_MODES", "AGGREGATIONS", "PARTITIONS", "UPLOADS", "ENCODINGS",
+           "DATASETS", "DATA_DIR_DATASETS", "DATASET_AUGMENTATIONS", "AGGREGATIONS", "PARTITIONS", "UPLOADS", "ENCODINGS",
            "CLIENT_ERROR_POLICIES", "ENGINES"]

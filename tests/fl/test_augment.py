@@ -75,9 +75,15 @@ def test_draw_distribution_and_seeding():
 
 
 def test_config_default_flag_and_wrong_data_set(cifar_dir):
+    from zerofl_profiler.fl.data import DATASETS
+    from zerofl_profiler.fl.runtime import augmentation
+    from zerofl_profiler.vocab import DATASET_AUGMENTATIONS
+
+    assert {n: d.augmentation for n, d in DATASETS.items() if d.augmentation} == DATASET_AUGMENTATIONS
     assert RunConfig(dataset="cifar10", data_dir=str(cifar_dir)).augment is True
-    assert RunConfig(dataset="cifar10", data_dir=str(cifar_dir), augment=False).augmentation is None
-    assert RunConfig().augment is False and RunConfig().augmentation is None
+    assert augmentation(RunConfig(dataset="cifar10", data_dir=str(cifar_dir))) is not None
+    assert augmentation(RunConfig(dataset="cifar10", data_dir=str(cifar_dir), augment=False)) is None
+    assert RunConfig().augment is False and augmentation(RunConfig()) is None
     with pytest.raises(ConfigError, match="does not apply to data set 'digits'.*cifar10"):
         RunConfig(augment=True)
     with pytest.raises(ConfigError, match="augment"):

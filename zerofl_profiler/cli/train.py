@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from ..config import RunConfig
+from ..config import EVAL_MODES, RunConfig
 from ..errors import ConfigError
 from ..traces.rundir import RunDir
-from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, EVAL_MODES, UPLOADS
+from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
 from .options import emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
