@@ -51,6 +51,18 @@ class OutputError(ZeroflError, OSError):
         return str(self.args[0]) if self.args else "output error"
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OS error: the operation's path(s) and the OS reason, never a traceback."""
+    import errno
+
+    if isinstance(exc, OutputError):
+        return str(exc)
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    code = errno.errorcode.get(exc.errno or -1)
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    return f"file system error at {where or '(unknown path)'}: {reason}" + (f" ({code})" if code else "")
+
+
 class TrainingError(ZeroflError):
     """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
 

@@ -3,7 +3,8 @@
 Subcommands live in their own modules and are imported only when used, so ``--help`` stays fast
 and a missing optional dependency of one command never breaks another. Every
 :class:`~zerofl_profiler.errors.ZeroflError` becomes one line on stderr and its exit code
-(2 bad input, 1 runtime failure); click's usage errors become one line and exit code 2.
+(2 bad input, 1 runtime failure); click's usage errors become one line and exit code 2; an
+``OSError`` that escaped (a directory that cannot be made, a full disk) is one line and exit code 1.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from importlib import import_module
 import click
 
 from .. import __version__
-from ..errors import ZeroflError
+from ..errors import ZeroflError, describe_os_error
 
 # name -> "module:attribute" (relative to this package). One line per command; no if-chains.
 COMMANDS: dict[str, str] = {
@@ -82,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
+        sys.exit(1)
+    except OSError as exc:  # a file operation nobody wrapped: still one line, what failed, where, why
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
         sys.exit(1)
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)

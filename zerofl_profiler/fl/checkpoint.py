@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 
 from ..errors import ZeroflError
+from ..traces.atomic import atomic_open
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_VERSION = 1
@@ -28,14 +28,10 @@ class Checkpoint:
 def save_checkpoint(run_dir: Path, ckpt: Checkpoint) -> None:
     """Write to a temporary file, fsync, then rename: a kill leaves the old or the new one, never half."""
     path = Path(run_dir) / CHECKPOINT_FILE
-    tmp = path.with_suffix(".pt.tmp")
     obj = {"version": CHECKPOINT_VERSION, "run_id": ckpt.run_id, "round": int(ckpt.round),
            "global_state": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in ckpt.global_state.items()}}
-    with open(tmp, "wb") as fh:
+    with atomic_open(path, "wb") as fh:
         torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(run_dir: Path) -> Checkpoint | None:

@@ -184,7 +184,9 @@ class RunConfig:
         """Write the resolved configuration (and run metadata) as TOML."""
         import tomli_w
 
-        Path(path).write_text(tomli_w.dumps(self.to_toml_dict(**metadata)), encoding="utf-8")
+        from ..traces.atomic import atomic_write
+
+        atomic_write(path, tomli_w.dumps(self.to_toml_dict(**metadata)))
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "RunConfig":

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError, TrainingError
 from ..power import NullMeter
+from ..traces.atomic import atomic_write, clean_stale_temporaries
 from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
 from ..traces.schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, RoundRecord
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
@@ -210,12 +211,7 @@ def _keep_finished(path: Path, last_round: int) -> None:
     truncate_partial_tail(path)
     keep = [json.dumps(obj, separators=(",", ":")) for _, obj in iter_jsonl(path)
             if int(obj.get("round", 0)) <= last_round]
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write("".join(line + "\n" for line in keep))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, "".join(line + "\n" for line in keep))
 
 
 def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None) -> RunContext:
@@ -246,6 +242,7 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
     start, resumed_from = 1, None
     if resume:
         run_id = str(read_toml_meta(run_dir).get("run_id") or run_dir.name)
+        _clean_stale_temporaries(run_dir)
         ckpt = load_checkpoint(run_dir)
         if ckpt is not None:
             global_state, start, resumed_from = ckpt.global_state, ckpt.round + 1, ckpt.round
@@ -273,7 +270,19 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
 
 def _write_layers(run_dir: Path, layers: dict[str, Any]) -> None:
-    (run_dir / LAYERS_FILE).write_text(json.dumps(layers, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    atomic_write(run_dir / LAYERS_FILE, json.dumps(layers, indent=1, allow_nan=False) + "\n")
+
+
+#: temporaries of writers before atomic.py (``checkpoint.pt.tmp``, ``trace.jsonl.tmp``): a killed
+#: run of an older version may have left them.
+_LEGACY_TMP = ("checkpoint.pt.tmp", "trace.jsonl.tmp", "rounds.jsonl.tmp")
+
+
+def _clean_stale_temporaries(run_dir: Path) -> None:
+    """A resumed run starts without the half-written temporaries a killed or failing writer left."""
+    clean_stale_temporaries(run_dir)
+    for name in _LEGACY_TMP:
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def read_toml_meta(run_dir: Path) -> dict[str, Any]:
