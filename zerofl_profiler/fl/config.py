@@ -208,6 +208,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: malformed TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: malformed TOML (nested too deeply)") from None
     return {k: v for k, v in data.items() if k not in METADATA_KEYS}
 
 

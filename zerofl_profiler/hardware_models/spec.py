@@ -586,6 +586,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise BadInputError(f"{p}: malformed TOML ({exc})") from None
     except UnicodeDecodeError:
         raise BadInputError(f"{p}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise BadInputError(f"{p}: malformed TOML (nested too deeply)") from None
 
 
 def load_device_file(path: str | Path) -> DeviceSpec:

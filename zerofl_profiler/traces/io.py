@@ -69,7 +69,7 @@ def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
         last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
         try:
             json.loads(data[last_start:])
-        except ValueError:
+        except (ValueError, RecursionError):
             keep = last_start
     if keep != len(data):
         with open(p, "r+b") as fh:
@@ -84,14 +84,18 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"no such trace file: {p}")
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
+    with open(p, "rb") as fh:  # decoded per line, so bytes that are not UTF-8 name their line
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise TraceFormatError(f"{p}:{lineno}: not UTF-8 text") from None
+            except RecursionError:
+                raise TraceFormatError(f"{p}:{lineno}: JSON nested too deeply") from None
             except ValueError as exc:
-                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
             if not isinstance(obj, dict):
                 raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
             yield lineno, obj
@@ -124,7 +128,9 @@ def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise BadInputError(f"no such file: {p}")
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except RecursionError:
+        raise TraceFormatError(f"{p}: JSON nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError included
         raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(obj, dict) or "layers" not in obj:
         raise TraceFormatError(f"{p}: expected an object with 'layers'")

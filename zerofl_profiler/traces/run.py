@@ -51,8 +51,10 @@ def load_run(path: str | Path) -> RunData:
     if cfg.is_file():
         try:
             config = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise TraceFormatError(f"{cfg}: malformed TOML ({exc})") from None
+        except RecursionError:
+            raise TraceFormatError(f"{cfg}: malformed TOML (nested too deeply)") from None
     clients = read_client_records(trace)
     rounds = read_round_records(run_dir / ROUNDS_FILE) if (run_dir / ROUNDS_FILE).is_file() else []
     layers = read_layers(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else None
