@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -97,9 +96,11 @@ def parse_float_list(text: str, what: str) -> tuple[float, ...]:
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON document on stdout and nothing else there."""
-    json.dump(obj, sys.stdout, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
-    sys.stdout.write("\n")
+    """Print one whole JSON document on stdout and nothing else there (built and checked first)."""
+    from ..jsondoc import dumps_strict
+
+    text = dumps_strict(obj, default=_json_default)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

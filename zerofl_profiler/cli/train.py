@@ -97,13 +97,13 @@ def render_summary(summary: Any) -> None:
               show_header=False)
     acc = "-" if summary.final_accuracy is None else f"{summary.final_accuracy:.4f}"
     best = "-" if summary.best_accuracy is None else f"{summary.best_accuracy:.4f}"
-    ratio = summary.flops_sparse / summary.flops_dense if summary.flops_dense else float("nan")
+    ratio = f"{summary.flops_sparse / summary.flops_dense:.3f}" if summary.flops_dense else "-"
     rows = [("run dir", summary.run_dir), ("run id", summary.run_id),
             ("rounds", f"{summary.rounds_completed}/{summary.rounds_total}"),
             ("test accuracy (final / best)", f"{acc} / {best}"),
             ("client-rounds ok / failed", f"{summary.client_rounds_ok} / {summary.client_rounds_failed}"),
             ("training FLOPs sparse / dense", f"{fmt_flops(summary.flops_sparse)} / {fmt_flops(summary.flops_dense)}"
-                                              f" ({ratio:.3f})"),
+                                              f" ({ratio})"),
             ("bytes up (encoded / dense)", f"{fmt_bytes(summary.bytes_up)} / {fmt_bytes(summary.bytes_up_dense)}"),
             ("bytes down", fmt_bytes(summary.bytes_down)),
             ("client wall time", fmt_time(summary.client_wall_time_s)),

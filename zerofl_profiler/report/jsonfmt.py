@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from .model import Report
@@ -26,4 +25,6 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """One JSON document, strict (no NaN)."""
-    return json.dumps(report_dict(report), indent=2, allow_nan=False) + "\n"
+    from ..jsondoc import dumps_strict
+
+    return dumps_strict(report_dict(report)) + "\n"

@@ -8,6 +8,7 @@ killed run leaves every finished record on disk and at most one partial last lin
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import IO, Any, Iterator, TypeVar
@@ -89,7 +90,9 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"))
+                obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+            except NonFiniteNumber as exc:
+                raise TraceFormatError(f"{p}:{lineno}: non-finite number {exc} (a trace holds finite numbers or null)") from None
             except UnicodeDecodeError:
                 raise TraceFormatError(f"{p}:{lineno}: not UTF-8 text") from None
             except RecursionError:
@@ -99,6 +102,21 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             if not isinstance(obj, dict):
                 raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
             yield lineno, obj
+
+
+class NonFiniteNumber(ValueError):
+    """NaN, Infinity or a float too large for a double in a trace line."""
+
+
+def _no_constant(name: str) -> float:
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise NonFiniteNumber(text[:40])
+    return v
 
 
 def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
