@@ -67,6 +67,14 @@ class TrainingError(ZeroflError):
     """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
 
 
+class StoppedError(ZeroflError):
+    """A run stopped by a signal (SIGINT, SIGTERM): one line saying how to continue, exit 128 + signal."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def check_fraction(name: str, value: float, *, allow_one: bool = False) -> float:
     """Validate a sparsity/density-like fraction; sparsity 1.0 would keep no weight at all."""
     import math

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoppedError
 from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
@@ -23,14 +25,16 @@ _DIRECT = {
 
 def build_config(config_file: str | None, out: str, resume: bool, opts: dict[str, Any]) -> Any:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
-    from ..fl.config import from_mapping, read_toml
+    from ..fl.config import convert_mapping, from_mapping, read_toml
     from ..fl.engine import stored_config
 
     base: dict[str, Any] = {}
     if resume:
         base.update(stored_config(out).to_dict())
     if config_file:
-        base.update(read_toml(config_file))
+        file_opts = read_toml(config_file)
+        convert_mapping(file_opts, config_file)  # a wrong-typed key is reported even if a flag overrides it
+        base.update(file_opts)
     over = {key: opts[p] for p, key in _DIRECT.items() if opts.get(p) is not None}
     if opts.get("iid") and opts.get("alpha") is not None:
         raise ConfigError("--alpha and --iid exclude each other (--iid is the IID partition)")
@@ -113,6 +117,42 @@ def render_summary(summary: Any) -> None:
     stderr_console().print(t)
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM delivered as an interrupt, so every ``finally`` in the engine runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def resume_command(out: str) -> str:
+    """The exact command that continues the run in ``out`` (the stored config supplies every option)."""
+    import shlex
+
+    return f"zerofl-profile train --out {shlex.quote(str(out))} --resume"
+
+
+@contextlib.contextmanager
+def stop_on_signals(out: str) -> Iterator[None]:
+    """SIGINT or SIGTERM during a run: say it stopped and how to continue, exit 128 + signal."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise _Signalled(signum)
+
+    old = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Signalled) else signal.SIGINT
+        name = signal.Signals(signum).name
+        raise StoppedError(f"stopped by {name}; the finished rounds are kept in {out}. "
+                           f"Continue with: {resume_command(out)}", 128 + signum) from None
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
 @click.command("train")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file with any of the options below (flags override it).")
@@ -162,11 +202,12 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
         runner: Any = run_flower
     else:
         from ..fl.engine import run as runner
-    if quiet or as_json:
-        summary = runner(cfg, out, resume, progress=False)
-    else:
-        with RichProgress(cfg.rounds) as prog:
-            summary = runner(cfg, out, resume, progress=prog)
+    with stop_on_signals(out):
+        if quiet or as_json:
+            summary = runner(cfg, out, resume, progress=False)
+        else:
+            with RichProgress(cfg.rounds) as prog:
+                summary = runner(cfg, out, resume, progress=prog)
     if as_json:
         emit_json(summary.to_dict())
     else:

@@ -254,18 +254,24 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def from_mapping(d: Mapping[str, Any]) -> RunConfig:
-    """Validate keys and types, then build (which validates values)."""
+def convert_mapping(d: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """Check keys and types only (a file's keys are checked even where a flag will override them)."""
+    at = f"{where}: " if where else ""
     unknown = sorted(set(d) - set(CONVERTERS))
     if unknown:
-        raise ConfigError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(CONVERTERS)})")
+        raise ConfigError(f"{at}unknown config key(s): {', '.join(unknown)} (known: {', '.join(CONVERTERS)})")
     kw: dict[str, Any] = {}
     for k, v in d.items():
         try:
             kw[k] = CONVERTERS[k](v)
         except (TypeError, ValueError):
-            raise ConfigError(f"config key {k!r} has the wrong type: {v!r}") from None
-    return RunConfig(**kw)
+            raise ConfigError(f"{at}config key {k!r} has the wrong type: {v!r}") from None
+    return kw
+
+
+def from_mapping(d: Mapping[str, Any]) -> RunConfig:
+    """Validate keys and types, then build (which validates values)."""
+    return RunConfig(**convert_mapping(d))
 
 
 __all__ = ["RunConfig", "read_toml", "from_mapping", "UPLOADS", "ENCODINGS"]
