@@ -11,6 +11,12 @@ import click
 from ..errors import BadInputError, check_fraction
 
 
+#: The --model help of every command that builds a model: a spec other than a built-in runs code.
+MODEL_HELP = ("Built-in model (resnet18, cnn, mobilenet, vgg, lenet) or pkg.module:factory / path.py:factory. "
+              "A spec imports and runs that module or file with your permissions: use only code you trust. "
+              "Reading or reporting a finished run never imports its model.")
+
+
 @dataclass(frozen=True)
 class CostingSelection:
     """What the user asked to cost on: raw names and files, resolved by hardware_models."""

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import click
 
 from ..errors import ConfigError, StoppedError
-from .options import emit_json, resolve_sparsity, sparsity_options, stderr_console
+from .options import MODEL_HELP, emit_json, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
 _DIRECT = {
@@ -178,7 +178,7 @@ def stop_on_signals(out: str) -> Iterator[None]:
 @click.option("--iid", is_flag=True, default=False, help="IID partition instead of LDA.")
 @click.option("--dataset", default=None, metavar="NAME", help="digits (default, shipped), cifar10, synthetic.")
 @click.option("--data-dir", type=click.Path(), default=None, help="Where the data set's files are (cifar10).")
-@click.option("--model", default=None, metavar="NAME|SPEC", help="Built-in name or pkg.mod:factory / file.py:factory.")
+@click.option("--model", default=None, metavar="NAME|SPEC", help=MODEL_HELP)
 @click.option("--seed", type=int, default=None, help="Seed for partition, sampling, init and training.")
 @click.option("--on-client-error", type=click.Choice(["stop", "skip"]), default=None,
               help="A failing client (NaN loss included) stops the run or is skipped.")
