@@ -9,6 +9,7 @@ and a missing optional dependency of one command never breaks another. Every
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import import_module
 
@@ -59,23 +60,34 @@ def cli() -> None:
     """Profile sparse federated training (ZeroFL/SWAT): FLOPs, bytes, seconds and joules."""
 
 
+#: What would break "one line": C0/C1 controls, line and paragraph separators, lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line: control characters from user input shown escaped."""
+    text = str(message).strip().replace("\r\n", " ").replace("\n", " ")  # our own multi-line messages
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map our errors to one line and an exit code."""
     try:
         rv = cli.main(args=argv, prog_name="zerofl-profile", standalone_mode=False)
     except ZeroflError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         sys.exit(2)
     except click.UsageError as exc:
-        msg = exc.format_message().replace("\n", " ")
-        click.echo(f"error: {msg} (see '{exc.ctx.command_path if exc.ctx else 'zerofl-profile'} --help')", err=True)
-        sys.exit(2)
+        _fail(f"{exc.format_message()} (see '{exc.ctx.command_path if exc.ctx else 'zerofl-profile'} --help')", 2)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(130)
@@ -85,7 +97,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(1)
     except OSError as exc:  # a file operation nobody wrapped: still one line, what failed, where, why
-        click.echo(f"error: {describe_os_error(exc)}", err=True)
-        sys.exit(1)
+        _fail(describe_os_error(exc), 1)
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)
