@@ -73,3 +73,10 @@ def raw():
 def sweep(tmp_path):
     """Dense vs 90% vs 95% sparse runs with measured (RAPL) energy."""
     return load_helper("runfactory").write_sweep(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _own_host_activity_registry(tmp_path_factory, monkeypatch):
+    """Each test gets its own host-activity registry: parallel test workers training at once must not
+    make each other's energy windows 'shared' (processes a test starts inherit the same file)."""
+    monkeypatch.setenv("ZEROFL_ACTIVITY_FILE", str(tmp_path_factory.mktemp("activity") / "activity.json"))
