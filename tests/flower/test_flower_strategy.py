@@ -150,6 +150,39 @@ def test_failure_under_ray_simulation(tmp_path):
     assert [c.client_id for c in bad] == sampled[:1] and "injected failure" in bad[0].error
 
 
+def _die_for_first_sampled(global_state, client, cfg, rnd, cid, meter, **kw):
+    """A stand-in train_client whose worker process dies for one known client (as an OOM kill would)."""
+    import os
+
+    if cid == sample_clients(cfg.seed, rnd, cfg.clients, cfg.clients_per_round)[0]:
+        os._exit(3)
+    from zerofl_profiler.fl.client import train_client
+
+    return train_client(global_state, client, cfg, rnd, cid, meter, **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.flower
+def test_client_process_that_dies_is_one_line_with_the_detail_in_a_log(tmp_path, capfd):
+    pytest.importorskip("ray")
+    from zerofl_profiler.fl.flower import run_flower
+
+    run_flower(CFG, tmp_path / "sim", progress=False, ray_cpus=2,
+               client_app=make_client_app(train_fn=_die_for_first_sampled))
+    err = capfd.readouterr().err
+    sampled = sample_clients(CFG.seed, 1, CFG.clients, CFG.clients_per_round)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "Traceback" not in err
+    log = (tmp_path / "sim" / "flower.log").read_text()
+    assert "ActorDiedError" in log or "actor died" in log.lower()
+    # Ray may fail a task queued on the dead worker too: each failed client is one line, no other output
+    bad = [c.client_id for c in load_run(tmp_path / "sim").clients if c.status == "failed"]
+    assert sampled[0] in bad
+    assert len(lines) == len(bad), err
+    for cid, line in zip(bad, lines):
+        assert f"client {cid} failed" in line and "flower.log" in line
+
+
 def test_resume_continues_with_the_next_round(tmp_path):
     """After round 1 of 2, a resumed server starts Flower's loop at its round 1 = our round 2."""
     cfg = CFG.with_updates(rounds=2, engine="flower")

@@ -82,8 +82,9 @@ class RichProgress:
         elif ev.kind == "client":
             self.bar.update(self.clients, total=ev.clients_in_round, completed=ev.client_index,
                             description=f"round {ev.round} clients")
-            if ev.status != "ok":
-                self.console.print(f"[yellow]round {ev.round}: client {ev.client_id} failed[/]")
+            if ev.status != "ok":  # one line per failed client (the Flower engine says why)
+                self.console.print(ev.message or f"round {ev.round}: client {ev.client_id} failed",
+                                   style="yellow", markup=False, highlight=False)
         elif ev.kind == "round":
             self.bar.update(self.rounds, completed=ev.round)
             self.console.print(f"round {ev.round:>3}/{ev.rounds}  accuracy {ev.accuracy:.4f}  loss {ev.loss:.4f}")

@@ -322,6 +322,8 @@ def print_progress(ev: ProgressEvent) -> None:
         print(f"round {ev.round}/{ev.rounds}: accuracy {ev.accuracy:.4f}, loss {ev.loss:.4f}", file=sys.stderr)
     elif ev.kind in ("start", "done") and ev.message:
         print(ev.message, file=sys.stderr)
+    elif ev.kind == "client" and ev.status != "ok" and ev.message:
+        print(ev.message, file=sys.stderr)
 
 
 def run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None,

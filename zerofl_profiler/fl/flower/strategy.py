@@ -121,7 +121,8 @@ class ZeroFLFedAvg(FedAvg):
             results.append(res)
             metrics.append(m)
             self.ctx.record_client(res)  # raises TrainingError under on_client_error = "stop"
-            self.on_event("client", st.round, cid, i + 1, len(st.sampled), res.record.status)
+            self.on_event("client", st.round, cid, i + 1, len(st.sampled), res.record.status,
+                          error=res.record.error)
         rec = self.ctx.finish_round(st.round, st.sampled, results, time.perf_counter() - st.started,
                                     engine="flower")
         self.on_event("round", st.round, accuracy=rec.test_accuracy, loss=rec.test_loss)
