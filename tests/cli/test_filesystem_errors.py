@@ -94,6 +94,32 @@ def test_train_full_disk_at_checkpoint_leaves_no_temporary(tmp_path, capsys, mon
     assert _leftovers(run) == [] and not (run / "checkpoint.pt").exists()
 
 
+def test_train_full_disk_appending_the_trace_names_the_file(tmp_path, capsys, monkeypatch):
+    import zerofl_profiler.traces.io as tio
+
+    real = tio.JsonlWriter.write
+
+    def full(self, record):
+        if self.path.name == "trace.jsonl":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, record)
+    monkeypatch.setattr(tio.JsonlWriter, "write", full)
+    # the stand-in raises below JsonlWriter's own handling: the top-level line still says what and why
+    line = _one_line_exit_1(*_run(capsys, "train", "--out", str(tmp_path / "run"), *TINY))
+    assert "No space left" in line
+
+
+def test_trace_append_on_a_full_disk_is_an_output_error_naming_the_file(tmp_path, monkeypatch):
+    from zerofl_profiler.errors import OutputError
+    from zerofl_profiler.traces.io import JsonlWriter
+
+    w = JsonlWriter(tmp_path / "trace.jsonl")
+    _raise_on_fsync(monkeypatch, errno.ENOSPC)
+    with pytest.raises(OutputError, match=r"cannot append to .*trace.jsonl: No space left"):
+        w.write({"a": 1})
+    w.close()
+
+
 def test_resume_cleans_stale_temporaries(tmp_path, capsys):
     run = tmp_path / "run"
     code, err = _run(capsys, "train", "--out", str(run), *TINY)

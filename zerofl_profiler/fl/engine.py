@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, TrainingError
+from ..errors import ConfigError, OutputError, TrainingError
 from ..power import NullMeter
 from ..traces.atomic import atomic_write, clean_stale_temporaries
 from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
@@ -195,11 +195,14 @@ def load_run_data(cfg: RunConfig) -> tuple[ArrayDataset, ArrayDataset, list[Clie
 
 def _fsync_path(path: Path) -> None:
     """Make a file's written data durable (fsync acts on the file, whichever descriptor asks)."""
-    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise OutputError.from_os(exc, path, "cannot make durable") from None
 
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, Iterator, TypeVar
 
-from ..errors import BadInputError, TraceFormatError
+from ..errors import BadInputError, OutputError, TraceFormatError
 from .schema import (
     LAYERS_FILE,
     ROUNDS_FILE,
@@ -38,10 +38,13 @@ class JsonlWriter:
         """Append one record and make it durable before returning."""
         d = record if isinstance(record, dict) else record.to_dict()
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        if self._fsync:
-            os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            if self._fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:  # a full disk names the file; resume drops the partial last line
+            raise OutputError.from_os(exc, self.path, "cannot append to") from None
 
     def close(self) -> None:
         """Close the file (records are already on disk)."""
