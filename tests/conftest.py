@@ -80,3 +80,22 @@ def _own_host_activity_registry(tmp_path_factory, monkeypatch):
     """Each test gets its own host-activity registry: parallel test workers training at once must not
     make each other's energy windows 'shared' (processes a test starts inherit the same file)."""
     monkeypatch.setenv("ZEROFL_ACTIVITY_FILE", str(tmp_path_factory.mktemp("activity") / "activity.json"))
+
+
+@pytest.fixture
+def cli(capfd):
+    """Run ``zerofl-profile ARGV`` in-process as the console script would: (exit code, stdout, stderr).
+
+    File-descriptor capture, so a child process's output (``measure``) is captured too."""
+    from zerofl_profiler.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        cap = capfd.readouterr()
+        return code, cap.out, cap.err
+
+    return run

@@ -12,14 +12,6 @@ from zerofl_profiler.cli import main
 TINY = ["--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"]
 
 
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +24,11 @@ def finished_run(tmp_path_factory):
     return run
 
 
-def test_json_with_a_nan_prints_nothing_and_names_the_field(capsys, monkeypatch):
+def test_json_with_a_nan_prints_nothing_and_names_the_field(cli, monkeypatch):
     from zerofl_profiler.flops.report import FlopReport
 
     monkeypatch.setattr(FlopReport, "to_json", lambda self: {"model": "m", "layers": [{"ok": 1.0}, {"flops": float("nan")}]})
-    code, out, err = _run(capsys, "flops", "--model", "cnn", "--json")
+    code, out, err = cli("flops", "--model", "cnn", "--json")
     assert code == 1 and out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "$.layers[1].flops" in lines[0] and "non-finite" in lines[0]
@@ -44,7 +36,7 @@ def test_json_with_a_nan_prints_nothing_and_names_the_field(capsys, monkeypatch)
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
 @pytest.mark.parametrize("fmt", ["md", "html", "json"])
-def test_non_finite_number_in_a_trace_is_bad_input_in_every_format(finished_run, tmp_path, capsys, token, fmt):
+def test_non_finite_number_in_a_trace_is_bad_input_in_every_format(finished_run, tmp_path, cli, token, fmt):
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
     lines = (run / "trace.jsonl").read_text().splitlines()
@@ -52,17 +44,17 @@ def test_non_finite_number_in_a_trace_is_bad_input_in_every_format(finished_run,
     d["train_loss"] = "@@"
     lines[-1] = json.dumps(d).replace('"@@"', token)
     (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
-    code, out, err = _run(capsys, "report", str(run), "--format", fmt)
+    code, out, err = cli("report", str(run), "--format", fmt)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and f"trace.jsonl:{len(lines)}:" in err and "non-finite" in err
 
 
-def test_every_json_command_prints_one_finite_document(finished_run, capsys):
+def test_every_json_command_prints_one_finite_document(finished_run, cli):
     for argv in (["report", str(finished_run), "--format", "json"],
                  ["estimate", str(finished_run), "--device", "host", "--json"],
                  ["compare", "--model", "cnn", "--device", "host", "--json"],
                  ["devices", "--json"],
                  ["flops", "--model", "cnn", "--json"]):
-        code, out, err = _run(capsys, *argv)
+        code, out, err = cli(*argv)
         assert code == 0, (argv, err)
         json.loads(out, parse_constant=lambda c: pytest.fail(f"{argv}: {c} in output"))

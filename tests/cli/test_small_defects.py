@@ -12,17 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from zerofl_profiler.cli import main
 
 
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def _one_line(err: str) -> str:
@@ -31,10 +22,10 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
-def test_wrong_typed_config_key_overridden_by_a_flag_is_reported(tmp_path, capsys):
+def test_wrong_typed_config_key_overridden_by_a_flag_is_reported(tmp_path, cli):
     cfg = tmp_path / "c.toml"
     cfg.write_text('rounds = "three"\n')
-    code, _, err = _run(capsys, "train", "--config", str(cfg), "--rounds", "2", "--out", str(tmp_path / "run"))
+    code, _, err = cli("train", "--config", str(cfg), "--rounds", "2", "--out", str(tmp_path / "run"))
     assert code == 2
     line = _one_line(err)
     assert str(cfg) in line and "'rounds'" in line and "wrong type" in line
@@ -42,26 +33,26 @@ def test_wrong_typed_config_key_overridden_by_a_flag_is_reported(tmp_path, capsy
 
 
 @pytest.mark.parametrize("where", ["import", "factory"])
-def test_model_raising_system_exit_says_its_exit_code(tmp_path, capsys, where):
+def test_model_raising_system_exit_says_its_exit_code(tmp_path, cli, where):
     f = tmp_path / "m.py"
     f.write_text("import sys\nsys.exit(3)\n" if where == "import" else
                  "import sys\ndef f(**kw):\n    sys.exit('no GPU here')\n")
-    code, _, err = _run(capsys, "flops", "--model", f"{f}:f", "--input-shape", "1,8,8")
+    code, _, err = cli("flops", "--model", f"{f}:f", "--input-shape", "1,8,8")
     assert code == 2
     assert ("sys.exit(3)" if where == "import" else "sys.exit('no GPU here')") in _one_line(err)
 
 
 @pytest.mark.parametrize("shape,part", [("3,x,32", "part 2 ('x')"), ("3,,32", "part 2 ('')"),
                                         ("3,-1,32", "part 2 (-1)"), ("3x32xq", "part 3 ('q')")])
-def test_flops_input_shape_names_the_bad_part(capsys, shape, part):
-    code, _, err = _run(capsys, "flops", "--model", "cnn", "--input-shape", shape)
+def test_flops_input_shape_names_the_bad_part(cli, shape, part):
+    code, _, err = cli("flops", "--model", "cnn", "--input-shape", shape)
     assert code == 2
     line = _one_line(err)
     assert part in line and repr(shape) in line
 
 
-def test_compare_sparsity_list_rejects_nan_and_names_it(capsys):
-    code, _, err = _run(capsys, "compare", "--model", "cnn", "--device", "host", "--sparsity", "0,nan")
+def test_compare_sparsity_list_rejects_nan_and_names_it(cli):
+    code, _, err = cli("compare", "--model", "cnn", "--device", "host", "--sparsity", "0,nan")
     assert code == 2 and "'nan'" in _one_line(err)
 
 
@@ -83,13 +74,13 @@ def test_markdown_report_escapes_config_and_model_strings():
     assert md_code("a`b") == "``a`b``" and md_code("`x") == "`` `x ``"
 
 
-def test_markdown_report_of_a_run_with_a_hostile_name(tmp_path, capsys):
+def test_markdown_report_of_a_run_with_a_hostile_name(tmp_path, cli):
     name = "<script>alert(1)</script> | *x*"
     run = tmp_path / "run"
-    code, _, err = _run(capsys, "train", "--out", str(run), "--rounds", "1", "--clients", "2",
+    code, _, err = cli("train", "--out", str(run), "--rounds", "1", "--clients", "2",
                         "--clients-per-round", "2", "--name", name, "--quiet")
     assert code == 0, err
-    code, out, err = _run(capsys, "report", str(run), "--format", "md")
+    code, out, err = cli("report", str(run), "--format", "md")
     assert code == 0, err
     title = out.splitlines()[0]
     assert title.startswith("# zerofl-profiler report: ") and _unescaped_markup(title.split(": ", 1)[1]) == ""

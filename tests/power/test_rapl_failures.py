@@ -11,19 +11,10 @@ import time
 
 import pytest
 
-from zerofl_profiler.cli import main
 from zerofl_profiler.errors import HardwareError
 from zerofl_profiler.power import make_meter, rapl
 
 
-def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def test_counter_value_above_max_energy_range_is_rejected(powercap):
@@ -106,28 +97,28 @@ def test_sampler_failure_inside_a_window_voids_that_window_only(powercap):
     assert good.result.total_j == pytest.approx(1.0)
 
 
-def test_explicit_rapl_garbage_mid_window_is_exit_1_one_line(powercap, capfd, monkeypatch):
+def test_explicit_rapl_garbage_mid_window_is_exit_1_one_line(powercap, cli, monkeypatch):
     powercap.zone("0", "package-0", energy_uj=100)
     f = powercap.paths["intel-rapl:0"] / "energy_uj"
-    code, out, err = _run(capfd, "measure", "--backend", "rapl", "--", "sh", "-c", f"echo garbage > {f}")
+    code, out, err = cli("measure", "--backend", "rapl", "--", "sh", "-c", f"echo garbage > {f}")
     assert code == 1, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "energy backend rapl failed" in lines[0] and "does not hold an integer" in lines[0]
     assert "Traceback" not in err
 
 
-def test_explicit_rapl_zone_disappearing_mid_window_is_exit_1(powercap, capfd):
+def test_explicit_rapl_zone_disappearing_mid_window_is_exit_1(powercap, cli):
     powercap.zone("0", "package-0", energy_uj=100)
     d = powercap.zone("1", "package-1", energy_uj=100)
-    code, out, err = _run(capfd, "measure", "--backend", "rapl", "--json", "--", "rm", "-rf", str(d))
+    code, out, err = cli("measure", "--backend", "rapl", "--json", "--", "rm", "-rf", str(d))
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "disappeared" in err
 
 
-def test_auto_garbage_mid_window_in_measure_json_is_null_not_zero(powercap, capfd):
+def test_auto_garbage_mid_window_in_measure_json_is_null_not_zero(powercap, cli):
     powercap.zone("0", "package-0", energy_uj=100)
     f = powercap.paths["intel-rapl:0"] / "energy_uj"
-    code, out, err = _run(capfd, "measure", "--backend", "auto", "--no-estimate", "--json", "--",
+    code, out, err = cli("measure", "--backend", "auto", "--no-estimate", "--json", "--",
                           "sh", "-c", f"echo garbage > {f}")
     import json
 
