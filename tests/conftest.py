@@ -99,3 +99,16 @@ def cli(capfd):
         return code, cap.out, cap.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One tiny finished run (1 round, 2 clients) for tests that read it; copy it before changing it."""
+    from zerofl_profiler.cli import main
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    try:
+        main(["train", "--out", str(run), "--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"])
+    except SystemExit as exc:
+        assert not exc.code
+    return run

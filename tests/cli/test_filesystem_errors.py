@@ -133,14 +133,6 @@ def test_resume_cleans_stale_temporaries(tmp_path, capsys):
     assert (run / "checkpoint.pt").is_file()
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("fs") / "run"
-    try:
-        main(["train", "--out", str(run), *TINY])
-    except SystemExit as exc:
-        assert not exc.code
-    return run
 
 
 @pytest.mark.parametrize("fmt", ["html", "md", "json"])

@@ -29,14 +29,6 @@ def _bad_input(capsys, *argv: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("hp") / "run"
-    try:
-        main(["train", "--out", str(run), *TINY])
-    except SystemExit as exc:
-        assert not exc.code
-    return run
 
 
 @pytest.fixture

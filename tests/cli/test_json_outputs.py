@@ -14,14 +14,6 @@ TINY = ["--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"
 
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("js") / "run"
-    try:
-        main(["train", "--out", str(run), *TINY])
-    except SystemExit as exc:
-        assert not exc.code
-    return run
 
 
 def test_json_with_a_nan_prints_nothing_and_names_the_field(cli, monkeypatch):

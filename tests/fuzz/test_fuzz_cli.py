@@ -82,12 +82,6 @@ def scratch() -> Iterator[Path]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("fuzz") / "run"
-    r = invoke("train", "--out", str(run), *TINY)
-    assert r.code == 0, r.err
-    return run
 
 
 # ---------------------------------------------------------------------------------------- values
