@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 
-from zerofl_profiler.cli import main
 
 TINY = ["--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"]
 
