@@ -8,7 +8,6 @@ import shutil
 import pytest
 
 
-TINY = ["--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"]
 
 
 

@@ -88,9 +88,9 @@ def test_sampler_failure_inside_a_window_voids_that_window_only(powercap):
             deadline = time.time() + 5
             while not m.sampler.failures.get("rapl") and time.time() < deadline:
                 time.sleep(0.01)
-            f.write_text("3000\n")  # the counter recovers before the window ends
+            powercap.set("0", 3000)  # the counter recovers before the window ends (one atomic write)
         with m.window("good") as good:
-            f.write_text("1003000\n")
+            powercap.set("0", 1_003_000)
     finally:
         m.close()
     assert bad.result.total_j is None and "sampling failed during the window" in bad.result.skipped["rapl"]
