@@ -171,6 +171,7 @@ def small_tmpfs(tmp_path):
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_real_full_disk_during_train_and_report(small_tmpfs, finished_run, capsys):
     run = small_tmpfs / "run"
     line = _one_line_exit_1(*_run(capsys, "train", "--out", str(run), *TINY))

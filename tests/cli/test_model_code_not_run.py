@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 
 from zerofl_profiler.cli import main
 
@@ -31,6 +33,7 @@ def test_help_says_a_model_spec_runs_that_code(capsys):
         assert "runs that module or file" in " ".join(out.split()), cmd
 
 
+@pytest.mark.slow
 def test_reading_and_reporting_a_run_never_imports_its_model(tmp_path, capsys, monkeypatch):
     marker = tmp_path / "imported.txt"
     monkeypatch.setenv("ZEROFL_TEST_MARKER", str(marker))
