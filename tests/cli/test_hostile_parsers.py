@@ -110,3 +110,12 @@ def test_resume_over_deeply_nested_last_trace_line_drops_it(run_copy, capsys):
     except SystemExit as exc:
         assert not exc.code, capsys.readouterr().err
     assert "[[[" not in (run_copy / "trace.jsonl").read_text()
+
+
+def test_resume_over_a_trace_line_with_a_non_integer_round_is_one_line(run_copy, capsys):
+    (run_copy / "checkpoint.pt").unlink()
+    lines = (run_copy / "trace.jsonl").read_text().splitlines()
+    lines[0] = lines[0].replace('"round":1', '"round":"one"')
+    (run_copy / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    line = _bad_input(capsys, "train", "--out", str(run_copy), "--resume", "--quiet")
+    assert "trace.jsonl:1:" in line and "round must be an integer" in line

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, OutputError, TrainingError
+from ..errors import ConfigError, OutputError, TraceFormatError, TrainingError
 from ..power import NullMeter
 from ..traces.atomic import atomic_write, clean_stale_temporaries
 from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
@@ -212,9 +212,17 @@ def _keep_finished(path: Path, last_round: int) -> None:
     if not path.exists():
         return
     truncate_partial_tail(path)
-    keep = [json.dumps(obj, separators=(",", ":")) for _, obj in iter_jsonl(path)
-            if int(obj.get("round", 0)) <= last_round]
+    keep = [json.dumps(obj, separators=(",", ":")) for lineno, obj in iter_jsonl(path)
+            if _round_of(obj, path, lineno) <= last_round]
     atomic_write(path, "".join(line + "\n" for line in keep))
+
+
+def _round_of(obj: dict[str, Any], path: Path, lineno: int) -> int:
+    """A record's round, or a one-line TraceFormatError naming the line (resume never guesses)."""
+    v = obj.get("round", 0)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TraceFormatError(f"{path}:{lineno}: round must be an integer, got {str(v)[:40]!r}; cannot resume")
+    return v
 
 
 def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: Any = None) -> RunContext:
