@@ -10,14 +10,27 @@ fi
 VPY="$ROOT/.venv/bin/python"
 stamp=".venv/.zerofl-install.stamp"
 want="$(cat setup.cfg pyproject.toml scripts/_env.sh | sha256sum | cut -d' ' -f1) ${ZEROFL_EXTRAS:-flower,emissions,dev}"
+# A failed install stops here with pip's own message: it must never surface later as skipped tests.
+pip_install() {
+  local log status=0
+  log="$(mktemp)"
+  "$VPY" -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1 || status=$?
+  # drop pip's notice about non-package folders; grep exits 1 when it drops every line, which is fine
+  grep -v "is ignored: it is neither" "$log" >&2 || [ $? -eq 1 ]
+  rm -f "$log"
+  if [ "$status" -ne 0 ]; then
+    echo "[setup] pip install $* failed (exit $status)" >&2
+    exit 1
+  fi
+}
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing into .venv (first run takes a few minutes)" >&2
-  "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  pip_install --upgrade pip
   # torch first, from the CPU build: anything that depends on torch would otherwise pull a CUDA build.
   if ! "$VPY" -c "import torch" 2>/dev/null; then
-    "$VPY" -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+    pip_install "torch==2.13.0"
   fi
-  "$VPY" -m pip install -q --disable-pip-version-check -e ".[${ZEROFL_EXTRAS:-flower,emissions,dev}]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+  pip_install -e ".[${ZEROFL_EXTRAS:-flower,emissions,dev}]"
   "$VPY" -c "import zerofl_profiler, torch" || { echo "[setup] install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

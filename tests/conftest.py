@@ -1,13 +1,47 @@
-"""Shared fixtures of the report and plot tests: small recorded runs written the way the engine
-writes them (report/runfactory.py), and an independent plain-json reader (report/rawtrace.py)."""
+"""Suite-wide set-up: hypothesis profiles, the CI rule for skips, and the report/plot fixtures.
+
+- Hypothesis profiles: ``ci`` (the fuzz suite in well under 60 s; the default when CI=true) and
+  ``long`` (many more examples, for local runs); pick one with HYPOTHESIS_PROFILE.
+- Under CI=true every extra is installed, so a test that skips because a module cannot be
+  imported is a broken install, and fails instead of hiding as a skip.
+- Small recorded runs written the way the engine writes them (report/runfactory.py), and an
+  independent plain-json reader (report/rawtrace.py).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("long", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("dev", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev"))
+
+#: Skip reasons that mean "an installed extra would not import" (pytest.importorskip's wording and ours).
+MISSING_EXTRA = re.compile(r"could not import|No module named|extra is missing|not installed", re.I)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true, a skip because a module is missing is a failure (the install is broken)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if os.environ.get("CI") != "true" or not rep.skipped or hasattr(rep, "wasxfail"):
+        return
+    reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+    if MISSING_EXTRA.search(reason):
+        rep.outcome = "failed"
+        rep.longrepr = f"skipped under CI=true because a module is missing (broken install?): {reason}"
 
 HERE = Path(__file__).resolve().parent / "report"
 
@@ -76,3 +110,42 @@ def write_cifar_dir(root: Path, per_batch: int = 8, test: int = 10, seed: int = 
 def cifar_dir(tmp_path_factory):
     """A tiny CIFAR-10-format directory (40 training, 10 test images), made once per session."""
     return write_cifar_dir(tmp_path_factory.mktemp("cifar") / "cifar-10-batches-py")
+
+
+@pytest.fixture(autouse=True)
+def _own_host_activity_registry(tmp_path_factory, monkeypatch):
+    """Each test gets its own host-activity registry: parallel test workers training at once must not
+    make each other's energy windows 'shared' (processes a test starts inherit the same file)."""
+    monkeypatch.setenv("ZEROFL_ACTIVITY_FILE", str(tmp_path_factory.mktemp("activity") / "activity.json"))
+
+
+@pytest.fixture
+def cli(capfd):
+    """Run ``zerofl-profile ARGV`` in-process as the console script would: (exit code, stdout, stderr).
+
+    File-descriptor capture, so a child process's output (``measure``) is captured too."""
+    from zerofl_profiler.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = 0
+        try:
+            main(list(argv))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        cap = capfd.readouterr()
+        return code, cap.out, cap.err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """One tiny finished run (1 round, 2 clients) for tests that read it; copy it before changing it."""
+    from zerofl_profiler.cli import main
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    try:
+        main(["train", "--out", str(run), "--rounds", "1", "--clients", "2", "--clients-per-round", "2", "--quiet"])
+    except SystemExit as exc:
+        assert not exc.code
+    return run

@@ -227,6 +227,8 @@ def load_toml(path: str | os.PathLike[str], *, missing: str | None = None) -> di
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: malformed TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: malformed TOML (nested too deeply)") from None
 
 
 def option_keys(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -305,18 +307,24 @@ def config_digest(options: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def from_mapping(d: Mapping[str, Any]) -> RunConfig:
-    """Validate keys and types, then build (which validates values)."""
+def convert_mapping(d: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """Check keys and types only (a file's keys are checked even where a flag will override them)."""
+    at = f"{where}: " if where else ""
     unknown = sorted(set(d) - set(CONVERTERS))
     if unknown:
-        raise ConfigError(f"unknown config key(s): {', '.join(unknown)} (known: {', '.join(CONVERTERS)})")
+        raise ConfigError(f"{at}unknown config key(s): {', '.join(unknown)} (known: {', '.join(CONVERTERS)})")
     kw: dict[str, Any] = {}
     for k, v in d.items():
         try:
             kw[k] = CONVERTERS[k](v)
         except (TypeError, ValueError):
-            raise ConfigError(f"config key {k!r} has the wrong type: {v!r}") from None
-    return RunConfig(**kw)
+            raise ConfigError(f"{at}config key {k!r} has the wrong type: {v!r}") from None
+    return kw
+
+
+def from_mapping(d: Mapping[str, Any]) -> RunConfig:
+    """Validate keys and types, then build (which validates values)."""
+    return RunConfig(**convert_mapping(d))
 
 
 __all__ = ["RunConfig", "read_toml", "load_toml", "option_keys", "from_mapping", "from_stored", "config_digest",

@@ -53,6 +53,18 @@ class OutputError(ZeroflError, OSError):
         return str(self.args[0]) if self.args else "output error"
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OS error: the operation's path(s) and the OS reason, never a traceback."""
+    import errno
+
+    if isinstance(exc, OutputError):
+        return str(exc)
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    code = errno.errorcode.get(exc.errno or -1)
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    return f"file system error at {where or '(unknown path)'}: {reason}" + (f" ({code})" if code else "")
+
+
 class TrainingError(ZeroflError):
     """Training diverged (NaN loss) or a client failed under --on-client-error stop."""
 
@@ -71,6 +83,14 @@ def unknown_name(kind: str, name: object, known: "Iterable[str]") -> str:
     """The one line for an unknown name: what it is, the closest matches, then every known name."""
     names = list(known)
     return f"unknown {kind} {name!r}{did_you_mean(name, names)}; known: {', '.join(names)}"
+
+
+class StoppedError(ZeroflError):
+    """A run stopped by a signal (SIGINT, SIGTERM): one line saying how to continue, exit 128 + signal."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def check_fraction(name: str, value: float, *, allow_one: bool = False) -> float:

@@ -11,8 +11,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _run_cli import run  # noqa: E402
 
-pytest.importorskip("zerofl_profiler.models")
-
 
 def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
     r = run(capsys, "compare", "--model", "cnn", "--batch-size", "8", "--steps", "5", "--sparsity", "0,0.9",

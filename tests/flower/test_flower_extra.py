@@ -33,6 +33,7 @@ def test_missing_flwr_names_the_extra(monkeypatch):
 
 
 def test_missing_ray_is_an_error_before_flower_can_exit(monkeypatch, tmp_path):
+    pytest.importorskip("flwr")  # flwr present, Ray hidden: the case this test is about
     _hide(monkeypatch, "ray")
     from zerofl_profiler.fl.flower import run_flower
 
@@ -51,6 +52,7 @@ def test_old_flwr_is_refused(monkeypatch):
 
 
 def test_telemetry_and_update_checks_are_off(monkeypatch):
+    pytest.importorskip("flwr")
     monkeypatch.setenv("FLWR_TELEMETRY_ENABLED", "1")
     extra.require_flower(simulation=False)
     assert os.environ["FLWR_TELEMETRY_ENABLED"] == "0" and os.environ["FLWR_DISABLE_UPDATE_CHECK"] == "1"

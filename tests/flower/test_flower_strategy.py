@@ -150,6 +150,39 @@ def test_failure_under_ray_simulation(tmp_path):
     assert [c.client_id for c in bad] == sampled[:1] and "injected failure" in bad[0].error
 
 
+def _die_for_first_sampled(global_state, client, cfg, rnd, cid, meter, **kw):
+    """A stand-in train_client whose worker process dies for one known client (as an OOM kill would)."""
+    import os
+
+    if cid == sample_clients(cfg.seed, rnd, cfg.clients, cfg.clients_per_round)[0]:
+        os._exit(3)
+    from zerofl_profiler.fl.client import train_client
+
+    return train_client(global_state, client, cfg, rnd, cid, meter, **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.flower
+def test_client_process_that_dies_is_one_line_with_the_detail_in_a_log(tmp_path, capfd):
+    pytest.importorskip("ray")
+    from zerofl_profiler.fl.flower import run_flower
+
+    run_flower(CFG, tmp_path / "sim", progress=False, ray_cpus=2,
+               client_app=make_client_app(train_fn=_die_for_first_sampled))
+    err = capfd.readouterr().err
+    sampled = sample_clients(CFG.seed, 1, CFG.clients, CFG.clients_per_round)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert "Traceback" not in err
+    log = (tmp_path / "sim" / "flower.log").read_text()
+    assert "ActorDiedError" in log or "actor died" in log.lower()
+    # Ray may fail a task queued on the dead worker too: each failed client is one line, no other output
+    bad = [c.client_id for c in load_run(tmp_path / "sim").clients if c.status == "failed"]
+    assert sampled[0] in bad
+    assert len(lines) == len(bad), err
+    for cid, line in zip(bad, lines):
+        assert f"client {cid} failed" in line and "flower.log" in line
+
+
 def test_resume_continues_with_the_next_round(tmp_path):
     """After round 1 of 2, a resumed server starts Flower's loop at its round 1 = our round 2."""
     cfg = CFG.with_updates(rounds=2, engine="flower")
@@ -174,3 +207,76 @@ def test_resume_continues_with_the_next_round(tmp_path):
     run = load_run(tmp_path / "run")
     assert [r.round for r in run.rounds] == [1, 2]
     assert sorted({c.round for c in run.clients}) == [1, 2] and all(c.status == "ok" for c in run.clients)
+
+
+def test_node_unavailable_reply_from_the_superlink_is_recorded_with_its_cause(tmp_path):
+    """Flower's SuperLink answers for a dead SuperNode (sender = the SuperLink, not the node): the
+    reply is matched by the message it answers, and the record says why, not "no reply"."""
+    from uuid import uuid4
+
+    from flwr.server.superlink.linkstate.utils import create_message_error_unavailable_res_message
+
+    def reply_for(msg, sampled):
+        msg.metadata.__dict__["_message_id"] = str(uuid4())  # what the grid does when it pushes a message
+        cid = int(msg.content[P.TRAIN_CONFIG][P.CLIENT_ID])
+        if cid == sampled[0]:
+            return create_message_error_unavailable_res_message(msg.metadata, "node_unavail")
+        return handle_train(msg, _context(cid))
+
+    _, sampled = _round(tmp_path, CFG, reply_for)
+    recs = {c.client_id: c for c in load_run(tmp_path / "run").clients}
+    dead = recs[sampled[0]]
+    assert dead.status == "failed" and "Node Unavailable" in dead.error and "no reply" not in dead.error
+    assert all(recs[c].status == "ok" for c in sampled[1:])
+
+
+def test_deployed_run_sends_and_records_the_clients_thread_count(tmp_path):
+    from zerofl_profiler.fl.flower.server_app import options_from_run_config
+
+    f = tmp_path / "run.toml"
+    CFG.with_updates(threads=3).to_toml(f)
+    opts = options_from_run_config({"config": str(f), "out-dir": str(tmp_path / "run")})
+    assert opts.torch_threads == 3 == opts.cfg.threads  # config.toml records what the clients are told to use
+    ctx = setup_run(opts.cfg, opts.out_dir, meter=NullMeter())
+    try:
+        strategy = ZeroFLFedAvg(ctx, NODES, torch_threads=opts.torch_threads)
+        msgs = list(strategy.configure_train(1, state_to_arrays(ctx.global_state), ConfigRecord(), grid=None))
+    finally:
+        ctx.close()
+    assert {int(m.content[P.TRAIN_CONFIG][P.THREADS]) for m in msgs} == {3}
+    import tomllib
+
+    assert tomllib.loads((tmp_path / "run" / "config.toml").read_text())["threads"] == 3
+
+
+def test_client_apps_training_at_once_on_one_host_record_shared_energy(tmp_path, monkeypatch):
+    """Two SuperNodes on one machine: the overlap seen by the host registry makes measured energy shared."""
+    import contextlib
+
+    import zerofl_profiler.fl.flower.client_app as ca
+    from zerofl_profiler.power.host_activity import ActivityWindow
+    from zerofl_profiler.traces.schema import EnergyBlock
+
+    @contextlib.contextmanager
+    def overlapped():
+        w = ActivityWindow()
+        yield w
+        w.shared = True
+    monkeypatch.setattr(ca, "host_activity", overlapped)
+
+    def measured(global_state, client, cfg, rnd, cid, meter, **kw):
+        from zerofl_profiler.fl.client import train_client
+
+        res = train_client(global_state, client, cfg, rnd, cid, meter, **kw)
+        from dataclasses import replace
+
+        rec = replace(res.record, energy=EnergyBlock(source="rapl", method="counter", total_j=1.0,
+                                                     domains_j={"package-0": 1.0}, duration_s=0.1))
+        return replace(res, record=rec)
+
+    def reply_for(msg, sampled):
+        return handle_train(msg, _context(int(msg.content[P.TRAIN_CONFIG][P.CLIENT_ID])), measured)
+
+    _round(tmp_path, CFG, reply_for)
+    recs = load_run(tmp_path / "run").clients
+    assert recs and all(r.energy.attribution == "shared" for r in recs)

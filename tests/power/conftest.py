@@ -58,8 +58,13 @@ class FakePowercap:
         return d
 
     def set(self, zid: str, energy_uj: int, ctype: str | None = None) -> None:
-        """Write a new counter value."""
-        (self.paths[f"{ctype or self.ctype}:{zid}"] / "energy_uj").write_text(f"{energy_uj}\n")
+        """Write a new counter value in one fixed-width write, as sysfs updates it: a reader sees the old
+        value or the new one, never the empty file a truncate-then-write would show the sampler."""
+        fd = os.open(self.paths[f"{ctype or self.ctype}:{zid}"] / "energy_uj", os.O_WRONLY)
+        try:
+            os.pwrite(fd, f"{energy_uj}\n".ljust(32).encode(), 0)
+        finally:
+            os.close(fd)
 
 
 @pytest.fixture

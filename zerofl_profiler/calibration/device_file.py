@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import BadInputError
 from ..hardware_models.catalogue import HOST_NAME, get_device
 from ..hardware_models.spec import OP_CLASSES, parse_device
+from ..traces.atomic import atomic_write
 from .run import HostCalibration, UnitCalibration, efficiencies
 
 SHIPPED_HOST = "catalogue/host.toml"
@@ -135,13 +136,7 @@ def write_device_file(res: HostCalibration, path: str | os.PathLike[str]) -> Pat
     parse_device(doc, str(out))  # fail before touching the file
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".host-", suffix=".toml", dir=out.parent)
-        with os.fdopen(fd, "wb") as fh:
-            tomli_w.dump(doc, fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a config file is normally readable
-        os.replace(tmp, out)
     except OSError as exc:
         raise BadInputError(f"cannot write device file {out}: {exc.strerror or exc}") from None
+    atomic_write(out, tomli_w.dumps(doc))  # a failing disk leaves no partial device file
     return out

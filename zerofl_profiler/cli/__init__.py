@@ -3,18 +3,20 @@
 Subcommands live in their own modules and are imported only when used, so ``--help`` stays fast
 and a missing optional dependency of one command never breaks another. Every
 :class:`~zerofl_profiler.errors.ZeroflError` becomes one line on stderr and its exit code
-(2 bad input, 1 runtime failure); click's usage errors become one line and exit code 2.
+(2 bad input, 1 runtime failure); click's usage errors become one line and exit code 2; an
+``OSError`` that escaped (a directory that cannot be made, a full disk) is one line and exit code 1.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from importlib import import_module
 
 import click
 
 from .. import __version__
-from ..errors import ZeroflError
+from ..errors import ZeroflError, describe_os_error
 
 # name -> "module:attribute" (relative to this package). One line per command; no if-chains.
 COMMANDS: dict[str, str] = {
@@ -88,23 +90,34 @@ def cli() -> None:
     """Profile sparse federated training (ZeroFL/SWAT): FLOPs, bytes, seconds and joules."""
 
 
+#: What would break "one line": C0/C1 controls, line and paragraph separators, lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(message: str) -> str:
+    """An error message as one printable line: control characters from user input shown escaped."""
+    text = str(message).strip().replace("\r\n", " ").replace("\n", " ")  # our own multi-line messages
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI and map our errors to one line and an exit code."""
     try:
         rv = cli.main(args=argv, prog_name="zerofl-profile", standalone_mode=False)
     except ZeroflError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         sys.exit(2)
     except click.UsageError as exc:
-        msg = exc.format_message().replace("\n", " ")
-        click.echo(f"error: {msg} (see '{exc.ctx.command_path if exc.ctx else 'zerofl-profile'} --help')", err=True)
-        sys.exit(2)
+        _fail(f"{exc.format_message()} (see '{exc.ctx.command_path if exc.ctx else 'zerofl-profile'} --help')", 2)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(130)
@@ -113,5 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:  # a file operation nobody wrapped: still one line, what failed, where, why
+        _fail(describe_os_error(exc), 1)
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)

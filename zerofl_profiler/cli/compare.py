@@ -7,12 +7,12 @@ from typing import Any
 import click
 
 from ..vocab import ENCODINGS, UPLOADS
-from .options import CostingSelection, costing_options, emit_json, parse_float_list, parse_int_tuple
+from .options import MODEL_HELP, CostingSelection, costing_options, emit_json, parse_float_list, parse_int_tuple
 
 
 @click.command("compare")
 @click.option("--model", default="resnet18", show_default=True, metavar="NAME|SPEC",
-              help="Built-in model name or pkg.mod:factory / path.py:factory.")
+              help=MODEL_HELP)
 @click.option("--input-shape", default=None, metavar="C,H,W", help="Input shape without batch (default: the model's).")
 @click.option("--num-classes", type=int, default=10, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)

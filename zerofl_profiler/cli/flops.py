@@ -9,7 +9,7 @@ import click
 
 from ..errors import BadInputError
 from ..vocab import GEMM_CLASSES, GEMM_PHASES, TOPK_CLASSES
-from .options import emit_json, parse_dense_layers, parse_int_tuple, resolve_sparsity, sparsity_options
+from .options import MODEL_HELP, emit_json, parse_dense_layers, parse_int_tuple, resolve_sparsity, sparsity_options
 
 
 def render_table(report: Any, console: Any) -> None:
@@ -67,7 +67,7 @@ def render_table(report: Any, console: Any) -> None:
 
 @click.command("flops")
 @click.option("--model", "model_spec", default="resnet18", show_default=True, metavar="NAME|SPEC",
-              help="Built-in model (resnet18, cnn, mobilenet, vgg, lenet) or pkg.module:factory / file.py:factory.")
+              help=MODEL_HELP)
 @click.option("--input-shape", default=None, metavar="C,H,W",
               help="Input shape without the batch dim (default: the built-in model's own).")
 @click.option("--num-classes", type=int, default=10, show_default=True, help="Classes of the model's head.")

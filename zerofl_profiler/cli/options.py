@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -26,6 +25,12 @@ def parse_dense_layers(text: str | None) -> list[str] | None:
     if any(not n for n in names):
         raise BadInputError(f"malformed --dense-layers {text!r}: expected NAME,NAME,... or 'none'")
     return names
+
+
+#: The --model help of every command that builds a model: a spec other than a built-in runs code.
+MODEL_HELP = ("Built-in model (resnet18, cnn, mobilenet, vgg, lenet) or pkg.module:factory / path.py:factory. "
+              "A spec imports and runs that module or file with your permissions: use only code you trust. "
+              "Reading or reporting a finished run never imports its model.")
 
 
 def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -87,35 +92,47 @@ def sparsity_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_int_tuple(text: str, what: str = "shape") -> tuple[int, ...]:
-    """Parse '3,32,32' into (3, 32, 32); a malformed value is a BadInputError."""
-    try:
-        parts = tuple(int(p) for p in str(text).replace("x", ",").split(",") if p.strip())
-    except ValueError:
-        raise BadInputError(f"malformed {what} {text!r}: expected integers like 3,32,32") from None
-    if not parts or any(p <= 0 for p in parts):
-        raise BadInputError(f"malformed {what} {text!r}: expected positive integers like 3,32,32")
-    return parts
+    """Parse '3,32,32' (or '3x32x32') into (3, 32, 32); the error names the part that is not one."""
+    text = str(text).strip()
+    raw = text.split(",") if "," in text else text.split("x")
+    parts: list[int] = []
+    for i, p in enumerate(raw, start=1):
+        try:
+            v = int(p.strip())
+        except ValueError:
+            raise BadInputError(f"malformed {what} {text!r}: part {i} ({p.strip()!r}) is not an integer; "
+                                f"expected positive integers like 3,32,32") from None
+        if v <= 0:
+            raise BadInputError(f"malformed {what} {text!r}: part {i} ({v}) is not positive; "
+                                f"expected positive integers like 3,32,32")
+        parts.append(v)
+    return tuple(parts)
 
 
 def parse_float_list(text: str, what: str) -> tuple[float, ...]:
     """Parse '0,0.9,0.95' into floats; a malformed value is a BadInputError."""
-    try:
-        vals = tuple(float(p) for p in str(text).split(",") if p.strip())
-    except ValueError:
-        raise BadInputError(f"malformed {what} {text!r}: expected numbers like 0,0.9,0.95") from None
+    import math
+
+    vals: list[float] = []
+    for p in (p.strip() for p in str(text).split(",") if p.strip()):
+        try:
+            v = float(p)
+        except ValueError:
+            raise BadInputError(f"malformed {what} {text!r}: {p!r} is not a number "
+                                f"(expected numbers like 0,0.9,0.95)") from None
+        if not math.isfinite(v):
+            raise BadInputError(f"malformed {what} {text!r}: {p!r} is not a finite number")
+        vals.append(v)
     if not vals:
         raise BadInputError(f"malformed {what} {text!r}: empty")
-    return vals
+    return tuple(vals)
 
 
 def emit_json(obj: Any) -> None:
-    """Print one JSON document on stdout and nothing else there (built completely first: never half a document)."""
-    from ..errors import ZeroflError
+    """Print one whole JSON document on stdout and nothing else there (built and checked first)."""
+    from ..jsondoc import dumps_strict
 
-    try:
-        text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
-    except ValueError as exc:  # inf/NaN: a bug upstream, never printed
-        raise ZeroflError(f"refusing to print a JSON document with a non-finite number ({exc})") from None
+    text = dumps_strict(obj, default=_json_default)
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

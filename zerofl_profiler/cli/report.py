@@ -38,7 +38,7 @@ def report(run_dirs: tuple[str, ...], costing: CostingSelection, fmt: str | None
     p = Path(out)
     if p.parent and not p.parent.exists():
         raise BadInputError(f"cannot write {p}: folder {p.parent} does not exist")
-    atomic_write(p, text)
+    atomic_write(p, text)  # a full disk leaves the old file (or none), never a partial one
     stderr_console().print(f"wrote {p} ({fmt})")
 
 

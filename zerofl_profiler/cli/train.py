@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
 from ..config import EVAL_MODES, RunConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, StoppedError
 from ..traces.rundir import RunDir
 from ..vocab import CLIENT_ERROR_POLICIES, ENCODINGS, ENGINES, UPLOADS
-from .options import emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
+from .options import MODEL_HELP, emit_json, parse_dense_layers, resolve_sparsity, sparsity_options, stderr_console
 
 #: click parameter -> RunConfig key, for options that map one to one.
 _DIRECT = {
@@ -29,14 +31,16 @@ _DIRECT = {
 
 def build_config(config_file: str | None, out: str | RunDir, resume: bool, opts: dict[str, Any]) -> RunConfig:
     """defaults < stored run config (--resume) < --config file < command-line flags."""
-    from ..config import from_mapping, read_toml
+    from ..config import convert_mapping, from_mapping, read_toml
     from ..fl.engine import stored_config
 
     base: dict[str, Any] = {}
     if resume:
         base.update(stored_config(out).to_dict())
     if config_file:
-        base.update(read_toml(config_file))
+        file_opts = read_toml(config_file)
+        convert_mapping(file_opts, config_file)  # a wrong-typed key is reported even if a flag overrides it
+        base.update(file_opts)
     over = {key: opts[p] for p, key in _DIRECT.items() if opts.get(p) is not None}
     if opts.get("iid") and opts.get("alpha") is not None:
         raise ConfigError("--alpha and --iid exclude each other (--iid is the IID partition)")
@@ -84,8 +88,9 @@ class RichProgress:
         elif ev.kind == "client":
             self.bar.update(self.clients, total=ev.clients_in_round, completed=ev.client_index,
                             description=f"round {ev.round} clients")
-            if ev.status != "ok":
-                self.console.print(f"[yellow]round {ev.round}: client {ev.client_id} failed[/]")
+            if ev.status != "ok":  # one line per failed client (the Flower engine says why)
+                self.console.print(ev.message or f"round {ev.round}: client {ev.client_id} failed",
+                                   style="yellow", markup=False, highlight=False)
         elif ev.kind == "round":
             self.bar.update(self.rounds, completed=ev.round)
             self.console.print(f"round {ev.round:>3}/{ev.rounds}  {ev.scores()}")
@@ -103,13 +108,13 @@ def render_summary(summary: Any) -> None:
               show_header=False)
     acc = "-" if summary.final_accuracy is None else f"{summary.final_accuracy:.4f}"
     best = "-" if summary.best_accuracy is None else f"{summary.best_accuracy:.4f}"
-    ratio = summary.flops_sparse / summary.flops_dense if summary.flops_dense else float("nan")
+    ratio = f"{summary.flops_sparse / summary.flops_dense:.3f}" if summary.flops_dense else "-"
     rows = [("run dir", summary.run_dir), ("run id", summary.run_id),
             ("rounds", f"{summary.rounds_completed}/{summary.rounds_total}"),
             ("test accuracy (final / best)", f"{acc} / {best}"),
             ("client-rounds ok / failed", f"{summary.client_rounds_ok} / {summary.client_rounds_failed}"),
             ("training FLOPs sparse / dense", f"{fmt_flops(summary.flops_sparse)} / {fmt_flops(summary.flops_dense)}"
-                                              f" ({ratio:.3f})"),
+                                              f" ({ratio})"),
             ("bytes up (encoded / dense)", f"{fmt_bytes(summary.bytes_up)} / {fmt_bytes(summary.bytes_up_dense)}"),
             ("bytes down", fmt_bytes(summary.bytes_down)),
             ("client wall time", fmt_time(summary.client_wall_time_s)),
@@ -117,6 +122,42 @@ def render_summary(summary: Any) -> None:
     for k, v in rows:
         t.add_row(k, v)
     stderr_console().print(t)
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM delivered as an interrupt, so every ``finally`` in the engine runs as for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def resume_command(out: str) -> str:
+    """The exact command that continues the run in ``out`` (the stored config supplies every option)."""
+    import shlex
+
+    return f"zerofl-profile train --out {shlex.quote(str(out))} --resume"
+
+
+@contextlib.contextmanager
+def stop_on_signals(out: str) -> Iterator[None]:
+    """SIGINT or SIGTERM during a run: say it stopped and how to continue, exit 128 + signal."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        raise _Signalled(signum)
+
+    old = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Signalled) else signal.SIGINT
+        name = signal.Signals(signum).name
+        raise StoppedError(f"stopped by {name}; the finished rounds are kept in {out}. "
+                           f"Continue with: {resume_command(out)}", 128 + signum) from None
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 @click.command("train")
@@ -158,7 +199,7 @@ def render_summary(summary: Any) -> None:
 @click.option("--iid", is_flag=True, default=False, help="IID partition instead of LDA.")
 @click.option("--dataset", default=None, metavar="NAME", help="digits (default, shipped), cifar10, synthetic.")
 @click.option("--data-dir", type=click.Path(), default=None, help="Where the data set's files are (cifar10).")
-@click.option("--model", default=None, metavar="NAME|SPEC", help="Built-in name or pkg.mod:factory / file.py:factory.")
+@click.option("--model", default=None, metavar="NAME|SPEC", help=MODEL_HELP)
 @click.option("--seed", type=int, default=None, help="Seed for partition, sampling, init and training.")
 @click.option("--on-client-error", type=click.Choice(CLIENT_ERROR_POLICIES), default=None,
               help="A failing client (NaN loss included) stops the run or is skipped.")
@@ -188,11 +229,12 @@ def train(config_file: str | None, out: str, resume: bool, as_json: bool, quiet:
         runner: Any = run_flower
     else:
         from ..fl.engine import run as runner
-    if quiet or as_json:
-        summary = runner(cfg, rundir, resume, progress=False)
-    else:
-        with RichProgress(cfg.rounds) as prog:
-            summary = runner(cfg, rundir, resume, progress=prog)
+    with stop_on_signals(out):
+        if quiet or as_json:
+            summary = runner(cfg, rundir, resume, progress=False)
+        else:
+            with RichProgress(cfg.rounds) as prog:
+                summary = runner(cfg, rundir, resume, progress=prog)
     if as_json:
         emit_json(summary.to_dict())
     else:

@@ -332,6 +332,8 @@ def print_progress(ev: ProgressEvent) -> None:
         print(f"round {ev.round}/{ev.rounds}: {ev.scores()}", file=sys.stderr)
     elif ev.kind in ("start", "done") and ev.message:
         print(ev.message, file=sys.stderr)
+    elif ev.kind == "client" and ev.status != "ok" and ev.message:
+        print(ev.message, file=sys.stderr)
 
 
 def run(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = False, meter: Meter | None = None,

@@ -434,13 +434,25 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise BadInputError(f"{p}: malformed TOML ({exc})") from None
     except UnicodeDecodeError:
         raise BadInputError(f"{p}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise BadInputError(f"{p}: malformed TOML (nested too deeply)") from None
 
 
 def load_device_file(path: str | Path) -> DeviceSpec:
     """Load and validate one device file."""
-    return parse_device(read_toml(path), str(path))
+    return _parsed(parse_device, read_toml(path), str(path))
 
 
 def load_network_file(path: str | Path) -> NetworkSpec:
     """Load and validate one network file."""
-    return parse_network(read_toml(path), str(path))
+    return _parsed(parse_network, read_toml(path), str(path))
+
+
+def _parsed(parse: Any, raw: Mapping[str, Any], where: str) -> Any:
+    """A value of a type the parser did not expect (a list where a name belongs) is bad input, never a crash."""
+    try:
+        return parse(raw, where)
+    except BadInputError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise BadInputError(f"{where}: a field has the wrong type ({type(exc).__name__}: {exc})") from None

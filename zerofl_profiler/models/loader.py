@@ -17,6 +17,8 @@ from .registry import MODELS
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):  # sys.exit() in a user's file: say with what, not just that it failed
+        return f"it called sys.exit({exc.code!r}) while being imported or called"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -38,13 +40,13 @@ def _load_module(target: str, spec: str) -> Any:
         sys.modules[mod_name] = module
         try:
             mspec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             sys.modules.pop(mod_name, None)
             raise BadInputError(f"cannot load model {spec!r}: {_first_line(exc)}") from None
         return module
     try:
         return importlib.import_module(target)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise BadInputError(f"cannot load model {spec!r}: {_first_line(exc)}") from None
 
 
@@ -76,7 +78,7 @@ def _call_factory(factory: Callable[..., Any], spec: str, **kw: Any) -> nn.Modul
         model = factory(**args)
     except BadInputError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise BadInputError(f"model factory {spec!r} failed: {_first_line(exc)}") from None
     if not isinstance(model, nn.Module):
         raise BadInputError(f"model factory {spec!r} returned {type(model).__name__}, not a torch.nn.Module")

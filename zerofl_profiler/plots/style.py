@@ -144,8 +144,14 @@ def save_figure(fig: Any, out_dir: str | Path, stem: str, formats: Sequence[str]
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise BadInputError(f"unknown figure format(s) {', '.join(bad)}; known: {', '.join(FORMATS)}")
+    from ..errors import OutputError
+    from ..traces.atomic import atomic_open
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError.from_os(exc, out, "cannot create folder") from None
     paths = []
     with style_context(st):
         for fmt in formats:

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
-from ..errors import BadInputError, ZeroflError, unknown_name
+from ..errors import BadInputError, HardwareError, ZeroflError, unknown_name
 
 #: The two kinds of figures a backend produces; they never share an EnergyBlock.
 KINDS = ("measured", "estimate")
@@ -99,6 +99,9 @@ class Backend(ABC):
         """Close a window opened with :meth:`begin` and return what it cost."""
         start: Reading = token
         stop = self.read()
+        lost = sorted(set(start.energy_j) - set(stop.energy_j))
+        if lost:  # a missing domain is a failure to measure it, never 0 J
+            raise HardwareError(f"{self.name}: domain(s) {', '.join(lost)} disappeared during the window")
         keys = set(start.energy_j) | set(stop.energy_j)
         domains = {k: max(0.0, stop.energy_j.get(k, 0.0) - start.energy_j.get(k, 0.0)) for k in sorted(keys)}
         flags = tuple(dict.fromkeys(start.flags + stop.flags + self.window_flags(start, stop, domains)))

@@ -72,6 +72,7 @@ class OpenWindow:
         self.window = Window(name, attribution=attribution)
         self.failures: dict[str, str] = {}
         self._t0 = time.perf_counter()
+        self._polls_failed = dict(meter.sampler.failures)
         self._tokens: list[tuple[Backend, Any]] = []
         for b in meter.backends:
             try:
@@ -87,13 +88,22 @@ class OpenWindow:
         self._closed = True
         deltas: list[Delta] = []
         failures = dict(self.failures)
+        m = self.meter
         for b, tok in self._tokens:
             try:
-                deltas.extend(b.end(tok))
+                got = b.end(tok)
             except HardwareError as exc:
                 failures[b.name] = str(exc)
+                continue
+            if m.sampler.failures.get(b.name, 0) > self._polls_failed.get(b.name, 0):
+                # a poll inside this window failed: a wrap may be lost, so the figure is not a measurement
+                failures[b.name] = f"sampling failed during the window: {m.sampler.errors.get(b.name, '?')}"
+                continue
+            deltas.extend(got)
         dur = time.perf_counter() - self._t0
-        m = self.meter
+        if failures and m.strict:
+            name, why = next(iter(failures.items()))
+            raise HardwareError(f"energy backend {name} failed in window {self.window.name}: {why}")
         skipped = {**m.skipped, **m.sampler_errors(), **failures}
         measured_backends = {d.backend for d in deltas if d.kind == "measured"}
         for b in m.backends:
@@ -114,8 +124,10 @@ class EnergyMeter:
 
     def __init__(self, backends: Sequence[Backend], *, interval_s: float = DEFAULT_INTERVAL_S,
                  skipped: Mapping[str, str] | None = None, attribution: str = "exclusive",
-                 started: bool = False) -> None:
+                 started: bool = False, strict: bool = False) -> None:
         interval_s = check_interval(interval_s)
+        #: an explicitly requested backend: a failure in a window is an error, not a skipped source
+        self.strict = bool(strict)
         self.attribution = check_attribution(attribution)
         self.backends = list(backends)
         self.skipped = dict(skipped or {})

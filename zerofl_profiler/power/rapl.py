@@ -146,7 +146,11 @@ def discover_zones(root: Path | None = None) -> tuple[list[RaplZone], dict[str, 
             continue
         if any(z.key == key for z in zones):
             key = f"{m['ctype']}:{key}"
-        zones.append(RaplZone(key, name, energy, _read_int(rng), parent, m["ctype"]))
+        max_range = _read_int(rng)
+        if max_range <= 0:
+            skipped[key] = f"{d.name} has max_energy_range_uj {max_range} (cannot unfold wraps)"
+            continue
+        zones.append(RaplZone(key, name, energy, max_range, parent, m["ctype"]))
     return zones, skipped
 
 
@@ -227,13 +231,29 @@ class RaplBackend(Backend):
         return t
 
     def _raw(self, z: RaplZone) -> int:
+        """One counter value; garbage or a value outside [0, max_energy_range_uj] is a HardwareError."""
         try:
             data = os.pread(self._fds[z.key], 32, 0)
-            return int(data)
+            value = int(data)
         except PermissionError:
             raise HardwareError(permission_fix(z.path)) from None
-        except (OSError, ValueError) as exc:
-            raise HardwareError(f"cannot read {z.path}: {exc}") from None
+        except OSError as exc:
+            raise HardwareError(f"cannot read {z.path}: {exc.strerror or exc}") from None
+        except ValueError:
+            raise HardwareError(f"{z.path} does not hold an integer: {data[:40]!r}") from None
+        if not 0 <= value <= z.max_range_uj:
+            raise HardwareError(f"{z.path} holds {value}, outside [0, max_energy_range_uj={z.max_range_uj}]")
+        return value
+
+    def _check_present(self) -> None:
+        """A zone whose file was removed (driver unloaded, hot-unplug) is a failure, never 0 J."""
+        for z in self.zones:
+            try:
+                gone = os.fstat(self._fds[z.key]).st_nlink == 0 or not z.path.exists()
+            except (OSError, KeyError):
+                gone = True
+            if gone:
+                raise HardwareError(f"RAPL zone {z.key} ({z.path}) disappeared during the measurement")
 
     def close(self) -> None:
         """Close the counter files."""
@@ -250,8 +270,9 @@ class RaplBackend(Backend):
             self._poll_locked()
 
     def read(self) -> Reading:
-        """Fresh cumulative joules per domain."""
+        """Fresh cumulative joules per domain (every zone still present)."""
         with self._lock:
+            self._check_present()
             t = self._poll_locked()
             meta = {"gaps": float(self.gaps), "wraps": float(sum(self.wraps.values()))}
             return Reading(t, {k: v / UJ_PER_J for k, v in self._acc_uj.items()}, meta=meta)

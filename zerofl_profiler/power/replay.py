@@ -24,16 +24,18 @@ def load_recording(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSON-lines recording; a malformed line is bad input naming the line."""
     out: list[dict[str, Any]] = []
     try:
-        lines = Path(path).read_text().splitlines()
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise BadInputError(f"cannot read replay file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"replay file {path} is not UTF-8 text") from None
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
             energy = {str(k): float(v) for k, v in rec["energy_j"].items()}
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise BadInputError(f"{path}:{i}: expected {{\"t_s\": s, \"energy_j\": {{domain: J}}}}") from None
         out.append({"t_s": rec.get("t_s"), "energy_j": energy})
     if not out:

@@ -17,6 +17,8 @@ class Sampler:
         self.backends = list(backends)
         self.interval_s = float(interval_s)
         self.errors: dict[str, str] = {}
+        #: failed polls per backend, so a window can tell whether its own span had one
+        self.failures: dict[str, int] = {}
         self.polls = 0
         self.cpu_s = 0.0
         self._stop = threading.Event()
@@ -35,11 +37,15 @@ class Sampler:
                 try:
                     b.poll()
                 except HardwareError as exc:
-                    self.errors[b.name] = str(exc)
+                    self._failed(b.name, str(exc))
                 except Exception as exc:  # a dead sampler would silently lose wraps: record instead
-                    self.errors[b.name] = f"{type(exc).__name__}: {exc}"
+                    self._failed(b.name, f"{type(exc).__name__}: {exc}")
             self.polls += 1
             self.cpu_s = time.thread_time()
+
+    def _failed(self, name: str, message: str) -> None:
+        self.errors[name] = message
+        self.failures[name] = self.failures.get(name, 0) + 1
 
     def stop(self) -> None:
         """Stop and join the thread."""

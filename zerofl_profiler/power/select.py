@@ -39,7 +39,8 @@ def make_meter(backend: str = "auto", *, interval_s: float = DEFAULT_INTERVAL_S,
     """The one factory: a started meter for ``backend`` (auto, none, or a registered name).
 
     ``estimate``: also run the estimate backend (default: only when nothing is measured).
-    An explicitly named backend that cannot run is a HardwareError with the reason.
+    An explicitly named backend that cannot run, or that fails in a window, is a HardwareError with the
+    reason; under ``auto`` a failure is recorded in the window's ``skipped`` and carries no number.
     """
     name = (backend or "auto").strip().lower()
     check_interval(interval_s)
@@ -94,7 +95,8 @@ def make_meter(backend: str = "auto", *, interval_s: float = DEFAULT_INTERVAL_S,
     elif name != "estimate":
         skipped.setdefault("estimate", "not needed: a measured backend is in use" if chosen else "disabled")
     try:
-        return EnergyMeter(chosen, interval_s=interval_s, skipped=skipped, attribution=attribution, started=True)
+        return EnergyMeter(chosen, interval_s=interval_s, skipped=skipped, attribution=attribution, started=True,
+                           strict=name != "auto")
     except BaseException:
         for b in chosen:
             b.close()

@@ -4,7 +4,6 @@ same strings) and, beside them, the numbers in SI base units with unit-suffixed 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from ..analysis.comparison import RunComparison
@@ -27,4 +26,6 @@ def report_dict(comparison: RunComparison) -> dict[str, Any]:
 
 def render_json(comparison: RunComparison) -> str:
     """One JSON document, strict (no NaN)."""
-    return json.dumps(report_dict(comparison), indent=2, allow_nan=False) + "\n"
+    from ..jsondoc import dumps_strict
+
+    return dumps_strict(report_dict(comparison)) + "\n"

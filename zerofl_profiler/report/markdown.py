@@ -12,13 +12,24 @@ from ..analysis.comparison import RunComparison
 from .sections import Section, sections
 from .tables import Table
 
-#: Characters with a Markdown meaning anywhere; ``_`` only where it could open or close emphasis.
-_SPECIAL = re.compile(r"([\\`*\[\]<|]|(?<!\w)_|_(?!\w))")
+#: Characters that start Markdown or HTML markup inside a line (``_`` only at a word edge; ``>`` only
+#: starts a quote at the beginning of a line, which a cell or a heading never is).
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<|~&])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
-def md_escape(text: str) -> str:
-    """Plain text as Markdown that renders as the same text (one line)."""
-    return _SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+def md_escape(text: object) -> str:
+    """Render a string from a config, a model name or a path literally, as html.escape does for HTML."""
+    t = " ".join(str(text).splitlines())
+    return _MD_UNDERSCORE.sub(r"\\_", _MD_ALWAYS.sub(r"\\\1", t))
+
+
+def md_code(text: object) -> str:
+    """A code span that holds any text: the fence is longer than any run of backticks inside it."""
+    t = " ".join(str(text).splitlines())
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
 
 
 def table_md(t: Table) -> str:

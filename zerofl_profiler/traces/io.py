@@ -10,11 +10,12 @@ states what a power cut can then lose).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import IO, Any, Iterator, TypeVar
 
-from ..errors import BadInputError, TraceFormatError
+from ..errors import BadInputError, OutputError, TraceFormatError
 from .schema import (
     LAYERS_FILE,
     ROUNDS_FILE,
@@ -39,10 +40,13 @@ class JsonlWriter:
         """Append one record: flushed before returning (and fsynced with ``fsync=True``)."""
         d = record if isinstance(record, dict) else record.to_dict()
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        if self._fsync:
-            os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            if self._fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:  # a full disk names the file; resume drops the partial last line
+            raise OutputError.from_os(exc, self.path, "cannot append to") from None
 
     def close(self) -> None:
         """Close the file (records are already on disk)."""
@@ -71,7 +75,7 @@ def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
         last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
         try:
             json.loads(data[last_start:])
-        except ValueError:
+        except (ValueError, RecursionError):
             keep = last_start
     if keep != len(data):
         with open(p, "r+b") as fh:
@@ -86,19 +90,40 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"no such trace file: {p}")
-    with open(p, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.endswith("\n"):
+    with open(p, "rb") as fh:  # decoded per line, so bytes that are not UTF-8 name their line
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.endswith(b"\n"):
                 break  # a record still being appended (or torn by a kill): not complete, not read
-            if not line.strip():
+            if not raw.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
+            except NonFiniteNumber as exc:
+                raise TraceFormatError(f"{p}:{lineno}: non-finite number {exc} (a trace holds finite numbers or null)") from None
+            except UnicodeDecodeError:
+                raise TraceFormatError(f"{p}:{lineno}: not UTF-8 text") from None
+            except RecursionError:
+                raise TraceFormatError(f"{p}:{lineno}: JSON nested too deeply") from None
             except ValueError as exc:
-                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
             if not isinstance(obj, dict):
                 raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
             yield lineno, obj
+
+
+class NonFiniteNumber(ValueError):
+    """NaN, Infinity or a float too large for a double in a trace line."""
+
+
+def _no_constant(name: str) -> float:
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if not math.isfinite(v):
+        raise NonFiniteNumber(text[:40])
+    return v
 
 
 def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:

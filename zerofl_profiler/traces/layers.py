@@ -106,6 +106,8 @@ def read_layers_doc(path: str | os.PathLike[str]) -> LayersDoc:
         raise BadInputError(f"no such file: {p}")
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise TraceFormatError(f"{p}: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
     return _parse(obj, str(p))

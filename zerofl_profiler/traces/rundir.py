@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any, Mapping
 
 from ..config import RunConfig, config_digest, from_stored, load_toml, option_keys
-from ..errors import BadInputError, ConfigError, OutputError, ZeroflError
+from ..errors import BadInputError, ConfigError, OutputError, TraceFormatError, ZeroflError
 from .atomic import TMP_PREFIX, atomic_open, atomic_write, clean_stale_temporaries, fsync_dir
 from .io import JsonlWriter, iter_jsonl, truncate_partial_tail
 from .layers import LayersDoc, read_layers_doc
@@ -217,6 +217,8 @@ class RunDir(os.PathLike[str]):
             raise OutputError.from_os(exc, self.lock_path, "cannot write") from None
         self._lock_fh = fh
         clean_stale_temporaries(self.path)
+        for name in LEGACY_TMP:  # temporaries of writers older than atomic.py
+            (self.path / name).unlink(missing_ok=True)
 
     def release(self) -> None:
         """Close the appenders, clear the holder from the lock file and drop the lock."""
@@ -287,8 +289,8 @@ class RunDir(os.PathLike[str]):
             if not path.exists():
                 continue
             truncate_partial_tail(path)
-            keep = [json.dumps(obj, separators=(",", ":")) for _, obj in iter_jsonl(path)
-                    if int(obj.get("round", 0)) <= last_round]
+            keep = [json.dumps(obj, separators=(",", ":")) for lineno, obj in iter_jsonl(path)
+                    if _round_of(obj, path, lineno) <= last_round]
             with atomic_open(path, "w") as fh:
                 fh.write("".join(line + "\n" for line in keep))
 
@@ -340,6 +342,18 @@ def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -
     env, stats = data.get("environment", {}), data.get("partition_stats", {})
     return StoredRun(cfg, str(data.get("run_id") or default_run_id), config_digest(options),
                      env if isinstance(env, Mapping) else {}, stats if isinstance(stats, Mapping) else {})
+
+
+#: Temporaries a killed run of an older version may have left (before every write went through atomic.py).
+LEGACY_TMP = ("checkpoint.pt.tmp", "trace.jsonl.tmp", "rounds.jsonl.tmp")
+
+
+def _round_of(obj: Mapping[str, Any], path: Path, lineno: int) -> int:
+    """A record's round, or a one-line TraceFormatError naming the line (resume never guesses)."""
+    v = obj.get("round", 0)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TraceFormatError(f"{path}:{lineno}: round must be an integer, got {str(v)[:40]!r}; cannot resume")
+    return v
 
 
 def _fsync_file(path: Path) -> None:

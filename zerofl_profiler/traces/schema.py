@@ -16,8 +16,9 @@ Files in a run directory::
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
 
 from ..errors import TraceFormatError
 from ..vocab import ESTIMATE_SOURCES, FLOP_KEYS, GEMM_PHASES, MEASURED_SOURCES
@@ -225,13 +226,59 @@ def _record_to_dict(rec: Any) -> dict[str, Any]:
 def _record_from_dict(cls: Any, d: Mapping[str, Any], what: str) -> Any:
     _no_unknown_keys(cls, d, what)
     kw = dict(d)
+    _check_field_types(cls, kw, what)
     try:
+        for key in ("energy", "energy_estimate"):
+            if kw.get(key) is not None:
+                if not isinstance(kw[key], Mapping):
+                    raise TraceFormatError(f"{what}: {key} must be an object, got {type(kw[key]).__name__}")
+                _check_field_types(EnergyBlock, kw[key], f"{what}: {key}")
         kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
         if kw.get("energy_estimate") is not None:
             kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
         return cls(**kw)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, TraceFormatError):
+            raise
         raise TraceFormatError(_missing_msg(exc, what)) from None
+
+
+def _conforms(value: Any, tp: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (finite numbers only; bool is not a number)."""
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_conforms(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if tp is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, Mapping) and all(isinstance(k, str) and _conforms(v, args[1])
+                                                   for k, v in value.items())
+    if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__"):
+        return isinstance(value, (tp, Mapping))  # checked field by field where it is built
+    return True
+
+
+def _check_field_types(cls: type, d: Mapping[str, Any], what: str) -> None:
+    """A field of the wrong JSON type is one line naming it, never a crash or a wrong sum later."""
+    hints = get_type_hints(cls)
+    for key, value in d.items():
+        tp = hints.get(key)
+        if tp is not None and not _conforms(value, tp):
+            shown = repr(value)
+            raise TraceFormatError(f"{what}: field {key!r} has the wrong type or value: "
+                                   f"{shown[:60] + '...' if len(shown) > 60 else shown}")
 
 
 def _check_version(v: Any) -> None:

@@ -26,6 +26,7 @@ from flwr.clientapp import ClientApp  # noqa: E402
 
 from ...config import RunConfig  # noqa: E402
 from ...power import Meter  # noqa: E402
+from ...power.host_activity import host_activity  # noqa: E402
 from .arrays import arrays_to_state, upload_to_records  # noqa: E402
 from .records import split_record  # noqa: E402
 
@@ -96,11 +97,16 @@ def handle_train(msg: Message, context: Context, train_fn: TrainFn | None = None
         with _LOCK:
             _fix_threads(int(conf.get(P.THREADS, 0)))
             data = _client_datasets(toml_text)[cid]
-            result = train_fn(global_state, data, cfg, rnd, cid, _meter(cfg),
-                              lr=cfg.lr_for_round(rnd), run_id=str(conf.get(P.RUN_ID, "")))
+            # SuperNodes on one machine train at once and share its energy counters: find out
+            with host_activity() as activity:
+                result = train_fn(global_state, data, cfg, rnd, cid, _meter(cfg),
+                                  lr=cfg.lr_for_round(rnd), run_id=str(conf.get(P.RUN_ID, "")))
         rec = replace(result.record, engine="flower")
-        if conf.get(P.ATTRIBUTION) == "shared" and rec.energy.source != "none":
-            rec = replace(rec, energy=replace(rec.energy, attribution="shared"))
+        if rec.energy.source != "none":
+            shared = conf.get(P.ATTRIBUTION) == "shared" or activity.shared is True
+            flags = rec.energy.flags + ((activity.reason,) if activity.shared is None and activity.reason else ())
+            rec = replace(rec, energy=replace(rec.energy, attribution="shared" if shared else rec.energy.attribution,
+                                              flags=flags))
         metrics, skeleton = split_record(rec)
         metrics["num-examples"] = int(rec.samples)  # Flower's conventional weight key
         content: dict[str, Any] = {P.METRICS: MetricRecord(metrics), P.RECORD: ConfigRecord({"skeleton": skeleton})}

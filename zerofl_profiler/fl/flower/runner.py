@@ -38,17 +38,34 @@ def concurrency(client_cpus: float, total_cpus: int) -> int:
     return max(1, int(total_cpus // client_cpus))
 
 
-def _progress_hook(progress: bool | Callable[..., Any], rounds: int) -> Callable[..., None]:
-    """Adapt the strategy's events to the engine's ProgressEvent hook (same display as in-process)."""
+def failure_line(rnd: int, cid: int | None, error: str | None, log: Path) -> str:
+    """One line for a failed client: the first line of its error; the full detail is in the log and the trace."""
+    first = (error or "failed").strip().splitlines()[0] if (error or "").strip() else "failed"
+    if len(first) > 160:
+        first = first[:157] + "..."
+    return f"round {rnd}: client {cid} failed: {first} (details: {log} and the trace's error field)"
+
+
+def _progress_hook(progress: bool | Callable[..., Any], rounds: int, log: Path) -> Callable[..., None]:
+    """Adapt the strategy's events to the engine's ProgressEvent hook (same display as in-process).
+
+    A failed client is one line even without a progress display (``--quiet``): never silent.
+    """
+    import sys
+
     from ..engine import ProgressEvent, print_progress
 
-    if progress is False:
-        return lambda *a, **k: None
-    hook = print_progress if progress is True else progress
+    hook = print_progress if progress is True else None if progress is False else progress
 
     def on_event(kind: str, rnd: int, cid: int | None = None, index: int = 0, of: int = 0, status: str = "ok",
                  accuracy: float | None = None, loss: float | None = None, **info: Any) -> None:
         msg = ""
+        if kind == "client" and status != "ok":
+            msg = failure_line(rnd, cid, info.get("error"), log)
+            if hook is None:
+                print(msg, file=sys.stderr)
+        if hook is None:
+            return
         if kind == "start":
             msg = (f"flower: resuming {info.get('run_dir')} after round {info.get('resumed_from')}"
                    if info.get("resumed_from") is not None else
@@ -111,9 +128,10 @@ def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = Fals
     cfg = place_run(cfg, stored_config(out_dir) if resume else None)  # every actor trains on this device
     gpus = client_gpu_share(cfg)
     shared = (concurrency(client_cpus, total) > 1 or 0 < gpus < 1) and cfg.energy != "none"
+    log = Path(out_dir) / FLOWER_LOG
     opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
                          attribution="shared" if shared else "exclusive", torch_threads=torch_threads,
-                         wait_nodes_s=60.0, on_event=_progress_hook(progress, cfg.rounds))
+                         wait_nodes_s=60.0, on_event=_progress_hook(progress, cfg.rounds, log))
     backend_config = {
         "client_resources": {"num_cpus": float(client_cpus), "num_gpus": gpus},
         "init_args": {"num_cpus": total, "num_gpus": _gpu_count() if gpus else 0, "include_dashboard": False,
@@ -122,6 +140,12 @@ def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = Fals
     _quiet_flower(verbose)
     from flwr.simulation import run_simulation
 
+    errors_to_file = _ErrorsToFile(log)
+    flwr_logger = logging.getLogger("flwr")
+    flwr_logger.addHandler(errors_to_file)
+    console_filters = [(h, _NoErrors()) for h in flwr_logger.handlers if h is not errors_to_file]
+    for h, f in console_filters:
+        h.addFilter(f)
     try:
         run_simulation(server_app=make_server_app(opts), client_app=client_app or make_client_app(),
                        num_supernodes=cfg.clients, backend_name="ray", backend_config=backend_config,
@@ -133,6 +157,11 @@ def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = Fals
         if isinstance(cause, ZeroflError):
             raise cause from None
         raise ZeroflError(f"Flower simulation failed: {cause or exc}") from None
+    finally:
+        flwr_logger.removeHandler(errors_to_file)
+        errors_to_file.close()
+        for h, f in console_filters:
+            h.removeFilter(f)
     return summarize(out_dir, cfg, time.perf_counter() - t_run, resumed_from=resumed_from)
 
 
@@ -151,6 +180,34 @@ def _gpu_count() -> int:
     import torch
 
     return int(torch.cuda.device_count())
+
+
+#: Flower's and Ray's error output (tracebacks of dead ClientApp workers) goes here, in the run directory.
+FLOWER_LOG = "flower.log"
+
+
+class _NoErrors(logging.Filter):
+    """Keep Flower's ERROR records (multi-line Ray tracebacks) off the console: they go to the log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+class _ErrorsToFile(logging.Handler):
+    """Append Flower's ERROR records to RUN_DIR/flower.log (made on first use; a write failure drops them)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(level=logging.ERROR)
+        self.path = path
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(self.format(record) + "\n")
+        except (OSError, ValueError):
+            pass  # the client's failure is still in the trace and on stderr; the log is the extra detail
 
 
 class _DropKnownNotices(logging.Filter):

@@ -54,8 +54,10 @@ def options_from_run_config(run_config: Mapping[str, Any]) -> ServerOptions:
         v = int(run_config.get(key, -1))
         if v >= 0:
             changes[key] = v
-    return ServerOptions(cfg=cfg.with_updates(**changes), out_dir=str(run_config.get("out-dir", "runs/flower")),
-                         resume=bool(run_config.get("resume", False)),
+    cfg = cfg.with_updates(**changes)
+    # the clients train with the run's own thread count, so the config.toml the run records is what they used
+    return ServerOptions(cfg=cfg, out_dir=str(run_config.get("out-dir", "runs/flower")),
+                         resume=bool(run_config.get("resume", False)), torch_threads=int(cfg.threads),
                          wait_nodes_s=float(run_config.get("wait-nodes-s", DEFAULT_WAIT_NODES_S)),
                          round_timeout_s=float(run_config.get("round-timeout-s", DEFAULT_ROUND_TIMEOUT_S)))
 

@@ -46,7 +46,16 @@ class RoundState:
     round: int
     sampled: list[int]
     sent: dict[int, int]  # node id -> client id
+    #: the instructions as sent: the grid stamps each with its message id when it pushes it, and a
+    #: reply (the SuperLink's own "node unavailable" included) names the id it answers
+    outgoing: list[tuple[Message, int]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+
+    def client_of(self, reply: Message) -> int | None:
+        """The client a reply is for: by the message it answers, else by its sender node."""
+        by_message = {m.metadata.message_id: cid for m, cid in self.outgoing if m.metadata.message_id}
+        cid = by_message.get(reply.metadata.reply_to_message_id)
+        return cid if cid is not None else self.sent.get(reply.metadata.src_node_id)
 
 
 class ZeroFLFedAvg(FedAvg):
@@ -77,7 +86,7 @@ class ZeroFLFedAvg(FedAvg):
         rnd = self.round_offset + server_round
         sampled = sample_clients(cfg.seed, rnd, cfg.clients, cfg.clients_per_round)
         global_arrays = state_to_arrays(self.ctx.global_state)
-        msgs, sent = [], {}
+        msgs, sent, outgoing = [], {}, []
         for cid in sampled:
             node = self.partition_nodes.get(cid)
             if node is None:
@@ -85,10 +94,12 @@ class ZeroFLFedAvg(FedAvg):
             conf = ConfigRecord({P.RUN_CONFIG: self._cfg_toml, P.ROUND: rnd, P.CLIENT_ID: cid,
                                  P.RUN_ID: self.ctx.run_id, P.ATTRIBUTION: self.attribution,
                                  P.THREADS: self.torch_threads})
-            msgs.append(Message(RecordDict({P.GLOBAL_ARRAYS: global_arrays, P.TRAIN_CONFIG: conf}),
-                                dst_node_id=node, message_type=MessageType.TRAIN, group_id=str(rnd)))
+            msg = Message(RecordDict({P.GLOBAL_ARRAYS: global_arrays, P.TRAIN_CONFIG: conf}),
+                          dst_node_id=node, message_type=MessageType.TRAIN, group_id=str(rnd))
+            msgs.append(msg)
+            outgoing.append((msg, cid))
             sent[node] = cid
-        self._state = RoundState(rnd, sampled, sent)
+        self._state = RoundState(rnd, sampled, sent, outgoing)
         return msgs
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
@@ -104,8 +115,8 @@ class ZeroFLFedAvg(FedAvg):
         assert st is not None and st.round == self.round_offset + server_round
         by_client: dict[int, Message] = {}
         for msg in replies:
-            cid = st.sent.get(msg.metadata.src_node_id)
-            if cid is not None:
+            cid = st.client_of(msg)
+            if cid is not None and (cid not in by_client or by_client[cid].has_error()):
                 by_client[cid] = msg
         results: list[ClientResult] = []
         metrics: list[Mapping[str, Any]] = []
@@ -114,7 +125,8 @@ class ZeroFLFedAvg(FedAvg):
             results.append(res)
             metrics.append(m)
             self.ctx.record_client(res)  # raises TrainingError under on_client_error = "stop"
-            self.on_event("client", st.round, cid, i + 1, len(st.sampled), res.record.status)
+            self.on_event("client", st.round, cid, i + 1, len(st.sampled), res.record.status,
+                          error=res.record.error)
         rec = self.ctx.finish_round(st.round, st.sampled, results, time.perf_counter() - st.started,
                                     engine="flower")
         self.on_event("round", st.round, accuracy=rec.test_accuracy, loss=rec.test_loss)
