@@ -15,7 +15,7 @@ def f(num_classes=10, **kw):
 """
 
 #: Round numbers so the arithmetic below is checkable on paper. Bandwidth is so high that every row
-#: with FLOPs is compute-bound (the byte term is ~1e-15 s), and there is no per-kernel overhead.
+#: with FLOPs is compute-bound (the byte term is ~1e-12 s, the roofline takes the larger), and there is no per-kernel overhead.
 DEVICE = """
 schema = 1
 name = "toy"
@@ -31,7 +31,7 @@ quote = "round numbers for a hand computation"
 
 [units.cpu]
 peak_flops = {value = 1e9, source = "toy"}
-mem_bandwidth_bytes_per_s = {value = 1e18, source = "toy"}
+mem_bandwidth_bytes_per_s = {value = 1e15, source = "toy"}
 kernel_overhead_s = {value = 0.0, source = "toy"}
 sparse_efficiency = {value = 0.0, source = "toy"}
 idle_power_w = {value = 1.0, source = "toy"}
