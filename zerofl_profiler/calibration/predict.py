@@ -1,0 +1,129 @@
+"""Price one training step with the schema-2 device fields (DEVICE_V2.md), as a pure function.
+
+This is the seam between the published-data fit and the cost model: :class:`UnitModel` holds the
+schema-2 fields of one compute unit under one runtime, :class:`StepRows` the work of one dense
+training step (one entry per layer x phase row, as ``analysis.workload.from_layers`` builds it),
+and :func:`price_step` turns both into time, utilisation, power and energy::
+
+    eff_r   = efficiency[c_r] * W_r / (W_r + half_work_flops)      (flat efficiency[c_r] if absent)
+    roof_r  = max(F_r / (P[prec(c_r)] * eff_r), B_r / BW)           P[p] = peak_flops_<p> or peak_flops
+    t       = sum_r roof_r + sum_r k_r * kernel_overhead_s
+    U       = sum_r w_r / t,   w_r = F_r / P[prec(c_r)] if compute-bound else B_r / BW
+    power   = idle_power_w + dynamic_power_w * U                    (energy = power * t)
+            = active_power_w                                        (no dynamic_power_w: v1 flat power)
+
+W_r = F_r, the row's FLOPs. Overhead time has utilisation 0. numpy only, no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..hardware_models.spec import OP_CLASSES, resolve_efficiency
+
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+#: op classes that a precision setting moves onto tensor cores (the rest stay FP32 / memory-bound)
+GEMM_CLASSES = ("gemm", "gemm_grouped")
+
+
+@dataclass(frozen=True)
+class StepRows:
+    """The work of one dense training step: per row its op class, FLOPs, bytes and kernels."""
+
+    op_class: tuple[str, ...]
+    flops: np.ndarray
+    nbytes: np.ndarray
+    kernels: np.ndarray
+
+    @staticmethod
+    def of_profile(step: Any) -> "StepRows":
+        """From an ``analysis.workload.StepProfile`` (its dense rows; top-k rows are sparse-only)."""
+        return StepRows(tuple(OP_CLASSES[int(i)] for i in step.row_class),
+                        np.asarray(step.flops_dense, dtype=np.float64), np.asarray(step.nbytes, dtype=np.float64),
+                        np.asarray(step.kernels, dtype=np.float64))
+
+    @property
+    def total_flops(self) -> float:
+        """FLOPs of the step."""
+        return float(self.flops.sum())
+
+
+@dataclass(frozen=True)
+class UnitModel:
+    """The schema-2 fields of one unit under one runtime (DEVICE_V2.md names)."""
+
+    peak_flops: float
+    mem_bandwidth_bytes_per_s: float
+    kernel_overhead_s: float
+    efficiency: Mapping[str, float]
+    idle_power_w: float
+    active_power_w: float = 0.0
+    peaks: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # peak_flops_<p>
+    precision: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # op class -> p
+    half_work_flops: float | None = None
+    dynamic_power_w: float | None = None
+
+    def peak_for(self, op_class: str) -> float:
+        """Peak FLOP/s of the precision an op class runs in (peak_flops_<p>, else peak_flops)."""
+        p = self.precision.get(op_class, "fp32")
+        return self.peak_flops if p == "fp32" else float(self.peaks.get(p, self.peak_flops))
+
+    def with_precision(self, precision: str) -> "UnitModel":
+        """The unit with its GEMM classes forced to ``precision`` (what a published row ran)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}")
+        prec = dict(self.precision)
+        prec.update({c: precision for c in GEMM_CLASSES})
+        return replace(self, precision=MappingProxyType(prec))
+
+
+@dataclass(frozen=True)
+class StepPrice:
+    """Time, utilisation, power and energy of one step on one unit."""
+
+    time_s: float
+    overhead_s: float
+    utilisation: float
+    power_w: float
+    energy_j: float
+
+    def to_json(self) -> dict[str, float]:
+        """JSON-ready dict."""
+        return {"time_s": self.time_s, "overhead_s": self.overhead_s, "utilisation": self.utilisation,
+                "power_w": self.power_w, "energy_j": self.energy_j}
+
+
+def row_efficiency(rows: StepRows, unit: UnitModel) -> np.ndarray:
+    """Efficiency of every row: the class's, times the saturating size factor when the unit has one."""
+    eff = np.array([resolve_efficiency(unit.efficiency, c) for c in rows.op_class], dtype=np.float64)
+    if unit.half_work_flops:
+        w = rows.flops
+        eff = eff * np.divide(w, w + unit.half_work_flops, out=np.ones_like(w), where=w > 0)
+    return eff
+
+
+def price_step(rows: StepRows, unit: UnitModel) -> StepPrice:
+    """The module docstring's equations for one step."""
+    peak = np.array([unit.peak_for(c) for c in rows.op_class], dtype=np.float64)
+    eff = row_efficiency(rows, unit)
+    t_c = np.divide(rows.flops, peak * eff, out=np.zeros_like(rows.flops), where=rows.flops > 0)
+    t_m = rows.nbytes / unit.mem_bandwidth_bytes_per_s
+    roof = np.maximum(t_c, t_m)
+    work = np.where(t_c >= t_m, rows.flops / peak, t_m)
+    overhead = float(rows.kernels.sum()) * unit.kernel_overhead_s
+    t = float(roof.sum()) + overhead
+    util = float(work.sum()) / t if t > 0 else 0.0
+    if unit.dynamic_power_w is not None:
+        power = unit.idle_power_w + unit.dynamic_power_w * util
+    else:
+        power = unit.active_power_w
+    return StepPrice(time_s=t, overhead_s=overhead, utilisation=util, power_w=power, energy_j=power * t)
+
+
+def energy_above_idle(price: StepPrice, unit: UnitModel) -> float:
+    """Energy of the step beyond the idle draw over the same time."""
+    return price.energy_j - unit.idle_power_w * price.time_s
