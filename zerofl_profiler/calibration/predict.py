@@ -6,7 +6,8 @@ training step (one entry per layer x phase row, as ``analysis.workload.from_laye
 and :func:`price_step` turns both into time, utilisation, power and energy::
 
     eff_r   = efficiency[c_r] * W_r / (W_r + half_work_flops)      (flat efficiency[c_r] if absent)
-    roof_r  = max(F_r / (P[prec(c_r)] * eff_r), B_r / BW)           P[p] = peak_flops_<p> or peak_flops
+    roof_r  = max(F_r / (P[prec(c_r)] * eff_r), B_r * b[prec(c_r)] / 4 / BW)
+              P[p] = peak_flops_<p> or peak_flops; b[p] = bytes per element (FP16/BF16 move half the bytes)
     t       = sum_r roof_r + sum_r k_r * kernel_overhead_s
     U       = sum_r w_r / t,   w_r = F_r / P[prec(c_r)] if compute-bound else B_r / BW
     power   = idle_power_w + dynamic_power_w * U                    (energy = power * t)
@@ -26,8 +27,12 @@ import numpy as np
 from ..hardware_models.spec import OP_CLASSES, resolve_efficiency
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
-#: op classes that a precision setting moves onto tensor cores (the rest stay FP32 / memory-bound)
+#: bytes per element of each precision; the FLOP counter counts FP32 (4-byte) traffic
+PRECISION_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+#: op classes that a precision setting moves onto tensor cores
 GEMM_CLASSES = ("gemm", "gemm_grouped")
+#: op classes whose tensors a 16-bit (autocast) run keeps in 16 bits; the optimizer keeps FP32 masters
+HALF_TENSOR_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm")
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,18 @@ class UnitModel:
         p = self.precision.get(op_class, "fp32")
         return self.peak_flops if p == "fp32" else float(self.peaks.get(p, self.peak_flops))
 
+    def bytes_scale(self, op_class: str) -> float:
+        """Traffic of an op class relative to the counter's FP32 bytes."""
+        return PRECISION_BYTES[self.precision.get(op_class, "fp32")] / 4.0
+
     def with_precision(self, precision: str) -> "UnitModel":
-        """The unit with its GEMM classes forced to ``precision`` (what a published row ran)."""
+        """The unit as a run in ``precision`` has it: GEMM classes at that precision's peak; a 16-bit
+        run (autocast) also keeps elementwise, pooling and normalisation tensors in 16 bits."""
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}")
         prec = dict(self.precision)
-        prec.update({c: precision for c in GEMM_CLASSES})
+        classes = HALF_TENSOR_CLASSES if PRECISION_BYTES[precision] == 2 else GEMM_CLASSES
+        prec.update({c: precision for c in classes})
         return replace(self, precision=MappingProxyType(prec))
 
 
@@ -111,7 +122,8 @@ def price_step(rows: StepRows, unit: UnitModel) -> StepPrice:
     peak = np.array([unit.peak_for(c) for c in rows.op_class], dtype=np.float64)
     eff = row_efficiency(rows, unit)
     t_c = np.divide(rows.flops, peak * eff, out=np.zeros_like(rows.flops), where=rows.flops > 0)
-    t_m = rows.nbytes / unit.mem_bandwidth_bytes_per_s
+    scale = np.array([unit.bytes_scale(c) for c in rows.op_class], dtype=np.float64)
+    t_m = rows.nbytes * scale / unit.mem_bandwidth_bytes_per_s
     roof = np.maximum(t_c, t_m)
     work = np.where(t_c >= t_m, rows.flops / peak, t_m)
     overhead = float(rows.kernels.sum()) * unit.kernel_overhead_s

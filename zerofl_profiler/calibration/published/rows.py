@@ -25,6 +25,8 @@ TIME_UNITS = ("ms_per_step", "s_per_step", "s_per_epoch", "samples_per_s")
 ENERGY_UNITS = ("j_per_step", "j_per_step_above_baseline")
 POWER_UNITS = ("w_average",)
 SOURCE_FIELDS = ("repository", "commit", "file", "quote")
+#: models with a definition in .models (the fit counts their work)
+MODELLED = ("mnn-lenet", "mnn-alexnet", "mobilenet-v2", "resnet50-v1.5")
 #: every model a row may name; those without a definition in .models are excluded from the fit
 MODEL_NAMES = ("mnn-lenet", "mnn-alexnet", "mobilenet-v2", "resnet50-v1.5", "mnn-squeezenet", "mnn-googlenet",
                "shufflenet-v2")
