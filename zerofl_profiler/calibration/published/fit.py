@@ -7,9 +7,10 @@ Parameters (docs/fidelity.md):
   training rows contain grouped (depthwise) convolutions;
 * per device: its GEMM efficiency scale (``efficiency.gemm``, s) and its per-op dispatch overhead
   (``kernel_overhead_s``, o); with 2 rows only s, with fewer none ("too few rows": declared kept);
-* power per device: ``idle_power_w`` and ``dynamic_power_w`` from rows with an average board power
-  (power = idle + dynamic x utilisation), or ``dynamic_power_w`` alone from rows that give energy
-  above the idle baseline. Again more rows than parameters, else declared values are kept.
+* power per device: ``dynamic_power_w`` (power = idle + dynamic x utilisation) from rows with an
+  average board power or with energy above the idle baseline; rows measured under load only
+  cannot separate idle from dynamic power, so the declared ``idle_power_w`` is kept. Again more
+  rows than parameters, else declared values are kept.
 
 Time is fitted in log space (every row counts by its ratio, a 10 ms step as much as a 1 s step)
 by damped Gauss-Newton on a numeric Jacobian. numpy only; the workloads come from
@@ -29,7 +30,6 @@ import numpy as np
 
 from ...errors import BadInputError
 from ...hardware_models.catalogue import resolve_device
-from ..fit import nnls
 from ..predict import GEMM_CLASSES, StepPrice, StepRows, UnitModel, energy_above_idle, price_step
 from .exclusions import Context, exclusion_of
 from .rows import PublishedRow
@@ -40,6 +40,8 @@ DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
+#: a fitted half-work point below this many FLOPs changes no op by more than 0.1%: reported as flat
+FLAT_BELOW_FLOPS = 1e3
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,9 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
                 best = (c, xf)
         x = best[1]
     h, g, opt, per = unpack(x)
+    if h is not None and h < FLAT_BELOW_FLOPS:
+        h = None  # no size dependence found: flat efficiency, as v1
+        x[0] = 0.0
     u = units(x)
     devices = {}
     for key, rs in sorted(by_dev.items()):
@@ -312,14 +317,15 @@ def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, St
     board = [r for r in rows if r.power_w is not None]
     above = [r for r in rows if r.energy_j is not None and r.energy_above_idle]
     if board:
-        if len(board) <= 2:
+        # loaded-only rows cannot separate idle from dynamic power: the declared idle is kept
+        if len(board) <= 1:
             return replace(d, power_status="too few rows")
-        util = np.array([predict_row(r, work[r.id], unit).utilisation for r in board])
+        pr = [predict_row(r, work[r.id], unit) for r in board]
+        util = np.array([x.utilisation for x in pr])
         p = np.array([r.power_w for r in board])
-        a = np.column_stack([np.ones_like(util), util]) / p[:, None]
-        idle, dyn = nnls(a, np.ones_like(p))
-        return replace(d, idle_power_w=float(idle), dynamic_power_w=float(dyn), power_status="fitted",
-                       power_fitted=("idle_power_w", "dynamic_power_w"), power_rows=tuple(r.id for r in board))
+        dyn = float(np.exp(np.mean(np.log(np.maximum(p - unit.idle_power_w, 1e-9)) - np.log(util))))
+        return replace(d, dynamic_power_w=dyn, power_status="fitted", power_fitted=("dynamic_power_w",),
+                       power_rows=tuple(r.id for r in board))
     if above:
         if len(above) <= 1:
             return replace(d, power_status="too few rows")
