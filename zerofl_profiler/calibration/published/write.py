@@ -1,0 +1,126 @@
+"""Write a published-data fit into catalogue device files as schema-2 fields (DEVICE_V2.md).
+
+The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
+``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
+GPUs' PyTorch eager) and the fitted ``dynamic_power_w``; fitted values of the default runtime
+replace the v1 values of ``kernel_overhead_s`` and ``efficiency.*`` in place, those of another
+runtime (MNN on a phone CPU) go to ``[units.<u>.runtimes.<name>]``; ``efficiency_curve`` holds the
+fitted ``half_work_flops``. Every fitted number cites ``[sources.fit_published]`` (kind
+``measured``), which lists the rows used. Files are written whole and atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...errors import BadInputError
+from ...hardware_models.catalogue import _catalogue_files
+from ...traces.atomic import atomic_write
+from .fit import ClassFit, DeclaredUnit, DeviceFit, FidelityReport, declared_sources
+
+#: runtime the plain fields of a unit describe, per catalogue category
+DEFAULT_RUNTIME = {"gpu": "pytorch-eager"}
+FIT_SOURCE = "fit_published"
+
+
+def _q(v: float) -> str:
+    return f"{{value = {v:.6g}, source = \"{FIT_SOURCE}\"}}"
+
+
+def _section_bounds(lines: list[str], header: str) -> tuple[int, int] | None:
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == header)
+    except StopIteration:
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    return start, end
+
+
+def _set_in_section(lines: list[str], header: str, key: str, value: str) -> None:
+    """Replace ``key = ...`` in the section, or add it at the section's end (creating the section)."""
+    b = _section_bounds(lines, header)
+    if b is None:
+        lines += ["", header, f"{key} = {value}"]
+        return
+    start, end = b
+    pat = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for i in range(start + 1, end):
+        if pat.match(lines[i]):
+            lines[i] = f"{key} = {value}"
+            return
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    lines.insert(end, f"{key} = {value}")
+
+
+def _source_block(d: DeviceFit, cls: ClassFit) -> list[str]:
+    rows = sorted(set(d.rows) | set(d.power_rows))
+    return ["", f"[sources.{FIT_SOURCE}]", 'kind = "measured"',
+            f'ref = "zerofl-profile calibrate --from-published: fit to {len(rows)} published rows '
+            f'(zerofl_profiler/calibration/published/rows.toml; device class {cls.device_class})"',
+            f'quote = "rows: {", ".join(rows)}"']
+
+
+def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> str:
+    """The catalogue file ``text`` with the fit written in."""
+    lines = text.splitlines()
+    lines = [("schema = 2" if re.match(r"^\s*schema\s*=", ln) else ln) for ln in lines]
+    unit = f"[units.{decl.unit}]"
+    default_rt = DEFAULT_RUNTIME.get(decl.category)
+    for p, v in sorted(decl.model.peaks.items()):
+        src = decl.extras_sources.get(f"peak_flops_{p}", FIT_SOURCE)
+        _set_in_section(lines, unit, f"peak_flops_{p}", f"{{value = {v:.6g}, source = \"{src}\"}}")
+    if default_rt:
+        _set_in_section(lines, unit, "default_runtime", f'"{default_rt}"')
+    if d.dynamic_power_w is not None:
+        _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
+    for cls_name, prec in sorted(decl.model.precision.items()):
+        _set_in_section(lines, f"[units.{decl.unit}.precision]", cls_name, f'"{prec}"')
+    base = f"units.{decl.unit}" if d.runtime == default_rt else f"units.{decl.unit}.runtimes.{d.runtime}"
+    if d.status == "fitted":
+        if "overhead" in d.fitted:
+            _set_in_section(lines, f"[{base}]" if base != f"units.{decl.unit}" else unit, "kernel_overhead_s",
+                            _q(d.kernel_overhead_s))
+        eff = f"[{base}.efficiency]"
+        _set_in_section(lines, eff, "gemm", _q(d.gemm_efficiency))
+        if cls.grouped_ratio is not None:
+            _set_in_section(lines, eff, "gemm_grouped", _q(d.gemm_efficiency * cls.grouped_ratio))
+        if cls.optimizer_efficiency is not None and "optimizer" in cls.fitted:
+            _set_in_section(lines, eff, "optimizer", _q(cls.optimizer_efficiency))
+        if cls.half_work_flops is not None:
+            _set_in_section(lines, f"[{base}.efficiency_curve]", "half_work_flops", _q(cls.half_work_flops))
+    used = [k for k in declared_sources() if any(k == s for s in decl.extras_sources.values())]
+    for k in used:
+        if _section_bounds(lines, f"[sources.{k}]") is None:
+            s = declared_sources()[k]
+            lines += ["", f"[sources.{k}]", f'kind = "{s["kind"]}"', f"ref = {_toml_str(s['ref'])}",
+                      f"quote = {_toml_str(s['quote'])}"]
+    if _section_bounds(lines, f"[sources.{FIT_SOURCE}]") is None:
+        lines += _source_block(d, cls)
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def write_catalogue(rep: FidelityReport, out_dir: str | Path) -> list[Path]:
+    """Write every fitted device's file into ``out_dir`` (the shipped file plus the fit); returns the paths."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise BadInputError(f"--write-catalogue {out}: not a directory")
+    files = _catalogue_files()
+    written = []
+    for cls in rep.fits.values():
+        for key, d in cls.devices.items():
+            if d.status != "fitted" and d.power_status != "fitted":
+                continue
+            decl = rep.declared[key]
+            text = files[decl.device].read_text(encoding="utf-8")
+            path = out / files[decl.device].name
+            atomic_write(path, device_text(text, decl, d, cls))
+            written.append(path)
+    return written
