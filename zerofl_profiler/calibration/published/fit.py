@@ -40,8 +40,8 @@ DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
-#: a fitted half-work point below this many FLOPs changes no op by more than 0.1%: reported as flat
-FLAT_BELOW_FLOPS = 1e3
+#: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency)
+CURVE_GAIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,23 @@ def _time_params(n_rows: int) -> tuple[str, ...]:
 
 def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
               declared: Mapping[tuple[str, str], DeclaredUnit]) -> ClassFit:
-    """Fit one device class's shared shape and per-device time and power parameters to its rows."""
+    """Fit one device class's shared shape and per-device time and power parameters to its rows.
+
+    On a compute-bound op the curve adds ``h / (P * eff)`` seconds, a per-op constant like the
+    dispatch overhead, so ``half_work_flops`` is kept only when it lowers the rms log error by
+    more than ``CURVE_GAIN`` over a flat-efficiency fit with the same other parameters.
+    """
+    flat = _fit_class(device_class, rows, work, declared, curve=False)
+    if not flat.fitted and not any(d.status == "fitted" for d in flat.devices.values()):
+        return flat
+    curved = _fit_class(device_class, rows, work, declared, curve=True)
+    if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error:
+        return curved
+    return flat
+
+
+def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
+               declared: Mapping[tuple[str, str], DeclaredUnit], *, curve: bool) -> ClassFit:
     by_dev: dict[tuple[str, str], list[PublishedRow]] = {}
     for r in rows:
         by_dev.setdefault((r.device, r.unit), []).append(r)
@@ -226,7 +242,7 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
     fitted_rows = [r for r in rows if _time_params(len(by_dev[(r.device, r.unit)]))]
     has_grouped = any(float(work[r.id].flops[np.array([c == "gemm_grouped" for c in work[r.id].op_class],
                                                       dtype=bool)].sum()) > 0 for r in fitted_rows)
-    shared = ["half_work", "optimizer"] + (["grouped"] if has_grouped else [])
+    shared = (["half_work"] if curve else []) + ["optimizer"] + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -236,8 +252,9 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
 
     def unpack(x: np.ndarray) -> tuple[float | None, float | None, dict[tuple[str, str], dict[str, float]]]:
         h = math.exp(min(max(x[0], 0.0), 60.0)) if "half_work" in shared else None
-        opt = _sig(x[1]) if "optimizer" in shared else None
-        g = _sig(x[2]) if "grouped" in shared else None
+        i0 = 1 if "half_work" in shared else 0
+        opt = _sig(x[i0]) if "optimizer" in shared else None
+        g = _sig(x[i0 + 1]) if "grouped" in shared else None
         per: dict[tuple[str, str], dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
             v = x[len(shared) + i]
@@ -294,9 +311,6 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
                 best = (c, xf)
         x = best[1]
     h, g, opt, per = unpack(x)
-    if h is not None and h < FLAT_BELOW_FLOPS:
-        h = None  # no size dependence found: flat efficiency, as v1
-        x[0] = 0.0
     u = units(x)
     devices = {}
     for key, rs in sorted(by_dev.items()):

@@ -1,0 +1,86 @@
+"""The published-data fit: parameters that generated the times are recovered; few rows keep declared values."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+
+from zerofl_profiler.calibration.predict import StepRows, UnitModel
+from zerofl_profiler.calibration.published.fit import DeclaredUnit, fit_class, predict_row, unit_model
+from zerofl_profiler.calibration.published.rows import parse_row
+
+DECL = UnitModel(peak_flops=2e11, mem_bandwidth_bytes_per_s=3e10, kernel_overhead_s=2e-5,
+                 efficiency=MappingProxyType({"gemm": 0.3, "elementwise": 0.05, "optimizer": 0.05}),
+                 idle_power_w=0.5, active_power_w=5.0)
+
+
+def _row(i: int, batch: int, model: str, t: float, **kw: object):
+    raw = {"id": f"r{i}", "device": "dev", "unit": "cpu", "runtime": "rt", "model": model, "batch": batch,
+           "optimizer": "sgd", "precision": "fp32", "precision_basis": "b", "setup": "s",
+           "measured": {"value": t, "unit": "s_per_step"},
+           "source": {"repository": "o/r", "commit": "c", "file": "f", "quote": "q"}}
+    raw.update(kw)
+    return parse_row(raw, "t")
+
+
+def _work(batch: int, layer_flops: float, n: int) -> StepRows:
+    f = np.full(n, layer_flops * batch)
+    cls = ("gemm",) * n + ("elementwise", "optimizer")
+    return StepRows(cls, np.concatenate([f, [1e5 * batch, 1e5]]), np.concatenate([f / 50, [4e5 * batch, 1e6]]),
+                    np.ones(n + 2))
+
+
+def test_fit_recovers_generating_parameters() -> None:
+    truth = replace(DECL, efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.01}),
+                    kernel_overhead_s=3e-4, half_work_flops=5e7)
+    decl = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
+    rows, work = [], {}
+    i = 0
+    for model, lf, n in (("mnn-lenet", 2e6, 6), ("mnn-alexnet", 3e8, 8), ("resnet50-v1.5", 4e7, 40)):
+        for b in (1, 2, 4, 8, 16, 32):
+            w = _work(b, lf, n)
+            probe = _row(i, b, model, 1.0)
+            t = predict_row(probe, w, truth).time_s
+            r = _row(i, b, model, t)
+            rows.append(r)
+            work[r.id] = w
+            i += 1
+    cf = fit_class("phone-cpu", rows, work, decl)
+    d = cf.devices[("dev", "cpu")]
+    assert d.status == "fitted" and set(d.fitted) == {"scale", "overhead"}
+    assert cf.rms_log_error < 1e-3
+    assert d.gemm_efficiency == pytest.approx(0.12, rel=0.02)
+    # on compute-bound ops the curve adds h / (P * eff) per op: only that sum is identifiable
+    h = cf.half_work_flops or 0.0
+    assert d.kernel_overhead_s + h / (2e11 * d.gemm_efficiency) == pytest.approx(3e-4 + 5e7 / (2e11 * 0.12), rel=0.02)
+    u = unit_model(decl[("dev", "cpu")], cf)
+    for r in rows:
+        assert predict_row(r, work[r.id], u).time_s == pytest.approx(r.step_s, rel=1e-2)
+
+
+def test_one_row_is_too_few_and_keeps_declared_values() -> None:
+    decl = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
+    r = _row(0, 4, "mnn-lenet", 0.01)
+    cf = fit_class("phone-cpu", [r], {r.id: _work(4, 1e6, 3)}, decl)
+    d = cf.devices[("dev", "cpu")]
+    assert d.status == "too few rows" and d.fitted == () and d.rows == ()
+    assert d.gemm_efficiency == DECL.efficiency["gemm"] and d.kernel_overhead_s == DECL.kernel_overhead_s
+    assert cf.fitted == ()
+
+
+def test_power_fit_from_board_power_rows() -> None:
+    decl = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
+    truth = replace(DECL, dynamic_power_w=4.0)
+    rows, work = [], {}
+    for i, b in enumerate((1, 4, 16)):
+        w = _work(b, 1e7, 5)
+        pr = predict_row(_row(i, b, "mnn-lenet", 1.0), w, truth)
+        r = _row(i, b, "mnn-lenet", pr.time_s, power={"value": pr.power_w, "unit": "w_average"})
+        rows.append(r)
+        work[r.id] = w
+    d = fit_class("phone-cpu", rows, work, decl).devices[("dev", "cpu")]
+    assert d.power_status == "fitted" and d.dynamic_power_w == pytest.approx(4.0, rel=1e-3)
+    assert d.idle_power_w == DECL.idle_power_w
