@@ -59,7 +59,6 @@ def test_units_convert_to_seconds_per_step() -> None:
     ({"measured": {"value": 1.0}}, "measured.unit"),
     ({"measured": {"value": -1.0, "unit": "ms_per_step"}}, "value"),
     ({"measured": {"value": 1.0, "unit": "s_per_epoch"}}, "epoch_samples"),
-    ({"model": "vgg99"}, "vgg99"),
     ({"batch": 0}, "batch"),
 ])
 def test_bad_row_is_one_line_naming_the_row(change: dict, needle: str) -> None:
@@ -84,7 +83,7 @@ def test_each_exclusion_rule_fires() -> None:
     base = parse_row(_with(), "t")
     cases = {
         "unknown-device": parse_row(_with(device="nope"), "t"),
-        "no-model-definition": parse_row(_with(model="shufflenet-v2"), "t"),
+        "no-model-definition": parse_row(_with(model="vgg99"), "t"),
         "multi-gpu": parse_row(_with(gpus=8), "t"),
         "power-limit-mode": parse_row(_with(power_limit_w=150), "t"),
         "undocumented-setup": parse_row(_with(source=dict(GOOD["source"], file="a/MEIZU_Core_f0/t.csv")), "t"),
@@ -105,3 +104,10 @@ def test_declared_extras_cite_sources() -> None:
             for k, v in fields.items():
                 if isinstance(v, dict):
                     assert v["source"] in raw["sources"], (dev, unit, k)
+
+
+def test_modelled_names_match_the_definitions() -> None:
+    from zerofl_profiler.calibration.published.models import PUBLISHED_MODELS
+    from zerofl_profiler.calibration.published.rows import MODELLED
+
+    assert set(PUBLISHED_MODELS) == set(MODELLED)

@@ -6,6 +6,12 @@ The FLOP counter prices what these modules run, so each follows the code the mea
   20->50 5x5, max-pool, linear 800->400, ReLU, dropout, linear 400->10), 1x28x28 input.
 * ``mnn_alexnet``: MNN ``tools/train/source/models/Alexnet.cpp`` (11x11/4 VALID conv to 96,
   5x5 SAME to 256, three 3x3 SAME convs, three 3/2 max-pools, linear 6400->4096->10), 3x224x224.
+* ``mnn_squeezenet``: MNN ``tools/train/source/models/SqueezeNet.cpp`` (7x7/2 conv to 96, eight fire
+  modules, no activations, 1x1 conv to 10 classes, 14x14 average pool), 3x224x224.
+* ``mnn_googlenet``: MNN ``tools/train/source/models/GoogLeNet.cpp`` (7x7/2 and 3x3 convs, nine
+  inception modules, no activations, 7x7 average pool, 1x1 conv to 10 classes), 3x224x224.
+* ``shufflenet_v2``: ShuffleNetV2 1.0 for CIFAR-100 as Zeus's own CIFAR-100 example defines it
+  (``examples/ZeusDataLoader/cifar100/models/shufflenetv2.py``), 3x32x32.
 * ``mobilenet_v2``: MobileNetV2 1.0 (Sandler et al. 2018; MNN ``MobilenetV2.cpp`` builds the same
   inverted-residual table), 1001 classes as MNN's default, 3x224x224.
 * ``resnet50_v15``: ResNet-50 v1.5 (stride 2 in the 3x3 conv of a down-sampling bottleneck, as
@@ -37,6 +43,96 @@ def mnn_alexnet() -> nn.Module:
         nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 256, 3, padding=1), nn.MaxPool2d(3, 2), nn.Flatten(),
         nn.Linear(256 * 5 * 5, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Dropout(0.5), nn.Linear(4096, 10))
+
+
+class _Fire(nn.Module):
+    def __init__(self, cin: int, squeeze: int, e1: int, e3: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(cin, squeeze, 1)
+        self.e1 = nn.Conv2d(squeeze, e1, 1)
+        self.e3 = nn.Conv2d(squeeze, e3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.squeeze(x)
+        return torch.cat([self.e1(x), self.e3(x)], 1)
+
+
+def mnn_squeezenet() -> nn.Module:
+    """SqueezeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    fires = [(96, 16, 64, 64), (128, 16, 64, 64), (128, 32, 128, 128), "pool", (256, 32, 128, 128),
+             (256, 48, 192, 192), (384, 48, 192, 192), (384, 64, 256, 256), "pool", (512, 64, 256, 256)]
+    layers: list[nn.Module] = [nn.Conv2d(3, 96, 7, 2, 3), nn.MaxPool2d(3, 2, 1)]
+    layers += [nn.MaxPool2d(3, 2, 1) if f == "pool" else _Fire(*f) for f in fires]
+    layers += [nn.Conv2d(512, 10, 1), nn.AvgPool2d(14), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+class _Inception(nn.Module):
+    def __init__(self, cin: int, c1: int, r3: int, c3: int, r5: int, c5: int, cp: int) -> None:
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, c1, 1)
+        self.b3 = nn.Sequential(nn.Conv2d(cin, r3, 1), nn.Conv2d(r3, c3, 3, padding=1))
+        self.b5 = nn.Sequential(nn.Conv2d(cin, r5, 1), nn.Conv2d(r5, c5, 5, padding=2))
+        self.bp = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, cp, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(x)], 1)
+
+
+def mnn_googlenet() -> nn.Module:
+    """GoogLeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    inc = [(192, 64, 96, 128, 16, 32, 32), (256, 128, 128, 192, 32, 96, 64), "pool",
+           (480, 192, 96, 208, 16, 48, 64), (512, 160, 112, 224, 24, 64, 64), (512, 128, 128, 256, 24, 64, 64),
+           (512, 112, 144, 288, 32, 64, 64), (528, 256, 160, 320, 32, 128, 128), "pool",
+           (832, 256, 160, 320, 32, 128, 128), (832, 384, 192, 384, 48, 128, 128)]
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1), nn.Conv2d(64, 192, 3, padding=1),
+                               nn.MaxPool2d(3, 2, 1)]
+    layers += [nn.MaxPool2d(3, 2, 1) if i == "pool" else _Inception(*i) for i in inc]
+    layers += [nn.AvgPool2d(7), nn.Conv2d(1024, 10, 1), nn.Flatten(), nn.Softmax(-1)]
+    return nn.Sequential(*layers)
+
+
+class _ShuffleUnit(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.split = stride == 1 and cin == cout
+        if not self.split:
+            self.residual = nn.Sequential(
+                nn.Conv2d(cin, cin, 1), nn.BatchNorm2d(cin), nn.ReLU(),
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, cout // 2, 1), nn.BatchNorm2d(cout // 2), nn.ReLU())
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, cout // 2, 1), nn.BatchNorm2d(cout // 2), nn.ReLU())
+        else:
+            c = cin // 2
+            self.residual = nn.Sequential(
+                nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1, groups=c),
+                nn.BatchNorm2d(c), nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU())
+            self.shortcut = nn.Sequential()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.split:
+            short, res = torch.split(x, x.shape[1] // 2, dim=1)
+        else:
+            short, res = x, x
+        y = torch.cat([self.shortcut(short), self.residual(res)], 1)
+        b, c, h, w = y.shape
+        return y.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, c, h, w)
+
+
+def shufflenet_v2(num_classes: int = 100) -> nn.Module:
+    """ShuffleNetV2 1.0 for 32x32 inputs (Zeus's CIFAR-100 example)."""
+    outs = (116, 232, 464, 1024)
+    layers: list[nn.Module] = [nn.Conv2d(3, 24, 3, padding=1), nn.BatchNorm2d(24)]
+    cin = 24
+    for cout, repeat in zip(outs[:3], (3, 7, 3)):
+        layers.append(_ShuffleUnit(cin, cout, 2))
+        layers += [_ShuffleUnit(cout, cout, 1) for _ in range(repeat)]
+        cin = cout
+    layers += [nn.Conv2d(cin, outs[3], 1), nn.BatchNorm2d(outs[3]), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+               nn.Flatten(), nn.Linear(outs[3], num_classes)]
+    return nn.Sequential(*layers)
 
 
 class _InvertedResidual(nn.Module):
@@ -103,6 +199,9 @@ def resnet50_v15(num_classes: int = 1000) -> nn.Module:
 PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
     "mnn-lenet": (mnn_lenet, (1, 28, 28)),
     "mnn-alexnet": (mnn_alexnet, (3, 224, 224)),
+    "mnn-squeezenet": (mnn_squeezenet, (3, 224, 224)),
+    "mnn-googlenet": (mnn_googlenet, (3, 224, 224)),
+    "shufflenet-v2": (shufflenet_v2, (3, 32, 32)),
     "mobilenet-v2": (mobilenet_v2, (3, 224, 224)),
     "resnet50-v1.5": (resnet50_v15, (3, 224, 224)),
 }
