@@ -19,6 +19,7 @@ W_r = F_r, the row's FLOPs. Overhead time has utilisation 0. numpy only, no torc
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -50,6 +51,11 @@ class StepRows:
         return StepRows(tuple(OP_CLASSES[int(i)] for i in step.row_class),
                         np.asarray(step.flops_dense, dtype=np.float64), np.asarray(step.nbytes, dtype=np.float64),
                         np.asarray(step.kernels, dtype=np.float64))
+
+    @cached_property
+    def class_index(self) -> np.ndarray:
+        """Index into OP_CLASSES of every row (computed once)."""
+        return np.array([OP_CLASSES.index(c) for c in self.op_class], dtype=np.int64)
 
     @property
     def total_flops(self) -> float:
@@ -108,9 +114,17 @@ class StepPrice:
                 "power_w": self.power_w, "energy_j": self.energy_j}
 
 
+def _per_class(unit: UnitModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Efficiency, peak and byte scale of every op class (aligned with OP_CLASSES)."""
+    eff = np.array([resolve_efficiency(unit.efficiency, c) for c in OP_CLASSES], dtype=np.float64)
+    peak = np.array([unit.peak_for(c) for c in OP_CLASSES], dtype=np.float64)
+    scale = np.array([unit.bytes_scale(c) for c in OP_CLASSES], dtype=np.float64)
+    return eff, peak, scale
+
+
 def row_efficiency(rows: StepRows, unit: UnitModel) -> np.ndarray:
     """Efficiency of every row: the class's, times the saturating size factor when the unit has one."""
-    eff = np.array([resolve_efficiency(unit.efficiency, c) for c in rows.op_class], dtype=np.float64)
+    eff = _per_class(unit)[0][rows.class_index]
     if unit.half_work_flops:
         w = rows.flops
         eff = eff * np.divide(w, w + unit.half_work_flops, out=np.ones_like(w), where=w > 0)
@@ -119,11 +133,15 @@ def row_efficiency(rows: StepRows, unit: UnitModel) -> np.ndarray:
 
 def price_step(rows: StepRows, unit: UnitModel) -> StepPrice:
     """The module docstring's equations for one step."""
-    peak = np.array([unit.peak_for(c) for c in rows.op_class], dtype=np.float64)
-    eff = row_efficiency(rows, unit)
+    eff_c, peak_c, scale_c = _per_class(unit)
+    idx = rows.class_index
+    peak = peak_c[idx]
+    eff = eff_c[idx]
+    if unit.half_work_flops:
+        w = rows.flops
+        eff = eff * np.divide(w, w + unit.half_work_flops, out=np.ones_like(w), where=w > 0)
     t_c = np.divide(rows.flops, peak * eff, out=np.zeros_like(rows.flops), where=rows.flops > 0)
-    scale = np.array([unit.bytes_scale(c) for c in rows.op_class], dtype=np.float64)
-    t_m = rows.nbytes * scale / unit.mem_bandwidth_bytes_per_s
+    t_m = rows.nbytes * scale_c[idx] / unit.mem_bandwidth_bytes_per_s
     roof = np.maximum(t_c, t_m)
     work = np.where(t_c >= t_m, rows.flops / peak, t_m)
     overhead = float(rows.kernels.sum()) * unit.kernel_overhead_s

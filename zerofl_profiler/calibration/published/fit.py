@@ -111,6 +111,7 @@ class DeviceFit:
     status: str  # "fitted" | "too few rows"
     gemm_efficiency: float
     kernel_overhead_s: float
+    mem_bandwidth_bytes_per_s: float
     fitted: tuple[str, ...]  # names of the fitted time parameters
     rows: tuple[str, ...]
     idle_power_w: float
@@ -123,6 +124,7 @@ class DeviceFit:
         """JSON-ready dict."""
         return {"device": self.device, "unit": self.unit, "runtime": self.runtime, "status": self.status,
                 "efficiency_gemm": self.gemm_efficiency, "kernel_overhead_s": self.kernel_overhead_s,
+                "mem_bandwidth_bytes_per_s": self.mem_bandwidth_bytes_per_s,
                 "fitted": list(self.fitted), "rows": list(self.rows), "idle_power_w": self.idle_power_w,
                 "dynamic_power_w": self.dynamic_power_w, "power_status": self.power_status,
                 "power_fitted": list(self.power_fitted), "power_rows": list(self.power_rows)}
@@ -161,7 +163,7 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None) -> UnitModel:
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
     return replace(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
-                   half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
+                   mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s, half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
                    dynamic_power_w=d.dynamic_power_w)
 
 
@@ -211,7 +213,8 @@ def gauss_newton(resid: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iter
 
 def _time_params(n_rows: int) -> tuple[str, ...]:
     """The time parameters a device with ``n_rows`` rows can fit (more rows than parameters)."""
-    return ("scale", "overhead") if n_rows > 2 else ("scale",) if n_rows > 1 else ()
+    return (("scale", "overhead", "bandwidth") if n_rows > 3 else ("scale", "overhead") if n_rows > 2
+            else ("scale",) if n_rows > 1 else ())
 
 
 def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
@@ -258,7 +261,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         per: dict[tuple[str, str], dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
             v = x[len(shared) + i]
-            per.setdefault(key, {})[p] = _sig(v) if p == "scale" else math.exp(min(max(v, -60.0), 10.0))
+            per.setdefault(key, {})[p] = _sig(v) if p == "scale" else math.exp(min(max(v, -60.0), 60.0))
         return h, g, opt, per
 
     def units(x: np.ndarray) -> dict[tuple[str, str], UnitModel]:
@@ -277,6 +280,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                 eff["optimizer"] = opt
             out[key] = replace(decl.model, efficiency=MappingProxyType(eff),
                                kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
+                               mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
                                half_work_flops=h)
         return out
 
@@ -296,7 +300,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         x0.append(_logit(G_START))
     for key, p in layout:
         d = declared[key].model
-        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else math.log(d.kernel_overhead_s))
+        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else math.log(d.kernel_overhead_s)
+                  if p == "overhead" else math.log(d.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
         # a few starting points for h: the objective is not convex in it
@@ -319,6 +324,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         devices[key] = _power_fit(DeviceFit(
             device=key[0], unit=key[1], runtime=decl.runtime, status="fitted" if p else "too few rows",
             gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].kernel_overhead_s,
+            mem_bandwidth_bytes_per_s=u[key].mem_bandwidth_bytes_per_s,
             fitted=tuple(sorted(p)), rows=tuple(r.id for r in rs) if p else (),
             idle_power_w=decl.model.idle_power_w, dynamic_power_w=None, power_status="no power rows"),
             rs, work, u[key])
@@ -337,7 +343,9 @@ def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, St
         pr = [predict_row(r, work[r.id], unit) for r in board]
         util = np.array([x.utilisation for x in pr])
         p = np.array([r.power_w for r in board])
-        dyn = float(np.exp(np.mean(np.log(np.maximum(p - unit.idle_power_w, 1e-9)) - np.log(util))))
+        # least squares in relative error: min sum((idle + dyn * U) / P - 1)^2, closed form, dyn >= 0
+        a = util / p
+        dyn = max(0.0, float(np.sum(a * (1.0 - unit.idle_power_w / p)) / max(float(np.sum(a * a)), 1e-300)))
         return replace(d, dynamic_power_w=dyn, power_status="fitted", power_fitted=("dynamic_power_w",),
                        power_rows=tuple(r.id for r in board))
     if above:

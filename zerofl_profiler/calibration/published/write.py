@@ -3,8 +3,9 @@
 The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
 ``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
 GPUs' PyTorch eager) and the fitted ``dynamic_power_w``; fitted values of the default runtime
-replace the v1 values of ``kernel_overhead_s`` and ``efficiency.*`` in place, those of another
-runtime (MNN on a phone CPU) go to ``[units.<u>.runtimes.<name>]``; ``efficiency_curve`` holds the
+replace the v1 values of ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective
+bandwidth) and ``efficiency.*`` in place, those of another runtime (MNN on a phone CPU) go to
+``[units.<u>.runtimes.<name>]`` (which then also carries ``mem_bandwidth_bytes_per_s``); ``efficiency_curve`` holds the
 fitted ``half_work_flops``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
 """
@@ -79,9 +80,11 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
         _set_in_section(lines, f"[units.{decl.unit}.precision]", cls_name, f'"{prec}"')
     base = f"units.{decl.unit}" if d.runtime == default_rt else f"units.{decl.unit}.runtimes.{d.runtime}"
     if d.status == "fitted":
+        head = f"[{base}]" if base != f"units.{decl.unit}" else unit
         if "overhead" in d.fitted:
-            _set_in_section(lines, f"[{base}]" if base != f"units.{decl.unit}" else unit, "kernel_overhead_s",
-                            _q(d.kernel_overhead_s))
+            _set_in_section(lines, head, "kernel_overhead_s", _q(d.kernel_overhead_s))
+        if "bandwidth" in d.fitted:
+            _set_in_section(lines, head, "mem_bandwidth_bytes_per_s", _q(d.mem_bandwidth_bytes_per_s))
         eff = f"[{base}.efficiency]"
         _set_in_section(lines, eff, "gemm", _q(d.gemm_efficiency))
         if cls.grouped_ratio is not None:
