@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from zerofl_profiler.calibration.predict import StepRows, UnitModel, energy_above_idle, price_step
+from zerofl_profiler.hardware_models.spec import DeviceProfile
+
+PROFILE = DeviceProfile(name="t", device="t", unit="gpu", mode=None, energy_mode="active_power", peak_flops=1e12,
+                        mem_bandwidth_bytes_per_s=1e11, kernel_overhead_s=1e-5, sparse_efficiency=0.0,
+                        idle_power_w=10.0, efficiency=MappingProxyType({"gemm": 0.5, "elementwise": 0.1}),
+                        ram_bytes=1e9, active_power_w=100.0)
 
 
 def _unit(**kw: object) -> UnitModel:
-    base = dict(peak_flops=1e12, mem_bandwidth_bytes_per_s=1e11, kernel_overhead_s=1e-5,
-                efficiency=MappingProxyType({"gemm": 0.5, "elementwise": 0.1}), idle_power_w=10.0,
-                active_power_w=100.0)
-    base.update(kw)
-    return UnitModel(**base)  # type: ignore[arg-type]
+    return UnitModel(PROFILE).with_fields(**kw)
 
 
 ROWS = StepRows(("gemm", "elementwise"), np.array([1e9, 1e6]), np.array([1e6, 4e8]), np.array([1.0, 1.0]))

@@ -1,7 +1,7 @@
 """Price one training step with the schema-2 device fields (DEVICE_V2.md), as a pure function.
 
-This is the seam between the published-data fit and the cost model: :class:`UnitModel` holds the
-schema-2 fields of one compute unit under one runtime, :class:`StepRows` the work of one dense
+This is the seam between the published-data fit and the cost model: :class:`UnitModel` holds a
+unit's v1 :class:`DeviceProfile` and the schema-2 fields of one runtime, :class:`StepRows` the work of one dense
 training step (one entry per layer x phase row, as ``analysis.workload.from_layers`` builds it),
 and :func:`price_step` turns both into time, utilisation, power and energy::
 
@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..hardware_models.spec import OP_CLASSES, resolve_efficiency
+from ..hardware_models.spec import OP_CLASSES, DeviceProfile, resolve_efficiency
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 #: bytes per element of each precision; the FLOP counter counts FP32 (4-byte) traffic
@@ -65,23 +65,34 @@ class StepRows:
 
 @dataclass(frozen=True)
 class UnitModel:
-    """The schema-2 fields of one unit under one runtime (DEVICE_V2.md names)."""
+    """A unit's v1 profile plus the schema-2 fields (DEVICE_V2.md names) its pricing needs."""
 
-    peak_flops: float
-    mem_bandwidth_bytes_per_s: float
-    kernel_overhead_s: float
-    efficiency: Mapping[str, float]
-    idle_power_w: float
-    active_power_w: float = 0.0
+    profile: DeviceProfile
     peaks: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # peak_flops_<p>
     precision: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # op class -> p
     half_work_flops: float | None = None
     dynamic_power_w: float | None = None
 
+    def with_fields(self, **kw: Any) -> "UnitModel":
+        """A copy with fields replaced, v1 ones (DeviceProfile's) and schema-2 ones alike."""
+        own = {k: kw.pop(k) for k in list(kw) if k in ("peaks", "precision", "half_work_flops", "dynamic_power_w")}
+        return replace(self, profile=replace(self.profile, **kw), **own) if kw else replace(self, **own)
+
+    @property
+    def efficiency(self) -> Mapping[str, float]:
+        """Per-class efficiencies (v1)."""
+        return self.profile.efficiency
+
+    @property
+    def idle_power_w(self) -> float:
+        """Idle board power (v1)."""
+        return self.profile.idle_power_w
+
     def peak_for(self, op_class: str) -> float:
         """Peak FLOP/s of the precision an op class runs in (peak_flops_<p>, else peak_flops)."""
         p = self.precision.get(op_class, "fp32")
-        return self.peak_flops if p == "fp32" else float(self.peaks.get(p, self.peak_flops))
+        base = self.profile.peak_flops
+        return base if p == "fp32" else float(self.peaks.get(p, base))
 
     def bytes_scale(self, op_class: str) -> float:
         """Traffic of an op class relative to the counter's FP32 bytes."""
@@ -141,16 +152,16 @@ def price_step(rows: StepRows, unit: UnitModel) -> StepPrice:
         w = rows.flops
         eff = eff * np.divide(w, w + unit.half_work_flops, out=np.ones_like(w), where=w > 0)
     t_c = np.divide(rows.flops, peak * eff, out=np.zeros_like(rows.flops), where=rows.flops > 0)
-    t_m = rows.nbytes * scale_c[idx] / unit.mem_bandwidth_bytes_per_s
+    t_m = rows.nbytes * scale_c[idx] / unit.profile.mem_bandwidth_bytes_per_s
     roof = np.maximum(t_c, t_m)
     work = np.where(t_c >= t_m, rows.flops / peak, t_m)
-    overhead = float(rows.kernels.sum()) * unit.kernel_overhead_s
+    overhead = float(rows.kernels.sum()) * unit.profile.kernel_overhead_s
     t = float(roof.sum()) + overhead
     util = float(work.sum()) / t if t > 0 else 0.0
     if unit.dynamic_power_w is not None:
         power = unit.idle_power_w + unit.dynamic_power_w * util
     else:
-        power = unit.active_power_w
+        power = unit.profile.active_power_w
     return StepPrice(time_s=t, overhead_s=overhead, utilisation=util, power_w=power, energy_j=power * t)
 
 

@@ -88,11 +88,7 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         peaks = {k[len("peak_flops_"):]: float(v["value"]) for k, v in x.items() if k.startswith("peak_flops_")}
         srcs = {k: v["source"] for k, v in x.items() if isinstance(v, dict) and "source" in v}
         prec = {k: v for k, v in x.get("precision", {}).items() if k != "source"}
-        model = UnitModel(
-            peak_flops=prof.peak_flops, mem_bandwidth_bytes_per_s=prof.mem_bandwidth_bytes_per_s,
-            kernel_overhead_s=prof.kernel_overhead_s, efficiency=MappingProxyType(dict(prof.efficiency)),
-            idle_power_w=prof.idle_power_w, active_power_w=prof.active_power_w,
-            peaks=MappingProxyType(peaks), precision=MappingProxyType(prec))
+        model = UnitModel(prof, peaks=MappingProxyType(peaks), precision=MappingProxyType(prec))
         out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, str(x.get("runtime", "default")), model, srcs)
     return out
 
@@ -162,8 +158,8 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None) -> UnitModel:
         eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
-    return replace(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
-                   mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s, half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
+    return decl.model.with_fields(efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
+                                  mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s, half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
                    dynamic_power_w=d.dynamic_power_w)
 
 
@@ -278,10 +274,11 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                 eff["gemm_grouped"] = s * g
             if opt is not None:
                 eff["optimizer"] = opt
-            out[key] = replace(decl.model, efficiency=MappingProxyType(eff),
-                               kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
-                               mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
-                               half_work_flops=h)
+            out[key] = decl.model.with_fields(
+                efficiency=MappingProxyType(eff),
+                kernel_overhead_s=p.get("overhead", decl.model.profile.kernel_overhead_s),
+                mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.profile.mem_bandwidth_bytes_per_s),
+                half_work_flops=h)
         return out
 
     meas = np.log(np.array([r.step_s for r in fitted_rows]))
@@ -300,8 +297,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         x0.append(_logit(G_START))
     for key, p in layout:
         d = declared[key].model
-        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else math.log(d.kernel_overhead_s)
-                  if p == "overhead" else math.log(d.mem_bandwidth_bytes_per_s))
+        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else math.log(d.profile.kernel_overhead_s)
+                  if p == "overhead" else math.log(d.profile.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
         # a few starting points for h: the objective is not convex in it
@@ -323,8 +320,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         p = per.get(key, {})
         devices[key] = _power_fit(DeviceFit(
             device=key[0], unit=key[1], runtime=decl.runtime, status="fitted" if p else "too few rows",
-            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].kernel_overhead_s,
-            mem_bandwidth_bytes_per_s=u[key].mem_bandwidth_bytes_per_s,
+            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].profile.kernel_overhead_s,
+            mem_bandwidth_bytes_per_s=u[key].profile.mem_bandwidth_bytes_per_s,
             fitted=tuple(sorted(p)), rows=tuple(r.id for r in rs) if p else (),
             idle_power_w=decl.model.idle_power_w, dynamic_power_w=None, power_status="no power rows"),
             rs, work, u[key])
