@@ -35,8 +35,13 @@ def generated() -> str:
         fits.append(f"- class `{c}`: {shape}; rms log error {f.rms_log_error:.3f}")
         for d in f.devices.values():
             dyn = f"{d.dynamic_power_w:.3g} W" if d.dynamic_power_w is not None else "declared"
+            if d.mode is not None:
+                fits.append(f"  - `{d.device}-{d.unit}@{d.mode}` ({d.status}: {', '.join(d.fitted) or '-'}): "
+                            f"compute peaks x {d.clock:.3g}, dynamic_power_w {dyn} ({d.power_status}), {len(d.rows)} rows")
+                continue
             fits.append(f"  - `{d.device}-{d.unit}` ({d.runtime}, {d.status}: {', '.join(d.fitted) or '-'}): "
                         f"efficiency.gemm {d.gemm_efficiency:.3g}, kernel_overhead_s {d.kernel_overhead_s:.3g}, "
+                        f"mem_bandwidth_bytes_per_s {d.mem_bandwidth_bytes_per_s:.3g}, "
                         f"dynamic_power_w {dyn} ({d.power_status}), {len(d.rows)} rows")
     return "\n".join([BEGIN, "", *[f"- {s}" for s in summary_lines(rep)], "", "Fitted parameters:", "", *fits, "",
                       *table_lines(rep), "", END])

@@ -77,10 +77,10 @@ def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:
     from zerofl_profiler.hardware_models.catalogue import _catalogue_files
 
     decl = declared_units([("snapdragon-855", "cpu")])[("snapdragon-855", "cpu")]
-    d = DeviceFit("snapdragon-855", "cpu", "mnn", "fitted", 0.25, 3e-4, 2e10, ("bandwidth", "overhead", "scale"),
+    d = DeviceFit("snapdragon-855", "cpu", None, "mnn", "fitted", 0.25, 3e-4, 2e10, ("bandwidth", "overhead", "scale"),
                   ("r1", "r2", "r3", "r4"), 0.5, 2.5, "fitted", ("dynamic_power_w",), ("r2",))
     cls = ClassFit("phone-cpu", 1e6, 0.05, 0.01, ("half_work", "optimizer", "grouped"),
-                   MappingProxyType({("snapdragon-855", "cpu"): d}), 0.1)
+                   MappingProxyType({("snapdragon-855", "cpu", None): d}), 0.1)
     text = _catalogue_files()["snapdragon-855"].read_text()
     new = tomllib.loads(device_text(text, decl, d, cls))
     old = tomllib.loads(text)
@@ -103,3 +103,20 @@ def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:
 def test_write_catalogue_needs_from_published(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     res = run(capsys, "calibrate", "--write-catalogue", str(tmp_path))
     assert res.code == 2 and "--from-published" in res.err
+
+
+def test_write_mode_scales_the_peaks() -> None:
+    from zerofl_profiler.calibration.published.fit import DeviceFit, declared_units
+    from zerofl_profiler.calibration.published.write import mode_text
+    from zerofl_profiler.hardware_models.catalogue import _catalogue_files
+
+    decl = declared_units([("v100", "gpu")])[("v100", "gpu")]
+    base = DeviceFit("v100", "gpu", None, "pytorch-eager", "fitted", 0.8, 1e-5, 8e11, ("scale",), ("a", "b"), 40.0,
+                     200.0, "fitted")
+    m = DeviceFit("v100", "gpu", "150W", "pytorch-eager", "fitted", 0.8, 1e-5, 8e11, ("clock",), ("c", "d"), 40.0,
+                  110.0, "fitted", clock=0.6)
+    new = tomllib.loads(mode_text(_catalogue_files()["v100"].read_text(), decl, base, m))
+    mode = new["modes"]["150W"]["units"]["gpu"]
+    assert mode["peak_flops"]["value"] == pytest.approx(15.7e12 * 0.6, rel=1e-5)
+    assert mode["peak_flops_fp16"]["value"] == pytest.approx(125e12 * 0.6, rel=1e-5)
+    assert mode["dynamic_power_w"] == {"value": 110.0, "source": "fit_published"}

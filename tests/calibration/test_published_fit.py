@@ -58,7 +58,7 @@ def test_fit_recovers_flat_parameters() -> None:
                              kernel_overhead_s=3e-4, mem_bandwidth_bytes_per_s=1.2e10)
     rows, work = _synthetic(truth)
     cf = fit_class("phone-cpu", rows, work, DECLARED)
-    d = cf.devices[("dev", "cpu")]
+    d = cf.devices[("dev", "cpu", None)]
     assert d.status == "fitted" and set(d.fitted) == {"scale", "overhead", "bandwidth"}
     assert cf.rms_log_error < 1e-3 and cf.half_work_flops is None
     assert d.gemm_efficiency == pytest.approx(0.12, rel=0.02)
@@ -72,7 +72,7 @@ def test_fit_reproduces_a_curved_truth() -> None:
                              kernel_overhead_s=3e-4, half_work_flops=5e7)
     rows, work = _synthetic(truth)
     cf = fit_class("phone-cpu", rows, work, DECLARED)
-    d = cf.devices[("dev", "cpu")]
+    d = cf.devices[("dev", "cpu", None)]
     assert cf.rms_log_error < 1e-2
     assert d.gemm_efficiency == pytest.approx(0.12, rel=0.05)
     u = unit_model(DECLARED[("dev", "cpu")], cf)
@@ -84,7 +84,7 @@ def test_one_row_is_too_few_and_keeps_declared_values() -> None:
     decl = DECLARED
     r = _row(0, 4, "mnn-lenet", 0.01)
     cf = fit_class("phone-cpu", [r], {r.id: _work(4, 1e6, 3)}, decl)
-    d = cf.devices[("dev", "cpu")]
+    d = cf.devices[("dev", "cpu", None)]
     assert d.status == "too few rows" and d.fitted == () and d.rows == ()
     assert d.gemm_efficiency == DECL.efficiency["gemm"] and d.kernel_overhead_s == DECL.profile.kernel_overhead_s
     assert cf.fitted == ()
@@ -100,6 +100,28 @@ def test_power_fit_from_board_power_rows() -> None:
         r = _row(i, b, "mnn-lenet", pr.time_s, power={"value": pr.power_w, "unit": "w_average"})
         rows.append(r)
         work[r.id] = w
-    d = fit_class("phone-cpu", rows, work, decl).devices[("dev", "cpu")]
+    d = fit_class("phone-cpu", rows, work, decl).devices[("dev", "cpu", None)]
     assert d.power_status == "fitted" and d.dynamic_power_w == pytest.approx(4.0, rel=1e-3)
     assert d.idle_power_w == DECL.idle_power_w
+
+
+def test_power_mode_fits_its_clock() -> None:
+    """Rows under a power limit share the unit's parameters and fit only the clock factor of the compute peaks."""
+    from zerofl_profiler.calibration.published.fit import _in_mode
+
+    truth = DECL.with_fields(efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.05}),
+                             kernel_overhead_s=3e-4)
+    rows, work = _synthetic(truth)
+    slow = _in_mode(truth, 0.6, None)
+    modes = {}
+    for i, b in enumerate((2, 8, 32)):
+        w = _work(b, 3e8, 8)
+        r = _row(100 + i, b, "mnn-alexnet", predict_row(_row(0, b, "mnn-alexnet", 1.0), w, slow).time_s)
+        rows.append(r)
+        work[r.id] = w
+        modes[r.id] = "150W"
+    cf = fit_class("phone-cpu", rows, work, DECLARED, modes)
+    m = cf.devices[("dev", "cpu", "150W")]
+    assert m.status == "fitted" and m.fitted == ("clock",) and m.clock == pytest.approx(0.6, rel=0.02)
+    u = unit_model(DECLARED[("dev", "cpu")], cf, "150W")
+    assert u.profile.peak_flops == pytest.approx(2e11 * m.clock)

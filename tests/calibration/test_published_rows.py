@@ -85,15 +85,14 @@ def test_each_exclusion_rule_fires() -> None:
         "unknown-device": parse_row(_with(device="nope"), "t"),
         "no-model-definition": parse_row(_with(model="vgg99"), "t"),
         "multi-gpu": parse_row(_with(gpus=8), "t"),
-        "power-limit-mode": parse_row(_with(power_limit_w=150), "t"),
         "undocumented-setup": parse_row(_with(source=dict(GOOD["source"], file="a/MEIZU_Core_f0/t.csv")), "t"),
     }
-    top = parse_row(_with(power_limit_w=250, id="top"), "t")
-    ctx = Context.of([*cases.values(), top, base], units)
+    limited = parse_row(_with(power_limit_w=150, id="limited"), "t")  # a power mode, not an exclusion
+    ctx = Context.of([*cases.values(), limited, base], units)
     assert {r.name for r in RULES} == set(cases)
     for rule, row in cases.items():
         assert exclusion_of(row, ctx) == rule
-    assert exclusion_of(base, ctx) is None and exclusion_of(top, ctx) is None
+    assert exclusion_of(base, ctx) is None and exclusion_of(limited, ctx) is None
 
 
 def test_declared_extras_cite_sources() -> None:

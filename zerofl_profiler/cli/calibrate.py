@@ -94,8 +94,10 @@ def _from_published(write_catalogue: str | None, as_json: bool, console: object)
     for f in rep.fits.values():
         for d in f.devices.values():
             note = "too few rows: declared values kept" if d.status != "fitted" else f"fitted {', '.join(d.fitted)}"
-            click.echo(f"{d.device}-{d.unit} ({d.runtime}): {note}; efficiency.gemm {d.gemm_efficiency:.3g}, "
-                       f"kernel_overhead_s {d.kernel_overhead_s:.3g}, {len(d.rows)} rows; power: {d.power_status}")
+            what = (f"compute peaks x {d.clock:.3g}" if d.mode else
+                    f"efficiency.gemm {d.gemm_efficiency:.3g}, kernel_overhead_s {d.kernel_overhead_s:.3g}")
+            name = f"{d.device}-{d.unit}" + (f"@{d.mode}" if d.mode else f" ({d.runtime})")
+            click.echo(f"{name}: {note}; {what}, {len(d.rows)} rows; power: {d.power_status}")
     for line in summary_lines(rep):
         click.echo(line)
     for p in written:

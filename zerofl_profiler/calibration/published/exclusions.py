@@ -41,10 +41,6 @@ class Rule:
     test: Callable[[PublishedRow, Context], bool]
 
 
-def _below_max_limit(r: PublishedRow, c: Context) -> bool:
-    return r.power_limit_w is not None and r.power_limit_w < c.max_limit_w[r.source.file]
-
-
 RULES: tuple[Rule, ...] = (
     Rule("unknown-device", "the row's device and unit are not in the catalogue",
          lambda r, c: (r.device, r.unit) not in c.units),
@@ -52,8 +48,6 @@ RULES: tuple[Rule, ...] = (
          "models.py), so its work cannot be counted", lambda r, c: r.model not in MODELLED),
     Rule("multi-gpu", "data-parallel training on several GPUs: the model prices one device, not the all-reduce",
          lambda r, c: r.gpus > 1),
-    Rule("power-limit-mode", "run under a power limit below the source's highest: the catalogue has no "
-         "power-limit mode for it", _below_max_limit),
     Rule("undocumented-setup", "the source repository does not document the run's setting",
          lambda r, c: any(f"/{d}/" in r.source.file for d in UNDOCUMENTED_SETUPS)),
 )

@@ -34,6 +34,8 @@ from ..predict import GEMM_CLASSES, StepPrice, StepRows, UnitModel, energy_above
 from .exclusions import Context, exclusion_of
 from .rows import PublishedRow
 
+#: a fitted unit: (device, unit, power mode or None)
+Key = tuple[str, str, "str | None"]
 #: catalogue category (and unit) -> device class that shares the efficiency shape
 DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("gpu", "gpu"): "gpu",
                 ("jetson", "gpu"): "jetson-gpu", ("jetson", "cpu"): "jetson-cpu"}
@@ -103,6 +105,7 @@ class DeviceFit:
 
     device: str
     unit: str
+    mode: str | None  # a power-limit mode ("150W"), None for the unit's default
     runtime: str
     status: str  # "fitted" | "too few rows"
     gemm_efficiency: float
@@ -115,10 +118,12 @@ class DeviceFit:
     power_status: str  # "fitted" | "too few rows" | "no power rows"
     power_fitted: tuple[str, ...] = ()
     power_rows: tuple[str, ...] = ()
+    clock: float = 1.0  # a mode's compute-peak multiplier (clocks under the power limit)
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
-        return {"device": self.device, "unit": self.unit, "runtime": self.runtime, "status": self.status,
+        return {"device": self.device, "unit": self.unit, "mode": self.mode, "clock": self.clock,
+                "runtime": self.runtime, "status": self.status,
                 "efficiency_gemm": self.gemm_efficiency, "kernel_overhead_s": self.kernel_overhead_s,
                 "mem_bandwidth_bytes_per_s": self.mem_bandwidth_bytes_per_s,
                 "fitted": list(self.fitted), "rows": list(self.rows), "idle_power_w": self.idle_power_w,
@@ -135,7 +140,7 @@ class ClassFit:
     grouped_ratio: float | None
     optimizer_efficiency: float | None
     fitted: tuple[str, ...]
-    devices: Mapping[tuple[str, str], DeviceFit]
+    devices: Mapping[Key, DeviceFit]
     rms_log_error: float
 
     def to_json(self) -> dict:
@@ -147,20 +152,32 @@ class ClassFit:
                 "devices": [d.to_json() for d in self.devices.values()]}
 
 
-def unit_model(decl: DeclaredUnit, cls: ClassFit | None) -> UnitModel:
-    """The unit as the fit has it (declared values where it fitted nothing)."""
-    if cls is None or (decl.device, decl.unit) not in cls.devices:
+def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None) -> UnitModel:
+    """The unit (in a power mode) as the fit has it; declared values where it fitted nothing."""
+    base_key = (decl.device, decl.unit, None)
+    if cls is None or base_key not in cls.devices:
         return decl.model
-    d = cls.devices[(decl.device, decl.unit)]
+    d = cls.devices[base_key]
     eff = dict(decl.model.efficiency)
     eff["gemm"] = d.gemm_efficiency
     if cls.grouped_ratio is not None:
         eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
-    return decl.model.with_fields(efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
-                                  mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s, half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
-                   dynamic_power_w=d.dynamic_power_w)
+    u = decl.model.with_fields(efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
+                               mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
+                               half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
+                               dynamic_power_w=d.dynamic_power_w)
+    m = cls.devices.get((decl.device, decl.unit, mode)) if mode else None
+    return _in_mode(u, m.clock, m.dynamic_power_w if m.dynamic_power_w is not None else u.dynamic_power_w) \
+        if m is not None else u
+
+
+def _in_mode(u: UnitModel, clock: float, dynamic_power_w: float | None) -> UnitModel:
+    """A unit under a power limit: every compute peak times ``clock`` (bandwidth and dispatch unchanged)."""
+    return u.with_fields(peak_flops=u.profile.peak_flops * clock,
+                         peaks=MappingProxyType({k: v * clock for k, v in u.peaks.items()}),
+                         dynamic_power_w=dynamic_power_w)
 
 
 def predict_row(row: PublishedRow, work: StepRows, unit: UnitModel) -> StepPrice:
@@ -214,31 +231,41 @@ def _time_params(n_rows: int) -> tuple[str, ...]:
 
 
 def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
-              declared: Mapping[tuple[str, str], DeclaredUnit]) -> ClassFit:
+              declared: Mapping[tuple[str, str], DeclaredUnit],
+              modes: Mapping[str, str | None] | None = None) -> ClassFit:
     """Fit one device class's shared shape and per-device time and power parameters to its rows.
 
     On a compute-bound op the curve adds ``h / (P * eff)`` seconds, a per-op constant like the
     dispatch overhead, so ``half_work_flops`` is kept only when it lowers the rms log error by
     more than ``CURVE_GAIN`` over a flat-efficiency fit with the same other parameters.
     """
-    flat = _fit_class(device_class, rows, work, declared, curve=False)
+    modes = modes or {}
+    flat = _fit_class(device_class, rows, work, declared, modes, curve=False)
     if not flat.fitted and not any(d.status == "fitted" for d in flat.devices.values()):
         return flat
-    curved = _fit_class(device_class, rows, work, declared, curve=True)
+    curved = _fit_class(device_class, rows, work, declared, modes, curve=True)
     if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error:
         return curved
     return flat
 
 
 def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
-               declared: Mapping[tuple[str, str], DeclaredUnit], *, curve: bool) -> ClassFit:
-    by_dev: dict[tuple[str, str], list[PublishedRow]] = {}
+               declared: Mapping[tuple[str, str], DeclaredUnit], modes: Mapping[str, str | None], *,
+               curve: bool) -> ClassFit:
+    def key_of(r: PublishedRow) -> Key:
+        return (r.device, r.unit, modes.get(r.id))
+
+    by_dev: dict[Key, list[PublishedRow]] = {}
     for r in rows:
-        by_dev.setdefault((r.device, r.unit), []).append(r)
-    layout: list[tuple[tuple[str, str], str]] = []
-    for key, rs in sorted(by_dev.items()):
-        layout += [(key, p) for p in _time_params(len(rs))]
-    fitted_rows = [r for r in rows if _time_params(len(by_dev[(r.device, r.unit)]))]
+        by_dev.setdefault(key_of(r), []).append(r)
+    layout: list[tuple[Key, str]] = []
+    for key, rs in sorted(by_dev.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        if key[2] is None:
+            layout += [(key, p) for p in _time_params(len(rs))]
+        elif len(rs) > 1 and _time_params(len(by_dev.get((key[0], key[1], None), []))):
+            layout.append((key, "clock"))  # a mode fits its clocks; the rest is its unit's
+    in_layout = {k for k, _ in layout}
+    fitted_rows = [r for r in rows if key_of(r) in in_layout]
     has_grouped = any(float(work[r.id].flops[np.array([c == "gemm_grouped" for c in work[r.id].op_class],
                                                       dtype=bool)].sum()) > 0 for r in fitted_rows)
     shared = (["half_work"] if curve else []) + ["optimizer"] + (["grouped"] if has_grouped else [])
@@ -247,24 +274,25 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     if len(fitted_rows) <= len(layout):
         layout = []
         fitted_rows = []
-    names = shared + [f"{d}:{u}:{p}" for (d, u), p in layout]
+    names = shared + [f"{k}:{p}" for k, p in layout]
 
-    def unpack(x: np.ndarray) -> tuple[float | None, float | None, dict[tuple[str, str], dict[str, float]]]:
+    def unpack(x: np.ndarray) -> tuple[float | None, float | None, float | None, dict[Key, dict[str, float]]]:
         h = math.exp(min(max(x[0], 0.0), 60.0)) if "half_work" in shared else None
         i0 = 1 if "half_work" in shared else 0
         opt = _sig(x[i0]) if "optimizer" in shared else None
         g = _sig(x[i0 + 1]) if "grouped" in shared else None
-        per: dict[tuple[str, str], dict[str, float]] = {}
+        per: dict[Key, dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
             v = x[len(shared) + i]
-            per.setdefault(key, {})[p] = _sig(v) if p == "scale" else math.exp(min(max(v, -60.0), 60.0))
+            per.setdefault(key, {})[p] = _sig(v) if p in ("scale", "clock") else math.exp(min(max(v, -60.0), 60.0))
         return h, g, opt, per
 
-    def units(x: np.ndarray) -> dict[tuple[str, str], UnitModel]:
+    def units(x: np.ndarray) -> dict[Key, UnitModel]:
         h, g, opt, per = unpack(x)
-        out = {}
-        for key, decl in declared.items():
-            if key not in by_dev:
+        out: dict[Key, UnitModel] = {}
+        for (dev, unit), decl in declared.items():
+            key = (dev, unit, None)
+            if not any(k[:2] == (dev, unit) for k in by_dev):
                 continue
             p = per.get(key, {})
             eff = dict(decl.model.efficiency)
@@ -279,13 +307,16 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                 kernel_overhead_s=p.get("overhead", decl.model.profile.kernel_overhead_s),
                 mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.profile.mem_bandwidth_bytes_per_s),
                 half_work_flops=h)
+            for k in by_dev:
+                if k[:2] == (dev, unit) and k[2] is not None:
+                    out[k] = _in_mode(out[key], per.get(k, {}).get("clock", 1.0), None)
         return out
 
     meas = np.log(np.array([r.step_s for r in fitted_rows]))
 
     def resid(x: np.ndarray) -> np.ndarray:
         u = units(x)
-        pred = np.array([predict_row(r, work[r.id], u[(r.device, r.unit)]).time_s for r in fitted_rows])
+        pred = np.array([predict_row(r, work[r.id], u[key_of(r)]).time_s for r in fitted_rows])
         return np.log(pred) - meas
 
     x0 = []
@@ -296,9 +327,10 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     if "grouped" in shared:
         x0.append(_logit(G_START))
     for key, p in layout:
-        d = declared[key].model
-        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else math.log(d.profile.kernel_overhead_s)
-                  if p == "overhead" else math.log(d.profile.mem_bandwidth_bytes_per_s))
+        d = declared[key[:2]].model
+        x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else _logit(0.8) if p == "clock"
+                  else math.log(d.profile.kernel_overhead_s) if p == "overhead"
+                  else math.log(d.profile.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
         # a few starting points for h: the objective is not convex in it
@@ -315,11 +347,12 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     h, g, opt, per = unpack(x)
     u = units(x)
     devices = {}
-    for key, rs in sorted(by_dev.items()):
-        decl = declared[key]
+    for key, rs in sorted(by_dev.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        decl = declared[key[:2]]
         p = per.get(key, {})
         devices[key] = _power_fit(DeviceFit(
-            device=key[0], unit=key[1], runtime=decl.runtime, status="fitted" if p else "too few rows",
+            device=key[0], unit=key[1], mode=key[2], clock=p.get("clock", 1.0), runtime=decl.runtime,
+            status="fitted" if p else "too few rows",
             gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].profile.kernel_overhead_s,
             mem_bandwidth_bytes_per_s=u[key].profile.mem_bandwidth_bytes_per_s,
             fitted=tuple(sorted(p)), rows=tuple(r.id for r in rs) if p else (),
@@ -424,12 +457,19 @@ def _measured_energy(row: PublishedRow) -> float | None:
 
 
 def fit_all(rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
-            declared: Mapping[tuple[str, str], DeclaredUnit]) -> dict[str, ClassFit]:
+            declared: Mapping[tuple[str, str], DeclaredUnit], modes: Mapping[str, str | None]) -> dict[str, ClassFit]:
     """One fit per device class over the given comparable rows."""
     by_cls: dict[str, list[PublishedRow]] = {}
     for r in rows:
         by_cls.setdefault(declared[(r.device, r.unit)].device_class, []).append(r)
-    return {c: fit_class(c, rs, work, declared) for c, rs in sorted(by_cls.items())}
+    return {c: fit_class(c, rs, work, declared, modes) for c, rs in sorted(by_cls.items())}
+
+
+def mode_of(row: PublishedRow, ctx: Context) -> str | None:
+    """The power mode a row ran in: its power limit when below the source's highest (``150W``), else None."""
+    if row.power_limit_w is None or row.power_limit_w >= ctx.max_limit_w[row.source.file]:
+        return None
+    return f"{row.power_limit_w:g}W"
 
 
 def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
@@ -448,9 +488,10 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     if progress:
         progress(f"{len(kept)} comparable rows, {len(rows) - len(kept)} excluded; counting workloads")
     work = {r.id: work_of(r) for r in kept}
+    modes = {r.id: mode_of(r, ctx) for r in kept}
     if progress:
         progress("fitting in-sample")
-    fits = fit_all(kept, work, declared)
+    fits = fit_all(kept, work, declared, modes)
     models = sorted({r.model for r in kept})
     held: dict[str, tuple[float, float | None, str]] = {}
     for m in models:
@@ -458,19 +499,20 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
             progress(f"fitting without {m}")
         train = [r for r in kept if r.model != m]
         test = [r for r in kept if r.model == m]
-        sub = fit_all(train, work, declared)
+        sub = fit_all(train, work, declared, modes)
         for r in test:
             decl = declared[(r.device, r.unit)]
             cf = sub.get(decl.device_class)
-            seen = cf is not None and (r.device, r.unit) in cf.devices and cf.devices[(r.device, r.unit)].status == "fitted"
+            base = (r.device, r.unit, None)
+            seen = cf is not None and base in cf.devices and cf.devices[base].status == "fitted"
             basis = f"fitted without {m}" if seen else "declared values (no other model on this device)"
-            u = unit_model(decl, cf if seen else None)
+            u = unit_model(decl, cf if seen else None, modes[r.id])
             pr = predict_row(r, work[r.id], u)
             held[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None or r.power_w else None, basis)
     results = []
     for r in kept:
         decl = declared[(r.device, r.unit)]
-        u = unit_model(decl, fits[decl.device_class])
+        u = unit_model(decl, fits[decl.device_class], modes[r.id])
         pr = predict_row(r, work[r.id], u)
         ht, he, hb = held[r.id]
         results.append(RowResult(r, _label(r, work[r.id]), pr.time_s, ht, hb, _measured_energy(r),

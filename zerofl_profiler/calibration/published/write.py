@@ -6,7 +6,8 @@ GPUs' PyTorch eager) and the fitted ``dynamic_power_w``; fitted values of the de
 replace the v1 values of ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective
 bandwidth) and ``efficiency.*`` in place, those of another runtime (MNN on a phone CPU) go to
 ``[units.<u>.runtimes.<name>]`` (which then also carries ``mem_bandwidth_bytes_per_s``); ``efficiency_curve`` holds the
-fitted ``half_work_flops``. Every fitted number cites ``[sources.fit_published]`` (kind
+fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
+peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
 """
 
@@ -61,6 +62,18 @@ def _source_block(d: DeviceFit, cls: ClassFit) -> list[str]:
             f'ref = "zerofl-profile calibrate --from-published: fit to {len(rows)} published rows '
             f'(zerofl_profiler/calibration/published/rows.toml; device class {cls.device_class})"',
             f'quote = "rows: {", ".join(rows)}"']
+
+
+def mode_text(text: str, decl: DeclaredUnit, base: DeviceFit, m: DeviceFit) -> str:
+    """Add a fitted power mode: ``[modes.<mode>.units.<u>]`` with the clock-scaled peaks and its dynamic power."""
+    lines = text.splitlines()
+    head = f"[modes.{m.mode}.units.{decl.unit}]"
+    _set_in_section(lines, head, "peak_flops", _q(decl.model.profile.peak_flops * m.clock))
+    for p, v in sorted(decl.model.peaks.items()):
+        _set_in_section(lines, head, f"peak_flops_{p}", _q(v * m.clock))
+    if m.dynamic_power_w is not None:
+        _set_in_section(lines, head, "dynamic_power_w", _q(m.dynamic_power_w))
+    return "\n".join(lines) + "\n"
 
 
 def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> str:
@@ -119,11 +132,14 @@ def write_catalogue(rep: FidelityReport, out_dir: str | Path) -> list[Path]:
     written = []
     for cls in rep.fits.values():
         for key, d in cls.devices.items():
-            if d.status != "fitted" and d.power_status != "fitted":
+            if key[2] is not None or (d.status != "fitted" and d.power_status != "fitted"):
                 continue
-            decl = rep.declared[key]
-            text = files[decl.device].read_text(encoding="utf-8")
+            decl = rep.declared[key[:2]]
+            text = device_text(files[decl.device].read_text(encoding="utf-8"), decl, d, cls)
+            for mkey, m in cls.devices.items():
+                if mkey[:2] == key[:2] and mkey[2] is not None and m.status == "fitted":
+                    text = mode_text(text, decl, d, m)
             path = out / files[decl.device].name
-            atomic_write(path, device_text(text, decl, d, cls))
+            atomic_write(path, text)
             written.append(path)
     return written
