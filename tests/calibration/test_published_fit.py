@@ -52,13 +52,19 @@ def _synthetic(truth: UnitModel) -> tuple[list, dict]:
 DECLARED = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
 
 
-def test_fit_recovers_flat_parameters() -> None:
-    """Flat efficiency: GEMM efficiency, overhead and the (memory-bound rows') bandwidth come back."""
-    truth = DECL.with_fields(efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.05}),
-                             kernel_overhead_s=3e-4, mem_bandwidth_bytes_per_s=1.2e10)
+def _fit_truth(optimizer_eff: float, **fields: float):
+    """Fit rows generated from the declared unit with GEMM efficiency 0.12, 300 us per op and ``fields``."""
+    truth = DECL.with_fields(
+        efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": optimizer_eff}),
+        kernel_overhead_s=3e-4, **fields)
     rows, work = _synthetic(truth)
     cf = fit_class("phone-cpu", rows, work, DECLARED)
-    d = cf.devices[("dev", "cpu", None)]
+    return cf, cf.devices[("dev", "cpu", None)], rows, work
+
+
+def test_fit_recovers_flat_parameters() -> None:
+    """Flat efficiency: GEMM efficiency, overhead and the (memory-bound rows') bandwidth come back."""
+    cf, d, _, _ = _fit_truth(0.05, mem_bandwidth_bytes_per_s=1.2e10)
     assert d.status == "fitted" and set(d.fitted) == {"scale", "overhead", "bandwidth"}
     assert cf.rms_log_error < 1e-3 and cf.half_work_flops is None
     assert d.gemm_efficiency == pytest.approx(0.12, rel=0.02)
@@ -68,11 +74,7 @@ def test_fit_recovers_flat_parameters() -> None:
 
 def test_fit_reproduces_a_curved_truth() -> None:
     """With the size curve every op is compute-bound; the per-op constant h / (P * eff) + o is what is identifiable."""
-    truth = DECL.with_fields(efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.01}),
-                             kernel_overhead_s=3e-4, half_work_flops=5e7)
-    rows, work = _synthetic(truth)
-    cf = fit_class("phone-cpu", rows, work, DECLARED)
-    d = cf.devices[("dev", "cpu", None)]
+    cf, d, rows, work = _fit_truth(0.01, half_work_flops=5e7)
     assert cf.rms_log_error < 1e-2
     assert d.gemm_efficiency == pytest.approx(0.12, rel=0.05)
     u = unit_model(DECLARED[("dev", "cpu")], cf)
