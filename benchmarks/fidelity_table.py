@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from zerofl_profiler.calibration.published.fit import run_fidelity  # noqa: E402
+from zerofl_profiler.calibration.published.fidelity import run_fidelity  # noqa: E402
 from zerofl_profiler.calibration.published.rows import load_rows  # noqa: E402
 from zerofl_profiler.calibration.published.summary import summary_lines, table_lines  # noqa: E402
 from zerofl_profiler.calibration.published.workloads import row_workload  # noqa: E402

@@ -72,7 +72,8 @@ def test_fidelity_json_package_rows(capsys: pytest.CaptureFixture[str]) -> None:
 def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:
     from types import MappingProxyType
 
-    from zerofl_profiler.calibration.published.fit import ClassFit, DeviceFit, declared_units
+    from zerofl_profiler.calibration.published.declared import declared_units
+    from zerofl_profiler.calibration.published.fit import ClassFit, DeviceFit
     from zerofl_profiler.calibration.published.write import device_text
     from zerofl_profiler.hardware_models.catalogue import _catalogue_files
 
@@ -106,7 +107,8 @@ def test_write_catalogue_needs_from_published(capsys: pytest.CaptureFixture[str]
 
 
 def test_write_mode_scales_the_peaks() -> None:
-    from zerofl_profiler.calibration.published.fit import DeviceFit, declared_units
+    from zerofl_profiler.calibration.published.declared import declared_units
+    from zerofl_profiler.calibration.published.fit import DeviceFit
     from zerofl_profiler.calibration.published.write import mode_text
     from zerofl_profiler.hardware_models.catalogue import _catalogue_files
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from zerofl_profiler.calibration.predict import StepRows, UnitModel
-from zerofl_profiler.calibration.published.fit import DeclaredUnit, fit_class, predict_row, unit_model
+from zerofl_profiler.calibration.published.declared import DeclaredUnit
+from zerofl_profiler.calibration.published.fit import fit_class, predict_row, unit_model
 from zerofl_profiler.calibration.published.rows import parse_row
 from zerofl_profiler.hardware_models.spec import DeviceProfile
 

@@ -78,7 +78,7 @@ def calibrate(out: str, install: bool, quick: bool, threads: int, clock: str, ro
 
 
 def _from_published(write_catalogue: str | None, as_json: bool, console: object) -> None:
-    from ..calibration.published.fit import run_fidelity
+    from ..calibration.published.fidelity import run_fidelity
     from ..calibration.published.rows import load_rows
     from ..calibration.published.summary import summary_lines, to_json
     from ..calibration.published.workloads import row_workload

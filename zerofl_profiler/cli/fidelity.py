@@ -13,7 +13,7 @@ from .options import emit_json, stderr_console
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def fidelity(rows_file: str | None, as_json: bool) -> None:
     """Per published row: measured vs predicted step time and energy, in-sample and held out by model."""
-    from ..calibration.published.fit import run_fidelity
+    from ..calibration.published.fidelity import run_fidelity
     from ..calibration.published.rows import load_rows
     from ..calibration.published.summary import summary_lines, table_lines, to_json
     from ..calibration.published.workloads import row_workload

@@ -1,16 +1,16 @@
-"""Fit device models to published training measurements; judge them on models they did not see.
-
-Parameters (docs/fidelity.md):
+"""Fit device models to published training measurements (docs/fidelity.md lists the parameters).
 
 * per device class (``phone-cpu``, ``gpu``), shared by its devices: ``half_work_flops`` (h) of the
-  saturating efficiency ``W / (W + h)``, and ``gemm_grouped / gemm`` efficiency ratio (g) when the
-  training rows contain grouped (depthwise) convolutions;
-* per device: its GEMM efficiency scale (``efficiency.gemm``, s) and its per-op dispatch overhead
-  (``kernel_overhead_s``, o); with 2 rows only s, with fewer none ("too few rows": declared kept);
-* power per device: ``dynamic_power_w`` (power = idle + dynamic x utilisation) from rows with an
-  average board power or with energy above the idle baseline; rows measured under load only
-  cannot separate idle from dynamic power, so the declared ``idle_power_w`` is kept. Again more
-  rows than parameters, else declared values are kept.
+  saturating efficiency ``W / (W + h)`` (kept only when it beats flat efficiency, see
+  :func:`fit_class`), the optimizer-update efficiency, and the ``gemm_grouped / gemm`` efficiency
+  ratio when the rows contain grouped (depthwise) convolutions;
+* per unit: ``efficiency.gemm``, ``kernel_overhead_s`` and the effective
+  ``mem_bandwidth_bytes_per_s`` as far as its rows allow (more rows than parameters; with one row
+  "too few rows": declared values kept);
+* per power mode (a power limit below the source's highest): a clock factor on every compute peak;
+* power per unit and mode: ``dynamic_power_w`` (power = idle + dynamic x utilisation) from rows
+  with an average board power or with energy above the idle baseline; rows measured under load
+  cannot separate idle from dynamic power, so the declared ``idle_power_w`` is kept.
 
 Time is fitted in log space (every row counts by its ratio, a 10 ms step as much as a 1 s step)
 by damped Gauss-Newton on a numeric Jacobian. numpy only; the workloads come from
@@ -20,83 +20,23 @@ by damped Gauss-Newton on a numeric Jacobian. numpy only; the workloads come fro
 from __future__ import annotations
 
 import math
-import tomllib
-from dataclasses import dataclass, field, replace
-from importlib import resources
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...errors import BadInputError
-from ...hardware_models.catalogue import resolve_device
-from ..predict import GEMM_CLASSES, StepPrice, StepRows, UnitModel, energy_above_idle, price_step
-from .exclusions import Context, exclusion_of
+from ..predict import StepPrice, StepRows, UnitModel, price_step
+from .declared import DeclaredUnit
 from .rows import PublishedRow
 
 #: a fitted unit: (device, unit, power mode or None)
 Key = tuple[str, str, "str | None"]
-#: catalogue category (and unit) -> device class that shares the efficiency shape
-DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("gpu", "gpu"): "gpu",
-                ("jetson", "gpu"): "jetson-gpu", ("jetson", "cpu"): "jetson-cpu"}
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
 #: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency)
 CURVE_GAIN = 0.1
-
-
-@dataclass(frozen=True)
-class DeclaredUnit:
-    """A catalogue unit with the schema-2 extras of declared.toml: the fit's starting point."""
-
-    device: str
-    unit: str
-    category: str
-    runtime: str
-    model: UnitModel
-    extras_sources: Mapping[str, str]  # field -> source key in declared.toml
-
-    @property
-    def device_class(self) -> str:
-        """The class whose efficiency shape this unit shares."""
-        return DEVICE_CLASS.get((self.category, self.unit), f"{self.category}-{self.unit}")
-
-
-def _declared_raw() -> dict:
-    return tomllib.loads(resources.files(__package__).joinpath("declared.toml").read_text(encoding="utf-8"))
-
-
-def declared_sources() -> Mapping[str, Mapping[str, str]]:
-    """The ``[sources.*]`` tables of declared.toml."""
-    return _declared_raw().get("sources", {})
-
-
-def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DeclaredUnit]:
-    """The catalogue's units named in ``devices`` (unknown ones left out), with declared.toml's extras."""
-    from ...hardware_models.catalogue import get_device
-
-    extra = _declared_raw().get("device", {})
-    out = {}
-    for dev, unit in sorted(set(devices)):
-        try:
-            spec = get_device(dev)
-            prof = resolve_device(f"{dev}-{unit}") if len(spec.units) > 1 else resolve_device(dev)
-        except BadInputError:
-            continue
-        if prof.unit != unit:
-            continue
-        x = extra.get(dev, {}).get(unit, {})
-        peaks = {k[len("peak_flops_"):]: float(v["value"]) for k, v in x.items() if k.startswith("peak_flops_")}
-        srcs = {k: v["source"] for k, v in x.items() if isinstance(v, dict) and "source" in v}
-        prec = {k: v for k, v in x.get("precision", {}).items() if k != "source"}
-        model = UnitModel(prof, peaks=MappingProxyType(peaks), precision=MappingProxyType(prec))
-        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, str(x.get("runtime", "default")), model, srcs)
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# parameters
 
 
 @dataclass(frozen=True)
@@ -389,73 +329,6 @@ def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, St
     return d
 
 
-# ------------------------------------------------------------------------------------------------
-# the fidelity table
-
-
-@dataclass(frozen=True)
-class RowResult:
-    """One comparable row: measured, predicted in-sample and held out (leave its model out)."""
-
-    row: PublishedRow
-    workload: str
-    predicted_s: float
-    held_out_s: float | None
-    held_out_basis: str  # "fitted without <model>" | "declared values (no other model)" ...
-    energy_measured_j: float | None
-    energy_predicted_j: float | None
-    held_out_energy_j: float | None
-
-    @property
-    def ratio(self) -> float:
-        """predicted / measured time."""
-        return self.predicted_s / self.row.step_s
-
-    @property
-    def held_out_ratio(self) -> float | None:
-        """held-out predicted / measured time."""
-        return None if self.held_out_s is None else self.held_out_s / self.row.step_s
-
-    @property
-    def energy_ratio(self) -> float | None:
-        """predicted / measured energy on the row's basis, where the row measured energy or power."""
-        if self.energy_measured_j is None or self.energy_predicted_j is None:
-            return None
-        return self.energy_predicted_j / self.energy_measured_j
-
-
-@dataclass(frozen=True)
-class FidelityReport:
-    """Everything `zerofl-profile fidelity` shows."""
-
-    results: tuple[RowResult, ...]
-    excluded: Mapping[str, tuple[str, ...]]  # rule -> row ids
-    fits: Mapping[str, ClassFit]
-    declared: Mapping[tuple[str, str], DeclaredUnit]
-    total_rows: int
-
-    @property
-    def held_out(self) -> tuple[RowResult, ...]:
-        """Rows predicted by a fit that did not see their model."""
-        return tuple(r for r in self.results if r.held_out_s is not None and r.held_out_basis.startswith("fitted"))
-
-
-def _energy(row: PublishedRow, price: StepPrice, unit: UnitModel) -> float | None:
-    if row.energy_j is not None:
-        return energy_above_idle(price, unit) if row.energy_above_idle else price.energy_j
-    if row.power_w is not None:
-        return price.energy_j
-    return None
-
-
-def _measured_energy(row: PublishedRow) -> float | None:
-    if row.energy_j is not None:
-        return row.energy_j
-    if row.power_w is not None:
-        return row.power_w * row.step_s
-    return None
-
-
 def fit_all(rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
             declared: Mapping[tuple[str, str], DeclaredUnit], modes: Mapping[str, str | None]) -> dict[str, ClassFit]:
     """One fit per device class over the given comparable rows."""
@@ -463,63 +336,3 @@ def fit_all(rows: Sequence[PublishedRow], work: Mapping[str, StepRows],
     for r in rows:
         by_cls.setdefault(declared[(r.device, r.unit)].device_class, []).append(r)
     return {c: fit_class(c, rs, work, declared, modes) for c, rs in sorted(by_cls.items())}
-
-
-def mode_of(row: PublishedRow, ctx: Context) -> str | None:
-    """The power mode a row ran in: its power limit when below the source's highest (``150W``), else None."""
-    if row.power_limit_w is None or row.power_limit_w >= ctx.max_limit_w[row.source.file]:
-        return None
-    return f"{row.power_limit_w:g}W"
-
-
-def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
-                 progress: Callable[[str], None] | None = None) -> FidelityReport:
-    """Exclude, fit in-sample, refit leaving each model out, and predict every comparable row."""
-    declared = declared_units([(r.device, r.unit) for r in rows])
-    ctx = Context.of(rows, frozenset(declared))
-    excluded: dict[str, list[str]] = {}
-    kept = []
-    for r in rows:
-        rule = exclusion_of(r, ctx)
-        if rule is None:
-            kept.append(r)
-        else:
-            excluded.setdefault(rule, []).append(r.id)
-    if progress:
-        progress(f"{len(kept)} comparable rows, {len(rows) - len(kept)} excluded; counting workloads")
-    work = {r.id: work_of(r) for r in kept}
-    modes = {r.id: mode_of(r, ctx) for r in kept}
-    if progress:
-        progress("fitting in-sample")
-    fits = fit_all(kept, work, declared, modes)
-    models = sorted({r.model for r in kept})
-    held: dict[str, tuple[float, float | None, str]] = {}
-    for m in models:
-        if progress:
-            progress(f"fitting without {m}")
-        train = [r for r in kept if r.model != m]
-        test = [r for r in kept if r.model == m]
-        sub = fit_all(train, work, declared, modes)
-        for r in test:
-            decl = declared[(r.device, r.unit)]
-            cf = sub.get(decl.device_class)
-            base = (r.device, r.unit, None)
-            seen = cf is not None and base in cf.devices and cf.devices[base].status == "fitted"
-            basis = f"fitted without {m}" if seen else "declared values (no other model on this device)"
-            u = unit_model(decl, cf if seen else None, modes[r.id])
-            pr = predict_row(r, work[r.id], u)
-            held[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None or r.power_w else None, basis)
-    results = []
-    for r in kept:
-        decl = declared[(r.device, r.unit)]
-        u = unit_model(decl, fits[decl.device_class], modes[r.id])
-        pr = predict_row(r, work[r.id], u)
-        ht, he, hb = held[r.id]
-        results.append(RowResult(r, _label(r, work[r.id]), pr.time_s, ht, hb, _measured_energy(r),
-                                 _energy(r, pr, u), he))
-    return FidelityReport(tuple(results), MappingProxyType({k: tuple(v) for k, v in excluded.items()}),
-                          MappingProxyType(fits), MappingProxyType(declared), len(rows))
-
-
-def _label(r: PublishedRow, w: StepRows) -> str:
-    return f"{r.model} b{r.batch} {r.precision}"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .exclusions import RULES
-from .fit import FidelityReport, RowResult
+from .fidelity import FidelityReport, RowResult
 
 JSON_SCHEMA = "zerofl-fidelity/1"
 ROW_FIELDS = ("id", "device", "unit", "runtime", "model", "batch", "precision", "workload", "measured_s",

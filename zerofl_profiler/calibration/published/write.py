@@ -19,7 +19,9 @@ from pathlib import Path
 from ...errors import BadInputError
 from ...hardware_models.catalogue import _catalogue_files
 from ...traces.atomic import atomic_write
-from .fit import ClassFit, DeclaredUnit, DeviceFit, FidelityReport, declared_sources
+from .declared import DeclaredUnit, declared_sources
+from .fidelity import FidelityReport
+from .fit import ClassFit, DeviceFit
 
 #: runtime the plain fields of a unit describe, per catalogue category
 DEFAULT_RUNTIME = {"gpu": "pytorch-eager"}
