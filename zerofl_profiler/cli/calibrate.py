@@ -78,12 +78,17 @@ def calibrate(out: str, install: bool, quick: bool, threads: int, clock: str, ro
 
 
 def _from_published(write_catalogue: str | None, as_json: bool, console: object) -> None:
+    import os
+
     from ..calibration.published.fidelity import run_fidelity
     from ..calibration.published.rows import load_rows
     from ..calibration.published.summary import summary_lines, to_json
     from ..calibration.published.workloads import row_workload
     from ..calibration.published.write import write_catalogue as write
+    from ..errors import BadInputError
 
+    if write_catalogue is not None and not os.path.isdir(write_catalogue):
+        raise BadInputError(f"--write-catalogue {write_catalogue}: not a directory")
     rep = run_fidelity(load_rows(), row_workload,
                        progress=None if as_json else (lambda m: console.print(f"[dim]{m}[/dim]")))  # type: ignore[attr-defined]
     written = [str(p) for p in write(rep, write_catalogue)] if write_catalogue else []

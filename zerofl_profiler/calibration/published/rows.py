@@ -130,7 +130,7 @@ def _step_seconds(m: Mapping[str, Any], batch: int, gpus: int, where: str) -> tu
 def parse_row(raw: Mapping[str, Any], where: str) -> PublishedRow:
     """Validate one ``[[row]]`` table."""
     rid = raw.get("id")
-    where = f"{where} row {rid!r}" if isinstance(rid, str) else where
+    where = f"{where} ({rid!r})" if isinstance(rid, str) else where
     rid = _str(raw, "id", where)
     prec = _str(raw, "precision", where)
     if prec not in PRECISIONS:
