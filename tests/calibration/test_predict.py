@@ -57,3 +57,11 @@ def test_precision_moves_gemm_to_its_peak_and_halves_16bit_bytes() -> None:
     assert bf.time_s == pytest.approx(2e-3 + 2e-3 + 2e-5)
     with pytest.raises(ValueError):
         u.with_precision("int8")
+
+
+def test_utilisation_takes_the_higher_of_flop_and_byte_rates() -> None:
+    # compute-bound (2 ms at efficiency 0.5) yet moving bytes at 75% of the bandwidth (1.5 ms of 2)
+    rows = StepRows(("gemm",), np.array([1e9]), np.array([1.5e8]), np.array([0.0]))
+    p = price_step(rows, _unit())
+    assert p.time_s == pytest.approx(2e-3)
+    assert p.utilisation == pytest.approx(1.5e-3 / 2e-3)

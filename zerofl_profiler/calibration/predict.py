@@ -9,7 +9,7 @@ and :func:`price_step` turns both into time, utilisation, power and energy::
     roof_r  = max(F_r / (P[prec(c_r)] * eff_r), B_r * b[prec(c_r)] / 4 / BW)
               P[p] = peak_flops_<p> or peak_flops; b[p] = bytes per element (FP16/BF16 move half the bytes)
     t       = sum_r roof_r + sum_r k_r * kernel_overhead_s
-    U       = sum_r w_r / t,   w_r = F_r / P[prec(c_r)] if compute-bound else B_r / BW
+    U       = sum_r w_r / t,   w_r = max(F_r / P[prec(c_r)], B_r * b[prec(c_r)] / 4 / BW)  (the higher rate)
     power   = idle_power_w + dynamic_power_w * U                    (energy = power * t)
             = active_power_w                                        (no dynamic_power_w: v1 flat power)
 
@@ -154,7 +154,7 @@ def price_step(rows: StepRows, unit: UnitModel) -> StepPrice:
     t_c = np.divide(rows.flops, peak * eff, out=np.zeros_like(rows.flops), where=rows.flops > 0)
     t_m = rows.nbytes * scale_c[idx] / unit.profile.mem_bandwidth_bytes_per_s
     roof = np.maximum(t_c, t_m)
-    work = np.where(t_c >= t_m, rows.flops / peak, t_m)
+    work = np.where(roof > 0, np.maximum(rows.flops / peak, t_m), 0.0)  # achieved FLOP/s or byte/s over peak
     overhead = float(rows.kernels.sum()) * unit.profile.kernel_overhead_s
     t = float(roof.sum()) + overhead
     util = float(work.sum()) / t if t > 0 else 0.0

@@ -2,10 +2,10 @@
 
 The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
 ``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
-GPUs' PyTorch eager) and the fitted ``dynamic_power_w``; fitted values of the default runtime
-replace the v1 values of ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective
-bandwidth) and ``efficiency.*`` in place, those of another runtime (MNN on a phone CPU) go to
-``[units.<u>.runtimes.<name>]`` (which then also carries ``mem_bandwidth_bytes_per_s``); ``efficiency_curve`` holds the
+runtime the fitted rows ran: PyTorch eager on the GPUs, MNN on the phone CPU; the plain fields then
+describe it) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
+``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
+``efficiency.*`` in place (their old sources stay in the file); ``efficiency_curve`` holds the
 fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
 peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
@@ -23,8 +23,6 @@ from .declared import DeclaredUnit, declared_sources
 from .fidelity import FidelityReport
 from .fit import ClassFit, DeviceFit
 
-#: runtime the plain fields of a unit describe, per catalogue category
-DEFAULT_RUNTIME = {"gpu": "pytorch-eager"}
 FIT_SOURCE = "fit_published"
 
 
@@ -66,9 +64,21 @@ def _source_block(d: DeviceFit, cls: ClassFit) -> list[str]:
             f'quote = "rows: {", ".join(rows)}"']
 
 
+#: name of the mode without a power limit below the board's own, when the fit adds modes to a device without any
+UNLIMITED_MODE = "max"
+
+
 def mode_text(text: str, decl: DeclaredUnit, base: DeviceFit, m: DeviceFit) -> str:
-    """Add a fitted power mode: ``[modes.<mode>.units.<u>]`` with the clock-scaled peaks and its dynamic power."""
+    """Add a fitted power mode: ``[modes.<mode>.units.<u>]`` with the clock-scaled peaks and its dynamic power.
+
+    A device that had no modes gets ``default_mode = "max"`` and an empty ``[modes.max]`` (the
+    unit's own fields: no power limit below the board's).
+    """
     lines = text.splitlines()
+    if not any(re.match(r"^\s*default_mode\s*=", ln) for ln in lines):
+        at = next(i for i, ln in enumerate(lines) if re.match(r"^\s*energy_mode\s*=", ln))
+        lines.insert(at + 1, f'default_mode = "{UNLIMITED_MODE}"')
+        lines += ["", f"[modes.{UNLIMITED_MODE}]"]
     head = f"[modes.{m.mode}.units.{decl.unit}]"
     _set_in_section(lines, head, "peak_flops", _q(decl.model.profile.peak_flops * m.clock))
     for p, v in sorted(decl.model.peaks.items()):
@@ -83,19 +93,17 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
     lines = text.splitlines()
     lines = [("schema = 2" if re.match(r"^\s*schema\s*=", ln) else ln) for ln in lines]
     unit = f"[units.{decl.unit}]"
-    default_rt = DEFAULT_RUNTIME.get(decl.category)
     for p, v in sorted(decl.model.peaks.items()):
         src = decl.extras_sources.get(f"peak_flops_{p}", FIT_SOURCE)
         _set_in_section(lines, unit, f"peak_flops_{p}", f"{{value = {v:.6g}, source = \"{src}\"}}")
-    if default_rt:
-        _set_in_section(lines, unit, "default_runtime", f'"{default_rt}"')
+    _set_in_section(lines, unit, "default_runtime", f'"{d.runtime}"')
     if d.dynamic_power_w is not None:
         _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
     for cls_name, prec in sorted(decl.model.precision.items()):
         _set_in_section(lines, f"[units.{decl.unit}.precision]", cls_name, f'"{prec}"')
-    base = f"units.{decl.unit}" if d.runtime == default_rt else f"units.{decl.unit}.runtimes.{d.runtime}"
+    base = f"units.{decl.unit}"
     if d.status == "fitted":
-        head = f"[{base}]" if base != f"units.{decl.unit}" else unit
+        head = unit
         if "overhead" in d.fitted:
             _set_in_section(lines, head, "kernel_overhead_s", _q(d.kernel_overhead_s))
         if "bandwidth" in d.fitted:
