@@ -23,9 +23,9 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """One real --quick calibration into a fresh XDG config dir (the default --out)."""
+    """One real --quick calibration (robust defaults) to --out, installed as host in a fresh XDG config dir."""
     cfg = tmp_path_factory.mktemp("xdg")
-    p = _cli("calibrate", "--quick", "--json", "--threads", "1", "--rounds", "2",
+    p = _cli("calibrate", "--quick", "--json", "--rounds", "2", "--out", str(cfg / "cal.toml"), "--install",
              env={"XDG_CONFIG_HOME": str(cfg)})
     return p, cfg
 
@@ -36,7 +36,9 @@ def test_quick_calibrate_writes_default_host_file(quick_run: tuple[subprocess.Co
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)  # stdout is one JSON document and nothing else
     target = cfg / "zerofl-profiler" / "host.toml"
-    assert doc["device_file"] == str(target)
+    assert doc["device_file"] == str(cfg / "cal.toml")
+    assert doc["installed_as_host"] == str(target) and doc["replaced"] is None
+    assert target.read_bytes() == (cfg / "cal.toml").read_bytes()
     spec = load_device_file(target)
     unit = doc["units"][0]
     assert unit["unit"] == "cpu" and unit["peak_flops"] > 0
@@ -80,7 +82,8 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--clock", "cpu"], "--threads 1"),
+    (["--threads", "2"], "--clock wall"),
+    (["--write-catalogue", "x"], "--from-published"),
     (["--clock", "cpu", "--threads", "2"], "--threads 1"),
     (["--threads", "0"], "--threads"),
     (["--rounds", "0"], "--rounds"),
@@ -102,11 +105,24 @@ def test_unwritable_out_is_exit_2_before_timing(tmp_path: Path, capsys: pytest.C
     assert code == 2 and "cannot write" in err and err.strip().count("\n") == 0
 
 
-def test_default_out_follows_host_env(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """With $ZEROFL_HOST_DEVICE set, the default --out is that file (checked before any timing)."""
+def test_install_follows_host_env(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--install targets $ZEROFL_HOST_DEVICE when set (checked before any timing); without it nothing is installed."""
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("ZEROFL_HOST_DEVICE", str(blocker / "mine.toml"))
-    code, _, err = _run(capsys, "calibrate", "--quick")
+    code, _, err = _run(capsys, "calibrate", "--quick", "--out", str(tmp_path / "cal.toml"), "--install")
     assert code == 2 and str(blocker / "mine.toml") in err
+
+
+def test_install_says_what_it_replaced(tmp_path: Path) -> None:
+    from zerofl_profiler.calibration.device_file import install_host
+
+    new = tmp_path / "new.toml"
+    new.write_text('display_name = "host CPU: X (calibrated 2026-12-01)"\n')
+    target = tmp_path / "cfg" / "host.toml"
+    assert install_host(new, target) is None
+    old = target.read_text()
+    new.write_text('display_name = "host CPU: Y (calibrated 2026-12-02)"\n')
+    msg = install_host(new, target)
+    assert msg == f"replaced {target} (host CPU: X (calibrated 2026-12-01))" and old != target.read_text()

@@ -140,3 +140,25 @@ def write_device_file(res: HostCalibration, path: str | os.PathLike[str]) -> Pat
         raise BadInputError(f"cannot write device file {out}: {exc.strerror or exc}") from None
     atomic_write(out, tomli_w.dumps(doc))  # a failing disk leaves no partial device file
     return out
+
+
+def install_host(path: str | os.PathLike[str], host_target: str | os.PathLike[str]) -> str | None:
+    """Copy a calibrated file to the `host` location; say what it replaced (None: nothing was there)."""
+    from ..traces.atomic import atomic_write
+
+    target = Path(host_target).expanduser()
+    replaced = None
+    if target.exists():
+        try:
+            old = target.read_text(encoding="utf-8")
+        except OSError:
+            old = ""
+        name = next((ln.split("=", 1)[1].strip().strip('"') for ln in old.splitlines()
+                     if ln.strip().startswith("display_name")), None)
+        replaced = f"replaced {target}" + (f" ({name})" if name else "")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"cannot write device file {target}: {exc.strerror or exc}") from None
+    atomic_write(target, Path(path).read_bytes())
+    return replaced

@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "estimate": ".estimate:estimate",
     "compare": ".compare:compare",
     "calibrate": ".calibrate:calibrate",
+    "fidelity": ".fidelity:fidelity",
     "measure": ".measure:measure",
     "report": ".report:report",
     "plot": ".plot:plot",

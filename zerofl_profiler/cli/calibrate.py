@@ -8,51 +8,105 @@ from .options import emit_json, stderr_console
 
 
 @click.command("calibrate")
-@click.option("--out", "out", default=None, metavar="FILE.toml", type=click.Path(dir_okay=False),
-              help="Where to write the device file (default: where `host` is read from: $ZEROFL_HOST_DEVICE "
-                   "if set, else $XDG_CONFIG_HOME or ~/.config, /zerofl-profiler/host.toml).")
+@click.option("--out", "out", default="host.toml", show_default=True, metavar="FILE.toml",
+              type=click.Path(dir_okay=False), help="Where to write the calibrated device file.")
+@click.option("--install", is_flag=True,
+              help="Also install it as the `host` device ($ZEROFL_HOST_DEVICE if set, else $XDG_CONFIG_HOME or "
+                   "~/.config, /zerofl-profiler/host.toml), saying what it replaced.")
 @click.option("--quick", is_flag=True, help="A few seconds of benchmarks (smoke tests; rougher numbers).")
-@click.option("--threads", type=int, default=None, help="torch intra-op threads while timing (default: torch's).")
-@click.option("--clock", default="wall", show_default=True, type=click.Choice(["wall", "cpu"]),
-              help="wall: elapsed time. cpu: process CPU time, for a shared machine (needs --threads 1).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="torch intra-op threads while timing (1 with --clock cpu: robust on a shared machine).")
+@click.option("--clock", default="cpu", show_default=True, type=click.Choice(["wall", "cpu"]),
+              help="cpu: process CPU time (robust on a shared machine; needs --threads 1). wall: elapsed time.")
 @click.option("--rounds", type=int, default=None, help="Interleaved timing rounds (default 7; --quick 3).")
 @click.option("--cpu-only", is_flag=True, help="Skip the GPU even when CUDA is available.")
+@click.option("--from-published", is_flag=True,
+              help="Instead of timing this machine: fit the catalogue devices to the published measurements "
+                   "(see `zerofl-profile fidelity`).")
+@click.option("--write-catalogue", default=None, metavar="DIR", type=click.Path(file_okay=False),
+              help="With --from-published: write the fitted devices' catalogue files (schema 2) into DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def calibrate(out: str | None, quick: bool, threads: int | None, clock: str, rounds: int | None, cpu_only: bool,
-              as_json: bool) -> None:
+def calibrate(out: str, install: bool, quick: bool, threads: int, clock: str, rounds: int | None, cpu_only: bool,
+              from_published: bool, write_catalogue: str | None, as_json: bool) -> None:
     """Fit this machine's cost-model parameters (FLOP/s per op class, bandwidth, overhead, sparse efficiency)."""
     import os
 
     from ..errors import BadInputError
     from ..hardware_models.catalogue import HOST_ENV, user_host_file
 
-    if threads is not None and threads < 1:
+    console = stderr_console()
+    if write_catalogue is not None and not from_published:
+        raise BadInputError("--write-catalogue needs --from-published")
+    if from_published:
+        _from_published(write_catalogue, as_json, console)
+        return
+    if threads < 1:
         raise BadInputError(f"--threads must be a positive integer, got {threads}")
     if rounds is not None and rounds < 1:
         raise BadInputError(f"--rounds must be a positive integer, got {rounds}")
     if clock == "cpu" and threads != 1:
-        raise BadInputError("--clock cpu needs --threads 1 (CPU time sums the threads of the process)")
-    target = out if out is not None else (os.environ.get(HOST_ENV) or str(user_host_file()))
-    if not target.endswith(".toml"):
-        raise BadInputError(f"--out must name a .toml file (device files are TOML), got {target!r}")
+        raise BadInputError("--clock cpu needs --threads 1 (CPU time sums the threads of the process); "
+                            "use --clock wall for more threads")
+    if not out.endswith(".toml"):
+        raise BadInputError(f"--out must name a .toml file (device files are TOML), got {out!r}")
+    host_target = os.environ.get(HOST_ENV) or str(user_host_file())
 
-    from ..calibration.device_file import check_writable, write_device_file
+    from ..calibration.device_file import check_writable, install_host, write_device_file
     from ..calibration.run import available_units, calibrate_host, threads_set
 
-    check_writable(target)
-
-    console = stderr_console()
+    check_writable(out)
+    if install:
+        check_writable(host_target)
     units = ["cpu"] if cpu_only else available_units()
     with threads_set(threads):
         res = calibrate_host(quick=quick, clock=clock, units=units, rounds=rounds,
                              progress=None if as_json else (lambda m: console.print(f"[dim]{m}[/dim]")))
-    path = write_device_file(res, target)
+    path = write_device_file(res, out)
     doc = res.to_json()
     doc["device_file"] = str(path)
+    replaced = None
+    if install:
+        replaced = install_host(path, host_target)
+        doc["installed_as_host"] = host_target
+        doc["replaced"] = replaced
     if as_json:
         emit_json(doc)
         return
     _render(res, str(path), console)
+    if install:
+        console.print(f"installed as host: {host_target} ({replaced or 'no previous file'})")
+
+
+def _from_published(write_catalogue: str | None, as_json: bool, console: object) -> None:
+    import os
+
+    from ..calibration.published.fidelity import run_fidelity
+    from ..calibration.published.rows import load_rows
+    from ..calibration.published.summary import summary_lines, to_json
+    from ..calibration.published.workloads import row_workload
+    from ..calibration.published.write import write_catalogue as write
+    from ..errors import BadInputError
+
+    if write_catalogue is not None and not os.path.isdir(write_catalogue):
+        raise BadInputError(f"--write-catalogue {write_catalogue}: not a directory")
+    rep = run_fidelity(load_rows(), row_workload,
+                       progress=None if as_json else (lambda m: console.print(f"[dim]{m}[/dim]")))  # type: ignore[attr-defined]
+    written = [str(p) for p in write(rep, write_catalogue)] if write_catalogue else []
+    if as_json:
+        doc = to_json(rep)
+        emit_json({"fits": doc["fits"], "summary": doc["summary"], "written": written})
+        return
+    for f in rep.fits.values():
+        for d in f.devices.values():
+            note = "too few rows: declared values kept" if d.status != "fitted" else f"fitted {', '.join(d.fitted)}"
+            what = (f"compute peaks x {d.clock:.3g}" if d.mode else
+                    f"efficiency.gemm {d.gemm_efficiency:.3g}, kernel_overhead_s {d.kernel_overhead_s:.3g}")
+            name = f"{d.device}-{d.unit}" + (f"@{d.mode}" if d.mode else f" ({d.runtime})")
+            click.echo(f"{name}: {note}; {what}, {len(d.rows)} rows; power: {d.power_status}")
+    for line in summary_lines(rep):
+        click.echo(line)
+    for p in written:
+        click.echo(f"wrote {p}")
 
 
 def _render(res: object, path: str, console: object) -> None:

@@ -1,0 +1,128 @@
+"""`zerofl-profile fidelity --json` and `calibrate --from-published`: fixed fields, honest numbers, catalogue output."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.cli._run_cli import run
+from zerofl_profiler.calibration.published.rows import load_rows
+from zerofl_profiler.calibration.published.summary import JSON_SCHEMA, ROW_FIELDS
+
+SUMMARY_FIELDS = {"total_rows", "comparable_rows", "excluded_rows", "excluded_by_rule", "in_sample", "held_out",
+                  "energy"}
+STAT_FIELDS = {"rows", "median_error", "max_error", "within_1_5x", "max_ratio"}
+
+
+def _small_rows(tmp_path: Path) -> Path:
+    """The package's LeNet and AlexNet rows of the Xiaomi phone plus one multi-GPU row (excluded)."""
+    text = (Path(__file__).resolve().parents[2] / "zerofl_profiler" / "calibration" / "published" / "rows.toml"
+            ).read_text()
+    head, *tables = text.split("\n[[row]]\n")
+    keep = [t for t in tables if ('id = "mnn-xiaomi-mnn-lenet' in t or 'id = "mnn-xiaomi-mnn-alexnet' in t
+                                  or 'id = "dle-v100-32g-resnet50-fp32-b112-8gpu"' in t)]
+    out = tmp_path / "rows.toml"
+    out.write_text(head + "".join("\n[[row]]\n" + t for t in keep))
+    return out
+
+
+def _check_doc(doc: dict, n_rows: int) -> None:
+    assert doc["schema"] == JSON_SCHEMA
+    assert set(doc) == {"schema", "summary", "rules", "excluded", "fits", "rows"}
+    s = doc["summary"]
+    assert set(s) == SUMMARY_FIELDS and s["total_rows"] == n_rows
+    assert s["comparable_rows"] + s["excluded_rows"] == n_rows == s["comparable_rows"] + sum(
+        len(v) for v in doc["excluded"].values())
+    for k in ("in_sample", "held_out", "energy"):
+        assert STAT_FIELDS <= set(s[k])
+    for r in doc["rows"]:
+        assert tuple(r) == ROW_FIELDS
+        assert r["ratio"] == pytest.approx(r["predicted_s"] / r["measured_s"])
+        assert r["measured_s"] > 0 and r["predicted_s"] > 0 and r["source"]["quote"]
+    ratios = [r["ratio"] for r in doc["rows"]]
+    assert s["in_sample"]["within_1_5x"] == sum(1 / 1.5 <= x <= 1.5 for x in ratios)
+
+
+@pytest.mark.slow
+def test_fidelity_json_small_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _small_rows(tmp_path)
+    res = run(capsys, "fidelity", "--rows", str(rows), "--json")
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    _check_doc(doc, 11)
+    assert doc["excluded"] == {"multi-gpu": ["dle-v100-32g-resnet50-fp32-b112-8gpu"]}
+    # two models on one device: every row is held out by a fit that saw only the other model
+    assert all(r["held_out_basis"] == f"fitted without {r['model']}" for r in doc["rows"])
+    fit = doc["fits"][0]["devices"][0]
+    assert fit["status"] == "fitted" and len(fit["rows"]) == 10
+
+
+@pytest.mark.slow
+def test_fidelity_json_package_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    res = run(capsys, "fidelity", "--json")
+    assert res.code == 0, res.err
+    doc = json.loads(res.out)
+    _check_doc(doc, len(load_rows()))
+    assert doc["summary"]["energy"]["rows"] > 0 and doc["summary"]["held_out"]["rows"] > 0
+
+
+def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:
+    from types import MappingProxyType
+
+    from zerofl_profiler.calibration.published.declared import declared_units
+    from zerofl_profiler.calibration.published.fit import ClassFit, DeviceFit
+    from zerofl_profiler.calibration.published.write import device_text
+    from zerofl_profiler.hardware_models.catalogue import _catalogue_files
+
+    decl = declared_units([("snapdragon-855", "cpu")])[("snapdragon-855", "cpu")]
+    d = DeviceFit("snapdragon-855", "cpu", None, "mnn", "fitted", 0.25, 3e-4, 2e10, ("bandwidth", "overhead", "scale"),
+                  ("r1", "r2", "r3", "r4"), 0.5, 2.5, "fitted", ("dynamic_power_w",), ("r2",))
+    cls = ClassFit("phone-cpu", 1e6, 0.05, 0.01, ("half_work", "optimizer", "grouped"),
+                   MappingProxyType({("snapdragon-855", "cpu", None): d}), 0.1)
+    text = _catalogue_files()["snapdragon-855"].read_text()
+    new = tomllib.loads(device_text(text, decl, d, cls))
+    old = tomllib.loads(text)
+    assert new["schema"] == 2
+    for unit, fields in old["units"].items():  # every v1 field still there: unchanged, or fitted
+        for k, v in fields.items():
+            if k == "efficiency":
+                assert set(v) <= set(new["units"][unit][k])
+            else:
+                assert new["units"][unit][k] == v or new["units"][unit][k]["source"] == "fit_published", (unit, k)
+    assert new["units"]["gpu"] == old["units"]["gpu"]
+    cpu = new["units"]["cpu"]
+    assert cpu["default_runtime"] == "mnn"
+    assert cpu["dynamic_power_w"] == {"value": 2.5, "source": "fit_published"}
+    assert cpu["kernel_overhead_s"]["value"] == 3e-4 and cpu["mem_bandwidth_bytes_per_s"]["value"] == 2e10
+    assert cpu["efficiency"]["gemm"]["value"] == 0.25
+    assert cpu["efficiency"]["gemm_grouped"]["value"] == pytest.approx(0.25 * 0.05)
+    assert cpu["efficiency"]["optimizer"]["value"] == 0.01
+    assert cpu["efficiency_curve"]["half_work_flops"]["value"] == 1e6
+    src = new["sources"]["fit_published"]
+    assert src["kind"] == "measured" and src["quote"] == "rows: r1, r2, r3, r4"
+
+
+def test_write_catalogue_needs_from_published(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    res = run(capsys, "calibrate", "--write-catalogue", str(tmp_path))
+    assert res.code == 2 and "--from-published" in res.err
+
+
+def test_write_mode_scales_the_peaks() -> None:
+    from zerofl_profiler.calibration.published.declared import declared_units
+    from zerofl_profiler.calibration.published.fit import DeviceFit
+    from zerofl_profiler.calibration.published.write import mode_text
+    from zerofl_profiler.hardware_models.catalogue import _catalogue_files
+
+    decl = declared_units([("v100", "gpu")])[("v100", "gpu")]
+    base = DeviceFit("v100", "gpu", None, "pytorch-eager", "fitted", 0.8, 1e-5, 8e11, ("scale",), ("a", "b"), 40.0,
+                     200.0, "fitted")
+    m = DeviceFit("v100", "gpu", "150W", "pytorch-eager", "fitted", 0.8, 1e-5, 8e11, ("clock",), ("c", "d"), 40.0,
+                  110.0, "fitted", clock=0.6)
+    new = tomllib.loads(mode_text(_catalogue_files()["v100"].read_text(), decl, base, m))
+    mode = new["modes"]["150W"]["units"]["gpu"]
+    assert mode["peak_flops"]["value"] == pytest.approx(15.7e12 * 0.6, rel=1e-5)
+    assert mode["peak_flops_fp16"]["value"] == pytest.approx(125e12 * 0.6, rel=1e-5)
+    assert mode["dynamic_power_w"] == {"value": 110.0, "source": "fit_published"}

@@ -1,0 +1,1 @@
+"""Published, measured training steps (package data) and the networks they ran."""

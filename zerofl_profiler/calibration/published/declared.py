@@ -1,0 +1,68 @@
+"""The fit's starting point: catalogue units plus the schema-2 extras of ``declared.toml``.
+
+Per-precision peaks and the precision each op class runs in are not in the v1 catalogue files;
+``declared.toml`` holds them with their sources until the catalogue carries them itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+from ...errors import BadInputError
+from ...hardware_models.catalogue import resolve_device
+from ..predict import UnitModel
+
+#: catalogue category (and unit) -> device class that shares the efficiency shape
+DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("gpu", "gpu"): "gpu",
+                ("jetson", "gpu"): "jetson-gpu", ("jetson", "cpu"): "jetson-cpu"}
+@dataclass(frozen=True)
+class DeclaredUnit:
+    """A catalogue unit with the schema-2 extras of declared.toml: the fit's starting point."""
+
+    device: str
+    unit: str
+    category: str
+    runtime: str
+    model: UnitModel
+    extras_sources: Mapping[str, str]  # field -> source key in declared.toml
+
+    @property
+    def device_class(self) -> str:
+        """The class whose efficiency shape this unit shares."""
+        return DEVICE_CLASS.get((self.category, self.unit), f"{self.category}-{self.unit}")
+
+
+def _declared_raw() -> dict:
+    return tomllib.loads(resources.files(__package__).joinpath("declared.toml").read_text(encoding="utf-8"))
+
+
+def declared_sources() -> Mapping[str, Mapping[str, str]]:
+    """The ``[sources.*]`` tables of declared.toml."""
+    return _declared_raw().get("sources", {})
+
+
+def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DeclaredUnit]:
+    """The catalogue's units named in ``devices`` (unknown ones left out), with declared.toml's extras."""
+    from ...hardware_models.catalogue import get_device
+
+    extra = _declared_raw().get("device", {})
+    out = {}
+    for dev, unit in sorted(set(devices)):
+        try:
+            spec = get_device(dev)
+            prof = resolve_device(f"{dev}-{unit}") if len(spec.units) > 1 else resolve_device(dev)
+        except BadInputError:
+            continue
+        if prof.unit != unit:
+            continue
+        x = extra.get(dev, {}).get(unit, {})
+        peaks = {k[len("peak_flops_"):]: float(v["value"]) for k, v in x.items() if k.startswith("peak_flops_")}
+        srcs = {k: v["source"] for k, v in x.items() if isinstance(v, dict) and "source" in v}
+        prec = {k: v for k, v in x.get("precision", {}).items() if k != "source"}
+        model = UnitModel(prof, peaks=MappingProxyType(peaks), precision=MappingProxyType(prec))
+        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, str(x.get("runtime", "default")), model, srcs)
+    return out

@@ -1,0 +1,140 @@
+"""The fidelity table: exclude, fit in-sample, refit leaving each model out, price every comparable row.
+
+Held out = leave one model out: each row is predicted by parameters fitted to the other models'
+rows; a unit whose rows are all one model falls back to its declared values (and says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping, Sequence
+
+from ..predict import StepPrice, StepRows, UnitModel, energy_above_idle
+from .declared import DeclaredUnit, declared_units
+from .exclusions import Context, exclusion_of
+from .fit import ClassFit, fit_all, predict_row, unit_model
+from .rows import PublishedRow
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One comparable row: measured, predicted in-sample and held out (leave its model out)."""
+
+    row: PublishedRow
+    workload: str
+    predicted_s: float
+    held_out_s: float | None
+    held_out_basis: str  # "fitted without <model>" | "declared values (no other model)" ...
+    energy_measured_j: float | None
+    energy_predicted_j: float | None
+    held_out_energy_j: float | None
+
+    @property
+    def ratio(self) -> float:
+        """predicted / measured time."""
+        return self.predicted_s / self.row.step_s
+
+    @property
+    def held_out_ratio(self) -> float | None:
+        """held-out predicted / measured time."""
+        return None if self.held_out_s is None else self.held_out_s / self.row.step_s
+
+    @property
+    def energy_ratio(self) -> float | None:
+        """predicted / measured energy on the row's basis, where the row measured energy or power."""
+        if self.energy_measured_j is None or self.energy_predicted_j is None:
+            return None
+        return self.energy_predicted_j / self.energy_measured_j
+
+
+@dataclass(frozen=True)
+class FidelityReport:
+    """Everything `zerofl-profile fidelity` shows."""
+
+    results: tuple[RowResult, ...]
+    excluded: Mapping[str, tuple[str, ...]]  # rule -> row ids
+    fits: Mapping[str, ClassFit]
+    declared: Mapping[tuple[str, str], DeclaredUnit]
+    total_rows: int
+
+    @property
+    def held_out(self) -> tuple[RowResult, ...]:
+        """Rows predicted by a fit that did not see their model."""
+        return tuple(r for r in self.results if r.held_out_s is not None and r.held_out_basis.startswith("fitted"))
+
+
+def _energy(row: PublishedRow, price: StepPrice, unit: UnitModel) -> float | None:
+    if row.energy_j is not None:
+        return energy_above_idle(price, unit) if row.energy_above_idle else price.energy_j
+    if row.power_w is not None:
+        return price.energy_j
+    return None
+
+
+def _measured_energy(row: PublishedRow) -> float | None:
+    if row.energy_j is not None:
+        return row.energy_j
+    if row.power_w is not None:
+        return row.power_w * row.step_s
+    return None
+
+
+def mode_of(row: PublishedRow, ctx: Context) -> str | None:
+    """The power mode a row ran in: its power limit when below the source's highest (``150W``), else None."""
+    if row.power_limit_w is None or row.power_limit_w >= ctx.max_limit_w[row.source.file]:
+        return None
+    return f"{row.power_limit_w:g}W"
+
+
+def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
+                 progress: Callable[[str], None] | None = None) -> FidelityReport:
+    """Exclude, fit in-sample, refit leaving each model out, and predict every comparable row."""
+    declared = declared_units([(r.device, r.unit) for r in rows])
+    ctx = Context.of(rows, frozenset(declared))
+    excluded: dict[str, list[str]] = {}
+    kept = []
+    for r in rows:
+        rule = exclusion_of(r, ctx)
+        if rule is None:
+            kept.append(r)
+        else:
+            excluded.setdefault(rule, []).append(r.id)
+    if progress:
+        progress(f"{len(kept)} comparable rows, {len(rows) - len(kept)} excluded; counting workloads")
+    work = {r.id: work_of(r) for r in kept}
+    modes = {r.id: mode_of(r, ctx) for r in kept}
+    if progress:
+        progress("fitting in-sample")
+    fits = fit_all(kept, work, declared, modes)
+    models = sorted({r.model for r in kept})
+    held: dict[str, tuple[float, float | None, str]] = {}
+    for m in models:
+        if progress:
+            progress(f"fitting without {m}")
+        train = [r for r in kept if r.model != m]
+        test = [r for r in kept if r.model == m]
+        sub = fit_all(train, work, declared, modes)
+        for r in test:
+            decl = declared[(r.device, r.unit)]
+            cf = sub.get(decl.device_class)
+            base = (r.device, r.unit, None)
+            seen = cf is not None and base in cf.devices and cf.devices[base].status == "fitted"
+            basis = f"fitted without {m}" if seen else "declared values (no other model on this device)"
+            u = unit_model(decl, cf if seen else None, modes[r.id])
+            pr = predict_row(r, work[r.id], u)
+            held[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None or r.power_w else None, basis)
+    results = []
+    for r in kept:
+        decl = declared[(r.device, r.unit)]
+        u = unit_model(decl, fits[decl.device_class], modes[r.id])
+        pr = predict_row(r, work[r.id], u)
+        ht, he, hb = held[r.id]
+        results.append(RowResult(r, _label(r, work[r.id]), pr.time_s, ht, hb, _measured_energy(r),
+                                 _energy(r, pr, u), he))
+    return FidelityReport(tuple(results), MappingProxyType({k: tuple(v) for k, v in excluded.items()}),
+                          MappingProxyType(fits), MappingProxyType(declared), len(rows))
+
+
+def _label(r: PublishedRow, w: StepRows) -> str:
+    return f"{r.model} b{r.batch} {r.precision}"

@@ -1,0 +1,207 @@
+"""The networks of the published measurements, written layer for layer after their sources.
+
+The FLOP counter prices what these modules run, so each follows the code the measurement ran:
+
+* ``mnn_lenet``: MNN ``tools/train/source/models/Lenet.cpp`` (conv 1->20 5x5, max-pool, conv
+  20->50 5x5, max-pool, linear 800->400, ReLU, dropout, linear 400->10), 1x28x28 input.
+* ``mnn_alexnet``: MNN ``tools/train/source/models/Alexnet.cpp`` (11x11/4 VALID conv to 96,
+  5x5 SAME to 256, three 3x3 SAME convs, three 3/2 max-pools, linear 6400->4096->10), 3x224x224.
+* ``mnn_squeezenet``: MNN ``tools/train/source/models/SqueezeNet.cpp`` (7x7/2 conv to 96, eight fire
+  modules, no activations, 1x1 conv to 10 classes, 14x14 average pool), 3x224x224.
+* ``mnn_googlenet``: MNN ``tools/train/source/models/GoogLeNet.cpp`` (7x7/2 and 3x3 convs, nine
+  inception modules, no activations, 7x7 average pool, 1x1 conv to 10 classes), 3x224x224.
+* ``shufflenet_v2``: ShuffleNetV2 1.0 for CIFAR-100 as Zeus's own CIFAR-100 example defines it
+  (``examples/ZeusDataLoader/cifar100/models/shufflenetv2.py``), 3x32x32.
+* ``mobilenet_v2``: MobileNetV2 1.0 (Sandler et al. 2018; MNN ``MobilenetV2.cpp`` builds the same
+  inverted-residual table), 1001 classes as MNN's default, 3x224x224.
+* ``resnet50_v15``: ResNet-50 v1.5 (stride 2 in the 3x3 conv of a down-sampling bottleneck, as
+  NVIDIA DeepLearningExamples describes it), 1000 classes, 3x224x224.
+
+torch is imported by this module only; the rows and the fit never need it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def mnn_lenet() -> nn.Module:
+    """LeNet as MNN's training demo defines it."""
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2), nn.Flatten(),
+        nn.Linear(800, 400), nn.ReLU(), nn.Dropout(0.5), nn.Linear(400, 10))
+
+
+def mnn_alexnet() -> nn.Module:
+    """AlexNet as MNN's training benchmark defines it."""
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, 4), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1), nn.MaxPool2d(3, 2), nn.Flatten(),
+        nn.Linear(256 * 5 * 5, 4096), nn.ReLU(), nn.Dropout(0.5), nn.Dropout(0.5), nn.Linear(4096, 10))
+
+
+class _Fire(nn.Module):
+    def __init__(self, cin: int, squeeze: int, e1: int, e3: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Conv2d(cin, squeeze, 1)
+        self.e1 = nn.Conv2d(squeeze, e1, 1)
+        self.e3 = nn.Conv2d(squeeze, e3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.squeeze(x)
+        return torch.cat([self.e1(x), self.e3(x)], 1)
+
+
+def mnn_squeezenet() -> nn.Module:
+    """SqueezeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    fires = [(96, 16, 64, 64), (128, 16, 64, 64), (128, 32, 128, 128), "pool", (256, 32, 128, 128),
+             (256, 48, 192, 192), (384, 48, 192, 192), (384, 64, 256, 256), "pool", (512, 64, 256, 256)]
+    layers: list[nn.Module] = [nn.Conv2d(3, 96, 7, 2, 3), nn.MaxPool2d(3, 2, 1)]
+    layers += [nn.MaxPool2d(3, 2, 1) if f == "pool" else _Fire(*f) for f in fires]
+    layers += [nn.Conv2d(512, 10, 1), nn.AvgPool2d(14), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+class _Inception(nn.Module):
+    def __init__(self, cin: int, c1: int, r3: int, c3: int, r5: int, c5: int, cp: int) -> None:
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, c1, 1)
+        self.b3 = nn.Sequential(nn.Conv2d(cin, r3, 1), nn.Conv2d(r3, c3, 3, padding=1))
+        self.b5 = nn.Sequential(nn.Conv2d(cin, r5, 1), nn.Conv2d(r5, c5, 5, padding=2))
+        self.bp = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, cp, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.bp(x)], 1)
+
+
+def mnn_googlenet() -> nn.Module:
+    """GoogLeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    inc = [(192, 64, 96, 128, 16, 32, 32), (256, 128, 128, 192, 32, 96, 64), "pool",
+           (480, 192, 96, 208, 16, 48, 64), (512, 160, 112, 224, 24, 64, 64), (512, 128, 128, 256, 24, 64, 64),
+           (512, 112, 144, 288, 32, 64, 64), (528, 256, 160, 320, 32, 128, 128), "pool",
+           (832, 256, 160, 320, 32, 128, 128), (832, 384, 192, 384, 48, 128, 128)]
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1), nn.Conv2d(64, 192, 3, padding=1),
+                               nn.MaxPool2d(3, 2, 1)]
+    layers += [nn.MaxPool2d(3, 2, 1) if i == "pool" else _Inception(*i) for i in inc]
+    layers += [nn.AvgPool2d(7), nn.Conv2d(1024, 10, 1), nn.Flatten(), nn.Softmax(-1)]
+    return nn.Sequential(*layers)
+
+
+class _ShuffleUnit(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.split = stride == 1 and cin == cout
+        if not self.split:
+            self.residual = nn.Sequential(
+                nn.Conv2d(cin, cin, 1), nn.BatchNorm2d(cin), nn.ReLU(),
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, cout // 2, 1), nn.BatchNorm2d(cout // 2), nn.ReLU())
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, cout // 2, 1), nn.BatchNorm2d(cout // 2), nn.ReLU())
+        else:
+            c = cin // 2
+            self.residual = nn.Sequential(
+                nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1, groups=c),
+                nn.BatchNorm2d(c), nn.Conv2d(c, c, 1), nn.BatchNorm2d(c), nn.ReLU())
+            self.shortcut = nn.Sequential()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.split:
+            short, res = torch.split(x, x.shape[1] // 2, dim=1)
+        else:
+            short, res = x, x
+        y = torch.cat([self.shortcut(short), self.residual(res)], 1)
+        b, c, h, w = y.shape
+        return y.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, c, h, w)
+
+
+def shufflenet_v2(num_classes: int = 100) -> nn.Module:
+    """ShuffleNetV2 1.0 for 32x32 inputs (Zeus's CIFAR-100 example)."""
+    outs = (116, 232, 464, 1024)
+    layers: list[nn.Module] = [nn.Conv2d(3, 24, 3, padding=1), nn.BatchNorm2d(24)]
+    cin = 24
+    for cout, repeat in zip(outs[:3], (3, 7, 3)):
+        layers.append(_ShuffleUnit(cin, cout, 2))
+        layers += [_ShuffleUnit(cout, cout, 1) for _ in range(repeat)]
+        cin = cout
+    layers += [nn.Conv2d(cin, outs[3], 1), nn.BatchNorm2d(outs[3]), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+               nn.Flatten(), nn.Linear(outs[3], num_classes)]
+    return nn.Sequential(*layers)
+
+
+class _InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        layers: list[nn.Module] = []
+        if expand != 1:
+            layers += [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6()]
+        layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+                   nn.ReLU6(), nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def mobilenet_v2(num_classes: int = 1001) -> nn.Module:
+    """MobileNetV2 1.0 at 224x224."""
+    table = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+             (6, 320, 1, 1))
+    layers: list[nn.Module] = [nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU6()]
+    cin = 32
+    for t, c, n, s in table:
+        for i in range(n):
+            layers.append(_InvertedResidual(cin, c, s if i == 0 else 1, t))
+            cin = c
+    layers += [nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(), nn.AdaptiveAvgPool2d(1),
+               nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, num_classes)]
+    return nn.Sequential(*layers)
+
+
+class _Bottleneck(nn.Module):
+    def __init__(self, cin: int, width: int, stride: int) -> None:
+        super().__init__()
+        cout = width * 4
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                     if stride != 1 or cin != cout else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+
+
+def resnet50_v15(num_classes: int = 1000) -> nn.Module:
+    """ResNet-50 v1.5 at 224x224."""
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                               nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for i in range(blocks):
+            layers.append(_Bottleneck(cin, width, stride if i == 0 else 1))
+            cin = width * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, num_classes)]
+    return nn.Sequential(*layers)
+
+
+#: model name used in the published rows -> (factory, input shape)
+PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
+    "mnn-lenet": (mnn_lenet, (1, 28, 28)),
+    "mnn-alexnet": (mnn_alexnet, (3, 224, 224)),
+    "mnn-squeezenet": (mnn_squeezenet, (3, 224, 224)),
+    "mnn-googlenet": (mnn_googlenet, (3, 224, 224)),
+    "shufflenet-v2": (shufflenet_v2, (3, 32, 32)),
+    "mobilenet-v2": (mobilenet_v2, (3, 224, 224)),
+    "resnet50-v1.5": (resnet50_v15, (3, 224, 224)),
+}

@@ -1,0 +1,93 @@
+"""The fidelity report as one JSON document (fixed fields) and as text rows, for the CLI and docs.
+
+Error of a prediction = |predicted / measured - 1|. "Within 1.5x" = the ratio lies in [1/1.5, 1.5].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .exclusions import RULES
+from .fidelity import FidelityReport, RowResult
+
+JSON_SCHEMA = "zerofl-fidelity/1"
+ROW_FIELDS = ("id", "device", "unit", "runtime", "model", "batch", "precision", "workload", "measured_s",
+              "predicted_s", "ratio", "held_out_s", "held_out_ratio", "held_out_basis", "energy_measured_j",
+              "energy_predicted_j", "energy_ratio", "energy_basis", "source")
+
+
+def _stats(ratios: list[float]) -> dict[str, Any]:
+    if not ratios:
+        return {"rows": 0, "median_error": None, "max_error": None, "within_1_5x": 0, "max_ratio": None}
+    r = np.array(ratios)
+    err = np.abs(r - 1.0)
+    return {"rows": len(ratios), "median_error": float(np.median(err)), "max_error": float(err.max()),
+            "within_1_5x": int(np.sum((r <= 1.5) & (r >= 1 / 1.5))), "max_ratio": float(np.max(np.maximum(r, 1 / r)))}
+
+
+def _row(res: RowResult) -> dict[str, Any]:
+    r = res.row
+    basis = None
+    if res.energy_measured_j is not None:
+        basis = "above idle" if r.energy_above_idle else "board (average power x step time)"
+    return {"id": r.id, "device": r.device, "unit": r.unit, "runtime": r.runtime, "model": r.model,
+            "batch": r.batch, "precision": r.precision, "workload": res.workload, "measured_s": r.step_s,
+            "predicted_s": res.predicted_s, "ratio": res.ratio, "held_out_s": res.held_out_s,
+            "held_out_ratio": res.held_out_ratio, "held_out_basis": res.held_out_basis,
+            "energy_measured_j": res.energy_measured_j, "energy_predicted_j": res.energy_predicted_j,
+            "energy_ratio": res.energy_ratio, "energy_basis": basis, "source": r.source.to_json()}
+
+
+def summary(rep: FidelityReport) -> dict[str, Any]:
+    """Counts and error statistics: in-sample, held out, energy."""
+    held = rep.held_out
+    return {
+        "total_rows": rep.total_rows, "comparable_rows": len(rep.results),
+        "excluded_rows": sum(len(v) for v in rep.excluded.values()),
+        "excluded_by_rule": {k: len(v) for k, v in rep.excluded.items()},
+        "in_sample": _stats([r.ratio for r in rep.results]),
+        "held_out": dict(_stats([r.held_out_ratio for r in held if r.held_out_ratio is not None]),
+                         not_held_out=len(rep.results) - len(held)),
+        "energy": _stats([r.energy_ratio for r in rep.results if r.energy_ratio is not None]),
+    }
+
+
+def to_json(rep: FidelityReport) -> dict[str, Any]:
+    """The `fidelity --json` document."""
+    return {"schema": JSON_SCHEMA, "summary": summary(rep),
+            "rules": [{"name": r.name, "why": r.why} for r in RULES],
+            "excluded": {k: list(v) for k, v in rep.excluded.items()},
+            "fits": [f.to_json() for f in rep.fits.values()],
+            "rows": [_row(r) for r in rep.results]}
+
+
+def _fmt(x: float | None, spec: str = ".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def table_lines(rep: FidelityReport) -> list[str]:
+    """A Markdown table: one line per comparable row."""
+    out = ["| row | device | workload | measured s/step | predicted | ratio | held-out ratio | energy ratio |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rep.results:
+        ho = _fmt(r.held_out_ratio) + ("" if r.held_out_basis.startswith("fitted") else " (declared)")
+        out.append(f"| {r.row.id} | {r.row.device}-{r.row.unit} ({r.row.runtime}) | {r.workload} | "
+                   f"{r.row.step_s:.4g} | {r.predicted_s:.4g} | {r.ratio:.2f} | {ho} | {_fmt(r.energy_ratio)} |")
+    return out
+
+
+def summary_lines(rep: FidelityReport) -> list[str]:
+    """The summary in a few lines of text."""
+    s = summary(rep)
+    i, h, e = s["in_sample"], s["held_out"], s["energy"]
+    ex = ", ".join(f"{k} {v}" for k, v in s["excluded_by_rule"].items())
+    return [
+        f"rows: {s['total_rows']} published, {s['comparable_rows']} comparable, {s['excluded_rows']} excluded ({ex})",
+        f"in-sample: {i['within_1_5x']}/{i['rows']} within 1.5x, median error {_fmt(i['median_error'], '.1%')}, "
+        f"worst {_fmt(i['max_ratio'])}x",
+        f"held out (leave one model out): {h['rows']} rows, median error {_fmt(h['median_error'], '.1%')}, "
+        f"{h['within_1_5x']}/{h['rows']} within 1.5x; {h['not_held_out']} rows on devices with one model only",
+        f"energy: {e['rows']} rows, median error {_fmt(e['median_error'], '.1%')}, {e['within_1_5x']}/{e['rows']} within 1.5x",
+    ]

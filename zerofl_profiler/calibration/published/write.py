@@ -1,0 +1,155 @@
+"""Write a published-data fit into catalogue device files as schema-2 fields (DEVICE_V2.md).
+
+The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
+``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
+runtime the fitted rows ran: PyTorch eager on the GPUs, MNN on the phone CPU; the plain fields then
+describe it) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
+``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
+``efficiency.*`` in place (their old sources stay in the file); ``efficiency_curve`` holds the
+fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
+peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
+``measured``), which lists the rows used. Files are written whole and atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ...errors import BadInputError
+from ...hardware_models.catalogue import _catalogue_files
+from ...traces.atomic import atomic_write
+from .declared import DeclaredUnit, declared_sources
+from .fidelity import FidelityReport
+from .fit import ClassFit, DeviceFit
+
+FIT_SOURCE = "fit_published"
+
+
+def _q(v: float) -> str:
+    return f"{{value = {v:.6g}, source = \"{FIT_SOURCE}\"}}"
+
+
+def _section_bounds(lines: list[str], header: str) -> tuple[int, int] | None:
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == header)
+    except StopIteration:
+        return None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines))
+    return start, end
+
+
+def _set_in_section(lines: list[str], header: str, key: str, value: str) -> None:
+    """Replace ``key = ...`` in the section, or add it at the section's end (creating the section)."""
+    b = _section_bounds(lines, header)
+    if b is None:
+        lines += ["", header, f"{key} = {value}"]
+        return
+    start, end = b
+    pat = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for i in range(start + 1, end):
+        if pat.match(lines[i]):
+            lines[i] = f"{key} = {value}"
+            return
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    lines.insert(end, f"{key} = {value}")
+
+
+def _source_block(d: DeviceFit, cls: ClassFit) -> list[str]:
+    rows = sorted(set(d.rows) | set(d.power_rows))
+    return ["", f"[sources.{FIT_SOURCE}]", 'kind = "measured"',
+            f'ref = "zerofl-profile calibrate --from-published: fit to {len(rows)} published rows '
+            f'(zerofl_profiler/calibration/published/rows.toml; device class {cls.device_class})"',
+            f'quote = "rows: {", ".join(rows)}"']
+
+
+#: name of the mode without a power limit below the board's own, when the fit adds modes to a device without any
+UNLIMITED_MODE = "max"
+
+
+def mode_text(text: str, decl: DeclaredUnit, base: DeviceFit, m: DeviceFit) -> str:
+    """Add a fitted power mode: ``[modes.<mode>.units.<u>]`` with the clock-scaled peaks and its dynamic power.
+
+    A device that had no modes gets ``default_mode = "max"`` and an empty ``[modes.max]`` (the
+    unit's own fields: no power limit below the board's).
+    """
+    lines = text.splitlines()
+    if not any(re.match(r"^\s*default_mode\s*=", ln) for ln in lines):
+        at = next(i for i, ln in enumerate(lines) if re.match(r"^\s*energy_mode\s*=", ln))
+        lines.insert(at + 1, f'default_mode = "{UNLIMITED_MODE}"')
+        lines += ["", f"[modes.{UNLIMITED_MODE}]"]
+    head = f"[modes.{m.mode}.units.{decl.unit}]"
+    _set_in_section(lines, head, "peak_flops", _q(decl.model.profile.peak_flops * m.clock))
+    for p, v in sorted(decl.model.peaks.items()):
+        _set_in_section(lines, head, f"peak_flops_{p}", _q(v * m.clock))
+    if m.dynamic_power_w is not None:
+        _set_in_section(lines, head, "dynamic_power_w", _q(m.dynamic_power_w))
+    return "\n".join(lines) + "\n"
+
+
+def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> str:
+    """The catalogue file ``text`` with the fit written in."""
+    lines = text.splitlines()
+    lines = [("schema = 2" if re.match(r"^\s*schema\s*=", ln) else ln) for ln in lines]
+    unit = f"[units.{decl.unit}]"
+    for p, v in sorted(decl.model.peaks.items()):
+        src = decl.extras_sources.get(f"peak_flops_{p}", FIT_SOURCE)
+        _set_in_section(lines, unit, f"peak_flops_{p}", f"{{value = {v:.6g}, source = \"{src}\"}}")
+    _set_in_section(lines, unit, "default_runtime", f'"{d.runtime}"')
+    if d.dynamic_power_w is not None:
+        _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
+    for cls_name, prec in sorted(decl.model.precision.items()):
+        _set_in_section(lines, f"[units.{decl.unit}.precision]", cls_name, f'"{prec}"')
+    base = f"units.{decl.unit}"
+    if d.status == "fitted":
+        head = unit
+        if "overhead" in d.fitted:
+            _set_in_section(lines, head, "kernel_overhead_s", _q(d.kernel_overhead_s))
+        if "bandwidth" in d.fitted:
+            _set_in_section(lines, head, "mem_bandwidth_bytes_per_s", _q(d.mem_bandwidth_bytes_per_s))
+        eff = f"[{base}.efficiency]"
+        _set_in_section(lines, eff, "gemm", _q(d.gemm_efficiency))
+        if cls.grouped_ratio is not None:
+            _set_in_section(lines, eff, "gemm_grouped", _q(d.gemm_efficiency * cls.grouped_ratio))
+        if cls.optimizer_efficiency is not None and "optimizer" in cls.fitted:
+            _set_in_section(lines, eff, "optimizer", _q(cls.optimizer_efficiency))
+        if cls.half_work_flops is not None:
+            _set_in_section(lines, f"[{base}.efficiency_curve]", "half_work_flops", _q(cls.half_work_flops))
+    used = [k for k in declared_sources() if any(k == s for s in decl.extras_sources.values())]
+    for k in used:
+        if _section_bounds(lines, f"[sources.{k}]") is None:
+            s = declared_sources()[k]
+            lines += ["", f"[sources.{k}]", f'kind = "{s["kind"]}"', f"ref = {_toml_str(s['ref'])}",
+                      f"quote = {_toml_str(s['quote'])}"]
+    if _section_bounds(lines, f"[sources.{FIT_SOURCE}]") is None:
+        lines += _source_block(d, cls)
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def write_catalogue(rep: FidelityReport, out_dir: str | Path) -> list[Path]:
+    """Write every fitted device's file into ``out_dir`` (the shipped file plus the fit); returns the paths."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise BadInputError(f"--write-catalogue {out}: not a directory")
+    files = _catalogue_files()
+    written = []
+    for cls in rep.fits.values():
+        for key, d in cls.devices.items():
+            if key[2] is not None or (d.status != "fitted" and d.power_status != "fitted"):
+                continue
+            decl = rep.declared[key[:2]]
+            text = device_text(files[decl.device].read_text(encoding="utf-8"), decl, d, cls)
+            for mkey, m in cls.devices.items():
+                if mkey[:2] == key[:2] and mkey[2] is not None and m.status == "fitted":
+                    text = mode_text(text, decl, d, m)
+            path = out / files[decl.device].name
+            atomic_write(path, text)
+            written.append(path)
+    return written

@@ -1,0 +1,28 @@
+"""`zerofl-profile fidelity`: device models against published, measured training steps."""
+
+from __future__ import annotations
+
+import click
+
+from .options import emit_json, stderr_console
+
+
+@click.command("fidelity")
+@click.option("--rows", "rows_file", default=None, metavar="FILE.toml", type=click.Path(dir_okay=False),
+              help="Published rows to use instead of the package's (same format as calibration/published/rows.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+def fidelity(rows_file: str | None, as_json: bool) -> None:
+    """Per published row: measured vs predicted step time and energy, in-sample and held out by model."""
+    from ..calibration.published.fidelity import run_fidelity
+    from ..calibration.published.rows import load_rows
+    from ..calibration.published.summary import summary_lines, table_lines, to_json
+    from ..calibration.published.workloads import row_workload
+
+    rows = load_rows(rows_file)
+    console = stderr_console()
+    rep = run_fidelity(rows, row_workload, progress=None if as_json else (lambda m: console.print(f"[dim]{m}[/dim]")))
+    if as_json:
+        emit_json(to_json(rep))
+        return
+    for line in table_lines(rep) + [""] + summary_lines(rep):
+        click.echo(line)
