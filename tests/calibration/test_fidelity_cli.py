@@ -82,7 +82,9 @@ def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:
                   ("r1", "r2", "r3", "r4"), 0.5, 2.5, "fitted", ("dynamic_power_w",), ("r2",))
     cls = ClassFit("phone-cpu", 1e6, 0.05, 0.01, ("half_work", "optimizer", "grouped"),
                    MappingProxyType({("snapdragon-855", "cpu", None): d}), 0.1)
-    text = _catalogue_files()["snapdragon-855"].read_text()
+    from zerofl_profiler.calibration.published.declared import template_text
+
+    text = template_text("snapdragon-855")
     new = tomllib.loads(device_text(text, decl, d, cls))
     old = tomllib.loads(text)
     assert new["schema"] == 2

@@ -1,7 +1,9 @@
-"""The fit's starting point: catalogue units plus the schema-2 extras of ``declared.toml``.
+"""The fit's starting point: declared units plus the schema-2 extras of ``declared.toml``.
 
-Per-precision peaks and the precision each op class runs in are not in the v1 catalogue files;
-``declared.toml`` holds them with their sources until the catalogue carries them itself.
+A device whose catalogue file already holds fitted values starts from its declared (pre-fit)
+file in ``prior/``, so a refit, and above all a held-out evaluation, never starts from numbers
+fitted to the very rows it is judged on. Per-precision peaks and the precision each op class
+runs in come from ``declared.toml`` with their sources.
 """
 
 from __future__ import annotations
@@ -36,6 +38,27 @@ class DeclaredUnit:
         return DEVICE_CLASS.get((self.category, self.unit), f"{self.category}-{self.unit}")
 
 
+def _prior_spec(dev: str):  # type: ignore[no-untyped-def]
+    """The declared (pre-fit) device file of a catalogue device the fit has written, if there is one."""
+    from ...hardware_models.devicefile import load_device_file
+
+    path = resources.files(__package__).joinpath("prior", f"{dev}.toml")
+    if not path.is_file():
+        return None
+    with resources.as_file(path) as p:
+        return load_device_file(p)
+
+
+def template_text(dev: str) -> str:
+    """The device file the fit writes into: the declared (pre-fit) one, so a refit never stacks on a fit."""
+    from ...hardware_models.catalogue import _catalogue_files
+
+    path = resources.files(__package__).joinpath("prior", f"{dev}.toml")
+    if path.is_file():
+        return path.read_text(encoding="utf-8")
+    return _catalogue_files()[dev].read_text(encoding="utf-8")
+
+
 def _declared_raw() -> dict:
     return tomllib.loads(resources.files(__package__).joinpath("declared.toml").read_text(encoding="utf-8"))
 
@@ -53,8 +76,8 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
     out = {}
     for dev, unit in sorted(set(devices)):
         try:
-            spec = get_device(dev)
-            prof = resolve_device(f"{dev}-{unit}") if len(spec.units) > 1 else resolve_device(dev)
+            spec = _prior_spec(dev) or get_device(dev)
+            prof = spec.profile(unit if len(spec.units) > 1 else None)
         except BadInputError:
             continue
         if prof.unit != unit:

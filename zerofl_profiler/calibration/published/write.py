@@ -19,7 +19,7 @@ from pathlib import Path
 from ...errors import BadInputError
 from ...hardware_models.catalogue import _catalogue_files
 from ...traces.atomic import atomic_write
-from .declared import DeclaredUnit, declared_sources
+from .declared import DeclaredUnit, declared_sources, template_text
 from .fidelity import FidelityReport
 from .fit import ClassFit, DeviceFit
 
@@ -145,7 +145,7 @@ def write_catalogue(rep: FidelityReport, out_dir: str | Path) -> list[Path]:
             if key[2] is not None or (d.status != "fitted" and d.power_status != "fitted"):
                 continue
             decl = rep.declared[key[:2]]
-            text = device_text(files[decl.device].read_text(encoding="utf-8"), decl, d, cls)
+            text = device_text(template_text(decl.device), decl, d, cls)
             for mkey, m in cls.devices.items():
                 if mkey[:2] == key[:2] and mkey[2] is not None and m.status == "fitted":
                     text = mode_text(text, decl, d, m)
