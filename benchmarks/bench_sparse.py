@@ -9,7 +9,8 @@ batch 16 on 1x8x8). Variants -- dense, SWAT 90 % with exact masks every step (th
 process (the machine swings 30-50 %); each round is one block of steps per variant that starts
 from freshly reset masks, as a client-round does, so the threshold schedule refreshes once per 10
 steps. The ratio is the median over rounds of (SWAT block time / dense block time of the same
-round). The breakdown times the SWAT pieces alone on the tensors a real step sees (every SWAT
+round); the PASS/FAIL column judges that wall-time ratio, and the CPU-time ratio (process CPU
+seconds, which a core taken by another process inflates less) is printed beside it. The breakdown times the SWAT pieces alone on the tensors a real step sees (every SWAT
 layer's weight and input): weight mask, activation mask, density statistics; the rest of the
 difference to the dense step is "autograd + other" (custom Function, extra copies, Python).
 """
@@ -63,15 +64,16 @@ def _sparse_config(kw: dict) -> SparseConfig | None:
         return None
 
 
-def _block(model: nn.Module, opt: torch.optim.Optimizer, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """Seconds of one block of training steps from freshly reset masks."""
+def _block(model: nn.Module, opt: torch.optim.Optimizer, batches: list[tuple[torch.Tensor, torch.Tensor]]
+           ) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one block of training steps from freshly reset masks."""
     reset_masks(model)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for xb, yb in batches:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(xb), yb).backward()
         opt.step()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _time(fn: Callable[[], object], repeats: int) -> float:
@@ -148,20 +150,24 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int) -> li
         for n in models:  # warm-up: allocator, first-call kernels
             _block(models[n], opts[n], batches[:2])
         times: dict[str, list[float]] = {n: [] for n in models}
+        cpu: dict[str, list[float]] = {n: [] for n in models}
         order = list(models)
         for r in range(rounds):
             for n in order[r % len(order):] + order[:r % len(order)]:
-                times[n].append(_block(models[n], opts[n], batches))
+                wall, c = _block(models[n], opts[n], batches)
+                times[n].append(wall)
+                cpu[n].append(c)
         dense_ms = 1e3 * statistics.median(times["dense"]) / case.steps
         emit(f"{case.model} b{case.batch}, {t} thread(s): dense step {dense_ms:.2f} ms (median of {rounds})")
         for n in models:
             if n == "dense":
                 continue
             ratio = statistics.median(s / d for s, d in zip(times[n], times["dense"]))
+            cpu_ratio = statistics.median(s / d for s, d in zip(cpu[n], cpu["dense"]))
             target = case.target_exact if n == "exact" else case.target_threshold
             ms = 1e3 * statistics.median(times[n]) / case.steps
             emit(f"  {n:<20} {ms:9.2f} ms/step  ratio {ratio:5.2f}x  target <= {target:.1f}x  "
-                         f"{'PASS' if ratio <= target else 'FAIL'}")
+                 f"{'PASS' if ratio <= target else 'FAIL'}   (CPU-time ratio {cpu_ratio:.2f}x)")
         missing = [n for n in VARIANTS if n not in models]
         for n in missing:
             emit(f"  {n:<20} (not supported by this version)")

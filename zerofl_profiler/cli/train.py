@@ -17,6 +17,7 @@ _DIRECT = {
     "mask_ratio": "mask_ratio", "upload": "upload", "encoding": "encoding", "dataset": "dataset",
     "data_dir": "data_dir", "model": "model", "seed": "seed", "on_client_error": "on_client_error",
     "engine": "engine", "aggregation": "aggregation", "mask_every": "mask_every", "energy": "energy",
+    "mask_schedule": "mask_schedule",
     "momentum": "momentum", "name": "name", "threads": "threads",
 }
 
@@ -126,6 +127,9 @@ def render_summary(summary: Any) -> None:
 @click.option("--momentum", type=float, default=None, help="SGD momentum (default 0).")
 @sparsity_options
 @click.option("--mask-every", type=int, default=None, help="Recompute SWAT masks every N local steps.")
+@click.option("--mask-schedule", default=None, metavar="NAME",
+              help="What stays frozen between refreshes: fixed-positions (default; weight positions, exact "
+                   "activation top-k every step) or swat-threshold (both k-th values, as SWAT).")
 @click.option("--dense-layers", default=None, metavar="NAME,...",
               help="Layers kept dense (default: the first conv; empty string: none).")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")

@@ -15,6 +15,8 @@ ENCODINGS = ("csr", "bitmask", "dense")
 PARTITIONS = ("lda", "iid")
 CLIENT_ERROR_POLICIES = ("stop", "skip")
 ENGINES = ("inprocess", "flower")
+#: What SWAT freezes between mask refreshes (sparse.layers.SCHEDULES implements each; see docs/engine.md).
+MASK_SCHEDULES = ("fixed-positions", "swat-threshold")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
 METADATA_KEYS = ("run_id", "environment", "partition_stats")
 
@@ -42,6 +44,7 @@ class RunConfig:
     sparsity: float = 0.9
     activation_sparsity: float | None = None
     mask_every: int = 1
+    mask_schedule: str = "fixed-positions"
     dense_layers: tuple[str, ...] | None = None
     upload: str = "dense"
     mask_ratio: float = 0.0
@@ -94,7 +97,8 @@ class RunConfig:
         if not isinstance(self.alpha, (int, float)) or not math.isfinite(self.alpha) or self.alpha <= 0:
             raise ConfigError(f"alpha must be > 0, got {self.alpha!r}")
         for key, allowed in (("upload", UPLOADS), ("encoding", ENCODINGS), ("partition", PARTITIONS),
-                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES)):
+                             ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES),
+                             ("mask_schedule", MASK_SCHEDULES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
         if self.upload == "dense" and self.mask_ratio > 0:
@@ -156,7 +160,8 @@ class RunConfig:
         """The SparseConfig for sparsify()."""
         from ..sparse import SparseConfig
 
-        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every)
+        return SparseConfig(self.weight_sparsity, self.activation_sparsity, self.dense_layers, self.mask_every,
+                            self.mask_schedule)
 
     def with_updates(self, **changes: Any) -> "RunConfig":
         """A validated copy with some options changed."""

@@ -237,7 +237,8 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
     layers = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
                               activation_sparsity=cfg.act_sparsity, dense_layers=worker.dense_layers,
-                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name).to_json()
+                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name,
+                              selection_periods=cfg.sparse_config().selection_periods).to_json()
     if meter is None:
         meter, owns = make_meter_for(cfg)
     else:

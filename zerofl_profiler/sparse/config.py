@@ -9,17 +9,21 @@ from ..errors import BadInputError, check_fraction
 
 @dataclass(frozen=True)
 class SparseConfig:
-    """SWAT settings: weight/activation sparsity, layers kept dense, mask refresh period.
+    """SWAT settings: weight/activation sparsity, layers kept dense, mask refresh period and schedule.
 
     ``dense_layers=None`` means the default (the first conv, via ``flops.default_dense_layers``);
     an explicit tuple (possibly empty) replaces it. BatchNorm is never sparsified.
-    ``activation_sparsity=None`` follows the weight sparsity, as in SWAT.
+    ``activation_sparsity=None`` follows the weight sparsity, as in SWAT. ``mask_schedule`` says
+    what stays frozen for ``mask_every - 1`` steps after each refresh (see ``layers.SCHEDULES``):
+    ``fixed-positions`` freezes the weight positions and recomputes the input's exact top-k every
+    step; ``swat-threshold`` freezes the k-th values of both as thresholds, as SWAT's reference code does.
     """
 
     weight_sparsity: float = 0.0
     activation_sparsity: float | None = None
     dense_layers: tuple[str, ...] | None = None
     mask_every: int = 1
+    mask_schedule: str = "fixed-positions"
 
     def __post_init__(self) -> None:
         check_fraction("weight sparsity", self.weight_sparsity)
@@ -27,8 +31,19 @@ class SparseConfig:
             check_fraction("activation sparsity", self.activation_sparsity)
         if not isinstance(self.mask_every, int) or isinstance(self.mask_every, bool) or self.mask_every < 1:
             raise BadInputError(f"mask_every must be a positive integer, got {self.mask_every!r}")
+        from .layers import SCHEDULES
+
+        if self.mask_schedule not in SCHEDULES:
+            raise BadInputError(f"mask schedule must be one of {', '.join(SCHEDULES)}, got {self.mask_schedule!r}")
         if self.dense_layers is not None and not isinstance(self.dense_layers, tuple):
             object.__setattr__(self, "dense_layers", tuple(self.dense_layers))
+
+    @property
+    def selection_periods(self) -> tuple[int, int]:
+        """(weight, input) training steps per top-k selection: what the FLOP counter charges top-k work for."""
+        from .layers import SCHEDULES
+
+        return self.mask_every, self.mask_every if SCHEDULES[self.mask_schedule].freezes_activations else 1
 
     @property
     def act_sparsity(self) -> float:

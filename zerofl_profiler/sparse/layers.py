@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -10,74 +11,160 @@ from torch import nn
 
 from ..errors import BadInputError
 from .functions import SwatConv2dFn, SwatLinearFn
-from .masks import topk_mask
+from .masks import Selection, select, threshold_sparsify
 from .stats import DensityStats
 
 
+def _fixed_positions(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
+    """Weight positions frozen between refreshes; the input's exact top-k every step."""
+    w = layer.weight.detach()
+    w_sel = None
+    if layer.weight_density < 1.0:
+        version = layer.weight._version
+        if layer._mask is None or (refresh and version != layer._mask_version):  # unchanged weights: same mask
+            mask, layer._w_sel = select(w, layer.weight_density, layer._generator(w))
+            layer._mask = torch.ones_like(w, dtype=torch.bool) if mask is None else mask
+            layer._mask_version = version
+            layer.density_stats.weight_selections[w.numel()] += 1
+        w, w_sel = w * layer._mask, layer._w_sel
+    x_sel = None
+    if layer.activation_density < 1.0:
+        mask, x_sel = select(x, layer.activation_density, layer._generator(x))
+        layer.density_stats.activation_selections[x.numel()] += 1
+        if mask is not None:
+            x = x * mask
+    return x, w, w_sel, x_sel
+
+
+def _swat_threshold(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
+    """SWAT's own schedule: exact top-k on refresh steps, whose k-th values are then frozen as thresholds."""
+    w = layer.weight.detach()
+    w_sel = x_sel = None
+    stats = layer.density_stats
+    if layer.weight_density < 1.0:
+        if refresh or layer._w_thr is None:
+            mask, w_sel = select(w, layer.weight_density, layer._generator(w))
+            layer._w_thr = w_sel.threshold
+            stats.weight_selections[w.numel()] += 1
+            w = w if mask is None else w * mask
+        else:
+            w, w_sel = threshold_sparsify(w, layer._w_thr)
+    if layer.activation_density < 1.0:
+        if refresh or layer._x_thr is None:
+            mask, x_sel = select(x, layer.activation_density, layer._generator(x))
+            layer._x_thr = x_sel.threshold
+            stats.activation_selections[x.numel()] += 1
+            x = x if mask is None else x * mask
+        else:
+            x, x_sel = threshold_sparsify(x, layer._x_thr)
+    return x, w, w_sel, x_sel
+
+
+@dataclass(frozen=True)
+class MaskSchedule:
+    """What a training step does between refreshes, and whether the input's selection is periodic too."""
+
+    step: Callable[["SwatMixin", torch.Tensor, bool],
+                   tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]]
+    freezes_activations: bool
+
+
+#: --mask-schedule name -> behaviour (the names are also fl.config.MASK_SCHEDULES, which stays torch-free)
+SCHEDULES = {"fixed-positions": MaskSchedule(_fixed_positions, False),
+             "swat-threshold": MaskSchedule(_swat_threshold, True)}
+
+
 class SwatMixin:
-    """Mask bookkeeping shared by the SWAT layers: refresh period, eval-time masks, stats."""
+    """Mask bookkeeping shared by the SWAT layers: refresh period and schedule, eval-time masks, stats."""
 
     weight: nn.Parameter
     training: bool
 
-    def _swat_setup(self, weight_sparsity: float, activation_sparsity: float, mask_every: int) -> None:
+    def _swat_setup(self, weight_sparsity: float, activation_sparsity: float, mask_every: int,
+                    mask_schedule: str = "fixed-positions") -> None:
+        if mask_schedule not in SCHEDULES:
+            raise BadInputError(f"mask schedule must be one of {', '.join(SCHEDULES)}, got {mask_schedule!r}")
         self.weight_density = 1.0 - float(weight_sparsity)
         self.activation_density = 1.0 - float(activation_sparsity)
         self.mask_every = int(mask_every)
+        self.mask_schedule = mask_schedule
+        self._schedule = SCHEDULES[mask_schedule].step
         self.density_stats = DensityStats()
+        self._mask_seed = 0
         self.reset_mask()
 
-    def reset_mask(self) -> None:
-        """Forget the current mask so the next step recomputes it (a new global model arrived)."""
+    def reset_mask(self, seed: int | None = None) -> None:
+        """Forget the current mask and thresholds so the next step recomputes them (a new global model arrived).
+
+        ``seed`` reseeds the generator of the threshold estimate's samples (see ``masks``), so a
+        client-round's samples are a function of (seed, step) alone.
+        """
         self._mask: torch.Tensor | None = None
+        self._w_sel: Selection | None = None
+        self._w_thr: float | None = None
+        self._x_thr: float | None = None
         self._mask_version = -1
         self._step = 0
+        if seed is not None:
+            self._mask_seed = int(seed)
+        self._gens: dict[torch.device, torch.Generator] = {}
 
-    def _weight_mask(self) -> torch.Tensor | None:
-        """The current top-k weight mask: refreshed every ``mask_every`` training steps.
+    def _generator(self, t: torch.Tensor) -> torch.Generator:
+        g = self._gens.get(t.device)
+        if g is None:
+            g = self._gens[t.device] = torch.Generator(device=t.device)
+            g.manual_seed(self._mask_seed)
+        return g
 
-        Outside training the mask follows the weights whenever they change (e.g. after a
-        load_state_dict), so evaluation always uses the top-k of the current model, as ZeroFL does.
+    def _training_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sparse input, sparse weight) of one training step, per the schedule; records the step's densities."""
+        refresh = self._step % self.mask_every == 0
+        self._step += 1
+        x_sp, w_sp, w_sel, x_sel = self._schedule(self, x.detach(), refresh)
+        self.density_stats.add(w_sel, x_sel)
+        return x_sp, w_sp
+
+    def _eval_weight(self) -> torch.Tensor:
+        """Weights for evaluation: the exact top-k of the current weights, recomputed whenever they change.
+
+        So evaluation always uses the top-k of the current model (e.g. after a load_state_dict), as
+        ZeroFL does, whatever the training schedule froze.
         """
         if self.weight_density >= 1.0:
-            return None
-        if self.training and torch.is_grad_enabled():
-            if self._mask is None or self._step % self.mask_every == 0:
-                self._mask = topk_mask(self.weight, self.weight_density)
-            self._step += 1
-            self._mask_version = -1
-        elif self._mask is None or self._mask_version != self.weight._version:
-            self._mask = topk_mask(self.weight, self.weight_density)
+            return self.weight
+        if self._mask is None or self._mask_version != self.weight._version:
+            mask, self._w_sel = select(self.weight, self.weight_density, self._generator(self.weight))
+            self._mask = torch.ones_like(self.weight, dtype=torch.bool) if mask is None else mask
             self._mask_version = self.weight._version
-        return self._mask
+        return self.weight * self._mask
 
     def extra_repr(self) -> str:  # type: ignore[override]
         base = super().extra_repr()  # type: ignore[misc]
         return (f"{base}, weight_density={self.weight_density:g}, activation_density={self.activation_density:g}, "
-                f"mask_every={self.mask_every}")
+                f"mask_every={self.mask_every}, mask_schedule={self.mask_schedule}")
 
 
 class SwatConv2d(SwatMixin, nn.Conv2d):
     """A Conv2d trained with SWAT (see ``functions.SwatConv2dFn``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
-            return SwatConv2dFn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats,
-                                      self.stride, self.padding, self.dilation, self.groups)
-        w = self.weight if mask is None else self.weight * mask
-        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            x_sp, w_sp = self._training_pair(x)
+            return SwatConv2dFn.apply(x, self.weight, self.bias, x_sp, w_sp, self.stride, self.padding,
+                                      self.dilation, self.groups)
+        return F.conv2d(x, self._eval_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class SwatLinear(SwatMixin, nn.Linear):
     """A Linear trained with SWAT (see ``functions.SwatLinearFn``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
-            return SwatLinearFn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats)
-        w = self.weight if mask is None else self.weight * mask
-        return F.linear(x, w, self.bias)
+            x_sp, w_sp = self._training_pair(x)
+            return SwatLinearFn.apply(x, self.weight, self.bias, x_sp, w_sp)
+        return F.linear(x, self._eval_weight(), self.bias)
 
 
 def _conv_ok(name: str, m: nn.Conv2d) -> None:
@@ -95,10 +182,10 @@ SWAT_CLASSES: dict[type, tuple[type, Any]] = {
 
 
 def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_sparsity: float,
-            mask_every: int) -> nn.Module:
+            mask_every: int, mask_schedule: str = "fixed-positions") -> nn.Module:
     """Turn a dense Conv2d/Linear into its SWAT twin in place (parameters and hooks kept)."""
     if isinstance(module, SwatMixin):
-        module._swat_setup(weight_sparsity, activation_sparsity, mask_every)
+        module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_schedule)
         return module
     entry = SWAT_CLASSES.get(type(module))
     if entry is None:
@@ -108,5 +195,5 @@ def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_spa
     if check is not None:
         check(name, module)
     module.__class__ = cls
-    module._swat_setup(weight_sparsity, activation_sparsity, mask_every)  # type: ignore[attr-defined]
+    module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_schedule)  # type: ignore[attr-defined]
     return module

@@ -7,6 +7,7 @@ from torch import nn
 from ..errors import BadInputError
 from .config import SparseConfig
 from .layers import SwatMixin, to_swat
+from .stats import MaskWork
 
 
 def resolve_dense_layers(model: nn.Module, cfg: SparseConfig) -> list[str]:
@@ -32,7 +33,7 @@ def sparsify(model: nn.Module, cfg: SparseConfig) -> nn.Module:
     for name in sparsifiable_layers(model):
         if name in dense:
             continue
-        to_swat(name, modules[name], cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every)
+        to_swat(name, modules[name], cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every, cfg.mask_schedule)
     model.sparse_config = cfg  # type: ignore[assignment]
     model.dense_layers = sorted(dense)  # type: ignore[assignment]
     return model
@@ -64,7 +65,16 @@ def reset_density_stats(model: nn.Module) -> None:
         m.density_stats.reset()
 
 
-def reset_masks(model: nn.Module) -> None:
-    """Make every SWAT layer recompute its mask on the next step (new weights were loaded)."""
-    for m in swat_layers(model).values():
-        m.reset_mask()
+def reset_masks(model: nn.Module, seed: int | None = None) -> None:
+    """Make every SWAT layer recompute its mask on the next step (new weights were loaded).
+
+    ``seed`` (e.g. the client-round's seed) reseeds each layer's sample generator with
+    (seed, layer index), so a resumed round draws the same samples.
+    """
+    for i, m in enumerate(swat_layers(model).values()):
+        m.reset_mask(None if seed is None else (int(seed) * 1_000_003 + i) % (1 << 63))
+
+
+def collect_mask_work(model: nn.Module) -> dict[str, MaskWork]:
+    """The top-k selections each SWAT layer ran since the last reset (what the FLOP counter costs)."""
+    return {n: m.density_stats.work(m.weight_density, m.activation_density) for n, m in swat_layers(model).items()}
