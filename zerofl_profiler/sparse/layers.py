@@ -11,8 +11,18 @@ from torch import nn
 
 from ..errors import BadInputError
 from .functions import SwatConv2dFn, SwatLinearFn
-from .masks import Selection, select, threshold_sparsify
+from .masks import Selection, keep_topk, threshold_sparsify, topk_mask
 from .stats import DensityStats
+
+
+def _sparse_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
+    """The exact top-k of the weights, reused while the weights are unchanged (same tensor version)."""
+    version = layer.weight._version
+    if layer._w_sp is None or layer._w_version != version or layer._w_sel is None:
+        layer._w_sp, layer._w_sel = keep_topk(w, layer.weight_density, layer._generator(w))
+        layer._w_version = version
+        layer.density_stats.weight_selections[w.numel()] += 1
+    return layer._w_sp, layer._w_sel
 
 
 def _fixed_positions(layer: "SwatMixin", x: torch.Tensor, refresh: bool
@@ -21,19 +31,19 @@ def _fixed_positions(layer: "SwatMixin", x: torch.Tensor, refresh: bool
     w = layer.weight.detach()
     w_sel = None
     if layer.weight_density < 1.0:
-        version = layer.weight._version
-        if layer._mask is None or (refresh and version != layer._mask_version):  # unchanged weights: same mask
-            mask, layer._w_sel = select(w, layer.weight_density, layer._generator(w))
-            layer._mask = torch.ones_like(w, dtype=torch.bool) if mask is None else mask
-            layer._mask_version = version
-            layer.density_stats.weight_selections[w.numel()] += 1
-        w, w_sel = w * layer._mask, layer._w_sel
+        if layer.mask_every == 1:
+            w, w_sel = _sparse_weight(layer, w)
+        elif refresh or layer._mask is None:
+            w_sp, w_sel = _sparse_weight(layer, w)
+            # kept positions as a 0/1 float tensor: the frozen steps then cost one plain multiply
+            kept = w_sp != 0 if w_sel.threshold > 0.0 else topk_mask(w, layer.weight_density)
+            layer._mask, layer._mask_sel, w = kept.to(w.dtype), w_sel, w_sp
+        else:
+            w, w_sel = w * layer._mask, layer._mask_sel
     x_sel = None
     if layer.activation_density < 1.0:
-        mask, x_sel = select(x, layer.activation_density, layer._generator(x))
+        x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
         layer.density_stats.activation_selections[x.numel()] += 1
-        if mask is not None:
-            x = x * mask
     return x, w, w_sel, x_sel
 
 
@@ -42,21 +52,17 @@ def _swat_threshold(layer: "SwatMixin", x: torch.Tensor, refresh: bool
     """SWAT's own schedule: exact top-k on refresh steps, whose k-th values are then frozen as thresholds."""
     w = layer.weight.detach()
     w_sel = x_sel = None
-    stats = layer.density_stats
     if layer.weight_density < 1.0:
         if refresh or layer._w_thr is None:
-            mask, w_sel = select(w, layer.weight_density, layer._generator(w))
+            w, w_sel = _sparse_weight(layer, w)
             layer._w_thr = w_sel.threshold
-            stats.weight_selections[w.numel()] += 1
-            w = w if mask is None else w * mask
         else:
             w, w_sel = threshold_sparsify(w, layer._w_thr)
     if layer.activation_density < 1.0:
         if refresh or layer._x_thr is None:
-            mask, x_sel = select(x, layer.activation_density, layer._generator(x))
+            x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
             layer._x_thr = x_sel.threshold
-            stats.activation_selections[x.numel()] += 1
-            x = x if mask is None else x * mask
+            layer.density_stats.activation_selections[x.numel()] += 1
         else:
             x, x_sel = threshold_sparsify(x, layer._x_thr)
     return x, w, w_sel, x_sel
@@ -101,11 +107,15 @@ class SwatMixin:
         ``seed`` reseeds the generator of the threshold estimate's samples (see ``masks``), so a
         client-round's samples are a function of (seed, step) alone.
         """
-        self._mask: torch.Tensor | None = None
+        self._mask: torch.Tensor | None = None  # frozen positions (0/1, the weights' dtype)
+        self._mask_sel: Selection | None = None
+        self._w_sp: torch.Tensor | None = None  # the last exact top-k of the weights ...
         self._w_sel: Selection | None = None
+        self._w_version = -1  # ... and the weights' version it was computed from
         self._w_thr: float | None = None
         self._x_thr: float | None = None
-        self._mask_version = -1
+        self._eval_w: torch.Tensor | None = None
+        self._eval_version = -1
         self._step = 0
         if seed is not None:
             self._mask_seed = int(seed)
@@ -134,11 +144,12 @@ class SwatMixin:
         """
         if self.weight_density >= 1.0:
             return self.weight
-        if self._mask is None or self._mask_version != self.weight._version:
-            mask, self._w_sel = select(self.weight, self.weight_density, self._generator(self.weight))
-            self._mask = torch.ones_like(self.weight, dtype=torch.bool) if mask is None else mask
-            self._mask_version = self.weight._version
-        return self.weight * self._mask
+        if torch.is_grad_enabled():  # differentiable, so never cached
+            return keep_topk(self.weight, self.weight_density, self._generator(self.weight))[0]
+        if self._eval_w is None or self._eval_version != self.weight._version:
+            self._eval_w = keep_topk(self.weight.detach(), self.weight_density, self._generator(self.weight))[0]
+            self._eval_version = self.weight._version
+        return self._eval_w
 
     def extra_repr(self) -> str:  # type: ignore[override]
         base = super().extra_repr()  # type: ignore[misc]

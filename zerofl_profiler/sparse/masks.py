@@ -1,19 +1,21 @@
-"""Top-k masks by magnitude: the one place that decides which entries a sparse layer keeps.
+"""Top-k by magnitude: the one place that decides which entries a sparse layer keeps.
 
 The rule: of a tensor of n entries at density d, keep the k = ``keep_count(n, d)`` entries of
-largest |t| over the whole tensor (round to nearest, at least one; SWAT's reference code rounds
-up with ``ceil`` instead and keeps every entry tied with the k-th value, so its kept count can
-exceed k). Here exactly k are kept: entries tied with the k-th largest value v are kept in flat
-index order, lowest first, until k are kept.
+largest |t| over the whole tensor (round to nearest, at least one). SWAT's reference code rounds
+up (``ceil``) and keeps every entry tied with the k-th value, so its kept count can exceed its
+k; here exactly k are kept: entries tied with the k-th largest value v are kept in flat index
+order, lowest first, until k are kept. (Ties at v = 0 change no value: the kept zeros are zeros.)
 
-How v is found (exact either way; only the work differs, see ``select``): small tensors and
-accelerators run one ``kthvalue``/``topk`` over all of |t|. Large CPU tensors estimate v from a
-fixed-size random sample of |t|, take the side of the estimate that holds the k-th value with a
-wide margin (one compare and one ``masked_select``), and resolve v exactly by a ``kthvalue`` of
-that small set; when the sample misses (the set does not contain the k-th value) it falls back
-to the whole tensor. The sample only decides how much work that takes, never which entries are
-kept, and it is drawn from the caller's own ``torch.Generator`` so the global RNG is untouched.
-The mask is then one threshold compare, not an index scatter.
+How v is found (exact either way; only the work differs): small tensors and accelerators run one
+``kthvalue``/``topk`` over all of |t|. Large CPU tensors bound v by a quantile of a fixed-size
+random sample of |t|, taken a wide margin (5 standard deviations) on the far side of the
+estimate, extract the entries on v's side of that bound (one compare, one ``masked_select``:
+about k entries at SWAT's densities) and resolve v exactly by a ``kthvalue`` of those; when the
+bound misses v (a rare unlucky sample) the whole tensor is used. The sample
+only decides how much work that takes, never which entries are kept, and it is drawn from the
+caller's ``torch.Generator`` so the global RNG is untouched. Keeping is then one threshold op
+(``hardshrink`` at the float just below v keeps exactly |t| >= v), not an index scatter; only a
+tie at v > 0 builds an index-cut mask.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 #: Below this many entries one exact ``kthvalue`` over the tensor costs less than the sampled path.
-SAMPLED_MIN_NUMEL = 1 << 15
+SAMPLED_MIN_NUMEL = 1 << 16
 #: Entries of |t| sampled to estimate the threshold.
-SAMPLE_SIZE = 4096
-#: Half-width of the sampled band, in standard deviations of the sample quantile.
+SAMPLE_SIZE = 16384
+#: Margin of the sampled bound, in standard deviations of the sample quantile (a miss costs a full pass).
 SAMPLE_SIGMAS = 5.0
+#: dtypes whose "float just below v" torch.nextafter gives, so hardshrink can keep |t| >= v exactly.
+_SHRINK_DTYPES = (torch.float32, torch.float64)
 
 
 def keep_count(numel: int, density: float) -> int:
@@ -41,7 +46,7 @@ def keep_count(numel: int, density: float) -> int:
 
 @dataclass(frozen=True)
 class Selection:
-    """One top-k selection: keep |t| >= threshold (ties cut to exactly ``kept``); ``nonzero`` of them != 0."""
+    """What one sparsification kept: |t| >= threshold (ties cut to ``kept``); ``nonzero`` of those are != 0."""
 
     threshold: float
     kept: int
@@ -61,70 +66,95 @@ def _kth_exact(a: torch.Tensor, k: int) -> torch.Tensor:
     return a.topk(k, sorted=False).values.min()
 
 
-def _kth_sampled(a: torch.Tensor, k: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int | None]:
-    """(v, #(a >= v), or None when unknown): v resolved only inside the side of a sampled estimate that holds it."""
-    n = a.numel()
-    s = SAMPLE_SIZE
+def _kth_sampled(a: torch.Tensor, k: int, generator: torch.Generator | None) -> tuple[torch.Tensor, int] | None:
+    """(v, #(a >= v)) resolved among the entries on v's side of a sampled bound; None when the bound misses."""
+    n, s = a.numel(), SAMPLE_SIZE
     sample = a[torch.randint(n, (s,), generator=generator, device=a.device)]
     p = k / n
     margin = SAMPLE_SIGMAS * math.sqrt(s * p * (1.0 - p)) + 2.0
-    centre = s * (1.0 - p)  # where v sits among the sample's values, ascending, counted from 0
-    if p <= 0.5:  # few kept: resolve among the entries at or above a lower bound
-        pos = int(math.floor(centre - margin))
-        if pos >= 0:
-            upper = a[a >= sample.kthvalue(pos + 1).values]
-            m = upper.numel()
-            if m >= k:
-                v = upper.kthvalue(m - k + 1).values
-                return v, int(torch.count_nonzero(upper >= v))
-    else:  # most kept: resolve among the entries at or below an upper bound
-        pos = int(math.ceil(centre + margin))
-        if pos < s:
-            lower = a[a <= sample.kthvalue(pos + 1).values]
-            r = n - k + 1  # v is the r-th smallest
-            if lower.numel() >= r:
-                v = lower.kthvalue(r).values
-                return v, n - int(torch.count_nonzero(lower < v))
-    return _kth_exact(a, k), None
+    centre = s * (1.0 - p)  # where v sits among the sample's values, ascending
+    if p <= 0.5:  # few kept: v is the k-th largest of the entries at or above a lower bound
+        rank = int(math.floor(centre - margin))
+        if rank < 0:
+            return None
+        upper = a[a >= sample.kthvalue(rank + 1).values]
+        m = upper.numel()
+        if m < k:
+            return None
+        v = upper.kthvalue(m - k + 1).values
+        return v, int(torch.count_nonzero(upper >= v))
+    rank = int(math.ceil(centre + margin))  # most kept: v is the r-th smallest of those at or below an upper bound
+    if rank >= s:
+        return None
+    lower = a[a <= sample.kthvalue(rank + 1).values]
+    r = n - k + 1
+    if lower.numel() < r:
+        return None
+    v = lower.kthvalue(r).values
+    return v, n - int(torch.count_nonzero(lower < v))
 
 
-def select(t: torch.Tensor, density: float, generator: torch.Generator | None = None
-           ) -> tuple[torch.Tensor | None, Selection]:
-    """The exact top-k of |t| as (bool mask, or None when every entry is kept; the Selection)."""
-    flat = t.detach().reshape(-1)
-    n = flat.numel()
+def kth_largest(t: torch.Tensor, k: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
+    """(v, #(|t| >= v)): the k-th largest |t| over the whole tensor (1 <= k < numel) and how many reach it."""
+    a = t.detach().reshape(-1).abs()
+    if a.numel() >= SAMPLED_MIN_NUMEL and a.device.type == "cpu":
+        found = _kth_sampled(a, k, generator)
+        if found is not None:
+            return found
+    v = _kth_exact(a, k)
+    return v, int(torch.count_nonzero(a >= v))
+
+
+def _keep_at_least(t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """t where |t| >= v, else 0: one hardshrink at the float just below v."""
+    if t.dtype in _SHRINK_DTYPES:
+        below = torch.nextafter(v.to(t.dtype), v.new_tensor(-math.inf, dtype=t.dtype))
+        return F.hardshrink(t, float(below))
+    return t * (t.abs() >= v)
+
+
+def _tie_cut_mask(t: torch.Tensor, v: torch.Tensor, k: int, ge: int) -> torch.Tensor:
+    """Exactly k kept: every |t| > v, then the entries tied at v with the lowest flat indices."""
+    a = t.detach().reshape(-1).abs()
+    mask = a >= v
+    tied = torch.nonzero(a == v).reshape(-1)
+    mask[tied[k - (ge - tied.numel()):]] = False
+    return mask.view_as(t)
+
+
+def keep_topk(t: torch.Tensor, density: float, generator: torch.Generator | None = None
+             ) -> tuple[torch.Tensor, Selection]:
+    """The exact top-k of |t| with every other entry zeroed, and what was kept."""
+    n = t.numel()
     k = keep_count(n, density)
     if k >= n:
-        return None, Selection(0.0, n, int(torch.count_nonzero(flat)), n)
-    a = flat.abs()
-    ge: int | None = None
-    if n >= SAMPLED_MIN_NUMEL and a.device.type == "cpu":
-        v, ge = _kth_sampled(a, k, generator)
-    else:
-        v = _kth_exact(a, k)
-    mask = a >= v
-    if ge is None:
-        ge = int(torch.count_nonzero(mask))
+        return t, Selection(0.0, n, int(torch.count_nonzero(t)), n)
+    v, ge = kth_largest(t, k, generator)
     vf = float(v)
-    if ge > k:  # ties at v: keep the tied entries with the lowest flat indices
-        tied = torch.nonzero(a == v).reshape(-1)
-        mask[tied[k - (ge - tied.numel()):]] = False
-    nonzero = k if vf > 0.0 else int(torch.count_nonzero(flat))
-    return mask.view_as(t), Selection(vf, k, min(k, nonzero), n)
+    if vf <= 0.0:  # every non-zero is kept, the rest of the k are zeros: the tensor is unchanged
+        return t, Selection(vf, k, int(torch.count_nonzero(t)), n)
+    if ge > k:
+        return t * _tie_cut_mask(t, v, k, ge), Selection(vf, k, k, n)
+    return _keep_at_least(t, v), Selection(vf, k, k, n)
 
 
 def topk_mask(t: torch.Tensor, density: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Boolean mask of exactly the top-k entries of |t| over the whole tensor (unstructured)."""
-    mask, _ = select(t, density, generator)
-    return torch.ones_like(t, dtype=torch.bool) if mask is None else mask
+    n = t.numel()
+    k = keep_count(n, density)
+    if k >= n:
+        return torch.ones_like(t, dtype=torch.bool)
+    v, ge = kth_largest(t, k, generator)
+    if ge > k:
+        return _tie_cut_mask(t, v, k, ge)
+    return t.detach().abs() >= v
 
 
 def topk_sparsify(t: torch.Tensor, density: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero all but the top-k entries of |t| over the whole tensor (the batch included)."""
     if density >= 1.0:
         return t
-    mask, _ = select(t, density, generator)
-    return t if mask is None else t * mask
+    return keep_topk(t, density, generator)[0]
 
 
 def threshold_sparsify(t: torch.Tensor, threshold: float) -> tuple[torch.Tensor, Selection]:
@@ -132,9 +162,10 @@ def threshold_sparsify(t: torch.Tensor, threshold: float) -> tuple[torch.Tensor,
     n = t.numel()
     if threshold <= 0.0:
         return t, Selection(threshold, n, int(torch.count_nonzero(t)), n)
-    mask = t.detach().abs() >= threshold
-    kept = int(torch.count_nonzero(mask))
-    return t * mask, Selection(threshold, kept, kept, n)
+    out = _keep_at_least(t, torch.tensor(threshold, dtype=t.dtype if t.dtype in _SHRINK_DTYPES else torch.float64,
+                                         device=t.device))
+    kept = int(torch.count_nonzero(out))  # |t| >= threshold > 0: every kept entry is non-zero
+    return out, Selection(threshold, kept, kept, n)
 
 
 def benchmark_pieces() -> dict[str, Callable[..., object]]:
@@ -144,13 +175,8 @@ def benchmark_pieces() -> dict[str, Callable[..., object]]:
 
     st = DensityStats()
     sel = Selection(1.0, 1, 1, 2)
-
-    def weight(w: torch.Tensor, x: torch.Tensor, dw: float, da: float) -> object:
-        mask, _ = select(w, dw, g)
-        return w if mask is None else w * mask
-
     return {
-        "weight mask": weight,
-        "activation mask": lambda w, x, dw, da: topk_sparsify(x, da, g),
+        "weight mask": lambda w, x, dw, da: keep_topk(w, dw, g),
+        "activation mask": lambda w, x, dw, da: keep_topk(x, da, g),
         "statistics": lambda w, x, dw, da: st.add(sel, sel),
     }
