@@ -29,6 +29,8 @@ def _fail(argv, capsys) -> str:
     (["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "not found"),
     (["--alpha", "0.5", "--iid"], "exclude"),
     (["--upload", "gzip"], "upload"),
+    (["--mask-schedule", "frozen"], "mask_schedule must be one of fixed-positions, swat-threshold"),
+    (["--mask-every", "0"], "mask_every must be a positive integer"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, capsys, args, match):
     out = tmp_path / "run"
