@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,8 +34,6 @@ SAMPLED_MIN_NUMEL = 1 << 16
 SAMPLE_SIZE = 16384
 #: Margin of the sampled bound, in standard deviations of the sample quantile (a miss costs a full pass).
 SAMPLE_SIGMAS = 5.0
-#: dtypes whose "float just below v" torch.nextafter gives, so hardshrink can keep |t| >= v exactly.
-_SHRINK_DTYPES = (torch.float32, torch.float64)
 
 
 def keep_count(numel: int, density: float) -> int:
@@ -94,22 +93,23 @@ def _kth_sampled(a: torch.Tensor, k: int, generator: torch.Generator | None) -> 
     return v, n - int(torch.count_nonzero(lower < v))
 
 
-def kth_largest(t: torch.Tensor, k: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, int]:
-    """(v, #(|t| >= v)): the k-th largest |t| over the whole tensor (1 <= k < numel) and how many reach it."""
+def kth_largest(t: torch.Tensor, k: int, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, int | None]:
+    """(v, #(|t| >= v) or None when not counted yet): the k-th largest |t| over the whole tensor (1 <= k < numel)."""
     a = t.detach().reshape(-1).abs()
     if a.numel() >= SAMPLED_MIN_NUMEL and a.device.type == "cpu":
         found = _kth_sampled(a, k, generator)
         if found is not None:
             return found
-    v = _kth_exact(a, k)
-    return v, int(torch.count_nonzero(a >= v))
+    return _kth_exact(a, k), None
 
 
-def _keep_at_least(t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """t where |t| >= v, else 0: one hardshrink at the float just below v."""
-    if t.dtype in _SHRINK_DTYPES:
-        below = torch.nextafter(v.to(t.dtype), v.new_tensor(-math.inf, dtype=t.dtype))
-        return F.hardshrink(t, float(below))
+def _keep_at_least(t: torch.Tensor, v: float) -> torch.Tensor:
+    """t where |t| >= v (v > 0), else 0: one hardshrink at the float just below v."""
+    if t.dtype == torch.float32:
+        return F.hardshrink(t, float(np.nextafter(np.float32(v), np.float32(-np.inf))))
+    if t.dtype == torch.float64:
+        return F.hardshrink(t, math.nextafter(v, -math.inf))
     return t * (t.abs() >= v)
 
 
@@ -123,7 +123,7 @@ def _tie_cut_mask(t: torch.Tensor, v: torch.Tensor, k: int, ge: int) -> torch.Te
 
 
 def keep_topk(t: torch.Tensor, density: float, generator: torch.Generator | None = None
-             ) -> tuple[torch.Tensor, Selection]:
+              ) -> tuple[torch.Tensor, Selection]:
     """The exact top-k of |t| with every other entry zeroed, and what was kept."""
     n = t.numel()
     k = keep_count(n, density)
@@ -133,9 +133,12 @@ def keep_topk(t: torch.Tensor, density: float, generator: torch.Generator | None
     vf = float(v)
     if vf <= 0.0:  # every non-zero is kept, the rest of the k are zeros: the tensor is unchanged
         return t, Selection(vf, k, int(torch.count_nonzero(t)), n)
+    out = _keep_at_least(t, vf)
+    if ge is None:
+        ge = int(torch.count_nonzero(out))  # v > 0: the kept entries are exactly the non-zeros
     if ge > k:
-        return t * _tie_cut_mask(t, v, k, ge), Selection(vf, k, k, n)
-    return _keep_at_least(t, v), Selection(vf, k, k, n)
+        out = t * _tie_cut_mask(t, v, k, ge)
+    return out, Selection(vf, k, k, n)
 
 
 def topk_mask(t: torch.Tensor, density: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -145,9 +148,10 @@ def topk_mask(t: torch.Tensor, density: float, generator: torch.Generator | None
     if k >= n:
         return torch.ones_like(t, dtype=torch.bool)
     v, ge = kth_largest(t, k, generator)
-    if ge > k:
-        return _tie_cut_mask(t, v, k, ge)
-    return t.detach().abs() >= v
+    mask = t.detach().abs() >= v
+    if ge is None:
+        ge = int(torch.count_nonzero(mask))
+    return _tie_cut_mask(t, v, k, ge) if ge > k else mask
 
 
 def topk_sparsify(t: torch.Tensor, density: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -162,8 +166,7 @@ def threshold_sparsify(t: torch.Tensor, threshold: float) -> tuple[torch.Tensor,
     n = t.numel()
     if threshold <= 0.0:
         return t, Selection(threshold, n, int(torch.count_nonzero(t)), n)
-    out = _keep_at_least(t, torch.tensor(threshold, dtype=t.dtype if t.dtype in _SHRINK_DTYPES else torch.float64,
-                                         device=t.device))
+    out = _keep_at_least(t, threshold)
     kept = int(torch.count_nonzero(out))  # |t| >= threshold > 0: every kept entry is non-zero
     return out, Selection(threshold, kept, kept, n)
 
