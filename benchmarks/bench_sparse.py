@@ -1,6 +1,6 @@
 """SWAT step vs dense step on the CPU: median ratios against the targets, and where the extra time goes.
 
-    .venv/bin/python benchmarks/bench_sparse.py [--rounds 3] [--threads 1,2] [--cases resnet18,cnn]
+    .venv/bin/python benchmarks/bench_sparse.py [--rounds 3] [--threads 1,2] [--cases resnet18,cnn] [--device cuda]
 
 One training step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on
 fixed random batches shaped like the run's data (ResNet-18 at batch 32 on 3x32x32, ``cnn`` at
@@ -64,27 +64,38 @@ def _sparse_config(kw: dict) -> SparseConfig | None:
         return None
 
 
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _block(model: nn.Module, opt: torch.optim.Optimizer, batches: list[tuple[torch.Tensor, torch.Tensor]]
            ) -> tuple[float, float]:
     """(wall, process CPU) seconds of one block of training steps from freshly reset masks."""
     reset_masks(model)
+    device = batches[0][0].device
+    _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     for xb, yb in batches:
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(model(xb), yb).backward()
         opt.step()
+    _sync(device)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _time(fn: Callable[[], object], repeats: int) -> float:
     """Median seconds of ``fn`` over at least ``repeats`` calls (more for sub-millisecond pieces)."""
+    dev = torch.device("cuda") if torch.cuda.is_available() and torch.cuda.is_initialized() else torch.device("cpu")
     t0 = time.perf_counter()
     fn()
+    _sync(dev)
     first = time.perf_counter() - t0
     out = []
     for _ in range(max(repeats, min(200, int(0.02 / max(first, 1e-6))))):
         t0 = time.perf_counter()
         fn()
+        _sync(dev)
         out.append(time.perf_counter() - t0)
     return statistics.median(out)
 
@@ -121,10 +132,10 @@ def _legacy_pieces() -> dict[str, Callable[..., object]]:
     }
 
 
-def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int) -> list[str]:
+def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, device: torch.device) -> list[str]:
     """Time one case at every thread count; returns the printed lines."""
     torch.manual_seed(0)
-    dense = build_model(case.model, num_classes=10, input_shape=case.shape)
+    dense = build_model(case.model, num_classes=10, input_shape=case.shape).to(device)
     models: dict[str, nn.Module] = {}
     for name, kw in VARIANTS.items():
         if kw is None:
@@ -137,8 +148,8 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int) -> li
         m.train()
     opts = {n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in models.items()}
     g = torch.Generator().manual_seed(1)
-    batches = [(torch.randn(case.batch, *case.shape, generator=g), torch.randint(0, 10, (case.batch,), generator=g))
-               for _ in range(case.steps)]
+    batches = [(torch.randn(case.batch, *case.shape, generator=g).to(device),
+                torch.randint(0, 10, (case.batch,), generator=g).to(device)) for _ in range(case.steps)]
     lines: list[str] = []
 
     def emit(line: str) -> None:
@@ -158,7 +169,8 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int) -> li
                 times[n].append(wall)
                 cpu[n].append(c)
         dense_ms = 1e3 * statistics.median(times["dense"]) / case.steps
-        emit(f"{case.model} b{case.batch}, {t} thread(s): dense step {dense_ms:.2f} ms (median of {rounds})")
+        where = f"{t} thread(s)" if device.type == "cpu" else str(device)
+        emit(f"{case.model} b{case.batch}, {where}: dense step {dense_ms:.2f} ms (median of {rounds})")
         for n in models:
             if n == "dense":
                 continue
@@ -185,12 +197,14 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     ap.add_argument("--cases", default="resnet18,cnn", help=f"comma-separated, from {', '.join(CASES)}")
     ap.add_argument("--breakdown-repeats", type=int, default=3, help="repeats per piece in the breakdown")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; on cuda --threads is ignored")
     args = ap.parse_args()
-    threads = [int(s) for s in args.threads.split(",") if s.strip()]
+    device = torch.device(args.device)
+    threads = [int(s) for s in args.threads.split(",") if s.strip()] if device.type == "cpu" else [torch.get_num_threads()]
     old = torch.get_num_threads()
     try:
         for name in [s.strip() for s in args.cases.split(",") if s.strip()]:
-            run_case(CASES[name], threads, args.rounds, args.breakdown_repeats)
+            run_case(CASES[name], threads, args.rounds, args.breakdown_repeats, device)
     finally:
         torch.set_num_threads(old)
 
