@@ -33,19 +33,20 @@ def _check_exact(t: torch.Tensor, density: float, g: torch.Generator) -> None:
     assert sel.kept == k and sel.nonzero == int(torch.count_nonzero(out)) and sel.numel == n
 
 
+def _tensor(kind: str, n: int, g: torch.Generator) -> torch.Tensor:
+    """Signed normals, post-ReLU (half zeros), few distinct values (many ties), or all zeros."""
+    if kind == "ties":
+        return torch.randint(-4, 5, (n,), generator=g).float()
+    t = torch.randn(n, generator=g)
+    return t.relu() if kind == "relu" else torch.zeros(n) if kind == "zeros" else t
+
+
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 300), density=st.floats(0.0, 1.0), kind=st.sampled_from(["normal", "relu", "ties", "zeros"]),
        seed=st.integers(0, 2**31 - 1))
 def test_small_tensors_match_topk(n, density, kind, seed):
     g = torch.Generator().manual_seed(seed)
-    t = torch.randn(n, generator=g)
-    if kind == "relu":
-        t = t.relu()
-    elif kind == "ties":
-        t = torch.randint(-3, 4, (n,), generator=g).float()
-    elif kind == "zeros":
-        t = torch.zeros(n)
-    _check_exact(t, density, g)
+    _check_exact(_tensor(kind, n, g), density, g)
 
 
 @settings(max_examples=40, deadline=None)
@@ -54,11 +55,7 @@ def test_small_tensors_match_topk(n, density, kind, seed):
 def test_sampled_path_matches_topk(n, density, kind, seed, sample):
     """The sampled estimate (tiny samples make misses and fallbacks common) never changes what is kept."""
     g = torch.Generator().manual_seed(seed)
-    t = torch.randn(n, generator=g)
-    if kind == "relu":
-        t = t.relu()
-    elif kind == "ties":
-        t = torch.randint(-5, 6, (n,), generator=g).float()
+    t = _tensor(kind, n, g)
     old = masks.SAMPLED_MIN_NUMEL, masks.SAMPLE_SIZE, masks.SAMPLE_SIGMAS
     masks.SAMPLED_MIN_NUMEL, masks.SAMPLE_SIZE, masks.SAMPLE_SIGMAS = 64, sample, 0.5
     try:
