@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from .errors import BadInputError, ConfigError, check_fraction
 from .vocab import (AGGREGATIONS, CLIENT_ERROR_POLICIES, DATA_DIR_DATASETS, DATASET_AUGMENTATIONS, DATASETS,
-                    ENCODINGS, ENGINES, MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
+                    ENCODINGS, ENGINES, MASK_SCHEDULES, MASK_STRUCTURES, PARTITIONS, SPARSE_KERNEL_MODES, UPLOADS)
 
 #: --accelerator spellings: auto (first CUDA device, else MPS, else CPU), cpu, cuda, cuda:N, mps.
 ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -55,6 +55,7 @@ class RunConfig:
     sparsity: float = 0.9
     activation_sparsity: float | None = None
     mask_every: int = 1
+    mask_schedule: str = "fixed-positions"
     dense_layers: tuple[str, ...] | None = None
     upload: str = "dense"
     mask_ratio: float = 0.0
@@ -115,7 +116,7 @@ class RunConfig:
             raise ConfigError(f"alpha must be > 0, got {self.alpha!r}")
         for key, allowed in (("upload", UPLOADS), ("encoding", ENCODINGS), ("partition", PARTITIONS),
                              ("on_client_error", CLIENT_ERROR_POLICIES), ("engine", ENGINES),
-                             ("eval_mode", EVAL_MODES)):
+                             ("eval_mode", EVAL_MODES), ("mask_schedule", MASK_SCHEDULES)):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
         if not isinstance(self.accelerator, str) or not ACCELERATOR_RE.match(self.accelerator):

@@ -77,8 +77,10 @@ def kept_count(numel: int, density: float) -> int:
 #: How SWAT's products run (masked dense, or real sparse kernels) and what shape its weight masks take.
 SPARSE_KERNEL_MODES = ("off", "auto", "csr", "semi-structured")
 MASK_STRUCTURES = ("unstructured", "2:4")
+#: What SWAT freezes between mask refreshes (sparse.layers.SCHEDULES implements each; see docs/engine.md).
+MASK_SCHEDULES = ("fixed-positions", "swat-threshold")
 
-__all__ = ["SPARSE_KERNEL_MODES", "MASK_STRUCTURES", "STEP_PHASES", "GEMM_PHASES", "TRACE_PHASES", "FLOP_KEYS", "OP_CLASSES", "GEMM_CLASSES", "TOPK_CLASSES",
+__all__ = ["SPARSE_KERNEL_MODES", "MASK_STRUCTURES", "MASK_SCHEDULES", "STEP_PHASES", "GEMM_PHASES", "TRACE_PHASES", "FLOP_KEYS", "OP_CLASSES", "GEMM_CLASSES", "TOPK_CLASSES",
            "MEASURED_SOURCES", "ESTIMATE_SOURCES", "ENERGY_SOURCES", "kept_count",
            "DATASETS", "DATA_DIR_DATASETS", "DATASET_AUGMENTATIONS", "AGGREGATIONS", "PARTITIONS", "UPLOADS", "ENCODINGS",
            "CLIENT_ERROR_POLICIES", "ENGINES"]

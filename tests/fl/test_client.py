@@ -116,3 +116,30 @@ def test_sparse_gemm_flops_use_the_measured_densities(setup):
     assert rec.flops["sparse"]["forward"] == pytest.approx(fwd, abs=rounding)
     assert rec.flops["sparse"]["backward_weight"] == pytest.approx(bwd_w, abs=rounding)
     assert fwd < 0.5 * rec.flops["dense"]["forward"]
+
+
+@pytest.mark.parametrize("schedule,act_steps", [("fixed-positions", [0, 1, 2, 3, 4, 5]), ("swat-threshold", [0, 3])])
+def test_trace_counts_top_k_only_on_selecting_steps(setup, schedule, act_steps):
+    """mask_every=3 over 6 steps: weights selected at steps 0 and 3; inputs every step or at 0 and 3."""
+    from zerofl_profiler.flops.topk import topk_counts
+
+    cfg, client, state = setup
+    cfg = cfg.with_updates(mask_every=3, mask_schedule=schedule)
+    rec = train_client(state, client, cfg, 1, 2).record
+    model = build_dense(cfg, client.input_shape, client.num_classes)
+    dens = 1 - cfg.weight_sparsity
+    expect = 0
+    for bs_index in act_steps:
+        bs = rec.batch_sizes[bs_index]
+        seen = {}
+        hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, i[0].numel()))
+                 for n, m in model.named_modules() if n in rec.densities and n != "0"]
+        model(torch.zeros(bs, *client.input_shape))
+        for h in hooks:
+            h.remove()
+        expect += sum(sum(topk_counts(n, dens)) for n in seen.values())
+    for name, m in model.named_modules():
+        if name in rec.densities and name != "0":  # the first conv stays dense
+            expect += 2 * sum(topk_counts(m.weight.numel(), dens))
+    assert rec.flops["sparse"]["topk"] == expect
+    assert rec.flops["dense"]["topk"] == 0

@@ -34,6 +34,8 @@ def _fail(argv, capsys) -> str:
     (["--augment"], "augmentation does not apply to data set 'digits'"),
     (["--weight-decay", "-0.1"], "weight_decay must be a non-negative number"),
     (["--eval-batch-size", "0"], "eval_batch_size"),
+    (["--mask-schedule", "frozen"], "mask_schedule must be one of fixed-positions, swat-threshold"),
+    (["--mask-every", "0"], "mask_every must be a positive integer"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, capsys, args, match):
     out = tmp_path / "run"

@@ -77,8 +77,11 @@ def test_mask_refresh_period(every):
     masks = []
     for _ in range(4):
         opt.zero_grad()
-        lin(torch.randn(8, 20)).pow(2).sum().backward()
-        masks.append(lin._mask.clone())
+        out = lin(torch.randn(8, 20))
+        w_used = out.grad_fn.saved_tensors[1]  # the sparse weight the step ran with
+        assert int(torch.count_nonzero(w_used)) == keep_count(lin.weight.numel(), 0.2)
+        masks.append(w_used != 0)
+        out.pow(2).sum().backward()
         opt.step()
     same = [bool(torch.equal(masks[i], masks[i + 1])) for i in range(3)]
     if every == 3:
@@ -102,7 +105,7 @@ def test_eval_uses_topk_of_current_weights_and_follows_loads():
         w2.numel() - keep_count(w2.numel(), 0.3) + 1).values), new["bias"])
     torch.testing.assert_close(lin(x), ref)
     reset_masks(lin)
-    assert lin._mask is None
+    assert lin._mask is None and lin._w_sp is None and lin._eval_w is None
 
 
 def test_unsupported_layers_are_bad_input():

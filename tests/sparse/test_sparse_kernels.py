@@ -9,14 +9,17 @@ from zerofl_profiler.errors import BadInputError
 from zerofl_profiler.sparse.functions import SwatConv2dFn, SwatLinearFn
 from zerofl_profiler.sparse.kernels import (CsrConv2dFn, CsrLinearFn, break_even_density, check_modes,
                                             choose_kernel, nm_mask)
-from zerofl_profiler.sparse.masks import topk_mask
+from zerofl_profiler.sparse.masks import topk_mask, topk_sparsify
 
 
-def _pair(fn_a, fn_b, x, w, b, *extra):
+def _pair(fn_a, fn_b, x, w, b, mask, act_density, *extra):
+    """Both functions on the same inputs; SWAT's sparse operands are built as the layer builds them."""
     outs = []
+    x_sp = topk_sparsify(x, act_density)
+    w_sp = w * mask
     for fn in (fn_a, fn_b):
         xa, wa, ba = (t.detach().clone().requires_grad_(True) for t in (x, w, b))
-        y = fn.apply(xa, wa, ba, *extra)
+        y = fn.apply(xa, wa, ba, x_sp, w_sp, *extra)
         (y * torch.linspace(-1, 1, y.numel()).reshape(y.shape)).sum().backward()
         outs.append((y.detach(), xa.grad, wa.grad, ba.grad))
     return outs
@@ -27,7 +30,7 @@ def test_csr_linear_matches_masked_dense(density):
     torch.manual_seed(0)
     x, w, b = torch.randn(6, 7, 40), torch.randn(24, 40), torch.randn(24)
     mask = topk_mask(w, density)
-    ref, got = _pair(SwatLinearFn, CsrLinearFn, x, w, b, mask, density, None)
+    ref, got = _pair(SwatLinearFn, CsrLinearFn, x, w, b, mask, density)
     for r, g in zip(ref, got):
         torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
 
@@ -38,7 +41,7 @@ def test_csr_conv_matches_masked_dense(stride, padding, dilation):
     torch.manual_seed(1)
     x, w, b = torch.randn(3, 5, 11, 9), torch.randn(8, 5, 3, 3), torch.randn(8)
     mask = topk_mask(w, 0.2)
-    ref, got = _pair(SwatConv2dFn, CsrConv2dFn, x, w, b, mask, 0.3, None, stride, padding, dilation, 1)
+    ref, got = _pair(SwatConv2dFn, CsrConv2dFn, x, w, b, mask, 0.3, stride, padding, dilation, 1)
     for r, g in zip(ref, got):
         torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-5)
 
@@ -87,7 +90,7 @@ def test_semi_structured_forward_matches_masked_dense():
     w = torch.randn(128, 256, device="cuda", dtype=torch.float16)
     b = torch.randn(128, device="cuda", dtype=torch.float16)
     mask = nm_mask(w)
-    ref, got = _pair(SwatLinearFn, SemiStructuredLinearFn, x, w, b, mask, 0.5, None)
+    ref, got = _pair(SwatLinearFn, SemiStructuredLinearFn, x, w, b, mask, 0.5)
     for r, g in zip(ref, got):
         torch.testing.assert_close(g, r, rtol=2e-2, atol=2e-2)
 
@@ -123,7 +126,8 @@ def test_a_2_4_mask_keeps_half_of_every_group_and_needs_sparsity_one_half():
 
     model, _, _ = _one_step_grads(SparseConfig(weight_sparsity=0.5, mask_structure="2:4"))
     for layer in swat_layers(model).values():
-        m = layer._weight_mask().reshape(layer.weight.shape[0], -1, 4)
+        w_sp = layer._eval_weight()  # the 2:4-masked weights the layer uses
+        m = (w_sp != 0).reshape(layer.weight.shape[0], -1, 4)
         assert (m.sum(-1) == 2).all()
     with pytest.raises(BadInputError, match="weight sparsity must be 0.5, got 0.9"):
         SparseConfig(weight_sparsity=0.9, mask_structure="2:4")

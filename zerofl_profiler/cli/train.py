@@ -26,6 +26,7 @@ _DIRECT = {
     "client_gpus": "client_gpus", "sparse_kernels": "sparse_kernels", "mask_structure": "mask_structure",
     "weight_decay": "weight_decay", "eval_batch_size": "eval_batch_size", "eval_every": "eval_every",
     "eval_mode": "eval_mode", "augment": "augment",
+    "mask_schedule": "mask_schedule",
 }
 
 
@@ -187,6 +188,9 @@ def stop_on_signals(out: str) -> Iterator[None]:
 @click.option("--sparse-kernels", default=None, metavar="off|auto|csr|semi-structured",
               help="Run SWAT's products on real sparse kernels: CSR on the CPU (auto: only below the host's "
                    "measured break-even density), 2:4 semi-structured on NVIDIA Ampere+; off = masked dense.")
+@click.option("--mask-schedule", default=None, metavar="NAME",
+              help="What stays frozen between refreshes: fixed-positions (default; weight positions, exact "
+                   "activation top-k every step) or swat-threshold (both k-th values, as SWAT).")
 @click.option("--dense-layers", default=None, metavar="NAME,...",
               help="Layers kept dense, replacing the default (the first conv); 'none' for no dense layer.")
 @click.option("--mask-ratio", type=float, default=None, help="Extra upload density on top of 1 - sparsity.")

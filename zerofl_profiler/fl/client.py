@@ -109,9 +109,15 @@ def out_of_memory_message(exc: BaseException, cfg: RunConfig, device: str) -> st
 
 
 def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
-                      densities: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, int]]:
-    """FLOPs of the batches actually run: one count per distinct batch size, scaled by its steps."""
+                      densities: Mapping[str, Mapping[str, float]],
+                      mask_work: Mapping[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    """FLOPs of the batches actually run: one count per distinct batch size, scaled by its steps.
+
+    ``mask_work`` (``sparse.collect_mask_work``) replaces the per-step top-k estimate by the
+    selections the layers really ran, so steps that reused a frozen mask add no top-k work.
+    """
     from ..flops import count_from_trace
+    from ..flops.topk import selections_count
 
     total = {kind: {k: 0 for k in FLOP_KEYS} for kind in ("dense", "sparse")}
     for bs, n in sorted(Counter(batch_sizes).items()):
@@ -123,22 +129,27 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
         for kind in total:
             for k, v in per_step[kind].items():  # FLOP_KEYS plus any extra row the counter adds (topk)
                 total[kind][k] = total[kind].get(k, 0) + int(v) * n
+    if mask_work is not None:
+        total["sparse"]["topk"] = sum(selections_count(w.weight, w.weight_density)
+                                      + selections_count(w.activation, w.activation_density)
+                                      for w in mask_work.values())
     return total
 
 
 def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg: RunConfig, round: int,
                  client_id: int, meter: Meter | None = None, *, lr: float | None = None, run_id: str = "") -> ClientResult:
     """Train one client for one round from the global state; never raises for a diverged client."""
-    from ..sparse import collect_densities, reset_density_stats, reset_masks
+    from ..sparse import collect_densities, collect_mask_work, reset_density_stats, reset_masks
     from .uploads import make_upload
 
     meter = meter if meter is not None else NullMeter()
     lr = cfg.lr_for_round(round) if lr is None else float(lr)
     worker = get_worker(cfg, client.input_shape, client.num_classes)
     load_numpy_state(worker.model, global_state)
-    reset_masks(worker.model)
+    seed = client_seed(cfg.seed, round, client_id)
+    reset_masks(worker.model, seed=seed)
     reset_density_stats(worker.model)
-    torch.manual_seed(client_seed(cfg.seed, round, client_id))
+    torch.manual_seed(seed)
     rng = np.random.default_rng([cfg.seed, round, client_id, 0xDA7A])
 
     sizes: list[int] = []
@@ -163,7 +174,7 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
 
     densities = collect_densities(worker.model)
-    flops = count_round_flops(worker, cfg, sizes, densities)
+    flops = count_round_flops(worker, cfg, sizes, densities, collect_mask_work(worker.model))
     upload = None
     extra: dict[str, Any] = {}
     bytes_up = 0

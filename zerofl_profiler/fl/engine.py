@@ -26,7 +26,7 @@ from ..traces.schema import RoundRecord
 from .checkpoint import Checkpoint, load_own_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
 from .data import ArrayDataset
-from .runtime import apply_threads
+from .runtime import apply_threads, sparse_config
 from .worker import Worker, build_dense, get_worker, state_to_numpy
 
 
@@ -274,7 +274,8 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
 
     report = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,
                               activation_sparsity=cfg.act_sparsity, dense_layers=worker.dense_layers,
-                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name)
+                              num_classes=worker.num_classes, optimizer=cfg.optimizer_name,
+                              selection_periods=sparse_config(cfg).selection_periods)
     layers = LayersDoc.from_json(report.to_json(), source="the FLOP counter")
     owns = False
     if meter is None:

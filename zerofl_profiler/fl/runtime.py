@@ -23,7 +23,8 @@ def apply_threads(cfg: RunConfig) -> int:
 def sparse_config(cfg: RunConfig) -> SparseConfig:
     """The SparseConfig for sparsify()."""
     return SparseConfig(cfg.weight_sparsity, cfg.activation_sparsity, cfg.dense_layers, cfg.mask_every,
-                        cfg.sparse_kernels, cfg.mask_structure)
+                        kernels=cfg.sparse_kernels, mask_structure=cfg.mask_structure,
+                        mask_schedule=cfg.mask_schedule)
 
 
 __all__ = ["apply_threads", "augmentation", "sparse_config"]

@@ -6,10 +6,11 @@ own ``forward`` (a residual add, ``F.relu`` in a block) lands in a row named aft
 with ``type`` = the op. SWAT per sparsified GEMM row with weight density dw and activation
 density da: forward and backward_input scale by dw, backward_weight by da; every other row
 stays dense. Each sparsified layer also gets two top-k rows for the masks of its weight (when
-dw < 1) and of its saved input activation (when da < 1), per step (see :mod:`.topk`): ``topk``
-= the expected quickselect comparisons n (2 + 2 H(k/n)) and ``topk_kept`` = the k kept entries
-(index scatter, density count). Their counts are not FLOPs and stay out of the FLOP totals
-(reported as ``topk``).
+dw < 1) and of its saved input activation (when da < 1), per step on average (see :mod:`.topk`):
+``topk`` = the expected quickselect comparisons n (2 + 2 H(k/n)) and ``topk_kept`` = the k kept
+entries, counted only for the steps that select (``selection_periods``: the weight's once per
+``mask_every`` steps, the input's every step or, under ``swat-threshold``, once per ``mask_every``).
+Their counts are not FLOPs and stay out of the FLOP totals (reported as ``topk``).
 """
 
 from __future__ import annotations
@@ -83,10 +84,23 @@ def _group(trace: ModelTrace) -> tuple[dict[tuple[str, str, str], list[Cost]], l
     return rows, [{"name": n, "op": op, "count": k} for (n, op), k in uncounted.items()]
 
 
+def _per_step(count: int, every: int) -> int:
+    """A count done once per ``every`` steps, as a per-step average (rounded to the nearest integer)."""
+    return count if every == 1 else int(round(count / every))
+
+
 def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, weight_sparsity: float = 0.0,
                      activation_sparsity: float | None = None, dense_layers: Sequence[str] | None = None,
-                     dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd") -> FlopReport:
-    """Cost a captured shape pass; re-use one trace for many sparsities or measured densities."""
+                     dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd",
+                     selection_periods: tuple[int, int] = (1, 1)) -> FlopReport:
+    """Cost a captured shape pass; re-use one trace for many sparsities or measured densities.
+
+    ``selection_periods`` = (weight, input) steps per top-k selection (``SparseConfig.selection_periods``).
+    """
+    w_every, x_every = selection_periods
+    for v in selection_periods:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise BadInputError(f"selection periods must be positive integers, got {selection_periods!r}")
     ws = check_fraction("weight sparsity", weight_sparsity)
     as_ = ws if activation_sparsity is None else check_fraction("activation sparsity", activation_sparsity)
     e = dtype_bytes(dtype)
@@ -109,6 +123,8 @@ def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, w
             w = sum(c.weights for c in costs) if dw < 1.0 else 0
             x = sum(c.inputs for c in costs) if da < 1.0 else 0
             (cw, kw), (cx, kx) = topk_counts(w, dw), topk_counts(x, da)
+            cw, kw, w = _per_step(cw, w_every), _per_step(kw, w_every), _per_step(w, w_every)
+            cx, kx, x = _per_step(cx, x_every), _per_step(kx, x_every), _per_step(x, x_every)
             zero = {p: 0 for p in PHASES}
             for tk in (Cost("topk", forward=cw + cx, weights=w, inputs=x, label="topk"),
                        Cost("topk_kept", forward=kw + kx, weights=kw, inputs=kx, label="topk_kept")):

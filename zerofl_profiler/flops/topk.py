@@ -1,11 +1,15 @@
-"""What one SWAT top-k mask costs, as the kernel behaves: a function of the tensor size n AND the kept count k.
+"""What one SWAT top-k mask costs, as a function of the tensor size n AND the kept count k.
 
-``sparse.masks.topk_sparsify`` (the only mask code; weights every ``mask_every`` steps, the saved
-input activation every step) runs, per tensor of n elements keeping k = vocab.kept_count(n, d):
-``abs`` (n), ``torch.topk(sorted=False)`` -- on CPU a copy of n (value, index) pairs and
-``std::nth_element`` (introselect), on GPU a radix select --, ``zeros`` (n), ``mask[idx] = True``
-(an index scatter of k entries), ``t * mask`` (n); then the density statistics
-(``sparse.stats``) ``count_nonzero`` of the masked tensor (n, data-dependent branches).
+``sparse.masks.select`` (the only selection code) runs once per *selection*, i.e. only on the
+steps that compute a mask (weights every ``mask_every`` steps; the saved input every step under
+the ``fixed-positions`` schedule, every ``mask_every`` steps under ``swat-threshold``). Per tensor
+of n elements keeping k = keep_count(n, d) it runs ``abs`` (n), then either one exact
+``kthvalue`` over n (small tensors, accelerators) or, on large CPU tensors, a ``kthvalue`` of a
+4096-entry random sample, one compare (n), a ``masked_select`` of the side of the estimate that
+holds the k-th value (about k entries at SWAT's densities) and an exact ``kthvalue`` of that set;
+then the mask is one compare (n) and ``t * mask`` (n). The density statistics come from the
+counts the selection already has (no extra pass). Steps that reuse frozen positions or a frozen
+threshold run a compare and a multiply (n) and no selection; they get no top-k row.
 
 Two rows per sparsified layer, each with its own op class (its own fitted rate):
 
@@ -14,23 +18,26 @@ Two rows per sparsified layer, each with its own op class (its own fitted rate):
 
       C(n, k) = n * (2 + 2 H(k/n)),   H(p) = -p ln p - (1-p) ln(1-p)   (entropy in nats)
 
-  so 2n at k -> 0 or n, 3.39n at k = n/2; the element passes (abs, copy, zeros, multiply) are
+  so 2n at k -> 0 or n, 3.39n at k = n/2; the element passes (abs, compares, multiply) are
   linear in n and are carried by the same fitted rate.
-* ``topk_kept``: k -- the work per kept entry: writing its value and index, the index scatter into
-  the mask, and the branch mispredictions of ``count_nonzero`` over a random zero pattern
-  (measured with torch.profiler on a ResNet-18 SWAT step: ``index_put`` 17.0 vs 4.4 ms and
-  ``count_nonzero`` 72.8 vs 24.4 ms at density 0.5 vs 0.1; see docs/calibration.md). The
-  mispredictions go with min(k, n - k), so the count is exact for d <= 0.5 (SWAT's range) and
-  an over-count above.
+* ``topk_kept``: k -- the work per kept entry (writing the selected set, resolving it).
 
-Counts are comparisons and entries, not FLOPs: they stay out of the FLOP totals.
+These counts are a work model, not an instruction count of the kernel: each row's rate is fitted
+per op class to timings of the real kernel (``calibration.bench``). Counts are comparisons and
+entries, not FLOPs: they stay out of the FLOP totals.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
-from ..vocab import kept_count
+
+def kept(n: int, density: float) -> int:
+    """Entries a top-k keeps (as sparse.masks.keep_count: round to nearest, at least one)."""
+    if n <= 0:
+        return 0
+    return min(n, max(1, int(math.floor(density * n + 0.5))))
 
 
 def entropy_nats(p: float) -> float:
@@ -51,5 +58,10 @@ def topk_counts(n: int, density: float) -> tuple[int, int]:
     """(selection comparisons, kept entries) of one top-k mask of a tensor of n elements at ``density``."""
     if n <= 0 or density >= 1.0:
         return 0, 0
-    k = kept_count(n, density)
+    k = kept(n, density)
     return selection_comparisons(n, k), k
+
+
+def selections_count(selections: Iterable[tuple[int, int]], density: float) -> int:
+    """Top-k counts (comparisons + kept) of the selections a layer really ran: ((tensor numel, times), ...)."""
+    return sum(times * sum(topk_counts(n, density)) for n, times in selections)

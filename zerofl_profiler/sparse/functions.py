@@ -1,9 +1,10 @@
-"""SWAT custom autograd functions for Conv2d and Linear.
+"""SWAT custom autograd functions for Conv2d and Linear: the math only, masks come in ready-made.
 
-Forward uses the masked (top-k) weights. The input activation is top-k sparsified over the whole
-batch tensor *before* it is saved for backward. Backward computes the input gradient with the
-sparse weights and the weight gradient with the sparse activations; the output gradient stays
-dense and the gradient lands on the dense weight, so pruned weights can come back.
+The layer (``layers.SwatMixin``) hands over the input x, the sparse input x_sp (top-k of x over
+the whole batch tensor, computed before it is saved), the dense weight and the sparse weight
+w_sp. Forward is ``op(x, w_sp)``. Backward computes the input gradient with w_sp and the weight
+gradient with x_sp; the output gradient stays dense and the gradient lands on the dense weight,
+so pruned weights can come back.
 """
 
 from __future__ import annotations
@@ -13,27 +14,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .masks import topk_sparsify
-from .stats import DensityStats
-
 
 class SwatConv2dFn(torch.autograd.Function):
     """conv2d with SWAT's sparse forward weights and sparse saved activations."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                w_mask: torch.Tensor | None, act_density: float, stats: DensityStats | None,
-                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
-                groups: int) -> torch.Tensor:
-        w_sp = weight if w_mask is None else weight * w_mask
-        out = F.conv2d(x, w_sp, bias, stride, padding, dilation, groups)
-        x_sp = topk_sparsify(x, act_density)
-        if stats is not None:
-            stats.add(w_sp, x_sp, w_mask is not None, act_density < 1.0)
+                x_sp: torch.Tensor, w_sp: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+                dilation: tuple[int, int], groups: int) -> torch.Tensor:
         ctx.save_for_backward(x_sp, w_sp)
         ctx.conv = (stride, padding, dilation, groups)
         ctx.has_bias = bias is not None
-        return out
+        return F.conv2d(x, w_sp, bias, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
@@ -45,7 +37,7 @@ class SwatConv2dFn(torch.autograd.Function):
         gi, gw, gb = torch.ops.aten.convolution_backward(
             grad_out, x_sp, w_sp, [w_sp.shape[0]] if ctx.has_bias else None, list(stride), list(padding),
             list(dilation), False, [0, 0], groups, [bool(need[0]), bool(need[1]), bool(ctx.has_bias and need[2])])
-        return gi, gw, gb, None, None, None, None, None, None, None
+        return gi, gw, gb, None, None, None, None, None, None
 
 
 class SwatLinearFn(torch.autograd.Function):
@@ -53,16 +45,10 @@ class SwatLinearFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                w_mask: torch.Tensor | None, act_density: float,
-                stats: DensityStats | None) -> torch.Tensor:
-        w_sp = weight if w_mask is None else weight * w_mask
-        out = F.linear(x, w_sp, bias)
-        x_sp = topk_sparsify(x, act_density)
-        if stats is not None:
-            stats.add(w_sp, x_sp, w_mask is not None, act_density < 1.0)
+                x_sp: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x_sp, w_sp)
         ctx.has_bias = bias is not None
-        return out
+        return F.linear(x, w_sp, bias)
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
@@ -72,4 +58,4 @@ class SwatLinearFn(torch.autograd.Function):
         gi = grad_out.matmul(w_sp) if need[0] else None
         gw = g2.t().matmul(x_sp.reshape(-1, x_sp.shape[-1])) if need[1] else None
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
-        return gi, gw, gb, None, None, None
+        return gi, gw, gb, None, None

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 
 from ..errors import BadInputError
 from ..vocab import MASK_STRUCTURES, SPARSE_KERNEL_MODES
-from .masks import topk_sparsify
 
 
 # ------------------------------------------------------------------------------------ masks
@@ -69,15 +68,11 @@ class CsrLinearFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                w_mask: torch.Tensor | None, act_density: float, stats: Any) -> torch.Tensor:
-        w_sp = weight if w_mask is None else weight * w_mask
+                x_sp: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, x.shape[-1])
         out = _spmm(w_sp, x2.t()).t()
         if bias is not None:
             out = out + bias
-        x_sp = topk_sparsify(x, act_density)
-        if stats is not None:
-            stats.add(w_sp, x_sp, w_mask is not None, act_density < 1.0)
         ctx.save_for_backward(x_sp, w_sp)
         ctx.has_bias = bias is not None
         return _fresh(out.reshape(*x.shape[:-1], weight.shape[0]))
@@ -90,7 +85,7 @@ class CsrLinearFn(torch.autograd.Function):
         gi = _spmm(w_sp.t(), g2.t()).t().reshape(*grad_out.shape[:-1], w_sp.shape[1]) if need[0] else None
         gw = _spmm(x_sp.reshape(-1, x_sp.shape[-1]).t(), g2).t() if need[1] else None
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
-        return gi, gw, gb, None, None, None
+        return gi, gw, gb, None, None
 
 
 class CsrConv2dFn(torch.autograd.Function):
@@ -98,12 +93,10 @@ class CsrConv2dFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                w_mask: torch.Tensor | None, act_density: float, stats: Any,
-                stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int],
-                groups: int) -> torch.Tensor:
+                x_sp: torch.Tensor, w_sp: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+                dilation: tuple[int, int], groups: int) -> torch.Tensor:
         if groups != 1:
             raise BadInputError("CSR convolution supports groups = 1 only")
-        w_sp = weight if w_mask is None else weight * w_mask
         n, _, h, w = x.shape
         o, _, kh, kw = weight.shape
         cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)  # (N, K, L)
@@ -114,9 +107,6 @@ class CsrConv2dFn(torch.autograd.Function):
         out = out.reshape(o, n, L).transpose(0, 1).reshape(n, o, oh, ow)
         if bias is not None:
             out = out + bias.view(1, -1, 1, 1)
-        x_sp = topk_sparsify(x, act_density)
-        if stats is not None:
-            stats.add(w_sp, x_sp, w_mask is not None, act_density < 1.0)
         ctx.save_for_backward(x_sp, w_sp)
         ctx.conv = (stride, padding, dilation, (h, w))
         ctx.has_bias = bias is not None
@@ -141,7 +131,7 @@ class CsrConv2dFn(torch.autograd.Function):
             gw = _spmm(cols, g.t()).t().reshape(w_sp.shape)
         if ctx.has_bias and need[2]:
             gb = grad_out.sum((0, 2, 3))
-        return gi, gw, gb, None, None, None, None, None, None, None
+        return gi, gw, gb, None, None, None, None, None, None
 
 
 # ------------------------------------------------------------------------------------ 2:4 (CUDA)
@@ -163,13 +153,9 @@ class SemiStructuredLinearFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                w_mask: torch.Tensor | None, act_density: float, stats: Any) -> torch.Tensor:
-        w_sp = weight if w_mask is None else weight * w_mask
+                x_sp: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
         w_ss = torch.sparse.to_sparse_semi_structured(w_sp.to(x.dtype))
         out = F.linear(x, w_ss, bias)
-        x_sp = topk_sparsify(x, act_density)
-        if stats is not None:
-            stats.add(w_sp, x_sp, w_mask is not None, act_density < 1.0)
         ctx.save_for_backward(x_sp, w_sp)
         ctx.has_bias = bias is not None
         return out
@@ -182,7 +168,7 @@ class SemiStructuredLinearFn(torch.autograd.Function):
         gi = grad_out.matmul(w_sp) if need[0] else None
         gw = g2.t().matmul(x_sp.reshape(-1, x_sp.shape[-1])) if need[1] else None
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
-        return gi, gw, gb, None, None, None
+        return gi, gw, gb, None, None
 
 
 # ------------------------------------------------------------------------------------ choice

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -11,84 +12,191 @@ from torch import nn
 from ..errors import BadInputError
 from .functions import SwatConv2dFn, SwatLinearFn
 from .kernels import KERNELS, KernelChoice, nm_mask, reduction_dim
-from .masks import topk_mask
+from .masks import Selection, keep_topk, threshold_sparsify, topk_mask
 from .stats import DensityStats
 
 
+def _sparse_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
+    """The exact top-k of the weights, reused while the weights are unchanged (same tensor version)."""
+    version = layer.weight._version
+    if layer._w_sp is None or layer._w_version != version or layer._w_sel is None:
+        layer._w_sp, layer._w_sel = _select_weight(layer, w)
+        layer._w_version = version
+        layer.density_stats.weight_selections[w.numel()] += 1
+    return layer._w_sp, layer._w_sel
+
+
+def _select_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
+    """The layer's weight mask: unstructured top-k, or 2:4 (top 2 of every 4 along the reduction axis)."""
+    if layer.mask_structure == "2:4":
+        kept = nm_mask(w, 2, 4)
+        w_sp = w * kept
+        n = int(kept.sum())
+        return w_sp, Selection(0.0, n, int(torch.count_nonzero(w_sp)), w.numel())
+    return keep_topk(w, layer.weight_density, layer._generator(w))
+
+
+def _fixed_positions(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+                     ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
+    """Weight positions frozen between refreshes; the input's exact top-k every step."""
+    w = layer.weight.detach()
+    w_sel = None
+    if layer.weight_density < 1.0:
+        if layer.mask_every == 1:
+            w, w_sel = _sparse_weight(layer, w)
+        elif refresh or layer._mask is None:
+            w_sp, w_sel = _sparse_weight(layer, w)
+            # kept positions as a 0/1 float tensor: the frozen steps then cost one plain multiply
+            if layer.mask_structure == "2:4":
+                kept = nm_mask(w, 2, 4)
+            else:
+                kept = w_sp != 0 if w_sel.threshold > 0.0 else topk_mask(w, layer.weight_density)
+            layer._mask, layer._mask_sel, w = kept.to(w.dtype), w_sel, w_sp
+        else:
+            w, w_sel = w * layer._mask, layer._mask_sel
+    x_sel = None
+    if layer.activation_density < 1.0:
+        x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
+        layer.density_stats.activation_selections[x.numel()] += 1
+    return x, w, w_sel, x_sel
+
+
+def _swat_threshold(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
+    """SWAT's own schedule: exact top-k on refresh steps, whose k-th values are then frozen as thresholds."""
+    w = layer.weight.detach()
+    w_sel = x_sel = None
+    if layer.weight_density < 1.0:
+        if refresh or layer._w_thr is None:
+            w, w_sel = _sparse_weight(layer, w)
+            layer._w_thr = w_sel.threshold
+        else:
+            w, w_sel = threshold_sparsify(w, layer._w_thr)
+    if layer.activation_density < 1.0:
+        if refresh or layer._x_thr is None:
+            x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
+            layer._x_thr = x_sel.threshold
+            layer.density_stats.activation_selections[x.numel()] += 1
+        else:
+            x, x_sel = threshold_sparsify(x, layer._x_thr)
+    return x, w, w_sel, x_sel
+
+
+@dataclass(frozen=True)
+class MaskSchedule:
+    """What a training step does between refreshes, and whether the input's selection is periodic too."""
+
+    step: Callable[["SwatMixin", torch.Tensor, bool],
+                   tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]]
+    freezes_activations: bool
+
+
+#: --mask-schedule name -> behaviour (the names are vocab.MASK_SCHEDULES; a test checks both agree)
+SCHEDULES = {"fixed-positions": MaskSchedule(_fixed_positions, False),
+             "swat-threshold": MaskSchedule(_swat_threshold, True)}
+
+
 class SwatMixin:
-    """Mask bookkeeping shared by the SWAT layers: refresh period, eval-time masks, stats."""
+    """Mask bookkeeping shared by the SWAT layers: refresh period and schedule, eval-time masks, stats."""
 
     weight: nn.Parameter
     training: bool
 
     def _swat_setup(self, weight_sparsity: float, activation_sparsity: float, mask_every: int,
-                    mask_structure: str = "unstructured", kernel: KernelChoice | None = None) -> None:
+                    mask_schedule: str = "fixed-positions", mask_structure: str = "unstructured",
+                    kernel: KernelChoice | None = None) -> None:
+        if mask_schedule not in SCHEDULES:
+            raise BadInputError(f"mask schedule must be one of {', '.join(SCHEDULES)}, got {mask_schedule!r}")
+        if mask_structure == "2:4" and mask_schedule == "swat-threshold":
+            raise BadInputError("a 2:4 mask has no single threshold to freeze: use --mask-schedule fixed-positions")
+        self.mask_structure = mask_structure
+        self.sparse_kernel = kernel or KernelChoice("dense", "sparse kernels off")
         self.weight_density = 1.0 - float(weight_sparsity)
         self.activation_density = 1.0 - float(activation_sparsity)
         self.mask_every = int(mask_every)
-        self.mask_structure = mask_structure
-        self.sparse_kernel = kernel or KernelChoice("dense", "sparse kernels off")
+        self.mask_schedule = mask_schedule
+        self._schedule = SCHEDULES[mask_schedule].step
         self.density_stats = DensityStats()
+        self._mask_seed = 0
         self.reset_mask()
 
-    def _new_mask(self) -> torch.Tensor:
-        if self.mask_structure == "2:4":
-            return nm_mask(self.weight, 2, 4)
-        return topk_mask(self.weight, self.weight_density)
+    def reset_mask(self, seed: int | None = None) -> None:
+        """Forget the current mask and thresholds so the next step recomputes them (a new global model arrived).
 
-    def reset_mask(self) -> None:
-        """Forget the current mask so the next step recomputes it (a new global model arrived)."""
-        self._mask: torch.Tensor | None = None
-        self._mask_version = -1
+        ``seed`` reseeds the generator of the threshold estimate's samples (see ``masks``), so a
+        client-round's samples are a function of (seed, step) alone.
+        """
+        self._mask: torch.Tensor | None = None  # frozen positions (0/1, the weights' dtype)
+        self._mask_sel: Selection | None = None
+        self._w_sp: torch.Tensor | None = None  # the last exact top-k of the weights ...
+        self._w_sel: Selection | None = None
+        self._w_version = -1  # ... and the weights' version it was computed from
+        self._w_thr: float | None = None
+        self._x_thr: float | None = None
+        self._eval_w: torch.Tensor | None = None
+        self._eval_version = -1
         self._step = 0
+        if seed is not None:
+            self._mask_seed = int(seed)
+        self._gens: dict[torch.device, torch.Generator] = {}
 
-    def _weight_mask(self) -> torch.Tensor | None:
-        """The current top-k weight mask: refreshed every ``mask_every`` training steps.
+    def _generator(self, t: torch.Tensor) -> torch.Generator:
+        g = self._gens.get(t.device)
+        if g is None:
+            g = self._gens[t.device] = torch.Generator(device=t.device)
+            g.manual_seed(self._mask_seed)
+        return g
 
-        Outside training the mask follows the weights whenever they change (e.g. after a
-        load_state_dict), so evaluation always uses the top-k of the current model, as ZeroFL does.
+    def _training_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sparse input, sparse weight) of one training step, per the schedule; records the step's densities."""
+        refresh = self._step % self.mask_every == 0
+        self._step += 1
+        x_sp, w_sp, w_sel, x_sel = self._schedule(self, x.detach(), refresh)
+        self.density_stats.add(w_sel, x_sel)
+        return x_sp, w_sp
+
+    def _eval_weight(self) -> torch.Tensor:
+        """Weights for evaluation: the exact top-k of the current weights, recomputed whenever they change.
+
+        So evaluation always uses the top-k of the current model (e.g. after a load_state_dict), as
+        ZeroFL does, whatever the training schedule froze.
         """
         if self.weight_density >= 1.0:
-            return None
-        if self.training and torch.is_grad_enabled():
-            if self._mask is None or self._step % self.mask_every == 0:
-                self._mask = self._new_mask()
-            self._step += 1
-            self._mask_version = -1
-        elif self._mask is None or self._mask_version != self.weight._version:
-            self._mask = self._new_mask()
-            self._mask_version = self.weight._version
-        return self._mask
+            return self.weight
+        if torch.is_grad_enabled():  # differentiable, so never cached
+            return _select_weight(self, self.weight)[0]
+        if self._eval_w is None or self._eval_version != self.weight._version:
+            self._eval_w = _select_weight(self, self.weight.detach())[0]
+            self._eval_version = self.weight._version
+        return self._eval_w
 
     def extra_repr(self) -> str:  # type: ignore[override]
         base = super().extra_repr()  # type: ignore[misc]
         return (f"{base}, weight_density={self.weight_density:g}, activation_density={self.activation_density:g}, "
-                f"mask_every={self.mask_every}")
+                f"mask_every={self.mask_every}, mask_schedule={self.mask_schedule}")
 
 
 class SwatConv2d(SwatMixin, nn.Conv2d):
     """A Conv2d trained with SWAT (see ``functions.SwatConv2dFn``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
+            x_sp, w_sp = self._training_pair(x)
             fn = KERNELS.get(("conv2d", self.sparse_kernel.kernel), SwatConv2dFn)
-            return fn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats,
-                            self.stride, self.padding, self.dilation, self.groups)
-        w = self.weight if mask is None else self.weight * mask
-        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+            return fn.apply(x, self.weight, self.bias, x_sp, w_sp, self.stride, self.padding, self.dilation,
+                            self.groups)
+        return F.conv2d(x, self._eval_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class SwatLinear(SwatMixin, nn.Linear):
     """A Linear trained with SWAT (see ``functions.SwatLinearFn``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = self._weight_mask()
         if self.training and torch.is_grad_enabled():
+            x_sp, w_sp = self._training_pair(x)
             fn = KERNELS.get(("linear", self.sparse_kernel.kernel), SwatLinearFn)
-            return fn.apply(x, self.weight, self.bias, mask, self.activation_density, self.density_stats)
-        w = self.weight if mask is None else self.weight * mask
-        return F.linear(x, w, self.bias)
+            return fn.apply(x, self.weight, self.bias, x_sp, w_sp)
+        return F.linear(x, self._eval_weight(), self.bias)
 
 
 def _conv_ok(name: str, m: nn.Conv2d) -> None:
@@ -106,13 +214,14 @@ SWAT_CLASSES: dict[type, tuple[type, Any]] = {
 
 
 def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_sparsity: float,
-            mask_every: int, mask_structure: str = "unstructured", kernel: KernelChoice | None = None) -> nn.Module:
+            mask_every: int, mask_schedule: str = "fixed-positions", mask_structure: str = "unstructured",
+            kernel: KernelChoice | None = None) -> nn.Module:
     """Turn a dense Conv2d/Linear into its SWAT twin in place (parameters and hooks kept)."""
     if mask_structure == "2:4" and reduction_dim(module.weight) % 4:  # type: ignore[arg-type]
         raise BadInputError(f"layer {name!r}: a 2:4 mask needs a reduction dimension that is a multiple of 4, "
                             f"got {reduction_dim(module.weight)}; keep it dense with dense_layers")  # type: ignore[arg-type]
     if isinstance(module, SwatMixin):
-        module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_structure, kernel)
+        module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_schedule, mask_structure, kernel)
         return module
     entry = SWAT_CLASSES.get(type(module))
     if entry is None:
@@ -122,5 +231,6 @@ def to_swat(name: str, module: nn.Module, weight_sparsity: float, activation_spa
     if check is not None:
         check(name, module)
     module.__class__ = cls
-    module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_structure, kernel)  # type: ignore[attr-defined]
+    module._swat_setup(weight_sparsity, activation_sparsity, mask_every, mask_schedule,  # type: ignore[attr-defined]
+                       mask_structure, kernel)
     return module

@@ -8,6 +8,7 @@ from ..errors import BadInputError
 from .config import SparseConfig
 from .kernels import choose_kernel
 from .layers import SwatMixin, to_swat
+from .stats import MaskWork
 
 
 def resolve_dense_layers(model: nn.Module, cfg: SparseConfig) -> list[str]:
@@ -49,7 +50,8 @@ def sparsify(model: nn.Module, cfg: SparseConfig | float, break_even_density: fl
         kind = "conv2d" if isinstance(m, nn.Conv2d) else "linear"
         choice = choose_kernel(kind, m.weight, 1.0 - cfg.weight_sparsity, cfg.kernels, cfg.mask_structure,
                                getattr(m, "groups", 1), break_even_density)
-        to_swat(name, m, cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every, cfg.mask_structure, choice)
+        to_swat(name, m, cfg.weight_sparsity, cfg.act_sparsity, cfg.mask_every, cfg.mask_schedule,
+                cfg.mask_structure, choice)
     model.sparse_config = cfg  # type: ignore[assignment]
     model.dense_layers = sorted(dense)  # type: ignore[assignment]
     return model
@@ -81,10 +83,20 @@ def reset_density_stats(model: nn.Module) -> None:
         m.density_stats.reset()
 
 
-def reset_masks(model: nn.Module) -> None:
-    """Make every SWAT layer recompute its mask on the next step (new weights were loaded)."""
-    for m in swat_layers(model).values():
-        m.reset_mask()
+def reset_masks(model: nn.Module, seed: int | None = None) -> None:
+    """Make every SWAT layer recompute its mask on the next step (new weights were loaded).
+
+    ``seed`` (e.g. the client-round's seed) reseeds each layer's sample generator with
+    (seed, layer index), so a resumed round draws the same samples.
+    """
+    for i, m in enumerate(swat_layers(model).values()):
+        m.reset_mask(None if seed is None else (int(seed) * 1_000_003 + i) % (1 << 63))
+
+
+def collect_mask_work(model: nn.Module) -> dict[str, MaskWork]:
+    """The top-k selections each SWAT layer ran since the last reset (what the FLOP counter costs)."""
+    return {n: m.density_stats.work(m.weight_density, m.activation_density) for n, m in swat_layers(model).items()}
+
 
 
 def kernel_choices(model: nn.Module) -> dict[str, "KernelChoice"]:

@@ -1,16 +1,33 @@
-"""Measured densities of the weights and activations a SWAT layer actually kept."""
+"""Measured densities of the weights and activations a SWAT layer actually kept, and its top-k work."""
 
 from __future__ import annotations
 
-import torch
+from collections import Counter
+from dataclasses import dataclass
+
+from .masks import Selection
+
+
+@dataclass(frozen=True)
+class MaskWork:
+    """Top-k selections one SWAT layer ran in a measurement period: ((tensor numel, times), ...) per tensor.
+
+    Steps that reuse frozen positions or a frozen threshold run no selection and are not in here;
+    the FLOP counter costs top-k work from these counts, not from the step count.
+    """
+
+    weight: tuple[tuple[int, int], ...]
+    activation: tuple[tuple[int, int], ...]
+    weight_density: float
+    activation_density: float
 
 
 class DensityStats:
-    """Running sums of per-step densities; tensors, so recording a step costs no host sync.
+    """Running sums of per-step kept fractions, from the counts the masks already computed (no extra pass).
 
     A component that is not sparsified (sparsity 0) runs a dense kernel and counts as density 1.0;
-    a sparsified one counts its non-zero entries (top-k keeps at most k, fewer when the tensor was
-    already sparser, e.g. after a ReLU).
+    a sparsified one counts its kept non-zero entries (top-k keeps exactly k, fewer non-zero when
+    the tensor was already sparser, e.g. after a ReLU; a frozen threshold keeps however many pass).
     """
 
     def __init__(self) -> None:
@@ -19,26 +36,24 @@ class DensityStats:
     def reset(self) -> None:
         """Forget every recorded step (called at the start of each client-round)."""
         self.steps = 0
-        self._w = torch.zeros((), dtype=torch.float64)
-        self._a = torch.zeros((), dtype=torch.float64)
+        self._w = 0.0
+        self._a = 0.0
+        self.weight_selections: Counter[int] = Counter()
+        self.activation_selections: Counter[int] = Counter()
 
-    def add(self, w_used: torch.Tensor, x_saved: torch.Tensor, w_sparse: bool, a_sparse: bool) -> None:
-        """Record one training step's kept fractions."""
-        with torch.no_grad():
-            if self._w.device != w_used.device:  # accumulate where the layer runs (a GPU), never a cross-device add
-                self._w, self._a = self._w.to(w_used.device), self._a.to(w_used.device)
-            if w_sparse:
-                self._w += torch.count_nonzero(w_used).double() / w_used.numel()
-            else:
-                self._w += 1.0
-            if a_sparse:
-                self._a += torch.count_nonzero(x_saved).double() / max(1, x_saved.numel())
-            else:
-                self._a += 1.0
+    def add(self, weight: Selection | None, activation: Selection | None) -> None:
+        """Record one training step; None = that component ran dense."""
+        self._w += 1.0 if weight is None else weight.density
+        self._a += 1.0 if activation is None else activation.density
         self.steps += 1
 
     def mean(self) -> dict[str, float] | None:
         """Mean {weight, activation} density since the last reset (None before any step)."""
         if self.steps == 0:
             return None
-        return {"weight": float(self._w) / self.steps, "activation": float(self._a) / self.steps}
+        return {"weight": self._w / self.steps, "activation": self._a / self.steps}
+
+    def work(self, weight_density: float, activation_density: float) -> MaskWork:
+        """The top-k selections recorded since the last reset."""
+        return MaskWork(tuple(sorted(self.weight_selections.items())),
+                        tuple(sorted(self.activation_selections.items())), weight_density, activation_density)

@@ -1,0 +1,213 @@
+"""SWAT step vs dense step on the CPU: median ratios against the targets, and where the extra time goes.
+
+    .venv/bin/python benchmarks/bench_sparse.py [--rounds 3] [--threads 1,2] [--cases resnet18,cnn] [--device cuda]
+
+One training step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on
+fixed random batches shaped like the run's data (ResNet-18 at batch 32 on 3x32x32, ``cnn`` at
+batch 16 on 1x8x8). Variants -- dense, SWAT 90 % with exact masks every step (the default), SWAT
+90 % with ``--mask-schedule swat-threshold --mask-every 10`` -- run in alternating rounds in one
+process (the machine swings 30-50 %); each round is one block of steps per variant that starts
+from freshly reset masks, as a client-round does, so the threshold schedule refreshes once per 10
+steps. The ratio is the median over rounds of (SWAT block time / dense block time of the same
+round); the PASS/FAIL column judges that wall-time ratio, and the CPU-time ratio (process CPU
+seconds, which a core taken by another process inflates less) is printed beside it. The breakdown times the SWAT pieces alone on the tensors a real step sees (every SWAT
+layer's weight and input): weight mask, activation mask, density statistics; the rest of the
+difference to the dense step is "autograd + other" (custom Function, extra copies, Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zerofl_profiler.models import build_model
+from zerofl_profiler.sparse import SparseConfig, reset_masks, sparsify, swat_layers
+
+
+@dataclass(frozen=True)
+class Case:
+    """A benchmarked model shape: name, input (C, H, W), batch, steps per block, exact/threshold targets."""
+
+    model: str
+    shape: tuple[int, int, int]
+    batch: int
+    steps: int
+    target_exact: float
+    target_threshold: float
+
+
+CASES = {
+    "resnet18": Case("resnet18", (3, 32, 32), 32, 10, 1.3, 1.1),
+    "cnn": Case("cnn", (1, 8, 8), 16, 40, 1.5, 1.2),
+}
+#: variant -> SparseConfig keyword arguments (None = the dense model)
+VARIANTS: dict[str, dict | None] = {
+    "dense": None,
+    "exact": {"mask_every": 1},
+    "swat-threshold/10": {"mask_every": 10, "mask_schedule": "swat-threshold"},
+}
+
+
+def _sparse_config(kw: dict) -> SparseConfig | None:
+    """The variant's config, or None when this version of the code does not know the option."""
+    try:
+        return SparseConfig(0.9, **kw)
+    except TypeError:
+        return None
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _block(model: nn.Module, opt: torch.optim.Optimizer, batches: list[tuple[torch.Tensor, torch.Tensor]]
+           ) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one block of training steps from freshly reset masks."""
+    reset_masks(model)
+    device = batches[0][0].device
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for xb, yb in batches:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(xb), yb).backward()
+        opt.step()
+    _sync(device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def _time(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``fn`` over at least ``repeats`` calls (more for sub-millisecond pieces)."""
+    dev = torch.device("cuda") if torch.cuda.is_available() and torch.cuda.is_initialized() else torch.device("cpu")
+    t0 = time.perf_counter()
+    fn()
+    _sync(dev)
+    first = time.perf_counter() - t0
+    out = []
+    for _ in range(max(repeats, min(200, int(0.02 / max(first, 1e-6))))):
+        t0 = time.perf_counter()
+        fn()
+        _sync(dev)
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def breakdown(model: nn.Module, xb: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Seconds per step of the SWAT pieces alone, summed over the SWAT layers: weight / activation mask, stats."""
+    from zerofl_profiler.sparse import masks
+
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_pre_hook(lambda mod, a, n=n: inputs.__setitem__(n, a[0].detach()))
+             for n, m in swat_layers(model).items()]
+    model(xb)
+    for h in hooks:
+        h.remove()
+    pieces = masks.benchmark_pieces() if hasattr(masks, "benchmark_pieces") else _legacy_pieces()
+    out = {k: 0.0 for k in pieces}
+    for n, m in swat_layers(model).items():
+        w, x = m.weight.detach(), inputs[n]
+        for k, fn in pieces.items():
+            out[k] += _time(lambda: fn(w, x, m.weight_density, m.activation_density), repeats)
+    return out
+
+
+def _legacy_pieces() -> dict[str, Callable[..., object]]:
+    """The SWAT step's pieces in the version with index-scatter masks and count_nonzero statistics."""
+    from zerofl_profiler.sparse.masks import topk_mask, topk_sparsify
+    from zerofl_profiler.sparse.stats import DensityStats
+
+    st = DensityStats()
+    return {
+        "weight mask": lambda w, x, dw, da: w * topk_mask(w, dw),
+        "activation mask": lambda w, x, dw, da: topk_sparsify(x, da),
+        "statistics": lambda w, x, dw, da: st.add(w, x, True, True),
+    }
+
+
+def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, device: torch.device) -> list[str]:
+    """Time one case at every thread count; returns the printed lines."""
+    torch.manual_seed(0)
+    dense = build_model(case.model, num_classes=10, input_shape=case.shape).to(device)
+    models: dict[str, nn.Module] = {}
+    for name, kw in VARIANTS.items():
+        if kw is None:
+            models[name] = copy.deepcopy(dense)
+            continue
+        cfg = _sparse_config(kw)
+        if cfg is not None:
+            models[name] = sparsify(copy.deepcopy(dense), cfg)
+    for m in models.values():
+        m.train()
+    opts = {n: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for n, m in models.items()}
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(case.batch, *case.shape, generator=g).to(device),
+                torch.randint(0, 10, (case.batch,), generator=g).to(device)) for _ in range(case.steps)]
+    lines: list[str] = []
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    for t in threads:
+        torch.set_num_threads(t)
+        for n in models:  # warm-up: allocator, first-call kernels
+            _block(models[n], opts[n], batches[:2])
+        times: dict[str, list[float]] = {n: [] for n in models}
+        cpu: dict[str, list[float]] = {n: [] for n in models}
+        order = list(models)
+        for r in range(rounds):
+            for n in order[r % len(order):] + order[:r % len(order)]:
+                wall, c = _block(models[n], opts[n], batches)
+                times[n].append(wall)
+                cpu[n].append(c)
+        dense_ms = 1e3 * statistics.median(times["dense"]) / case.steps
+        where = f"{t} thread(s)" if device.type == "cpu" else str(device)
+        emit(f"{case.model} b{case.batch}, {where}: dense step {dense_ms:.2f} ms (median of {rounds})")
+        for n in models:
+            if n == "dense":
+                continue
+            ratio = statistics.median(s / d for s, d in zip(times[n], times["dense"]))
+            cpu_ratio = statistics.median(s / d for s, d in zip(cpu[n], cpu["dense"]))
+            target = case.target_exact if n == "exact" else case.target_threshold
+            ms = 1e3 * statistics.median(times[n]) / case.steps
+            emit(f"  {n:<20} {ms:9.2f} ms/step  ratio {ratio:5.2f}x  target <= {target:.1f}x  "
+                 f"{'PASS' if ratio <= target else 'FAIL'}   (CPU-time ratio {cpu_ratio:.2f}x)")
+        missing = [n for n in VARIANTS if n not in models]
+        for n in missing:
+            emit(f"  {n:<20} (not supported by this version)")
+        bd = breakdown(models["exact"], batches[0][0], bd_repeats)
+        extra = 1e3 * (statistics.median(times["exact"]) - statistics.median(times["dense"])) / case.steps
+        parts = "  ".join(f"{k} {1e3 * v:.2f}" for k, v in bd.items())
+        emit(f"  breakdown of the exact step's extra {extra:.2f} ms: {parts}  "
+                     f"autograd + other {extra - 1e3 * sum(bd.values()):.2f} (ms/step)")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count (more = steadier)")
+    ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
+    ap.add_argument("--cases", default="resnet18,cnn", help=f"comma-separated, from {', '.join(CASES)}")
+    ap.add_argument("--breakdown-repeats", type=int, default=3, help="repeats per piece in the breakdown")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; on cuda --threads is ignored")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    threads = [int(s) for s in args.threads.split(",") if s.strip()] if device.type == "cpu" else [torch.get_num_threads()]
+    old = torch.get_num_threads()
+    try:
+        for name in [s.strip() for s in args.cases.split(",") if s.strip()]:
+            run_case(CASES[name], threads, args.rounds, args.breakdown_repeats, device)
+    finally:
+        torch.set_num_threads(old)
+
+
+if __name__ == "__main__":
+    main()
