@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zerofl_profiler.errors import BadInputError
-from zerofl_profiler.fl.config import MASK_SCHEDULES
+from zerofl_profiler.vocab import MASK_SCHEDULES
 from zerofl_profiler.sparse import SCHEDULES, SparseConfig, collect_mask_work, keep_count, reset_masks
 from zerofl_profiler.sparse.layers import to_swat
 

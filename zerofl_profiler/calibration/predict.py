@@ -25,15 +25,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..hardware_models.spec import OP_CLASSES, DeviceProfile, resolve_efficiency
+from ..hardware_models.spec import DeviceProfile, resolve_efficiency
+from ..vocab import GEMM_CLASSES, OP_CLASSES, TOPK_CLASSES
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 #: bytes per element of each precision; the FLOP counter counts FP32 (4-byte) traffic
 PRECISION_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
-#: op classes that a precision setting moves onto tensor cores
-GEMM_CLASSES = ("gemm", "gemm_grouped")
-#: op classes whose tensors a 16-bit (autocast) run keeps in 16 bits; the optimizer keeps FP32 masters
-HALF_TENSOR_CLASSES = ("gemm", "gemm_grouped", "elementwise", "pool", "norm")
+#: op classes whose tensors a 16-bit (autocast) run keeps in 16 bits: all but the top-k rows and the
+#: optimizer, which keeps FP32 masters (GEMM_CLASSES, the classes a precision moves onto tensor cores, is vocab's)
+HALF_TENSOR_CLASSES = tuple(c for c in OP_CLASSES if c not in TOPK_CLASSES + ("optimizer",))
 
 
 @dataclass(frozen=True)
