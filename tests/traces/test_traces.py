@@ -86,11 +86,11 @@ def test_schema_file_rejects_what_the_reader_rejects() -> None:
     ],
 )
 def test_reader_names_the_bad_line(tmp_path: Path, mutate, message: str) -> None:
-    good = client_record().to_dict()
+    good, good2 = client_record().to_dict(), client_record(client=4).to_dict()
     bad = client_record(2).to_dict()
     mutate(bad)
     p = tmp_path / "trace.jsonl"
-    p.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+    p.write_text(json.dumps(good) + "\n" + json.dumps(good2) + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(TraceFormatError) as exc:
         read_client_records(p)
     assert f"{p}:3:" in str(exc.value)

@@ -127,13 +127,29 @@ def _finite_float(text: str) -> float:
 
 
 def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
+    """Every record of a JSONL file; a record's key (round, client) seen twice names both lines."""
     out: list[R] = []
+    seen: dict[tuple[int, ...], int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
-            out.append(cls.from_dict(obj))
+            rec = cls.from_dict(obj)
         except TraceFormatError as exc:
             raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
+        key = _record_key(rec)
+        if key in seen:
+            what = f"round {key[0]}" + (f", client {key[1]}" if len(key) > 1 else "")
+            raise TraceFormatError(f"{path}:{lineno}: duplicate record for {what} (first at line {seen[key]}); "
+                                   f"two writers or a copied trace?")
+        seen[key] = lineno
+        out.append(rec)
     return out
+
+
+def _record_key(rec: Any) -> tuple[int, ...]:
+    """What identifies a record in its file: (round, client) for client records, (round,) for rounds."""
+    if isinstance(rec, ClientRoundRecord):
+        return (int(rec.round), int(rec.client_id))
+    return (int(rec.round),)
 
 
 def read_client_records(path: str | os.PathLike[str]) -> list[ClientRoundRecord]:

@@ -44,7 +44,9 @@ from .schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, ClientRou
 CHECKPOINT_FILE = "checkpoint.pt"
 LOCK_FILE = ".lock"
 #: Every file a run directory may hold (anything else in it is not ours).
-RUN_FILES = (CONFIG_FILE, TRACE_FILE, ROUNDS_FILE, LAYERS_FILE, CHECKPOINT_FILE, LOCK_FILE)
+#: Flower's and Ray's error output (tracebacks of dead ClientApp workers), beside the trace.
+FLOWER_LOG = "flower.log"
+RUN_FILES = (CONFIG_FILE, TRACE_FILE, ROUNDS_FILE, LAYERS_FILE, CHECKPOINT_FILE, LOCK_FILE, FLOWER_LOG)
 
 
 class RunLockedError(BadInputError):
@@ -348,6 +350,21 @@ def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -
 LEGACY_TMP = ("checkpoint.pt.tmp", "trace.jsonl.tmp", "rounds.jsonl.tmp")
 
 
+def append_log(path: str | os.PathLike[str], text: str) -> None:
+    """Append diagnostic text to a run's log file (RUN_DIR/flower.log); a failed write drops it.
+
+    The detail a one-line error leaves out goes here; the failure itself is in the trace, so
+    losing the log loses no data (and a log write never takes the run's lock).
+    """
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except (OSError, ValueError):
+        pass
+
+
 def _round_of(obj: Mapping[str, Any], path: Path, lineno: int) -> int:
     """A record's round, or a one-line TraceFormatError naming the line (resume never guesses)."""
     v = obj.get("round", 0)
@@ -368,5 +385,5 @@ def _fsync_file(path: Path) -> None:
         raise OutputError.from_os(exc, path, "cannot sync") from None
 
 
-__all__ = ["CHECKPOINT_FILE", "LOCK_FILE", "RUN_FILES", "LockHolder", "RunDir", "RunLockedError", "StoredRun",
+__all__ = ["CHECKPOINT_FILE", "FLOWER_LOG", "LOCK_FILE", "RUN_FILES", "append_log", "LockHolder", "RunDir", "RunLockedError", "StoredRun",
            "as_rundir", "read_stored_run"]

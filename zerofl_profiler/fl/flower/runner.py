@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ...config import RunConfig
 from ...errors import BadInputError, ZeroflError
+from ...traces.rundir import FLOWER_LOG
 from ...power import Meter
 from ...traces.rundir import RunDir, as_rundir
 from .extra import require_flower
@@ -182,8 +183,6 @@ def _gpu_count() -> int:
     return int(torch.cuda.device_count())
 
 
-#: Flower's and Ray's error output (tracebacks of dead ClientApp workers) goes here, in the run directory.
-FLOWER_LOG = "flower.log"
 
 
 class _NoErrors(logging.Filter):
@@ -202,12 +201,9 @@ class _ErrorsToFile(logging.Handler):
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(self.format(record) + "\n")
-        except (OSError, ValueError):
-            pass  # the client's failure is still in the trace and on stderr; the log is the extra detail
+        from ...traces.rundir import append_log
+
+        append_log(self.path, self.format(record) + "\n")  # the failure itself is in the trace and on stderr
 
 
 class _DropKnownNotices(logging.Filter):
