@@ -76,18 +76,28 @@ def test_train_read_only_or_denied_run_dir_is_one_line(tmp_path, capsys, monkeyp
 def test_train_full_disk_at_first_write_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
     _raise_on_fsync(monkeypatch, errno.ENOSPC)
     line = _one_line_exit_1(*_run(capsys, "train", "--out", str(tmp_path / "run"), *TINY))
-    assert "No space left on device" in line and "config.toml" in line
+    # the first write of a run is its lock file (then config.toml): either is named
+    assert "No space left on device" in line and (".lock" in line or "config.toml" in line)
     assert _leftovers(tmp_path) == []
     assert not (tmp_path / "run" / "config.toml").exists()
 
 
 def test_train_full_disk_at_checkpoint_leaves_no_temporary(tmp_path, capsys, monkeypatch):
-    import zerofl_profiler.fl.checkpoint as ck
+    import zerofl_profiler.traces.atomic as atomic
 
-    def half_then_full(obj, fh):
-        fh.write(b"\x80\x02partial")
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(ck.torch, "save", half_then_full)
+    real_open = atomic.os.fdopen
+
+    def full_after_part(fd, mode, *a, **k):  # the checkpoint's temporary fills the disk half-way
+        fh = real_open(fd, mode, *a, **k)
+        if "b" in mode:
+            real_write = fh.write
+
+            def write(data):
+                real_write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            fh.write = write
+        return fh
+    monkeypatch.setattr(atomic.os, "fdopen", full_after_part)
     run = tmp_path / "run"
     line = _one_line_exit_1(*_run(capsys, "train", "--out", str(run), *TINY))
     assert "checkpoint.pt" in line and "No space left" in line

@@ -234,7 +234,7 @@ def test_deployed_run_sends_and_records_the_clients_thread_count(tmp_path):
     from zerofl_profiler.fl.flower.server_app import options_from_run_config
 
     f = tmp_path / "run.toml"
-    CFG.with_updates(threads=3).to_toml(f)
+    f.write_text(CFG.with_updates(threads=3).to_toml_text())
     opts = options_from_run_config({"config": str(f), "out-dir": str(tmp_path / "run")})
     assert opts.torch_threads == 3 == opts.cfg.threads  # config.toml records what the clients are told to use
     ctx = setup_run(opts.cfg, opts.out_dir, meter=NullMeter())

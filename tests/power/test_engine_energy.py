@@ -98,6 +98,9 @@ def test_explicit_rapl_counter_turning_to_garbage_in_training_is_exit_1(moving_c
     step = torch.optim.SGD.step
 
     def garbage(self, *a, **k):
+        # the counter stays garbage from here on (the moving counter would overwrite it at once,
+        # and then only a sampler poll at the right instant could see it)
+        monkeypatch.setattr(powercap, "set", lambda *args, **kw: None)
         (powercap.paths["intel-rapl:0"] / "energy_uj").write_text("garbage\n")
         return step(self, *a, **k)
     monkeypatch.setattr(torch.optim.SGD, "step", garbage)

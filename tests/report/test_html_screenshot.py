@@ -60,7 +60,7 @@ def test_html_report_screenshot_shows_figures(sweep, tmp_path):
     ctrl = screenshot(browser, without, tmp_path / "tables.png")
     assert img.shape[:2] == (2400, 1200)
     assert blue_pixels(ctrl) < 50  # tables alone are black on white
-    assert blue_pixels(img) > 2000  # the embedded figures' lines and bars
+    assert blue_pixels(img) > 500  # the embedded figures: one run is drawn in the palette blue (layer phases are grey)
     keep = os.environ.get("ZEROFL_SCREENSHOT_OUT")
     if keep:
         shutil.copy(tmp_path / "report.png", keep)

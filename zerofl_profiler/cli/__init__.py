@@ -50,6 +50,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "report": ("zerofl-profile report runs/s90 --device jetson-nano",
                "zerofl-profile report runs/s90 --device jetson-nano --format html --out report.html"),
     "plot": ("zerofl-profile plot runs/s90 --device jetson-nano --out figures --format pdf,png",),
+    "fidelity": ("zerofl-profile fidelity", "zerofl-profile fidelity --json > fidelity.json"),
 }
 
 
