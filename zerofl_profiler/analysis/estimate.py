@@ -313,22 +313,12 @@ class RecordColumns:
     bytes_up_dense: np.ndarray
 
 
-def records_from_trace(records: Sequence[Any]) -> RecordColumns:
-    """Columns of client-round records (the only per-record Python loop)."""
-    n = len(records)
-    fd = np.empty((n, len(PHASES)))
-    fs = np.empty((n, len(PHASES)))
-    for i, r in enumerate(records):
-        d, s = r.flops["dense"], r.flops["sparse"]
-        fd[i] = [d[p] for p in PHASES]
-        fs[i] = [s[p] for p in PHASES]
-    return RecordColumns(
-        rounds=np.fromiter((r.round for r in records), dtype=np.int64, count=n),
-        client_ids=np.fromiter((r.client_id for r in records), dtype=np.int64, count=n),
-        steps=np.fromiter((r.steps for r in records), dtype=np.float64, count=n), fd=fd, fs=fs,
-        bytes_down=np.fromiter((r.bytes_down for r in records), dtype=np.float64, count=n),
-        bytes_up=np.fromiter((r.bytes_up for r in records), dtype=np.float64, count=n),
-        bytes_up_dense=np.fromiter((r.bytes_up_dense for r in records), dtype=np.float64, count=n))
+def records_from_columns(cols: Any) -> RecordColumns:
+    """The costing's view of trace columns (traces.ClientColumns): no per-record work."""
+    n_phases = len(PHASES)
+    return RecordColumns(rounds=cols.round, client_ids=cols.client_id, steps=cols.steps,
+                         fd=cols.flops_dense[:, :n_phases], fs=cols.flops_sparse[:, :n_phases],
+                         bytes_down=cols.bytes_down, bytes_up=cols.bytes_up, bytes_up_dense=cols.bytes_up_dense)
 
 
 @dataclass(frozen=True)
@@ -429,14 +419,14 @@ def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *
 
 def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunEstimate:
     """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
-    ok = [r for r in run.clients if r.status == "ok"]
-    failed = len(run.clients) - len(ok)
-    if not ok:
+    ok = run.columns.select(run.columns.ok)
+    failed = len(run.columns) - len(ok)
+    if not len(ok):
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
     mask_every = _config_int(run.config, "mask_every", 1)
     step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
     mix_seed = seed if seed is not None else _config_int(run.config, "seed", 0)
-    entries, mix_json = estimate_columns(records_from_trace(ok), step, costing, seed=mix_seed)
+    entries, mix_json = estimate_columns(records_from_columns(ok), step, costing, seed=mix_seed)
     notes = list(step.notes)
     if failed:
         notes.append(f"{failed} failed client-round record(s) not costed")

@@ -204,8 +204,8 @@ def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: 
         config=_config_items(run.config),
         weight_sparsity=ws,
         activation_sparsity=as_,
-        upload=_str_or_none(_cfg(run.config, "upload")) or _common(c.upload for c in ok),
-        encoding=_str_or_none(_cfg(run.config, "encoding")) or _common(c.encoding for c in ok),
+        upload=_str_or_none(_cfg(run.config, "upload")) or run.trace.upload,
+        encoding=_str_or_none(_cfg(run.config, "encoding")) or run.trace.encoding,
         mask_ratio=_float_or_none(_cfg(run.config, "mask_ratio")),
         rounds_completed=len(run.rounds) if run.rounds else len({c.round for c in run.clients}),
         client_rounds=len(run.clients),
@@ -388,8 +388,3 @@ def _float_or_none(v: Any) -> float | None:
 
 def _str_or_none(v: Any) -> str | None:
     return None if v is None else str(v)
-
-
-def _common(values: Any) -> str | None:
-    vals = {v for v in values if v is not None}
-    return next(iter(vals)) if len(vals) == 1 else None

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from ..power import NullMeter
-from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
+from ..traces.schema import FLOP_BLOCK_KEYS, ClientRoundRecord, EnergyBlock
 from .config import RunConfig
+from .peak_memory import peak_rss
 from .data import ArrayDataset
 from .worker import Worker, get_worker, load_numpy_state, state_nbytes, state_to_numpy
 
@@ -84,7 +85,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
     """FLOPs of the batches actually run: one count per distinct batch size, scaled by its steps."""
     from ..flops import count_from_trace
 
-    total = {kind: {k: 0 for k in FLOP_KEYS} for kind in ("dense", "sparse")}
+    total = {kind: {k: 0 for k in FLOP_BLOCK_KEYS} for kind in ("dense", "sparse")}
     for bs, n in sorted(Counter(batch_sizes).items()):
         rep = count_from_trace(worker.shape_trace(bs), densities=dict(densities),
                                weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
@@ -92,7 +93,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
                                optimizer=cfg.optimizer_name)
         per_step = rep.trace_flops()
         for kind in total:
-            for k, v in per_step[kind].items():  # FLOP_KEYS plus any extra row the counter adds (topk)
+            for k, v in per_step[kind].items():  # FLOP_BLOCK_KEYS (the counter adds topk)
                 total[kind][k] = total[kind].get(k, 0) + int(v) * n
     return total
 
@@ -116,7 +117,7 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     loss: float | None = None
     error: str | None = None
     w0, c0 = time.perf_counter(), time.process_time()
-    with meter.window(f"round-{round}/client-{client_id}") as win:
+    with peak_rss() as mem, meter.window(f"round-{round}/client-{client_id}") as win:
         try:
             sizes, loss = _local_training(worker, client, cfg, lr, rng)
         except ClientDiverged as exc:
@@ -141,7 +142,7 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
         run_id=run_id, round=int(round), client_id=int(client_id), samples=len(client), steps=len(sizes),
         batch_sizes=sizes, densities=densities, flops=flops, bytes_up=bytes_up, bytes_up_dense=bytes_up_dense,
         bytes_down=state_nbytes(global_state), wall_time_s=wall, cpu_time_s=cpu,
-        energy=win.result if isinstance(win.result, EnergyBlock) else EnergyBlock.none(),
+        peak_mem_bytes=mem.peak_bytes, mem_source=mem.source, energy=win.result if isinstance(win.result, EnergyBlock) else EnergyBlock.none(),
         energy_estimate=win.estimate, status="ok" if error is None else "failed", error=error,
-        train_loss=loss, lr=lr, upload=cfg.upload, encoding=cfg.encoding, timestamp=time.time(), extra=extra)
+        train_loss=loss, lr=lr, timestamp=time.time(), extra=extra)
     return ClientResult(upload, record, loss)

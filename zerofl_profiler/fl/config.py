@@ -16,7 +16,7 @@ PARTITIONS = ("lda", "iid")
 CLIENT_ERROR_POLICIES = ("stop", "skip")
 ENGINES = ("inprocess", "flower")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
-METADATA_KEYS = ("run_id", "environment", "partition_stats")
+METADATA_KEYS = ("run_id", "environment", "partition_stats", "trace")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ import numpy as np
 from ..errors import ConfigError, TrainingError
 from ..power import NullMeter
 from ..traces.io import JsonlWriter, iter_jsonl, read_client_records, read_round_records, truncate_partial_tail
-from ..traces.schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, RoundRecord
+from ..traces.schema import (
+    CONFIG_FILE,
+    LAYERS_FILE,
+    ROUNDS_FILE,
+    TRACE_FILE,
+    TRACE_TABLE,
+    EnergyBlock,
+    RoundRecord,
+    TraceInfo,
+)
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, load_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
 from .config import RunConfig, from_mapping, read_toml
@@ -242,10 +251,16 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
         meter, owns = make_meter_for(cfg)
     else:
         owns = False
+    info = trace_info_for(cfg, meter)
 
     start, resumed_from = 1, None
     if resume:
-        run_id = str(read_toml_meta(run_dir).get("run_id") or run_dir.name)
+        meta = read_toml_meta(run_dir)
+        if TRACE_TABLE not in meta:
+            raise ConfigError(f"cannot resume {run_dir}: it was written with trace schema version 1 (no [trace] "
+                              f"table in {CONFIG_FILE}); reports still read it, but a resumed run would mix versions")
+        info = TraceInfo.from_dict(meta[TRACE_TABLE], f"{run_dir / CONFIG_FILE}: [{TRACE_TABLE}]")
+        run_id = str(meta.get("run_id") or run_dir.name)
         ckpt = load_checkpoint(run_dir)
         if ckpt is not None:
             global_state, start, resumed_from = ckpt.global_state, ckpt.round + 1, ckpt.round
@@ -260,16 +275,26 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(), partition_stats=pstats)
+        cfg.to_toml(run_dir / CONFIG_FILE, run_id=run_id, environment=fingerprint(), partition_stats=pstats,
+                    trace=info.to_toml_dict())
         _write_layers(run_dir, layers)
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
     ctx = RunContext(cfg, run_dir, run_id, train, test, clients, worker, global_state, start, meter, resumed_from,
                      owns)
     # client records are flushed per line (a killed process loses none) and fsynced once per round,
     # before the checkpoint that counts them; round records are fsynced as written
-    ctx._trace = JsonlWriter(run_dir / TRACE_FILE, fsync=False)
-    ctx._rounds = JsonlWriter(run_dir / ROUNDS_FILE)
+    ctx._trace = JsonlWriter(run_dir / TRACE_FILE, fsync=False, energy_skipped=info.energy_skipped)
+    ctx._rounds = JsonlWriter(run_dir / ROUNDS_FILE, energy_skipped=info.energy_skipped)
     return ctx
+
+
+def trace_info_for(cfg: RunConfig, meter: Any) -> TraceInfo:
+    """The run's [trace] constants; the meter's skip reasons come from one empty window."""
+    with meter.window("setup") as win:
+        pass
+    skipped = dict(win.result.skipped) if isinstance(win.result, EnergyBlock) else {}
+    return TraceInfo(engine=cfg.engine, upload=cfg.upload, encoding=cfg.encoding, model=cfg.model,
+                     energy_skipped=skipped, accelerator=None, precision="float32")
 
 
 def _write_layers(run_dir: Path, layers: dict[str, Any]) -> None:

@@ -1,8 +1,11 @@
-"""Append-only trace files that survive a crash, and a reader that names the first bad line.
+"""Append-only trace files that survive a crash, and a record reader that names the first bad line.
 
 A writer appends one JSON object per line and flushes (and fsyncs) after every record, so a
 killed run leaves every finished record on disk and at most one partial last line, which
-``truncate_partial_tail`` removes before a resume.
+``truncate_partial_tail`` removes before a resume. Given the run's ``energy_skipped`` (the
+``[trace]`` table), the writer leaves out the skip reasons every record would repeat, and the
+readers merge them back. Version-1 files are upgraded line by line (:mod:`.upgrade`). For large
+traces read columns instead (:mod:`.columns`); these readers build one object per record.
 """
 
 from __future__ import annotations
@@ -10,14 +13,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO, Any, Iterator, TypeVar
+from dataclasses import replace
+from typing import IO, Any, Callable, Iterator, Mapping, TypeVar
 
 from ..errors import BadInputError, TraceFormatError
+from . import decoders
 from .schema import (
     LAYERS_FILE,
     ROUNDS_FILE,
     TRACE_FILE,
     ClientRoundRecord,
+    EnergyBlock,
     RoundRecord,
 )
 
@@ -27,15 +33,19 @@ R = TypeVar("R", ClientRoundRecord, RoundRecord)
 class JsonlWriter:
     """Append records to a JSONL file, one flushed (and fsynced) line per record."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True,
+                 energy_skipped: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
+        self._skipped = dict(energy_skipped or {})
 
     def write(self, record: ClientRoundRecord | RoundRecord | dict[str, Any]) -> None:
         """Append one record and make it durable before returning."""
         d = record if isinstance(record, dict) else record.to_dict()
+        if self._skipped:
+            d = strip_run_skipped(d, self._skipped)
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
         self._fh.write(line + "\n")
         self._fh.flush()
@@ -52,6 +62,27 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def strip_run_skipped(d: dict[str, Any], run_skipped: Mapping[str, str]) -> dict[str, Any]:
+    """The record dict without the skip reasons the run's [trace] table already holds."""
+    out = dict(d)
+    for key in ("energy", "energy_estimate"):
+        block = out.get(key)
+        if isinstance(block, dict) and block.get("skipped"):
+            rest = {k: v for k, v in block["skipped"].items() if run_skipped.get(k) != v}
+            block = {k: v for k, v in block.items() if k != "skipped"}
+            if rest:
+                block["skipped"] = rest
+            out[key] = block
+    return out
+
+
+def merge_run_skipped(block: EnergyBlock, run_skipped: Mapping[str, str]) -> EnergyBlock:
+    """The measured block with the run's skip reasons restored (the record's own ones win)."""
+    if not run_skipped or block.source == "estimate":
+        return block
+    return replace(block, skipped={**run_skipped, **block.skipped})
 
 
 def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
@@ -89,32 +120,63 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = decoders.loads(line)
             except ValueError as exc:
-                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
+                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
             if not isinstance(obj, dict):
                 raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
             yield lineno, obj
 
 
-def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
+def file_version(path: str | os.PathLike[str]) -> int | None:
+    """The schema_version of a trace file's first record (None: empty file)."""
+    for _, obj in iter_jsonl(path):
+        v = obj.get("schema_version")
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        raise TraceFormatError(f"{path}: first record has no integer schema_version")
+    return None
+
+
+def _read(path: Path, cls: type[R], convert: Callable[[dict[str, Any]], dict[str, Any]] | None,
+          run_skipped: Mapping[str, str] | None) -> list[R]:
     out: list[R] = []
+    seen: dict[tuple[int, int], int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
-            out.append(cls.from_dict(obj))
+            rec = cls.from_dict(convert(obj) if convert is not None else obj)
         except TraceFormatError as exc:
             raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
+        if run_skipped:
+            rec = replace(rec, energy=merge_run_skipped(rec.energy, run_skipped))  # type: ignore[type-var]
+        if isinstance(rec, ClientRoundRecord):
+            key = (rec.round, rec.client_id)
+            if key in seen:
+                raise TraceFormatError(f"{path}:{lineno}: duplicate record for round {rec.round}, client "
+                                       f"{rec.client_id} (first at line {seen[key]})")
+            seen[key] = lineno
+        out.append(rec)
     return out
 
 
-def read_client_records(path: str | os.PathLike[str]) -> list[ClientRoundRecord]:
-    """Read and validate a trace.jsonl (or a run directory containing one)."""
-    return _read(_resolve(path, TRACE_FILE), ClientRoundRecord)
+def _converter(path: Path, kind: str) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    from .upgrade import V1, upgrade_client, upgrade_round
+
+    return (upgrade_client if kind == "client" else upgrade_round) if file_version(path) == V1 else None
 
 
-def read_round_records(path: str | os.PathLike[str]) -> list[RoundRecord]:
-    """Read and validate a rounds.jsonl (or a run directory containing one)."""
-    return _read(_resolve(path, ROUNDS_FILE), RoundRecord)
+def read_client_records(path: str | os.PathLike[str], *,
+                        energy_skipped: Mapping[str, str] | None = None) -> list[ClientRoundRecord]:
+    """Read and validate a trace.jsonl (or a run directory containing one); version 1 is upgraded."""
+    p = _resolve(path, TRACE_FILE)
+    return _read(p, ClientRoundRecord, _converter(p, "client"), energy_skipped)
+
+
+def read_round_records(path: str | os.PathLike[str], *,
+                       energy_skipped: Mapping[str, str] | None = None) -> list[RoundRecord]:
+    """Read and validate a rounds.jsonl (or a run directory containing one); version 1 is upgraded."""
+    p = _resolve(path, ROUNDS_FILE)
+    return _read(p, RoundRecord, _converter(p, "round"), energy_skipped)
 
 
 def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:

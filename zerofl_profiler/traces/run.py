@@ -1,26 +1,47 @@
-"""A recorded run directory as one object, for estimators, reports and plots."""
+"""A recorded run directory as one object, for estimators, reports, plots and exports.
+
+``load_run`` reads the client-round records as columns (:mod:`.columns`: what costing and export
+use, fast enough for 10^6 records); ``RunData.clients`` builds one record object per line on
+first use (what reports and summaries of ordinary runs use).
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import BadInputError, TraceFormatError
-from .io import read_client_records, read_layers, read_round_records
-from .schema import CONFIG_FILE, LAYERS_FILE, ROUNDS_FILE, TRACE_FILE, ClientRoundRecord, RoundRecord
+from .columns import ClientColumns, load_columns
+from .io import file_version, iter_jsonl, read_client_records, read_layers, read_round_records
+from .schema import (
+    CONFIG_FILE,
+    LAYERS_FILE,
+    ROUNDS_FILE,
+    SCHEMA_VERSION,
+    TRACE_FILE,
+    TRACE_TABLE,
+    ClientRoundRecord,
+    RoundRecord,
+    TraceInfo,
+)
+from .upgrade import V1, trace_info_v1, upgrade_client
 
 
 @dataclass(frozen=True)
 class RunData:
-    """Everything a run directory holds, validated."""
+    """Everything a run directory holds, validated; ``version`` is the schema version on disk."""
 
     path: Path
     config: dict[str, Any]
-    clients: list[ClientRoundRecord]
+    trace: TraceInfo
+    columns: ClientColumns
     rounds: list[RoundRecord]
     layers: dict[str, Any] | None
+    version: int = SCHEMA_VERSION
+    trace_path: Path = field(default=Path(TRACE_FILE))
 
     @property
     def run_id(self) -> str:
@@ -32,12 +53,55 @@ class RunData:
         """A short label for tables and legends."""
         return str(self.config.get("name") or self.path.name)
 
+    @cached_property
+    def clients(self) -> list[ClientRoundRecord]:
+        """Every client-round record as an object (read on first use; large traces: use ``columns``)."""
+        return read_client_records(self.trace_path, energy_skipped=self.trace.energy_skipped)
 
-def load_run(path: str | Path) -> RunData:
+    def to_dataframe(self, table: str = "clients", extra: Mapping[str, Any] | None = None) -> Any:
+        """The export table as a pandas DataFrame (needs the ``data`` extra); ``extra``: more columns."""
+        from .export import to_dataframe
+
+        return to_dataframe(self, table, extra)
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """config.toml as a dict ({} when absent); malformed TOML is a TraceFormatError."""
+    cfg = run_dir / CONFIG_FILE
+    if not cfg.is_file():
+        return {}
+    try:
+        return tomllib.loads(cfg.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TraceFormatError(f"{cfg}: malformed TOML ({exc})") from None
+
+
+def trace_info(run_dir: Path, config: Mapping[str, Any], trace: Path) -> tuple[int, TraceInfo]:
+    """(schema version on disk, the run's constants) for a run directory."""
+    version = file_version(trace)
+    table = config.get(TRACE_TABLE)
+    if version is None:
+        version = SCHEMA_VERSION if isinstance(table, Mapping) else V1
+    if version == V1:
+        first = next((obj for _, obj in iter_jsonl(trace)), None)
+        return V1, trace_info_v1(config, first)
+    if version != SCHEMA_VERSION:
+        from .schema import READABLE_VERSIONS
+
+        raise TraceFormatError(f"{trace}:1: trace schema version {version!r} is not supported (this "
+                               f"zerofl-profiler reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    where = run_dir / CONFIG_FILE
+    if not isinstance(table, Mapping):
+        raise TraceFormatError(f"{where}: no [{TRACE_TABLE}] table (a version-{version} trace keeps the run's "
+                               f"engine, upload, encoding and energy skip reasons there)")
+    return version, TraceInfo.from_dict(table, f"{where}: [{TRACE_TABLE}]")
+
+
+def load_run(path: str | Path, *, decoder: str = "auto") -> RunData:
     """Load and validate RUN_DIR (config.toml, trace.jsonl, rounds.jsonl, layers.json).
 
     A bare trace.jsonl path is accepted too (config, rounds and layers then come from its folder
-    where present).
+    where present). ``decoder`` picks the JSON decoder (``auto``: msgspec where installed).
     """
     p = Path(path)
     if not p.exists():
@@ -46,14 +110,10 @@ def load_run(path: str | Path) -> RunData:
     trace = p if p.is_file() else run_dir / TRACE_FILE
     if not trace.is_file():
         raise BadInputError(f"{run_dir} is not a run directory (no {TRACE_FILE})")
-    config: dict[str, Any] = {}
-    cfg = run_dir / CONFIG_FILE
-    if cfg.is_file():
-        try:
-            config = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise TraceFormatError(f"{cfg}: malformed TOML ({exc})") from None
-    clients = read_client_records(trace)
-    rounds = read_round_records(run_dir / ROUNDS_FILE) if (run_dir / ROUNDS_FILE).is_file() else []
+    config = read_config(run_dir)
+    version, info = trace_info(run_dir, config, trace)
+    columns = load_columns(trace, decoder=decoder, convert=upgrade_client if version == V1 else None)
+    rounds = (read_round_records(run_dir / ROUNDS_FILE, energy_skipped=info.energy_skipped)
+              if (run_dir / ROUNDS_FILE).is_file() else [])
     layers = read_layers(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else None
-    return RunData(run_dir, config, clients, rounds, layers)
+    return RunData(run_dir, config, info, columns, rounds, layers, version, trace)

@@ -1,0 +1,374 @@
+"""trace.jsonl straight to numpy columns: one array per field, per-layer densities as 2-D arrays.
+
+A 10^6-line trace is read in blocks; each block is decoded and validated in one call (msgspec,
+typed by the schema dataclasses) or line by line (standard library + :func:`.typespec.check`),
+then turned into column chunks, so no per-record Python object outlives its block. A bad line is
+named (``trace.jsonl:LINE: field: problem``) exactly as the record reader names it: when msgspec
+rejects a block, that block is re-checked line by line to find and word the first bad line.
+
+Nulls in numeric columns are NaN (``train_loss``, ``energy_total_j``, ``peak_mem_bytes``, ...);
+absent strings are "" (``energy_estimate_source`` of a record without an estimate). Records are
+kept in file order; ``line`` holds each one's line number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import BadInputError, TraceFormatError
+from . import decoders
+from .schema import (
+    FLOP_BLOCK_KEYS,
+    SCHEMA_VERSION,
+    ClientRoundRecord,
+    check_energy_sources,
+)
+from .typespec import check
+
+#: Bytes read per block (a block ends at a line end; a longer line is read whole).
+BLOCK_BYTES = 8 << 20
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class ClientColumns:
+    """Every client-round record of a trace as columns (row i = the i-th record in the file).
+
+    ``flops_dense`` / ``flops_sparse`` are (N, 7) int64 with columns FLOP_BLOCK_KEYS;
+    ``density_weight`` / ``density_activation`` are (N, L) with columns ``layers`` (NaN rows for
+    records without densities, e.g. a client that failed before its first step). ``extra`` maps each
+    key of the records' ``extra`` objects that holds numbers to a float column (NaN where a record
+    lacks it or holds something else).
+    """
+
+    line: np.ndarray
+    run_id: np.ndarray
+    round: np.ndarray
+    client_id: np.ndarray
+    status: np.ndarray
+    error: np.ndarray
+    device: np.ndarray
+    samples: np.ndarray
+    steps: np.ndarray
+    bytes_up: np.ndarray
+    bytes_up_dense: np.ndarray
+    bytes_down: np.ndarray
+    wall_time_s: np.ndarray
+    cpu_time_s: np.ndarray
+    accelerator_time_s: np.ndarray
+    peak_mem_bytes: np.ndarray
+    mem_source: np.ndarray
+    train_loss: np.ndarray
+    lr: np.ndarray
+    timestamp: np.ndarray
+    flags: np.ndarray
+    flops_dense: np.ndarray
+    flops_sparse: np.ndarray
+    density_weight: np.ndarray
+    density_activation: np.ndarray
+    energy_source: np.ndarray
+    energy_method: np.ndarray
+    energy_total_j: np.ndarray
+    energy_duration_s: np.ndarray
+    energy_attribution: np.ndarray
+    energy_estimate_source: np.ndarray
+    energy_estimate_method: np.ndarray
+    energy_estimate_total_j: np.ndarray
+    layers: tuple[str, ...]
+    extra: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def select(self, mask: np.ndarray) -> "ClientColumns":
+        """The rows where ``mask`` is true (boolean array) or the given row indices."""
+        kw: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kw[f.name] = v[mask] if isinstance(v, np.ndarray) else v
+        kw["extra"] = {k: v[mask] for k, v in self.extra.items()}
+        return ClientColumns(**kw)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of successful client-rounds."""
+        return self.status == "ok"
+
+    def flop_column(self, kind: str, key: str) -> np.ndarray:
+        """One FLOP column, e.g. ``flop_column("sparse", "forward")``."""
+        block = self.flops_dense if kind == "dense" else self.flops_sparse
+        return block[:, FLOP_BLOCK_KEYS.index(key)]
+
+
+# ----------------------------------------------------------------------------------------------
+# turning validated objects (msgspec Structs or typespec.Obj) into column chunks
+
+_INT_FIELDS = ("round", "client_id", "samples", "steps", "bytes_up", "bytes_up_dense", "bytes_down")
+_FLOAT_FIELDS = ("wall_time_s", "cpu_time_s")
+_NULLABLE_FLOAT_FIELDS = ("accelerator_time_s", "peak_mem_bytes", "train_loss", "lr", "timestamp")
+_STR_FIELDS = ("status", "mem_source")
+_OBJ_FIELDS = ("run_id", "error", "device")
+_FLOP_GET = attrgetter(*FLOP_BLOCK_KEYS)
+
+
+def _floats(values: Iterable[Any], n: int) -> np.ndarray:
+    return np.fromiter((NAN if v is None else v for v in values), dtype=np.float64, count=n)
+
+
+def _chunk(objs: list[Any], lines: np.ndarray) -> dict[str, Any]:
+    """Column chunk of one block's validated records."""
+    n = len(objs)
+    c: dict[str, Any] = {"line": lines}
+    for name in _INT_FIELDS:
+        c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.int64, count=n)
+    for name in _FLOAT_FIELDS:
+        c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.float64, count=n)
+    for name in _NULLABLE_FLOAT_FIELDS:
+        c[name] = _floats(map(attrgetter(name), objs), n)
+    for name in _STR_FIELDS:
+        c[name] = np.array(list(map(attrgetter(name), objs)), dtype=str)
+    for name in _OBJ_FIELDS:
+        c[name] = np.array(list(map(attrgetter(name), objs)), dtype=object)
+    c["flags"] = np.array([";".join(f) if f else "" for f in map(attrgetter("flags"), objs)], dtype=object)
+    k = len(FLOP_BLOCK_KEYS)
+    c["flops_dense"] = np.array([_FLOP_GET(o.flops.dense) for o in objs], dtype=np.int64).reshape(n, k)
+    c["flops_sparse"] = np.array([_FLOP_GET(o.flops.sparse) for o in objs], dtype=np.int64).reshape(n, k)
+    energy = [o.energy for o in objs]
+    c["energy_source"] = np.array([e.source for e in energy], dtype=str)
+    c["energy_method"] = np.array([e.method for e in energy], dtype=object)
+    c["energy_total_j"] = _floats((e.total_j for e in energy), n)
+    c["energy_duration_s"] = _floats((e.duration_s for e in energy), n)
+    c["energy_attribution"] = np.array([e.attribution for e in energy], dtype=str)
+    est = [o.energy_estimate for o in objs]
+    c["energy_estimate_source"] = np.array(["" if e is None else e.source for e in est], dtype=str)
+    c["energy_estimate_method"] = np.array(["" if e is None else e.method for e in est], dtype=object)
+    c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
+    c["_densities"] = [o.densities for o in objs]
+    c["_extra"] = [o.extra for o in objs]
+    return c
+
+
+def _densities(chunks: list[dict[str, Any]], path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """(layers, weight (N, L), activation (N, L)); every non-empty densities object has the same layers."""
+    layers: tuple[str, ...] | None = None
+    first_line = 0
+    for ch in chunks:
+        for i, d in enumerate(ch["_densities"]):
+            if d:
+                layers, first_line = tuple(d), int(ch["line"][i])
+                break
+        if layers is not None:
+            break
+    layers = layers or ()
+    n = sum(len(ch["line"]) for ch in chunks)
+    w = np.full((n, len(layers)), NAN)
+    a = np.full((n, len(layers)), NAN)
+    row = 0
+    for ch in chunks:
+        for i, d in enumerate(ch["_densities"]):
+            if d:
+                if tuple(d) != layers:
+                    raise TraceFormatError(f"{path}:{int(ch['line'][i])}: densities: layers differ from line "
+                                           f"{first_line} ({', '.join(d)} vs {', '.join(layers)})")
+                vals = list(d.values())
+                w[row] = [v.weight for v in vals]
+                a[row] = [v.activation for v in vals]
+            row += 1
+    return layers, w, a
+
+
+def _extra(chunks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    keys: dict[str, None] = {}
+    for ch in chunks:
+        for e in ch["_extra"]:
+            if e:
+                keys.update(dict.fromkeys(k for k, v in e.items() if _is_number(v)))
+    n = sum(len(ch["line"]) for ch in chunks)
+    out = {k: np.full(n, NAN) for k in keys}
+    row = 0
+    for ch in chunks:
+        for e in ch["_extra"]:
+            if e:
+                for k, v in e.items():
+                    if k in out and _is_number(v):
+                        out[k][row] = v
+            row += 1
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _assemble(chunks: list[dict[str, Any]], path: Path) -> ClientColumns:
+    names = [f.name for f in fields(ClientColumns) if f.name not in (
+        "density_weight", "density_activation", "layers", "extra")]
+    if not chunks:
+        chunks = [_chunk([], np.zeros(0, dtype=np.int64))]
+    kw: dict[str, Any] = {}
+    for name in names:
+        parts = [ch[name] for ch in chunks]
+        if name in ("flops_dense", "flops_sparse"):
+            parts = [p.reshape(-1, len(FLOP_BLOCK_KEYS)) for p in parts]
+        kw[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    kw["layers"], kw["density_weight"], kw["density_activation"] = _densities(chunks, path)
+    kw["extra"] = _extra(chunks)
+    cols = ClientColumns(**kw)
+    _check_columns(cols, path)
+    return cols
+
+
+# ----------------------------------------------------------------------------------------------
+# checks that span fields or records (the same for both decoders)
+
+
+def _check_columns(c: ClientColumns, path: Path) -> None:
+    """Energy sources in the right block, memory source vs value, no (round, client) twice."""
+    bad = ~np.isin(c.energy_source, ("nvml", "rapl", "codecarbon", "none")) | ~np.isin(
+        c.energy_estimate_source, ("", "estimate"))
+    if bad.any():
+        i = int(np.argmax(bad))
+        try:
+            check_energy_sources(str(c.energy_source[i]), str(c.energy_estimate_source[i]) or None)
+        except TraceFormatError as exc:
+            raise TraceFormatError(f"{path}:{int(c.line[i])}: {exc}") from None
+    bad = np.isnan(c.peak_mem_bytes) != (c.mem_source == "none")
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise TraceFormatError(f"{path}:{int(c.line[i])}: peak_mem_bytes is null exactly when mem_source is 'none'")
+    check_unique_keys(c.round, c.client_id, c.line, path)
+
+
+def check_unique_keys(rounds: np.ndarray, clients: np.ndarray, lines: np.ndarray, path: Path | str) -> None:
+    """One record per (round, client): a repeat is a TraceFormatError naming both lines."""
+    if len(rounds) < 2:
+        return
+    order = np.lexsort((lines, clients, rounds))
+    r, k = rounds[order], clients[order]
+    dup = (r[1:] == r[:-1]) & (k[1:] == k[:-1])
+    if not dup.any():
+        return
+    # the repeat that appears earliest in the file
+    second = order[1:][dup]
+    j = int(second[np.argmin(lines[second])])
+    first = order[:-1][dup][np.argmin(lines[second])]
+    raise TraceFormatError(f"{path}:{int(lines[j])}: duplicate record for round {int(rounds[j])}, client "
+                           f"{int(clients[j])} (first at line {int(lines[first])})")
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(first line number, bytes) of consecutive whole-line blocks."""
+    lineno = 1
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            data = fh.read(BLOCK_BYTES)
+            if not data:
+                break
+            buf = rest + data
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                rest = buf
+                continue
+            block, rest = buf[:cut], buf[cut:]
+            yield lineno, block
+            lineno += block.count(b"\n")
+    if rest:
+        yield lineno, rest
+
+
+def _line_numbers(block: bytes, first: int, n_objs: int) -> np.ndarray:
+    """Line numbers of the non-blank lines of a block (msgspec skips blank lines)."""
+    n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    if n_objs == n_lines:
+        return np.arange(first, first + n_lines, dtype=np.int64)
+    lines = block.split(b"\n")
+    return np.array([first + i for i, ln in enumerate(lines) if ln.strip()], dtype=np.int64)
+
+
+def _slow_block(block: bytes, first: int, path: Path, convert: Callable[[dict[str, Any]], dict[str, Any]] | None
+                ) -> tuple[list[Any], np.ndarray]:
+    """Standard-library decoding and typespec checking, line by line; the first bad line is named."""
+    objs: list[Any] = []
+    lines: list[int] = []
+    for i, raw in enumerate(block.split(b"\n")):
+        if not raw.strip():
+            continue
+        lineno = first + i
+        objs.append(check_line(raw, lineno, path, convert))
+        lines.append(lineno)
+    return objs, np.array(lines, dtype=np.int64)
+
+
+def check_line(raw: bytes | str, lineno: int, path: Path | str,
+               convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *, as_obj: bool = True) -> Any:
+    """One trace line decoded and validated as a client-round record (convert: a version upgrader)."""
+    try:
+        obj = decoders.loads(raw)
+    except ValueError as exc:
+        raise TraceFormatError(f"{path}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(obj, dict):
+        raise TraceFormatError(f"{path}:{lineno}: expected a JSON object")
+    try:
+        if convert is not None:
+            obj = convert(obj)
+        _version_of(obj)
+        return check(obj, ClientRoundRecord, "", as_obj=as_obj)
+    except TraceFormatError as exc:
+        raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
+
+
+def _version_of(obj: Mapping[str, Any]) -> None:
+    from .schema import _check_version
+
+    if "schema_version" not in obj:
+        raise TraceFormatError("record lacks required field(s): schema_version")
+    _check_version(obj["schema_version"])
+
+
+def load_columns(path: str | Path, *, decoder: str = "auto",
+                 convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ClientColumns:
+    """Read and validate trace.jsonl into :class:`ClientColumns`.
+
+    ``convert`` upgrades each decoded line from an older schema version (the standard-library
+    path is then used: old traces are small). ``decoder``: ``auto``, ``msgspec`` or ``json``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"no such trace file: {p}")
+    name = "json" if convert is not None else decoders.resolve(decoder)
+    fast = decoders.typed_lines_decoder(ClientRoundRecord) if name == "msgspec" else None
+    chunks: list[dict[str, Any]] = []
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # blocks create millions of short-lived objects and no cycles
+    try:
+        for first, block in _blocks(p):
+            if fast is not None:
+                try:
+                    objs = fast(block)
+                    lines = _line_numbers(block, first, len(objs))
+                except Exception:  # msgspec.ValidationError / DecodeError: find and word the bad line
+                    objs, lines = _slow_block(block, first, p, None)
+            else:
+                objs, lines = _slow_block(block, first, p, convert)
+            if objs:
+                chunks.append(_chunk(objs, lines))
+    finally:
+        if was_enabled:
+            gc.enable()
+    return _assemble(chunks, p)
+
+
+__all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]
