@@ -36,7 +36,7 @@ def test_run_writes_a_valid_run_directory(tmp_path):
     assert {c.round for c in data.clients} == {1, 2}
     assert all(c.run_id == summary.run_id == data.run_id for c in data.clients)
     assert RunConfig.from_dict({k: v for k, v in data.config.items()
-                                if k not in ("run_id", "environment", "partition_stats")}) == cfg
+                                if k not in ("run_id", "environment", "partition_stats", "trace")}) == cfg
     env = data.config["environment"]
     for key in ("package_version", "torch_version", "cpu_model", "torch_threads", "python_version"):
         assert key in env

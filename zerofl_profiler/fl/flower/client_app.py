@@ -96,7 +96,7 @@ def handle_train(msg: Message, context: Context, train_fn: TrainFn | None = None
             data = _client_datasets(toml_text)[cid]
             result = train_fn(global_state, data, cfg, rnd, cid, _meter(cfg),
                               lr=cfg.lr_for_round(rnd), run_id=str(conf.get(P.RUN_ID, "")))
-        rec = replace(result.record, engine="flower")
+        rec = result.record  # the run's [trace] table says engine = "flower"
         if conf.get(P.ATTRIBUTION) == "shared" and rec.energy.source != "none":
             rec = replace(rec, energy=replace(rec.energy, attribution="shared"))
         metrics, skeleton = split_record(rec)
