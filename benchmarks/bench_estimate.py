@@ -1,29 +1,41 @@
-"""Benchmark: re-cost 10^6 client-round records on 10 devices (vectorized estimator).
+"""Benchmark: a 10^6-record run loaded, validated and re-costed on 10 devices.
 
-Prints measured medians. The costing itself (numpy over record columns) is timed on 10^6
-records; trace parsing (JSONL -> validated records -> columns) is timed separately on a smaller
-trace and reported as a rate, because it is I/O and validation, not costing.
+Writes a real version-2 run directory (trace lines from the schema's own writer, config.toml
+with its [trace] table, a ResNet-sized layers.json), then prints measured medians:
 
-    .venv/bin/python benchmarks/bench_estimate.py [--records 1000000] [--repeats 3] [--parse-records 20000]
+- load + validate: ``load_run`` (columns, msgspec) in records/s, and the standard-library
+  fallback on a slice of the same lines;
+- raw decoding of the same lines with msgspec (typed), msgspec (untyped), orjson (if installed)
+  and ``json``, alternating, on a slice -- the measurement behind the decoder choice;
+- end to end: ``zerofl-profile estimate RUN --device x10 --no-per-round`` in a subprocess, its wall
+  time and peak RSS (from wait4);
+- the costing alone (numpy over synthetic columns, 10 devices, with and without a device mix).
+
+    .venv/bin/python benchmarks/bench_estimate.py [--records 1000000] [--repeats 3] [--slice 20000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from zerofl_profiler.analysis.estimate import Costing, RecordColumns, estimate_columns, records_from_trace
+from zerofl_profiler.analysis.estimate import Costing, RecordColumns, estimate_columns
 from zerofl_profiler.analysis.workload import from_layers
 from zerofl_profiler.hardware_models import get_network, resolve_device
 from zerofl_profiler.hardware_models.population import parse_mix
-from zerofl_profiler.traces import ClientRoundRecord, JsonlWriter, read_client_records
-from zerofl_profiler.traces.schema import FLOP_KEYS
-
+from zerofl_profiler.traces import ClientRoundRecord, EnergyBlock, TraceInfo, load_columns, load_run
+from zerofl_profiler.traces.io import strip_run_skipped
+from zerofl_profiler.traces.schema import FLOP_BLOCK_KEYS
 DEVICES = ("h100", "a100", "v100", "t4", "jetson-agx-orin@30W", "jetson-xavier-nx", "jetson-tx2", "jetson-nano",
            "snapdragon-865-gpu", "snapdragon-888-cpu")
 
@@ -66,24 +78,154 @@ def synthetic_columns(n: int, clients_per_round: int = 10, population: int = 100
         bytes_down=np.full(n, 4.5e7), bytes_up=rng.uniform(5e6, 1e7, size=n), bytes_up_dense=np.full(n, 4.5e7))
 
 
-def write_trace(path: Path, n: int) -> None:
-    """A real trace.jsonl with n records (for the parsing benchmark)."""
-    block = {k: 10**9 for k in FLOP_KEYS}
-    with JsonlWriter(path, fsync=False) as w:
+SKIPPED = {"nvml": "no NVIDIA driver/GPU reachable through NVML (NVML Shared Library Not Found)",
+           "rapl": "no powercap sysfs at /sys/class/powercap (not Linux, or no RAPL driver)",
+           "codecarbon": "not used by auto; select it by name", "replay": "not used by auto; select it by name"}
+
+
+def template_record(n_layers: int = 20) -> dict:
+    """One record as the engine writes it (n_layers layers of densities, no measured energy, an estimate)."""
+    block = {k: 10**9 + j for j, k in enumerate(FLOP_BLOCK_KEYS)}
+    rec = ClientRoundRecord(
+        run_id="20261201-000000-bench0", round=1, client_id=1, samples=320, steps=10, batch_sizes=[32] * 10,
+        densities={f"layer{j}.conv": {"weight": 0.10004340277777769, "activation": 0.0999755859375}
+                   for j in range(n_layers)},
+        flops={"dense": block, "sparse": {k: v // 10 for k, v in block.items()}}, bytes_up=11352,
+        bytes_up_dense=54824, bytes_down=54824, wall_time_s=0.08265106900000774, cpu_time_s=0.08190777800000015,
+        peak_mem_bytes=412_000_256, mem_source="rss",
+        energy=EnergyBlock(source="none", method="none", duration_s=0.08260270300002048, skipped=SKIPPED),
+        energy_estimate=EnergyBlock(source="estimate", method="cpu-time-x-power", total_j=1.4319369749999997,
+                                    domains_j={"cpu": 1.4319369749999997}, duration_s=0.08260270300002048,
+                                    flags=("power: 17.5 W per busy CPU from device model host:cpu active_power_w",)),
+        train_loss=1.9516829199261136, lr=0.1, timestamp=1796115503.279479, extra={"encode_time_s": 0.00088291})
+    return strip_run_skipped(rec.to_dict(), SKIPPED)
+
+
+def write_run(run: Path, n: int, clients_per_round: int = 10) -> float:
+    """A version-2 run directory with n client-round records; returns the mean trace line length."""
+    import tomli_w
+
+    run.mkdir(parents=True)
+    info = TraceInfo(engine="inprocess", upload="topk-weights", encoding="csr", model="resnet18",
+                     energy_skipped=SKIPPED)
+    (run / "config.toml").write_text(tomli_w.dumps({"run_id": "bench", "trace": info.to_toml_dict()}))
+    (run / "layers.json").write_text(json.dumps(synthetic_layers()))
+    tpl = template_record()
+    rng = random.Random(0)
+    size = 0
+    with open(run / "trace.jsonl", "w", encoding="utf-8") as fh:
         for i in range(n):
-            w.write(ClientRoundRecord(
-                run_id="bench", round=i // 10, client_id=i % 100, samples=320, steps=10, batch_sizes=[32] * 10,
-                densities={f"layer{j}": {"weight": 0.1, "activation": 0.1} for j in range(20)},
-                flops={"dense": block, "sparse": {k: v // 10 for k, v in block.items()}}, bytes_up=10**7,
-                bytes_up_dense=4 * 10**7, bytes_down=4 * 10**7, wall_time_s=1.0, cpu_time_s=1.0))
+            tpl["round"], tpl["client_id"] = i // clients_per_round, i % clients_per_round
+            tpl["steps"] = rng.randint(5, 50)
+            tpl["wall_time_s"] = tpl["cpu_time_s"] = rng.random()
+            tpl["bytes_up"] = rng.randint(5 * 10**6, 10**7)
+            for kind in ("dense", "sparse"):
+                tpl["flops"][kind]["forward"] = rng.randint(10**8, 10**10)
+            line = json.dumps(tpl, separators=(",", ":")) + "\n"
+            size += len(line)
+            fh.write(line)
+    return size / max(n, 1)
+
+
+def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
+    """Records/s of each available decoder on the first n lines (alternating rounds, medians)."""
+    import msgspec
+
+    from zerofl_profiler.traces.decoders import typed_lines_decoder
+
+    with open(path, "rb") as fh:
+        lines = [fh.readline() for _ in range(n)]
+    buf = b"".join(lines)
+    typed = typed_lines_decoder(ClientRoundRecord)
+    untyped = msgspec.json.Decoder().decode_lines
+    variants = {"msgspec typed (validates)": lambda: typed(buf), "msgspec untyped": lambda: untyped(buf),
+                "json.loads": lambda: [json.loads(x) for x in lines]}
+    try:
+        import orjson
+
+        variants["orjson"] = lambda: [orjson.loads(x) for x in lines]
+    except ImportError:
+        pass
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for k, f in variants.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return {k: n / statistics.median(v) for k, v in times.items()}
+
+
+def run_estimate_cli(run: Path) -> tuple[float, int, int]:
+    """(wall s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process."""
+    args = [sys.executable, "-m", "zerofl_profiler", "estimate", str(run), "--no-per-round"]
+    for d in DEVICES:
+        args += ["--device", d]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        print(err, file=sys.stderr)
+    return wall, usage.ru_maxrss * 1024, code  # Linux reports kB
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--parse-records", type=int, default=20_000)
+    ap.add_argument("--slice", type=int, default=20_000, help="lines for the decoder and fallback comparisons")
     a = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as td:
+        run = Path(td) / "run"
+        t0 = time.perf_counter()
+        mean_line = write_run(run, a.records)
+        size = (run / "trace.jsonl").stat().st_size
+        print(f"wrote {a.records:,} records ({size / 1e6:,.0f} MB, {mean_line:,.0f} B per line) in "
+              f"{time.perf_counter() - t0:.1f} s")
+
+        for k, r in decoder_rates(run / "trace.jsonl", min(a.slice, a.records), a.repeats).items():
+            print(f"decode {min(a.slice, a.records):,} lines, {k}: {r:,.0f} records/s (median of {a.repeats})")
+
+        n_slice = min(a.slice, a.records)
+        sl = Path(td) / "slice.jsonl"
+        with open(run / "trace.jsonl", "rb") as src, open(sl, "wb") as dst:
+            for _ in range(n_slice):
+                dst.write(src.readline())
+        fast, slow = [], []
+        for _ in range(a.repeats):  # alternate the two decoders of the loader
+            t0 = time.perf_counter()
+            load_columns(sl, decoder="msgspec")
+            fast.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            load_columns(sl, decoder="json")
+            slow.append(time.perf_counter() - t0)
+        print(f"load_columns on {n_slice:,} lines: msgspec {n_slice / statistics.median(fast):,.0f} records/s, "
+              f"stdlib fallback {n_slice / statistics.median(slow):,.0f} records/s (medians of {a.repeats})")
+
+        loads = []
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            data = load_run(run)
+            loads.append(time.perf_counter() - t0)
+            assert len(data.columns) == a.records
+            del data
+        med = statistics.median(loads)
+        print(f"load + validate (load_run) {a.records:,} records: median {med:.2f} s = {a.records / med:,.0f} "
+              f"records/s (min {min(loads):.2f}, max {max(loads):.2f})")
+
+        walls, rss = [], []
+        for _ in range(a.repeats):
+            wall, peak, code = run_estimate_cli(run)
+            if code:
+                raise SystemExit(f"estimate failed with exit code {code}")
+            walls.append(wall)
+            rss.append(peak)
+        print(f"end to end `zerofl-profile estimate` ({a.records:,} records, {len(DEVICES)} devices): median "
+              f"{statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}), peak RSS "
+              f"{max(rss) / 2**20:,.0f} MiB")
 
     step = from_layers(synthetic_layers())
     profiles = tuple(resolve_device(d) for d in DEVICES)
@@ -93,43 +235,18 @@ def main() -> None:
         "10 devices + 50/50 mix": Costing(profiles, net, parse_mix("jetson-nano=0.5,snapdragon-865-cpu=0.5",
                                                                      resolve_device)),
     }
-    t0 = time.perf_counter()
     cols = synthetic_columns(a.records)
-    print(f"built {a.records:,} synthetic record columns in {time.perf_counter() - t0:.2f} s "
-          f"({len(np.unique(cols.rounds)):,} rounds, {len(step.row_names)} cost rows per step)")
     times: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(a.repeats):  # alternate the variants round by round
         for name, costing in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0 = time.perf_counter()
             entries, _ = estimate_columns(cols, step, costing, seed=0)
             times[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
             assert len(entries) == len(costing.devices) + (1 if costing.mix else 0)
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"costing {a.records:,} records, {name}: median wall {med:.2f} s over {len(ts)} runs "
-              f"(min {min(ts):.2f}, max {max(ts):.2f}), median CPU {statistics.median(cpu[name]):.2f} s; "
-              f"{a.records * len(DEVICES) / med / 1e6:.1f} M record-devices/s wall")
-    base = statistics.median(times["10 devices"])
-    print(f"mix overhead: {statistics.median(times['10 devices + 50/50 mix']) / base:.2f}x the devices-only time")
-
-    with tempfile.TemporaryDirectory() as td:
-        p = Path(td) / "trace.jsonl"
-        write_trace(p, a.parse_records)
-        parse, colt = [], []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            recs = read_client_records(p)
-            t1 = time.perf_counter()
-            records_from_trace(recs)
-            t2 = time.perf_counter()
-            parse.append(t1 - t0)
-            colt.append(t2 - t1)
-        mp, mc = statistics.median(parse), statistics.median(colt)
-        rate = a.parse_records / mp
-        print(f"parsing + validating {a.parse_records:,} JSONL records: median {mp:.2f} s ({rate:,.0f} records/s; "
-              f"10^6 records would take about {1e6 / rate:.0f} s, extrapolated); to columns: {mc:.3f} s")
+        print(f"costing alone, {a.records:,} records, {name}: median {med:.2f} s "
+              f"(min {min(ts):.2f}, max {max(ts):.2f})")
 
 
 if __name__ == "__main__":

@@ -417,14 +417,19 @@ def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *
     return tuple(entries), mix_json
 
 
+def run_step_profile(run: Any) -> StepProfile:
+    """One training step of the run, from layers.json (else per-phase totals only)."""
+    mask_every = _config_int(run.config, "mask_every", 1)
+    return from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
+
+
 def estimate_run(run: Any, costing: Costing, *, seed: int | None = None) -> RunEstimate:
     """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
     ok = run.columns.select(run.columns.ok)
     failed = len(run.columns) - len(ok)
     if not len(ok):
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
-    mask_every = _config_int(run.config, "mask_every", 1)
-    step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
+    step = run_step_profile(run)
     mix_seed = seed if seed is not None else _config_int(run.config, "seed", 0)
     entries, mix_json = estimate_columns(records_from_columns(ok), step, costing, seed=mix_seed)
     notes = list(step.notes)

@@ -118,7 +118,11 @@ _FLOP_GET = attrgetter(*FLOP_BLOCK_KEYS)
 
 
 def _floats(values: Iterable[Any], n: int) -> np.ndarray:
-    return np.fromiter((NAN if v is None else v for v in values), dtype=np.float64, count=n)
+    """Float column with None as NaN."""
+    vals = list(values)
+    if None not in vals:
+        return np.array(vals, dtype=np.float64).reshape(n)
+    return np.fromiter((NAN if v is None else v for v in vals), dtype=np.float64, count=n)
 
 
 def _chunk(objs: list[Any], lines: np.ndarray) -> dict[str, Any]:
@@ -149,76 +153,98 @@ def _chunk(objs: list[Any], lines: np.ndarray) -> dict[str, Any]:
     c["energy_estimate_source"] = np.array(["" if e is None else e.source for e in est], dtype=str)
     c["energy_estimate_method"] = np.array(["" if e is None else e.method for e in est], dtype=object)
     c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
-    c["_densities"] = [o.densities for o in objs]
-    c["_extra"] = [o.extra for o in objs]
     return c
 
 
-def _densities(chunks: list[dict[str, Any]], path: Path) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """(layers, weight (N, L), activation (N, L)); every non-empty densities object has the same layers."""
-    layers: tuple[str, ...] | None = None
-    first_line = 0
-    for ch in chunks:
-        for i, d in enumerate(ch["_densities"]):
-            if d:
-                layers, first_line = tuple(d), int(ch["line"][i])
-                break
-        if layers is not None:
-            break
-    layers = layers or ()
-    n = sum(len(ch["line"]) for ch in chunks)
-    w = np.full((n, len(layers)), NAN)
-    a = np.full((n, len(layers)), NAN)
-    row = 0
-    for ch in chunks:
-        for i, d in enumerate(ch["_densities"]):
-            if d:
-                if tuple(d) != layers:
-                    raise TraceFormatError(f"{path}:{int(ch['line'][i])}: densities: layers differ from line "
-                                           f"{first_line} ({', '.join(d)} vs {', '.join(layers)})")
+class _Layers:
+    """The density layer order of a trace: that of its first record with densities."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.names: tuple[str, ...] | None = None
+        self.first_line = 0
+
+    def columns(self, objs: list[Any], lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight, activation) of one block, (n, L); NaN rows for records without densities."""
+        dens = [o.densities for o in objs]
+        n = len(dens)
+        if self.names is None:
+            i = next((i for i, d in enumerate(dens) if d), None)
+            if i is None:
+                return np.full((n, 0), NAN), np.full((n, 0), NAN)
+            self.names, self.first_line = tuple(dens[i]), int(lines[i])
+        names = list(self.names)
+        width = len(names)
+        full = [list(d) == names for d in dens]
+        if all(full):
+            vals = [v for d in dens for v in d.values()]
+            w = np.fromiter(map(_WEIGHT, vals), dtype=np.float64, count=n * width).reshape(n, width)
+            a = np.fromiter(map(_ACTIVATION, vals), dtype=np.float64, count=n * width).reshape(n, width)
+            return w, a
+        w, a = np.full((n, width), NAN), np.full((n, width), NAN)
+        for i, (d, ok) in enumerate(zip(dens, full)):
+            if ok:
                 vals = list(d.values())
-                w[row] = [v.weight for v in vals]
-                a[row] = [v.activation for v in vals]
-            row += 1
-    return layers, w, a
+                w[i] = list(map(_WEIGHT, vals))
+                a[i] = list(map(_ACTIVATION, vals))
+            elif d:
+                raise TraceFormatError(f"{self.path}:{int(lines[i])}: densities: layers differ from line "
+                                       f"{self.first_line} ({', '.join(d)} vs {', '.join(names)})")
+        return w, a
 
 
-def _extra(chunks: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    keys: dict[str, None] = {}
-    for ch in chunks:
-        for e in ch["_extra"]:
-            if e:
-                keys.update(dict.fromkeys(k for k, v in e.items() if _is_number(v)))
-    n = sum(len(ch["line"]) for ch in chunks)
-    out = {k: np.full(n, NAN) for k in keys}
-    row = 0
-    for ch in chunks:
-        for e in ch["_extra"]:
-            if e:
-                for k, v in e.items():
-                    if k in out and _is_number(v):
-                        out[k][row] = v
-            row += 1
-    return out
+_WEIGHT = attrgetter("weight")
+_ACTIVATION = attrgetter("activation")
+
+
+def _extra_columns(objs: list[Any]) -> dict[str, np.ndarray]:
+    """The numeric values of the records' extra objects, one float column per key (NaN where absent)."""
+    extras = [o.extra for o in objs]
+    n = len(extras)
+    first = extras[0] if extras else {}
+    keys = list(first)
+    if keys and all(list(e) == keys for e in extras):
+        out = {}
+        for k in keys:
+            vals = [e[k] for e in extras]
+            if all(_is_number(v) for v in vals):
+                out[k] = np.array(vals, dtype=np.float64)
+            else:
+                out[k] = np.array([v if _is_number(v) else NAN for v in vals], dtype=np.float64)
+        return out
+    cols: dict[str, np.ndarray] = {}
+    for i, e in enumerate(extras):
+        for k, v in e.items():
+            if _is_number(v):
+                if k not in cols:
+                    cols[k] = np.full(n, NAN)
+                cols[k][i] = v
+    return cols
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _assemble(chunks: list[dict[str, Any]], path: Path) -> ClientColumns:
-    names = [f.name for f in fields(ClientColumns) if f.name not in (
-        "density_weight", "density_activation", "layers", "extra")]
+def _assemble(chunks: list[dict[str, Any]], path: Path, layers: _Layers) -> ClientColumns:
+    names = [f.name for f in fields(ClientColumns) if f.name not in ("layers", "extra")]
     if not chunks:
         chunks = [_chunk([], np.zeros(0, dtype=np.int64))]
+        chunks[0]["density_weight"] = chunks[0]["density_activation"] = np.full((0, 0), NAN)
+        chunks[0]["extra"] = {}
+    width = len(layers.names or ())
+    for ch in chunks:  # blocks read before the first record with densities
+        for key in ("density_weight", "density_activation"):
+            if ch[key].shape[1] != width:
+                ch[key] = np.full((len(ch["line"]), width), NAN)
     kw: dict[str, Any] = {}
     for name in names:
         parts = [ch[name] for ch in chunks]
-        if name in ("flops_dense", "flops_sparse"):
-            parts = [p.reshape(-1, len(FLOP_BLOCK_KEYS)) for p in parts]
         kw[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    kw["layers"], kw["density_weight"], kw["density_activation"] = _densities(chunks, path)
-    kw["extra"] = _extra(chunks)
+    keys = list(dict.fromkeys(k for ch in chunks for k in ch["extra"]))
+    kw["extra"] = {k: np.concatenate([ch["extra"].get(k, np.full(len(ch["line"]), NAN)) for ch in chunks])
+                   for k in keys}
+    kw["layers"] = layers.names or ()
     cols = ClientColumns(**kw)
     _check_columns(cols, path)
     return cols
@@ -266,8 +292,8 @@ def check_unique_keys(rounds: np.ndarray, clients: np.ndarray, lines: np.ndarray
 # reading
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(first line number, bytes) of consecutive whole-line blocks."""
+def _blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(first line number, number of lines, bytes) of consecutive whole-line blocks."""
     lineno = 1
     rest = b""
     with open(path, "rb") as fh:
@@ -281,15 +307,15 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
                 rest = buf
                 continue
             block, rest = buf[:cut], buf[cut:]
-            yield lineno, block
-            lineno += block.count(b"\n")
+            n_lines = block.count(b"\n")
+            yield lineno, n_lines, block
+            lineno += n_lines
     if rest:
-        yield lineno, rest
+        yield lineno, 1, rest
 
 
-def _line_numbers(block: bytes, first: int, n_objs: int) -> np.ndarray:
+def _line_numbers(block: bytes, first: int, n_lines: int, n_objs: int) -> np.ndarray:
     """Line numbers of the non-blank lines of a block (msgspec skips blank lines)."""
-    n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     if n_objs == n_lines:
         return np.arange(first, first + n_lines, dtype=np.int64)
     lines = block.split(b"\n")
@@ -349,26 +375,31 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     name = "json" if convert is not None else decoders.resolve(decoder)
     fast = decoders.typed_lines_decoder(ClientRoundRecord) if name == "msgspec" else None
     chunks: list[dict[str, Any]] = []
+    layers = _Layers(p)
     import gc
 
     was_enabled = gc.isenabled()
     gc.disable()  # blocks create millions of short-lived objects and no cycles
     try:
-        for first, block in _blocks(p):
+        for first, n_lines, block in _blocks(p):
             if fast is not None:
                 try:
                     objs = fast(block)
-                    lines = _line_numbers(block, first, len(objs))
+                    lines = _line_numbers(block, first, n_lines, len(objs))
                 except Exception:  # msgspec.ValidationError / DecodeError: find and word the bad line
                     objs, lines = _slow_block(block, first, p, None)
             else:
                 objs, lines = _slow_block(block, first, p, convert)
             if objs:
-                chunks.append(_chunk(objs, lines))
+                ch = _chunk(objs, lines)
+                ch["density_weight"], ch["density_activation"] = layers.columns(objs, lines)
+                ch["extra"] = _extra_columns(objs)
+                chunks.append(ch)
+            del objs
     finally:
         if was_enabled:
             gc.enable()
-    return _assemble(chunks, p)
+    return _assemble(chunks, p, layers)
 
 
 __all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]
