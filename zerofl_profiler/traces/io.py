@@ -4,7 +4,7 @@ A writer appends one JSON object per line and flushes (and fsyncs) after every r
 killed run leaves every finished record on disk and at most one partial last line, which
 ``truncate_partial_tail`` removes before a resume. Given the run's ``energy_skipped`` (the
 ``[trace]`` table), the writer leaves out the skip reasons every record would repeat, and the
-readers merge them back. Version-1 files are upgraded line by line (:mod:`.upgrade`). For large
+readers put them back (:func:`strip_run_skipped`). Version-1 files are upgraded line by line (:mod:`.upgrade`). For large
 traces read columns instead (:mod:`.columns`); these readers build one object per record.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from dataclasses import replace
 from typing import IO, Any, Callable, Iterator, Mapping, TypeVar
 
 from ..errors import BadInputError, TraceFormatError
@@ -23,7 +22,6 @@ from .schema import (
     ROUNDS_FILE,
     TRACE_FILE,
     ClientRoundRecord,
-    EnergyBlock,
     RoundRecord,
 )
 
@@ -44,8 +42,7 @@ class JsonlWriter:
     def write(self, record: ClientRoundRecord | RoundRecord | dict[str, Any]) -> None:
         """Append one record and make it durable before returning."""
         d = record if isinstance(record, dict) else record.to_dict()
-        if self._skipped:
-            d = strip_run_skipped(d, self._skipped)
+        d = strip_run_skipped(d, self._skipped)
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
         self._fh.write(line + "\n")
         self._fh.flush()
@@ -65,24 +62,25 @@ class JsonlWriter:
 
 
 def strip_run_skipped(d: dict[str, Any], run_skipped: Mapping[str, str]) -> dict[str, Any]:
-    """The record dict without the skip reasons the run's [trace] table already holds."""
+    """The record dict without skip reasons that can be restored: the run's ones, or an estimate's empty ones.
+
+    In a version-2 line, ``energy`` without ``skipped`` means "the run's [trace] energy_skipped"
+    and ``energy_estimate`` without ``skipped`` means none; anything else is written in full.
+    """
     out = dict(d)
-    for key in ("energy", "energy_estimate"):
+    for key, implied in (("energy", dict(run_skipped)), ("energy_estimate", {})):
         block = out.get(key)
-        if isinstance(block, dict) and block.get("skipped"):
-            rest = {k: v for k, v in block["skipped"].items() if run_skipped.get(k) != v}
-            block = {k: v for k, v in block.items() if k != "skipped"}
-            if rest:
-                block["skipped"] = rest
-            out[key] = block
+        if isinstance(block, dict) and block.get("skipped") == implied:
+            out[key] = {k: v for k, v in block.items() if k != "skipped"}
     return out
 
 
-def merge_run_skipped(block: EnergyBlock, run_skipped: Mapping[str, str]) -> EnergyBlock:
-    """The measured block with the run's skip reasons restored (the record's own ones win)."""
-    if not run_skipped or block.source == "estimate":
-        return block
-    return replace(block, skipped={**run_skipped, **block.skipped})
+def restore_run_skipped(obj: dict[str, Any], run_skipped: Mapping[str, str]) -> dict[str, Any]:
+    """Undo :func:`strip_run_skipped` on a decoded line (an absent ``energy.skipped`` is the run's)."""
+    block = obj.get("energy")
+    if isinstance(block, dict) and "skipped" not in block:
+        obj = {**obj, "energy": {**block, "skipped": dict(run_skipped)}}
+    return obj
 
 
 def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
@@ -144,11 +142,10 @@ def _read(path: Path, cls: type[R], convert: Callable[[dict[str, Any]], dict[str
     seen: dict[tuple[int, int], int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
-            rec = cls.from_dict(convert(obj) if convert is not None else obj)
+            obj = convert(obj) if convert is not None else obj
+            rec = cls.from_dict(restore_run_skipped(obj, run_skipped or {}))
         except TraceFormatError as exc:
             raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
-        if run_skipped:
-            rec = replace(rec, energy=merge_run_skipped(rec.energy, run_skipped))  # type: ignore[type-var]
         if isinstance(rec, ClientRoundRecord):
             key = (rec.round, rec.client_id)
             if key in seen:

@@ -101,9 +101,9 @@ class EnergyBlock:
     ``source`` is one of MEASURED_SOURCES (in ``energy``) or ``estimate`` (in ``energy_estimate``).
     ``method`` says how: ``counter`` (hardware energy counter), ``power-sampling`` (integrated
     power readings), ``cpu-time-x-power`` (estimate), ``codecarbon:<mode>``, or ``none``.
-    ``skipped`` maps each backend that was not used to the reason; in a version-2 trace line only
-    the reasons that differ from the run's ``[trace] energy_skipped`` are written (the reader
-    merges them back). ``total_j`` is None when nothing was measured -- never 0 J for "unknown".
+    ``skipped`` maps each backend that was not used to the reason; a version-2 trace line leaves
+    it out where it equals the run's ``[trace] energy_skipped`` (measured block) or is empty
+    (estimate block), and the reader restores it. ``total_j`` is None when nothing was measured -- never 0 J for "unknown".
     """
 
     source: EnergySource = "none"
