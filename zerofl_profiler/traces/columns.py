@@ -7,7 +7,8 @@ named (``trace.jsonl:LINE: field: problem``) exactly as the record reader names 
 rejects a block, that block is re-checked line by line to find and word the first bad line.
 
 Nulls in numeric columns are NaN (``train_loss``, ``energy_total_j``, ``peak_mem_bytes``, ...);
-absent strings are "" (``energy_estimate_source`` of a record without an estimate). Records are
+string columns are object arrays sharing one str per distinct value (None where the field is
+null; "" for ``energy_estimate_*`` of a record without an estimate). Records are
 kept in file order; ``line`` holds each one's line number.
 """
 
@@ -125,9 +126,17 @@ def _floats(values: Iterable[Any], n: int) -> np.ndarray:
     return np.fromiter((NAN if v is None else v for v in vals), dtype=np.float64, count=n)
 
 
-def _chunk(objs: list[Any], lines: np.ndarray) -> dict[str, Any]:
-    """Column chunk of one block's validated records."""
+def _strs(values: Iterable[Any], n: int, cache: dict[Any, Any]) -> np.ndarray:
+    """Object column of strings (or None), equal strings shared: 8 bytes a row, not one str per row."""
+    out = np.empty(n, dtype=object)
+    out[:] = [cache.setdefault(v, v) for v in values]
+    return out
+
+
+def _chunk(objs: list[Any], lines: np.ndarray, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
+    """Column chunk of one block's validated records (``cache``: the strings seen so far)."""
     n = len(objs)
+    cache = {} if cache is None else cache
     c: dict[str, Any] = {"line": lines}
     for name in _INT_FIELDS:
         c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.int64, count=n)
@@ -135,23 +144,21 @@ def _chunk(objs: list[Any], lines: np.ndarray) -> dict[str, Any]:
         c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.float64, count=n)
     for name in _NULLABLE_FLOAT_FIELDS:
         c[name] = _floats(map(attrgetter(name), objs), n)
-    for name in _STR_FIELDS:
-        c[name] = np.array(list(map(attrgetter(name), objs)), dtype=str)
-    for name in _OBJ_FIELDS:
-        c[name] = np.array(list(map(attrgetter(name), objs)), dtype=object)
-    c["flags"] = np.array([";".join(f) if f else "" for f in map(attrgetter("flags"), objs)], dtype=object)
+    for name in _STR_FIELDS + _OBJ_FIELDS:
+        c[name] = _strs(map(attrgetter(name), objs), n, cache)
+    c["flags"] = _strs((";".join(f) if f else "" for f in map(attrgetter("flags"), objs)), n, cache)
     k = len(FLOP_BLOCK_KEYS)
     c["flops_dense"] = np.array([_FLOP_GET(o.flops.dense) for o in objs], dtype=np.int64).reshape(n, k)
     c["flops_sparse"] = np.array([_FLOP_GET(o.flops.sparse) for o in objs], dtype=np.int64).reshape(n, k)
     energy = [o.energy for o in objs]
-    c["energy_source"] = np.array([e.source for e in energy], dtype=str)
-    c["energy_method"] = np.array([e.method for e in energy], dtype=object)
+    c["energy_source"] = _strs((e.source for e in energy), n, cache)
+    c["energy_method"] = _strs((e.method for e in energy), n, cache)
     c["energy_total_j"] = _floats((e.total_j for e in energy), n)
     c["energy_duration_s"] = _floats((e.duration_s for e in energy), n)
-    c["energy_attribution"] = np.array([e.attribution for e in energy], dtype=str)
+    c["energy_attribution"] = _strs((e.attribution for e in energy), n, cache)
     est = [o.energy_estimate for o in objs]
-    c["energy_estimate_source"] = np.array(["" if e is None else e.source for e in est], dtype=str)
-    c["energy_estimate_method"] = np.array(["" if e is None else e.method for e in est], dtype=object)
+    c["energy_estimate_source"] = _strs(("" if e is None else e.source for e in est), n, cache)
+    c["energy_estimate_method"] = _strs(("" if e is None else e.method for e in est), n, cache)
     c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
     return c
 
@@ -237,12 +244,14 @@ def _assemble(chunks: list[dict[str, Any]], path: Path, layers: _Layers) -> Clie
         for key in ("density_weight", "density_activation"):
             if ch[key].shape[1] != width:
                 ch[key] = np.full((len(ch["line"]), width), NAN)
+    rows = [len(ch["line"]) for ch in chunks]
     kw: dict[str, Any] = {}
-    for name in names:
-        parts = [ch[name] for ch in chunks]
+    for name in names:  # one column at a time, dropping its chunks as it goes (peak: data + one column)
+        parts = [ch.pop(name) for ch in chunks]
         kw[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        del parts
     keys = list(dict.fromkeys(k for ch in chunks for k in ch["extra"]))
-    kw["extra"] = {k: np.concatenate([ch["extra"].get(k, np.full(len(ch["line"]), NAN)) for ch in chunks])
+    kw["extra"] = {k: np.concatenate([ch["extra"].get(k, np.full(n, NAN)) for ch, n in zip(chunks, rows)])
                    for k in keys}
     kw["layers"] = layers.names or ()
     cols = ClientColumns(**kw)
@@ -376,6 +385,7 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     fast = decoders.typed_lines_decoder(ClientRoundRecord) if name == "msgspec" else None
     chunks: list[dict[str, Any]] = []
     layers = _Layers(p)
+    cache: dict[Any, Any] = {}
     import gc
 
     was_enabled = gc.isenabled()
@@ -391,7 +401,7 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
             else:
                 objs, lines = _slow_block(block, first, p, convert)
             if objs:
-                ch = _chunk(objs, lines)
+                ch = _chunk(objs, lines, cache)
                 ch["density_weight"], ch["density_activation"] = layers.columns(objs, lines)
                 ch["extra"] = _extra_columns(objs)
                 chunks.append(ch)

@@ -93,7 +93,7 @@ def round_table(run: Any) -> Table:
         "test_accuracy": num(lambda r: r.test_accuracy),
         "test_loss": num(lambda r: r.test_loss),
         "lr": num(lambda r: r.lr),
-        "energy_source": np.array([r.energy.source for r in rs], dtype=str),
+        "energy_source": np.array([r.energy.source for r in rs], dtype=object),
         "energy_total_j": num(lambda r: r.energy.total_j),
         "energy_estimate_total_j": num(lambda r: r.energy_estimate.total_j if r.energy_estimate else None),
     }
