@@ -128,7 +128,7 @@ def write_run(run: Path, n: int, clients_per_round: int = 10) -> float:
 
 
 def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
-    """Records/s of each available decoder on the first n lines (alternating rounds, medians)."""
+    """Records per CPU-second of each available decoder on the first n lines (alternating rounds, medians)."""
     import msgspec
 
     from zerofl_profiler.traces.decoders import typed_lines_decoder
@@ -149,14 +149,14 @@ def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
         for k, f in variants.items():
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             f()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(time.process_time() - t0)
     return {k: n / statistics.median(v) for k, v in times.items()}
 
 
-def run_estimate_cli(run: Path) -> tuple[float, int, int]:
-    """(wall s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process."""
+def run_estimate_cli(run: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process."""
     args = [sys.executable, "-m", "zerofl_profiler", "estimate", str(run), "--no-per-round"]
     for d in DEVICES:
         args += ["--device", d]
@@ -168,7 +168,7 @@ def run_estimate_cli(run: Path) -> tuple[float, int, int]:
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(err, file=sys.stderr)
-    return wall, usage.ru_maxrss * 1024, code  # Linux reports kB
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, code  # Linux reports kB
 
 
 def main() -> None:
@@ -187,7 +187,8 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s")
 
         for k, r in decoder_rates(run / "trace.jsonl", min(a.slice, a.records), a.repeats).items():
-            print(f"decode {min(a.slice, a.records):,} lines, {k}: {r:,.0f} records/s (median of {a.repeats})")
+            print(f"decode {min(a.slice, a.records):,} lines, {k}: {r:,.0f} records per CPU-second "
+                  f"(median of {a.repeats})")
 
         n_slice = min(a.slice, a.records)
         sl = Path(td) / "slice.jsonl"
@@ -205,27 +206,33 @@ def main() -> None:
         print(f"load_columns on {n_slice:,} lines: msgspec {n_slice / statistics.median(fast):,.0f} records/s, "
               f"stdlib fallback {n_slice / statistics.median(slow):,.0f} records/s (medians of {a.repeats})")
 
-        loads = []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            data = load_run(run)
-            loads.append(time.perf_counter() - t0)
-            assert len(data.columns) == a.records
-            del data
-        med = statistics.median(loads)
-        print(f"load + validate (load_run) {a.records:,} records: median {med:.2f} s = {a.records / med:,.0f} "
-              f"records/s (min {min(loads):.2f}, max {max(loads):.2f})")
+        from zerofl_profiler.analysis.estimate import RECORD_FIELDS
 
-        walls, rss = [], []
+        for label, fields in (("all columns", None), ("the costing's columns", RECORD_FIELDS)):
+            loads, cpus = [], []
+            for _ in range(a.repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                data = load_run(run, fields=fields)
+                loads.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
+                assert len(data.columns) == a.records
+                del data
+            med, cpu = statistics.median(loads), statistics.median(cpus)
+            print(f"load + validate (load_run, {label}) {a.records:,} records: median wall {med:.2f} s = "
+                  f"{a.records / med:,.0f} records/s (min {min(loads):.2f}, max {max(loads):.2f}); median CPU "
+                  f"{cpu:.2f} s = {a.records / cpu:,.0f} records per CPU-second")
+
+        walls, cpus, rss = [], [], []
         for _ in range(a.repeats):
-            wall, peak, code = run_estimate_cli(run)
+            wall, cpu, peak, code = run_estimate_cli(run)
             if code:
                 raise SystemExit(f"estimate failed with exit code {code}")
             walls.append(wall)
+            cpus.append(cpu)
             rss.append(peak)
-        print(f"end to end `zerofl-profile estimate` ({a.records:,} records, {len(DEVICES)} devices): median "
-              f"{statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}), peak RSS "
-              f"{max(rss) / 2**20:,.0f} MiB")
+        print(f"end to end `zerofl-profile estimate` ({a.records:,} records, {len(DEVICES)} devices): median wall "
+              f"{statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}), median CPU "
+              f"{statistics.median(cpus):.2f} s, peak RSS {max(rss) / 2**20:,.0f} MiB")
 
     step = from_layers(synthetic_layers())
     profiles = tuple(resolve_device(d) for d in DEVICES)

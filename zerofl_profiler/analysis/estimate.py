@@ -313,6 +313,11 @@ class RecordColumns:
     bytes_up_dense: np.ndarray
 
 
+#: The trace columns the costing reads (``traces.load_run(path, fields=RECORD_FIELDS)``).
+RECORD_FIELDS = ("round", "client_id", "status", "steps", "flops_dense", "flops_sparse", "bytes_down", "bytes_up",
+                 "bytes_up_dense")
+
+
 def records_from_columns(cols: Any) -> RecordColumns:
     """The costing's view of trace columns (traces.ClientColumns): no per-record work."""
     n_phases = len(PHASES)
@@ -385,6 +390,10 @@ def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
     return default
 
 
+#: Devices x records priced in one go (each cost array of a batch is at most this many floats).
+PRICE_BATCH_ELEMENTS = 1 << 21
+
+
 def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *,
                      seed: int = 0) -> tuple[tuple[DeviceEstimate, ...], dict[str, Any] | None]:
     """The vectorized estimator: every device (and the mix) over all record columns at once."""
@@ -397,12 +406,15 @@ def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *
         return dev, cost_records(step, dev, recs.fd, recs.fs, recs.steps, recs.bytes_down, recs.bytes_up,
                                  recs.bytes_up_dense, costing.network)
 
-    if costing.devices:
-        _, c = price(costing.devices)
-        for i, p in enumerate(costing.devices):
+    batch = max(1, PRICE_BATCH_ELEMENTS // max(len(recs.steps), 1))
+    for k in range(0, len(costing.devices), batch):  # bounded (devices x records) cost arrays
+        group = costing.devices[k:k + batch]
+        _, c = price(group)
+        for i, p in enumerate(group):
             table, total = _summaries(c, i, g, p.idle_power_w)
             entries.append(DeviceEstimate(p.name, "device", g.ids, g.counts, table, total,
                                           (MemoryCheck(step.memory, p.ram_bytes),)))
+        del c
     if costing.mix is not None:
         mix = costing.mix
         dev, c = price(mix.profiles)

@@ -33,7 +33,10 @@ from .schema import (
 from .typespec import check
 
 #: Bytes read per block (a block ends at a line end; a longer line is read whole).
-BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 4 << 20
+#: Columns always built, whatever ``fields`` asks for: the checks that span records need them.
+CHECKED_FIELDS = frozenset({"line", "round", "client_id", "status", "mem_source", "peak_mem_bytes", "energy_source",
+                            "energy_estimate_source"})
 NAN = math.nan
 
 
@@ -43,7 +46,8 @@ class ClientColumns:
 
     ``flops_dense`` / ``flops_sparse`` are (N, 7) int64 with columns FLOP_BLOCK_KEYS;
     ``density_weight`` / ``density_activation`` are (N, L) with columns ``layers`` (NaN rows for
-    records without densities, e.g. a client that failed before its first step). ``extra`` maps each
+    records without densities, e.g. a client that failed before its first step). A column left out
+    by ``load_columns(fields=...)`` is None (every record is still fully validated). ``extra`` maps each
     key of the records' ``extra`` objects that holds numbers to a float column (NaN where a record
     lacks it or holds something else).
     """
@@ -107,6 +111,9 @@ class ClientColumns:
         return block[:, FLOP_BLOCK_KEYS.index(key)]
 
 
+_COLUMN_FIELDS = fields(ClientColumns)
+
+
 # ----------------------------------------------------------------------------------------------
 # turning validated objects (msgspec Structs or typespec.Obj) into column chunks
 
@@ -133,33 +140,51 @@ def _strs(values: Iterable[Any], n: int, cache: dict[Any, Any]) -> np.ndarray:
     return out
 
 
-def _chunk(objs: list[Any], lines: np.ndarray, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
-    """Column chunk of one block's validated records (``cache``: the strings seen so far)."""
+def _chunk(objs: list[Any], lines: np.ndarray, cache: dict[Any, Any] | None = None,
+           want: frozenset[str] | None = None) -> dict[str, Any]:
+    """Column chunk of one block's validated records (``cache``: the strings seen so far; ``want``: columns)."""
     n = len(objs)
     cache = {} if cache is None else cache
+
+    def wanted(name: str) -> bool:
+        return want is None or name in want
+
     c: dict[str, Any] = {"line": lines}
     for name in _INT_FIELDS:
-        c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.int64, count=n)
+        if wanted(name):
+            c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.int64, count=n)
     for name in _FLOAT_FIELDS:
-        c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.float64, count=n)
+        if wanted(name):
+            c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.float64, count=n)
     for name in _NULLABLE_FLOAT_FIELDS:
-        c[name] = _floats(map(attrgetter(name), objs), n)
+        if wanted(name):
+            c[name] = _floats(map(attrgetter(name), objs), n)
     for name in _STR_FIELDS + _OBJ_FIELDS:
-        c[name] = _strs(map(attrgetter(name), objs), n, cache)
-    c["flags"] = _strs((";".join(f) if f else "" for f in map(attrgetter("flags"), objs)), n, cache)
+        if wanted(name):
+            c[name] = _strs(map(attrgetter(name), objs), n, cache)
+    if wanted("flags"):
+        c["flags"] = _strs((";".join(f) if f else "" for f in map(attrgetter("flags"), objs)), n, cache)
     k = len(FLOP_BLOCK_KEYS)
-    c["flops_dense"] = np.array([_FLOP_GET(o.flops.dense) for o in objs], dtype=np.int64).reshape(n, k)
-    c["flops_sparse"] = np.array([_FLOP_GET(o.flops.sparse) for o in objs], dtype=np.int64).reshape(n, k)
+    for kind in ("dense", "sparse"):
+        if wanted(f"flops_{kind}"):
+            get = attrgetter(f"flops.{kind}")
+            c[f"flops_{kind}"] = np.array([_FLOP_GET(get(o)) for o in objs], dtype=np.int64).reshape(n, k)
     energy = [o.energy for o in objs]
     c["energy_source"] = _strs((e.source for e in energy), n, cache)
-    c["energy_method"] = _strs((e.method for e in energy), n, cache)
-    c["energy_total_j"] = _floats((e.total_j for e in energy), n)
-    c["energy_duration_s"] = _floats((e.duration_s for e in energy), n)
-    c["energy_attribution"] = _strs((e.attribution for e in energy), n, cache)
+    if wanted("energy_method"):
+        c["energy_method"] = _strs((e.method for e in energy), n, cache)
+    if wanted("energy_total_j"):
+        c["energy_total_j"] = _floats((e.total_j for e in energy), n)
+    if wanted("energy_duration_s"):
+        c["energy_duration_s"] = _floats((e.duration_s for e in energy), n)
+    if wanted("energy_attribution"):
+        c["energy_attribution"] = _strs((e.attribution for e in energy), n, cache)
     est = [o.energy_estimate for o in objs]
     c["energy_estimate_source"] = _strs(("" if e is None else e.source for e in est), n, cache)
-    c["energy_estimate_method"] = _strs(("" if e is None else e.method for e in est), n, cache)
-    c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
+    if wanted("energy_estimate_method"):
+        c["energy_estimate_method"] = _strs(("" if e is None else e.method for e in est), n, cache)
+    if wanted("energy_estimate_total_j"):
+        c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
     return c
 
 
@@ -171,18 +196,24 @@ class _Layers:
         self.names: tuple[str, ...] | None = None
         self.first_line = 0
 
-    def columns(self, objs: list[Any], lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(weight, activation) of one block, (n, L); NaN rows for records without densities."""
+    def columns(self, objs: list[Any], lines: np.ndarray,
+                values: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+        """(weight, activation) of one block, (n, L); NaN rows for records without densities.
+
+        With ``values`` false only the layer names are checked (and None returned).
+        """
         dens = [o.densities for o in objs]
         n = len(dens)
         if self.names is None:
             i = next((i for i, d in enumerate(dens) if d), None)
             if i is None:
-                return np.full((n, 0), NAN), np.full((n, 0), NAN)
+                return (np.full((n, 0), NAN), np.full((n, 0), NAN)) if values else None
             self.names, self.first_line = tuple(dens[i]), int(lines[i])
         names = list(self.names)
         width = len(names)
         full = [list(d) == names for d in dens]
+        if all(full) and not values:
+            return None
         if all(full):
             vals = [v for d in dens for v in d.values()]
             w = np.fromiter(map(_WEIGHT, vals), dtype=np.float64, count=n * width).reshape(n, width)
@@ -197,7 +228,7 @@ class _Layers:
             elif d:
                 raise TraceFormatError(f"{self.path}:{int(lines[i])}: densities: layers differ from line "
                                        f"{self.first_line} ({', '.join(d)} vs {', '.join(names)})")
-        return w, a
+        return (w, a) if values else None
 
 
 _WEIGHT = attrgetter("weight")
@@ -233,20 +264,24 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _assemble(chunks: list[dict[str, Any]], path: Path, layers: _Layers) -> ClientColumns:
+def _assemble(chunks: list[dict[str, Any]], path: Path, layers: _Layers,
+              want: frozenset[str] | None = None) -> ClientColumns:
     names = [f.name for f in fields(ClientColumns) if f.name not in ("layers", "extra")]
     if not chunks:
-        chunks = [_chunk([], np.zeros(0, dtype=np.int64))]
+        chunks = [_chunk([], np.zeros(0, dtype=np.int64), want=want)]
         chunks[0]["density_weight"] = chunks[0]["density_activation"] = np.full((0, 0), NAN)
         chunks[0]["extra"] = {}
     width = len(layers.names or ())
     for ch in chunks:  # blocks read before the first record with densities
         for key in ("density_weight", "density_activation"):
-            if ch[key].shape[1] != width:
+            if key in ch and ch[key].shape[1] != width:
                 ch[key] = np.full((len(ch["line"]), width), NAN)
     rows = [len(ch["line"]) for ch in chunks]
     kw: dict[str, Any] = {}
     for name in names:  # one column at a time, dropping its chunks as it goes (peak: data + one column)
+        if name not in chunks[0]:
+            kw[name] = None  # not asked for
+            continue
         parts = [ch.pop(name) for ch in chunks]
         kw[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
         del parts
@@ -372,12 +407,19 @@ def _version_of(obj: Mapping[str, Any]) -> None:
 
 
 def load_columns(path: str | Path, *, decoder: str = "auto",
-                 convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> ClientColumns:
+                 convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 fields: Iterable[str] | None = None) -> ClientColumns:
     """Read and validate trace.jsonl into :class:`ClientColumns`.
 
     ``convert`` upgrades each decoded line from an older schema version (the standard-library
     path is then used: old traces are small). ``decoder``: ``auto``, ``msgspec`` or ``json``.
+    ``fields`` names the columns to build (None: all); every record is validated either way.
     """
+    want = None if fields is None else frozenset(fields) | CHECKED_FIELDS
+    if want is not None:
+        unknown = sorted(want - {f.name for f in _COLUMN_FIELDS})
+        if unknown:
+            raise ValueError(f"not a trace column: {', '.join(unknown)}")
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"no such trace file: {p}")
@@ -401,15 +443,18 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
             else:
                 objs, lines = _slow_block(block, first, p, convert)
             if objs:
-                ch = _chunk(objs, lines, cache)
-                ch["density_weight"], ch["density_activation"] = layers.columns(objs, lines)
-                ch["extra"] = _extra_columns(objs)
+                ch = _chunk(objs, lines, cache, want)
+                dens = layers.columns(objs, lines, values=want is None or "density_weight" in want
+                                      or "density_activation" in want)
+                if dens is not None:
+                    ch["density_weight"], ch["density_activation"] = dens
+                ch["extra"] = _extra_columns(objs) if want is None or "extra" in want else {}
                 chunks.append(ch)
             del objs
     finally:
         if was_enabled:
             gc.enable()
-    return _assemble(chunks, p, layers)
+    return _assemble(chunks, p, layers, want)
 
 
 __all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]

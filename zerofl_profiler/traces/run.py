@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..errors import BadInputError, TraceFormatError
 from .columns import ClientColumns, load_columns
@@ -97,11 +97,12 @@ def trace_info(run_dir: Path, config: Mapping[str, Any], trace: Path) -> tuple[i
     return version, TraceInfo.from_dict(table, f"{where}: [{TRACE_TABLE}]")
 
 
-def load_run(path: str | Path, *, decoder: str = "auto") -> RunData:
+def load_run(path: str | Path, *, decoder: str = "auto", fields: Iterable[str] | None = None) -> RunData:
     """Load and validate RUN_DIR (config.toml, trace.jsonl, rounds.jsonl, layers.json).
 
     A bare trace.jsonl path is accepted too (config, rounds and layers then come from its folder
-    where present). ``decoder`` picks the JSON decoder (``auto``: msgspec where installed).
+    where present). ``decoder`` picks the JSON decoder (``auto``: msgspec where installed);
+    ``fields`` the client-round columns to build (None: all; every record is validated either way).
     """
     p = Path(path)
     if not p.exists():
@@ -112,7 +113,7 @@ def load_run(path: str | Path, *, decoder: str = "auto") -> RunData:
         raise BadInputError(f"{run_dir} is not a run directory (no {TRACE_FILE})")
     config = read_config(run_dir)
     version, info = trace_info(run_dir, config, trace)
-    columns = load_columns(trace, decoder=decoder, convert=upgrade_client if version == V1 else None)
+    columns = load_columns(trace, decoder=decoder, convert=upgrade_client if version == V1 else None, fields=fields)
     rounds = (read_round_records(run_dir / ROUNDS_FILE, energy_skipped=info.energy_skipped)
               if (run_dir / ROUNDS_FILE).is_file() else [])
     layers = read_layers(run_dir / LAYERS_FILE) if (run_dir / LAYERS_FILE).is_file() else None
