@@ -134,33 +134,32 @@ def test_v2_trace_without_trace_table_is_one_line_exit_2(tmp_path: Path) -> None
     assert not list(tmp_path.glob("out*"))
 
 
-def test_record_of_an_unknown_schema_version_is_one_line_exit_2(tmp_path: Path) -> None:
+def _run_with_line(tmp_path: Path, index: int, **changes: object) -> Path:
+    """A 20-record run whose line ``index`` (0-based) has ``changes`` applied."""
     run = tmp_path / "run"
-    tracegen.write_run(run, 20)
+    if not run.exists():
+        tracegen.write_run(run, 20)
     lines = (run / "trace.jsonl").read_text().splitlines()
-    bad = json.loads(lines[5])
-    bad["schema_version"] = 7
-    lines[5] = json.dumps(bad)
+    bad = json.loads(lines[index])
+    bad.update(changes)
+    lines[index] = json.dumps(bad)
     (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_record_of_an_unknown_schema_version_is_one_line_exit_2(tmp_path: Path) -> None:
+    run = _run_with_line(tmp_path, 5, schema_version=7)
     r = cli("estimate", str(run), "--device", "t4")
     assert r.returncode == 2
     assert r.stderr.strip() == (f"error: {run / 'trace.jsonl'}:6: trace schema version 7 is not supported "
                                 f"(this zerofl-profiler reads versions 1, 2)")
-    bad["schema_version"] = 1  # a v1 line inside a v2 trace
-    lines[5] = json.dumps(bad)
-    (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    _run_with_line(tmp_path, 5, schema_version=1)  # a v1 line inside a v2 trace
     r = cli("estimate", str(run), "--device", "t4")
     assert r.returncode == 2 and ":6: a version-1 record where version 2 is expected" in r.stderr
 
 
 def test_column_type_mismatch_is_one_line_exit_2(tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    tracegen.write_run(run, 20)
-    lines = (run / "trace.jsonl").read_text().splitlines()
-    bad = json.loads(lines[3])
-    bad["bytes_up"] = 1.5
-    lines[3] = json.dumps(bad)
-    (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    run = _run_with_line(tmp_path, 3, bytes_up=1.5)
     r = cli("export", str(run), "--out", str(tmp_path / "t.csv"))
     assert r.returncode == 2
     assert r.stderr.strip() == f"error: {run / 'trace.jsonl'}:4: bytes_up must be an integer, got 1.5"

@@ -383,12 +383,7 @@ def _slow_block(block: bytes, first: int, path: Path, convert: Callable[[dict[st
 def check_line(raw: bytes | str, lineno: int, path: Path | str,
                convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *, as_obj: bool = True) -> Any:
     """One trace line decoded and validated as a client-round record (convert: a version upgrader)."""
-    try:
-        obj = decoders.loads(raw)
-    except ValueError as exc:
-        raise TraceFormatError(f"{path}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
-    if not isinstance(obj, dict):
-        raise TraceFormatError(f"{path}:{lineno}: expected a JSON object")
+    obj = decoders.decode_object(raw, path, lineno)
     try:
         if convert is not None:
             obj = convert(obj)

@@ -26,6 +26,19 @@ def loads(line: bytes | str) -> Any:
     return json.loads(line, parse_constant=_no_constants)
 
 
+def decode_object(raw: bytes | str, path: object, lineno: int) -> dict[str, Any]:
+    """One trace line as a JSON object; anything else is a TraceFormatError naming the line."""
+    from ..errors import TraceFormatError
+
+    try:
+        obj = loads(raw)
+    except ValueError as exc:
+        raise TraceFormatError(f"{path}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    if not isinstance(obj, dict):
+        raise TraceFormatError(f"{path}:{lineno}: expected a JSON object")
+    return obj
+
+
 @lru_cache(maxsize=None)
 def have_msgspec() -> bool:
     """Whether the fast decoder is importable (cached)."""

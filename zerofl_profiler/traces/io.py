@@ -115,15 +115,8 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         raise BadInputError(f"no such trace file: {p}")
     with open(p, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = decoders.loads(line)
-            except ValueError as exc:
-                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
-            if not isinstance(obj, dict):
-                raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
-            yield lineno, obj
+            if line.strip():
+                yield lineno, decoders.decode_object(line, p, lineno)
 
 
 def file_version(path: str | os.PathLike[str]) -> int | None:
