@@ -129,3 +129,30 @@ def test_estimate_reads_the_columns_it_is_given(run10k) -> None:
     c = load_run(run).columns
     rc = records_from_columns(c)
     assert np.shares_memory(rc.fd, c.flops_dense) and rc.rounds is c.round and rc.bytes_up is c.bytes_up
+
+
+def test_costing_phases_are_the_first_flop_columns() -> None:
+    """records_from_columns slices flops_* [:, :5]: that must be the costing's phase order."""
+    from zerofl_profiler.hardware_models.cost import PHASES
+
+    assert tuple(FLOP_BLOCK_KEYS[: len(PHASES)]) == tuple(PHASES)
+
+
+def test_fields_builds_only_what_is_asked_and_still_validates(tmp_path: Path) -> None:
+    from zerofl_profiler.analysis.estimate import RECORD_FIELDS
+
+    run = tmp_path / "run"
+    tracegen.write_run(run, 40)
+    c = load_columns(run / "trace.jsonl", fields=RECORD_FIELDS)
+    assert c.flops_sparse is not None and c.density_weight is None and c.energy_total_j is None and not c.extra
+    full = load_columns(run / "trace.jsonl")
+    assert (c.bytes_up == full.bytes_up).all() and (c.flops_dense == full.flops_dense).all()
+    lines = (run / "trace.jsonl").read_text().splitlines()
+    bad = json.loads(lines[7])
+    bad["energy"]["total_j"] = -1.0  # a field the costing does not read
+    lines[7] = json.dumps(bad)
+    (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TraceFormatError, match=r"trace.jsonl:8: energy.total_j must be >= 0"):
+        load_columns(run / "trace.jsonl", fields=RECORD_FIELDS)
+    with pytest.raises(ValueError, match="not a trace column: nope"):
+        load_columns(run / "trace.jsonl", fields=["nope"])
