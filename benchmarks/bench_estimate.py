@@ -1,7 +1,9 @@
 """Benchmark: a 10^6-record run loaded, validated and re-costed on 10 devices.
 
-Writes a real version-2 run directory (trace lines from the schema's own writer, config.toml
-with its [trace] table, a ResNet-sized layers.json), then prints measured medians:
+Writes a version-2 run directory -- trace lines made from a real engine record
+(tests/traces/fixtures/v1_sparse, the shipped cnn, upgraded to v2) or with ``--template resnet`` a
+synthetic 20-layer record, varied per line, config.toml with its [trace] table, layers.json --
+then prints measured medians (wall time and CPU time: the machine is shared):
 
 - load + validate: ``load_run`` (columns, msgspec) in records/s, and the standard-library
   fallback on a slice of the same lines;
@@ -101,16 +103,32 @@ def template_record(n_layers: int = 20) -> dict:
     return strip_run_skipped(rec.to_dict(), SKIPPED)
 
 
-def write_run(run: Path, n: int, clients_per_round: int = 10) -> float:
+FIXTURE = Path(__file__).parents[1] / "tests" / "traces" / "fixtures" / "v1_sparse"
+
+
+def engine_record() -> tuple[dict, dict]:
+    """(the first record, the layers.json) of a real engine run (the shipped cnn), as a v2 trace line."""
+    from zerofl_profiler.traces import load_run
+
+    data = load_run(FIXTURE)
+    return strip_run_skipped(data.clients[0].to_dict(), data.trace.energy_skipped), data.layers or {}
+
+
+def write_run(run: Path, n: int, clients_per_round: int = 10, template: str = "engine") -> float:
     """A version-2 run directory with n client-round records; returns the mean trace line length."""
     import tomli_w
 
     run.mkdir(parents=True)
-    info = TraceInfo(engine="inprocess", upload="topk-weights", encoding="csr", model="resnet18",
-                     energy_skipped=SKIPPED)
+    if template == "engine":
+        tpl, layers = engine_record()
+        info = TraceInfo(engine="inprocess", upload="topk-weights", encoding="csr", model="cnn",
+                         energy_skipped=load_run(FIXTURE).trace.energy_skipped)
+    else:
+        tpl, layers = template_record(), synthetic_layers()
+        info = TraceInfo(engine="inprocess", upload="topk-weights", encoding="csr", model="resnet18",
+                         energy_skipped=SKIPPED)
     (run / "config.toml").write_text(tomli_w.dumps({"run_id": "bench", "trace": info.to_toml_dict()}))
-    (run / "layers.json").write_text(json.dumps(synthetic_layers()))
-    tpl = template_record()
+    (run / "layers.json").write_text(json.dumps(layers))
     rng = random.Random(0)
     size = 0
     with open(run / "trace.jsonl", "w", encoding="utf-8") as fh:
@@ -176,12 +194,15 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--slice", type=int, default=20_000, help="lines for the decoder and fallback comparisons")
+    ap.add_argument("--template", choices=("engine", "resnet"), default="engine",
+                    help="engine: the first record of the shipped v1 fixture run (cnn, 4 layers), as v2; "
+                         "resnet: a synthetic record with 20 layers of densities")
     a = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as td:
         run = Path(td) / "run"
         t0 = time.perf_counter()
-        mean_line = write_run(run, a.records)
+        mean_line = write_run(run, a.records, template=a.template)
         size = (run / "trace.jsonl").stat().st_size
         print(f"wrote {a.records:,} records ({size / 1e6:,.0f} MB, {mean_line:,.0f} B per line) in "
               f"{time.perf_counter() - t0:.1f} s")

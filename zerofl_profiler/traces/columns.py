@@ -92,7 +92,9 @@ class ClientColumns:
         return len(self.line)
 
     def select(self, mask: np.ndarray) -> "ClientColumns":
-        """The rows where ``mask`` is true (boolean array) or the given row indices."""
+        """The rows where ``mask`` is true (boolean array) or the given row indices (no copy when all are kept)."""
+        if mask.dtype == bool and len(mask) == len(self) and mask.all():
+            return self
         kw: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -264,34 +266,70 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _assemble(chunks: list[dict[str, Any]], path: Path, layers: _Layers,
-              want: frozenset[str] | None = None) -> ClientColumns:
-    names = [f.name for f in fields(ClientColumns) if f.name not in ("layers", "extra")]
-    if not chunks:
-        chunks = [_chunk([], np.zeros(0, dtype=np.int64), want=want)]
-        chunks[0]["density_weight"] = chunks[0]["density_activation"] = np.full((0, 0), NAN)
-        chunks[0]["extra"] = {}
-    width = len(layers.names or ())
-    for ch in chunks:  # blocks read before the first record with densities
-        for key in ("density_weight", "density_activation"):
-            if key in ch and ch[key].shape[1] != width:
-                ch[key] = np.full((len(ch["line"]), width), NAN)
-    rows = [len(ch["line"]) for ch in chunks]
-    kw: dict[str, Any] = {}
-    for name in names:  # one column at a time, dropping its chunks as it goes (peak: data + one column)
-        if name not in chunks[0]:
-            kw[name] = None  # not asked for
-            continue
-        parts = [ch.pop(name) for ch in chunks]
-        kw[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        del parts
-    keys = list(dict.fromkeys(k for ch in chunks for k in ch["extra"]))
-    kw["extra"] = {k: np.concatenate([ch["extra"].get(k, np.full(n, NAN)) for ch, n in zip(chunks, rows)])
-                   for k in keys}
+def _missing(dtype: np.dtype) -> Any:
+    """The null of a column: NaN for floats, None for strings (integer columns are never missing)."""
+    if dtype.kind == "f":
+        return NAN
+    if dtype.kind == "O":
+        return None
+    raise ValueError(f"an integer column cannot be missing (dtype {dtype})")
+
+
+class _Buffers:
+    """Column arrays filled block by block in place: no per-block arrays kept, no final concatenation."""
+
+    def __init__(self, capacity: int) -> None:
+        self.cap = max(int(capacity), 1)
+        self.n = 0
+        self.cols: dict[str, np.ndarray] = {}
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, int(self.cap * 1.5) + 1)
+        for k, v in self.cols.items():
+            new = np.empty((cap,) + v.shape[1:], dtype=v.dtype)
+            new[: self.n] = v[: self.n]
+            self.cols[k] = new
+        self.cap = cap
+
+    def add(self, chunk: Mapping[str, np.ndarray]) -> None:
+        """Append one block's columns (a column it lacks gets nulls for its rows)."""
+        n = len(chunk["line"])
+        end = self.n + n
+        if end > self.cap:
+            self._grow(end)
+        for k, arr in chunk.items():
+            buf = self.cols.get(k)
+            if buf is None:
+                buf = self.cols[k] = np.empty((self.cap,) + arr.shape[1:], dtype=arr.dtype)
+                if self.n:
+                    buf[: self.n] = _missing(arr.dtype)
+            buf[self.n:end] = arr
+        for k, buf in self.cols.items():
+            if k not in chunk and n:
+                buf[self.n:end] = _missing(buf.dtype)
+        self.n = end
+
+    def get(self, name: str) -> np.ndarray | None:
+        """The filled rows of a column (None: never built)."""
+        v = self.cols.get(name)
+        return None if v is None else v[: self.n]
+
+
+def _assemble(bufs: _Buffers, path: Path, layers: _Layers) -> ClientColumns:
+    kw: dict[str, Any] = {f.name: bufs.get(f.name) for f in fields(ClientColumns) if f.name not in ("layers", "extra")}
+    for key in ("density_weight", "density_activation"):
+        if kw[key] is None and layers.names is None and "flops_dense" in bufs.cols:
+            kw[key] = np.full((bufs.n, 0), NAN)  # asked for, but no record has densities
+    if layers.names is None and kw["density_weight"] is None and bufs.n == 0:
+        kw["density_weight"] = kw["density_activation"] = np.full((0, 0), NAN)
+    kw["extra"] = {k[len(EXTRA_PREFIX):]: bufs.get(k) for k in bufs.cols if k.startswith(EXTRA_PREFIX)}
     kw["layers"] = layers.names or ()
     cols = ClientColumns(**kw)
     _check_columns(cols, path)
     return cols
+
+
+EXTRA_PREFIX = "extra."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -420,9 +458,11 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
         raise BadInputError(f"no such trace file: {p}")
     name = "json" if convert is not None else decoders.resolve(decoder)
     fast = decoders.typed_lines_decoder(ClientRoundRecord) if name == "msgspec" else None
-    chunks: list[dict[str, Any]] = []
     layers = _Layers(p)
     cache: dict[Any, Any] = {}
+    bufs: _Buffers | None = None
+    dens_wanted = want is None or "density_weight" in want or "density_activation" in want
+    size = p.stat().st_size
     import gc
 
     was_enabled = gc.isenabled()
@@ -437,19 +477,25 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
                     objs, lines = _slow_block(block, first, p, None)
             else:
                 objs, lines = _slow_block(block, first, p, convert)
+            if bufs is None:  # room for the whole file at this block's bytes per line
+                bufs = _Buffers(size * max(len(objs), 1) // max(len(block), 1) * 21 // 20 + 16)
             if objs:
                 ch = _chunk(objs, lines, cache, want)
-                dens = layers.columns(objs, lines, values=want is None or "density_weight" in want
-                                      or "density_activation" in want)
-                if dens is not None:
+                dens = layers.columns(objs, lines, values=dens_wanted)
+                if dens is not None and dens[0].shape[1]:
                     ch["density_weight"], ch["density_activation"] = dens
-                ch["extra"] = _extra_columns(objs) if want is None or "extra" in want else {}
-                chunks.append(ch)
+                if want is None or "extra" in want:
+                    ch.update({EXTRA_PREFIX + k: v for k, v in _extra_columns(objs).items()})
+                bufs.add(ch)
+                del ch
             del objs
     finally:
         if was_enabled:
             gc.enable()
-    return _assemble(chunks, p, layers, want)
+    if bufs is None or bufs.n == 0:
+        bufs = _Buffers(1)
+        bufs.add(_chunk([], np.zeros(0, dtype=np.int64), want=want))
+    return _assemble(bufs, p, layers)
 
 
 __all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]
