@@ -74,8 +74,9 @@ def check_same_flops_and_bytes_per_client(both_runs):
     ca = sorted(load_run(a).clients, key=lambda c: (c.round, c.client_id))
     cb = sorted(load_run(b).clients, key=lambda c: (c.round, c.client_id))
     assert [(c.round, c.client_id) for c in ca] == [(c.round, c.client_id) for c in cb]
+    assert (load_run(a).trace.engine, load_run(b).trace.engine) == ("inprocess", "flower")
     for x, y in zip(ca, cb):
-        assert y.engine == "flower" and y.status == "ok"
+        assert y.status == "ok"
         assert (x.samples, x.steps, x.batch_sizes) == (y.samples, y.steps, y.batch_sizes)
         assert x.flops["dense"] == y.flops["dense"]
         for k, v in x.flops["sparse"].items():  # sparse FLOPs follow measured densities
@@ -89,8 +90,10 @@ def check_same_run_files(both_runs):
     assert json.loads((a / "layers.json").read_text()) == json.loads((b / "layers.json").read_text())
     ca, cb = load_run(a).config, load_run(b).config
     assert cb["engine"] == "flower" and ca["engine"] == "inprocess"
-    strip = {"engine", "run_id", "environment"}
+    strip = {"engine", "run_id", "environment", "trace"}
     assert {k: v for k, v in ca.items() if k not in strip} == {k: v for k, v in cb.items() if k not in strip}
+    assert (ca["trace"].pop("engine"), cb["trace"].pop("engine")) == ("inprocess", "flower")
+    assert ca["trace"] == cb["trace"]
 
 
 def check_resuming_a_finished_flower_run_does_nothing(both_runs):

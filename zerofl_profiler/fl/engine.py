@@ -289,9 +289,19 @@ def setup_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, meter: 
 
 
 def trace_info_for(cfg: RunConfig, meter: Any) -> TraceInfo:
-    """The run's [trace] constants; the meter's skip reasons come from one empty window."""
-    with meter.window("setup") as win:
-        pass
+    """The run's [trace] constants, with the skip reasons of the meter clients measure with.
+
+    In-process clients use ``meter``; Flower clients each build the configured meter
+    (``make_meter_for``), so one like theirs is built here for its reasons (records of clients
+    on other hosts whose reasons differ carry their own).
+    """
+    client_meter, owns = make_meter_for(cfg) if cfg.engine == "flower" else (meter, False)
+    try:
+        with client_meter.window("setup") as win:
+            pass
+    finally:
+        if owns and hasattr(client_meter, "close"):
+            client_meter.close()
     skipped = dict(win.result.skipped) if isinstance(win.result, EnergyBlock) else {}
     return TraceInfo(engine=cfg.engine, upload=cfg.upload, encoding=cfg.encoding, model=cfg.model,
                      energy_skipped=skipped, accelerator=None, precision="float32")
