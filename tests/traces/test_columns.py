@@ -38,11 +38,13 @@ def _same(a: ClientColumns, b: ClientColumns) -> None:
         np.testing.assert_array_equal(a.extra[k], b.extra[k])
 
 
+@pytest.mark.slow
 def test_msgspec_and_stdlib_give_identical_columns(run10k) -> None:
     run, _ = run10k
     _same(load_columns(run / "trace.jsonl", decoder="msgspec"), load_columns(run / "trace.jsonl", decoder="json"))
 
 
+@pytest.mark.slow
 def test_auto_falls_back_to_stdlib_without_msgspec(run10k, monkeypatch: pytest.MonkeyPatch) -> None:
     run, _ = run10k
     fast = load_columns(run / "trace.jsonl", decoder="msgspec")

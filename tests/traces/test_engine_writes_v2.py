@@ -22,6 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LINUX_PEAK = os.access(CLEAR_REFS, os.W_OK)
 
 
+@pytest.mark.slow
 def test_engine_run_is_schema_v2(tmp_path: Path) -> None:
     cfg = RunConfig(clients=3, clients_per_round=2, rounds=1, batch_size=64, sparsity=0.9, upload="topk-weights",
                     encoding="bitmask", energy="auto")

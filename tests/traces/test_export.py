@@ -99,6 +99,7 @@ def _read_csv(path: Path) -> dict[str, list]:
     return {h: [conv(r[i]) for r in body] for i, h in enumerate(head)}
 
 
+@pytest.mark.slow
 def test_csv_round_trip(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.csv"
     r = cli("export", str(run), "--out", str(out), *[a for d in DEVICES for a in ("--device", d)])
@@ -106,6 +107,7 @@ def test_csv_round_trip(run: Path, tmp_path: Path) -> None:
     _check(_read_csv(out), _raw(run), _read_csv(tmp_path / "t.rounds.csv"), _estimate_totals(run))
 
 
+@pytest.mark.slow
 def test_parquet_round_trip_and_dataframe(run: Path, tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     pd = pytest.importorskip("pandas")

@@ -36,7 +36,7 @@ def test_schema_file_is_generated_from_the_dataclasses() -> None:
 
 def test_written_lines_validate_against_the_generated_schema(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    tracegen.write_run(run, 200)
+    tracegen.write_run(run, 40)
     schema = build_schema()
     for name in ("trace.jsonl", "rounds.jsonl"):
         for line in (run / name).read_text().splitlines():
@@ -105,6 +105,7 @@ def test_v1_runs_load_and_match_their_v2_rewrite(run: Path, tmp_path: Path) -> N
     assert len((tmp_path / "v2" / "trace.jsonl").read_bytes()) < len((run / "trace.jsonl").read_bytes())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", V1_RUNS, ids=lambda p: p.name)
 def test_v1_runs_report_estimate_and_plot_as_their_v2_rewrite(run: Path, tmp_path: Path) -> None:
     v2 = _as_v2(run, tmp_path / "v2")
