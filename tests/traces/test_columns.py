@@ -158,3 +158,16 @@ def test_fields_builds_only_what_is_asked_and_still_validates(tmp_path: Path) ->
         load_columns(run / "trace.jsonl", fields=RECORD_FIELDS)
     with pytest.raises(ValueError, match="not a trace column: nope"):
         load_columns(run / "trace.jsonl", fields=["nope"])
+
+
+def test_batch_sizes_as_triplets(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    recs = tracegen.write_run(run, 60)
+    c = load_run(run).columns
+    want = [(i, b, r.batch_sizes.count(b)) for i, r in enumerate(recs) for b in sorted(set(r.batch_sizes))]
+    assert list(zip(c.batch_record.tolist(), c.batch_size.tolist(), c.batch_count.tolist())) == want
+    ok = c.select(c.ok)
+    rows = [i for i, r in enumerate(recs) if r.status == "ok"]
+    want_ok = [(rows.index(i), b, n) for i, b, n in want if i in rows]
+    assert list(zip(ok.batch_record.tolist(), ok.batch_size.tolist(), ok.batch_count.tolist())) == want_ok
+    assert load_columns(run / "trace.jsonl", fields=["steps"]).batch_record is None

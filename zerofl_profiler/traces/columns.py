@@ -49,7 +49,9 @@ class ClientColumns:
     records without densities, e.g. a client that failed before its first step). A column left out
     by ``load_columns(fields=...)`` is None (every record is still fully validated). ``extra`` maps each
     key of the records' ``extra`` objects that holds numbers to a float column (NaN where a record
-    lacks it or holds something else).
+    lacks it or holds something else). ``batch_sizes`` is kept as (record row, batch size, count)
+    triplets, one per distinct size a record ran, in ``batch_record`` / ``batch_size`` /
+    ``batch_count`` (K,), sorted by row then size.
     """
 
     line: np.ndarray
@@ -87,6 +89,9 @@ class ClientColumns:
     energy_estimate_total_j: np.ndarray
     layers: tuple[str, ...]
     extra: Mapping[str, np.ndarray]
+    batch_record: np.ndarray | None = None
+    batch_size: np.ndarray | None = None
+    batch_count: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.line)
@@ -98,8 +103,16 @@ class ClientColumns:
         kw: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            kw[f.name] = v[mask] if isinstance(v, np.ndarray) else v
+            per_row = isinstance(v, np.ndarray) and not f.name.startswith("batch_")
+            kw[f.name] = v[mask] if per_row else v
         kw["extra"] = {k: v[mask] for k, v in self.extra.items()}
+        if self.batch_record is not None:
+            rows = np.flatnonzero(mask) if mask.dtype == bool else np.asarray(mask)
+            new_row = np.full(len(self), -1, dtype=np.int64)
+            new_row[rows] = np.arange(len(rows))
+            keep = new_row[self.batch_record] >= 0
+            kw["batch_record"] = new_row[self.batch_record[keep]]
+            kw["batch_size"], kw["batch_count"] = self.batch_size[keep], self.batch_count[keep]
         return ClientColumns(**kw)
 
     @property
@@ -266,6 +279,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _batch_triplets(objs: list[Any], first_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(record row, batch size, count) of each distinct batch size each record ran."""
+    from itertools import chain
+
+    batches = [o.batch_sizes for o in objs]
+    lengths = np.fromiter(map(len, batches), dtype=np.int64, count=len(batches))
+    size = np.fromiter(chain.from_iterable(batches), dtype=np.int64, count=int(lengths.sum()))
+    if not len(size):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rec = np.repeat(np.arange(len(batches), dtype=np.int64), lengths)
+    width = int(size.max()) + 1
+    keys, counts = np.unique(rec * width + size, return_counts=True)
+    return keys // width + first_row, keys % width, counts.astype(np.int64)
+
+
 def _missing(dtype: np.dtype) -> Any:
     """The null of a column: NaN for floats, None for strings (integer columns are never missing)."""
     if dtype.kind == "f":
@@ -315,8 +343,10 @@ class _Buffers:
         return None if v is None else v[: self.n]
 
 
-def _assemble(bufs: _Buffers, path: Path, layers: _Layers) -> ClientColumns:
-    kw: dict[str, Any] = {f.name: bufs.get(f.name) for f in fields(ClientColumns) if f.name not in ("layers", "extra")}
+def _assemble(bufs: _Buffers, path: Path, layers: _Layers,
+              batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> ClientColumns:
+    kw: dict[str, Any] = {f.name: bufs.get(f.name) for f in fields(ClientColumns)
+                          if f.name not in ("layers", "extra") and not f.name.startswith("batch_")}
     for key in ("density_weight", "density_activation"):
         if kw[key] is None and layers.names is None and "flops_dense" in bufs.cols:
             kw[key] = np.full((bufs.n, 0), NAN)  # asked for, but no record has densities
@@ -324,6 +354,10 @@ def _assemble(bufs: _Buffers, path: Path, layers: _Layers) -> ClientColumns:
         kw["density_weight"] = kw["density_activation"] = np.full((0, 0), NAN)
     kw["extra"] = {k[len(EXTRA_PREFIX):]: bufs.get(k) for k in bufs.cols if k.startswith(EXTRA_PREFIX)}
     kw["layers"] = layers.names or ()
+    if batches is not None:
+        parts = list(zip(*batches)) if batches else [(), (), ()]
+        kw["batch_record"], kw["batch_size"], kw["batch_count"] = (
+            np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts)
     cols = ClientColumns(**kw)
     _check_columns(cols, path)
     return cols
@@ -450,7 +484,7 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     """
     want = None if fields is None else frozenset(fields) | CHECKED_FIELDS
     if want is not None:
-        unknown = sorted(want - {f.name for f in _COLUMN_FIELDS})
+        unknown = sorted(want - {f.name for f in _COLUMN_FIELDS} - {"batch_sizes"})
         if unknown:
             raise ValueError(f"not a trace column: {', '.join(unknown)}")
     p = Path(path)
@@ -462,6 +496,8 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     cache: dict[Any, Any] = {}
     bufs: _Buffers | None = None
     dens_wanted = want is None or "density_weight" in want or "density_activation" in want
+    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = (
+        [] if want is None or "batch_sizes" in want else None)
     size = p.stat().st_size
     import gc
 
@@ -486,6 +522,8 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
                     ch["density_weight"], ch["density_activation"] = dens
                 if want is None or "extra" in want:
                     ch.update({EXTRA_PREFIX + k: v for k, v in _extra_columns(objs).items()})
+                if batches is not None:
+                    batches.append(_batch_triplets(objs, bufs.n))
                 bufs.add(ch)
                 del ch
             del objs
@@ -495,7 +533,7 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     if bufs is None or bufs.n == 0:
         bufs = _Buffers(1)
         bufs.add(_chunk([], np.zeros(0, dtype=np.int64), want=want))
-    return _assemble(bufs, p, layers)
+    return _assemble(bufs, p, layers, batches)
 
 
 __all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]
