@@ -26,7 +26,6 @@ from ..errors import BadInputError, TraceFormatError
 from . import decoders
 from .schema import (
     FLOP_BLOCK_KEYS,
-    SCHEMA_VERSION,
     ClientRoundRecord,
     check_energy_sources,
 )
@@ -536,4 +535,4 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
     return _assemble(bufs, p, layers, batches)
 
 
-__all__ = ["BLOCK_BYTES", "ClientColumns", "SCHEMA_VERSION", "check_line", "check_unique_keys", "load_columns"]
+__all__ = ["BLOCK_BYTES", "CHECKED_FIELDS", "ClientColumns", "check_line", "check_unique_keys", "load_columns"]
