@@ -391,7 +391,7 @@ def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
 
 
 #: Devices x records priced in one go (each cost array of a batch is at most this many floats).
-PRICE_BATCH_ELEMENTS = 1 << 20
+PRICE_BATCH_ELEMENTS = 1 << 22
 
 
 def estimate_columns(recs: RecordColumns, step: StepProfile, costing: Costing, *,
