@@ -27,7 +27,7 @@ ACCELERATOR_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: Which model the server evaluates: the top-k (SWAT) model ZeroFL evaluates, the dense weights, or both.
 EVAL_MODES = ("sparse", "dense", "both")
 #: Keys a run's config.toml holds besides the options (run metadata, never an option).
-METADATA_KEYS = ("run_id", "environment", "partition_stats")
+METADATA_KEYS = ("run_id", "environment", "partition_stats", "trace")
 #: False while a stored run's config is read back: its data need not be on this machine.
 _CHECK_PATHS: ContextVar[bool] = ContextVar("zerofl_check_paths", default=True)
 

@@ -26,9 +26,14 @@ SPARSE_A = {"forward": 10**7, "backward_input": 10**7, "backward_weight": 2 * 10
             "optimizer": 10**6}
 
 
+#: the [trace] table every version-2 run directory has
+TRACE_TABLE = '[trace]\nengine = "inprocess"\nupload = "dense"\nencoding = "dense"\nmodel = "cnn"\n'
+
+
 def _block(d: dict, scale: float = 1.0) -> dict:
     out = {k: int(v * scale) for k, v in d.items()}
     out["total"] = sum(out.values())
+    out["topk"] = 0
     return out
 
 
@@ -44,7 +49,7 @@ def _run(tmp_path: Path, records: list[ClientRoundRecord], layers: dict | None =
     with JsonlWriter(d / "trace.jsonl", fsync=False) as w:
         for r in records:
             w.write(r)
-    (d / "config.toml").write_text('run_id = "r"\nseed = 3\n', encoding="utf-8")
+    (d / "config.toml").write_text('run_id = "r"\nseed = 3\n' + TRACE_TABLE, encoding="utf-8")
     if layers is not None:
         (d / "layers.json").write_text(json.dumps(layers), encoding="utf-8")
     return d
@@ -171,7 +176,7 @@ def test_nothing_to_cost_on_and_version_mismatch(tmp_path: Path) -> None:
         resolve_costing(CostingSelection())
     d = _run(tmp_path, [_record(0, 0)])
     line = json.loads((d / "trace.jsonl").read_text().splitlines()[0])
-    line["schema_version"] = 2
+    line["schema_version"] = 99
     (d / "trace.jsonl").write_text(json.dumps(line) + "\n")
     with pytest.raises(TraceFormatError, match="schema version"):
         load_run(d)

@@ -26,10 +26,12 @@ def _run_dir(tmp_path: Path, rounds: int = 2, clients: int = 3) -> Path:
             for c in range(clients):
                 w.write(ClientRoundRecord(
                     run_id="cli", round=r, client_id=c, samples=64, steps=2, batch_sizes=[32, 32], densities={},
-                    flops={"dense": {**dense, "total": sum(dense.values())},
-                           "sparse": {**sparse, "total": sum(sparse.values())}},
+                    flops={"dense": {**dense, "total": sum(dense.values()), "topk": 0},
+                           "sparse": {**sparse, "total": sum(sparse.values()), "topk": 0}},
                     bytes_up=10**6, bytes_up_dense=4 * 10**6, bytes_down=4 * 10**6, wall_time_s=1.0,
                     cpu_time_s=1.0))
+    (d / "config.toml").write_text('[trace]\nengine = "inprocess"\nupload = "dense"\nencoding = "dense"\n'
+                                   'model = "cnn"\n', encoding="utf-8")
     return d
 
 

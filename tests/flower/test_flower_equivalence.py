@@ -74,8 +74,9 @@ def check_same_flops_and_bytes_per_client(both_runs):
     ca = sorted(load_run(a).clients, key=lambda c: (c.round, c.client_id))
     cb = sorted(load_run(b).clients, key=lambda c: (c.round, c.client_id))
     assert [(c.round, c.client_id) for c in ca] == [(c.round, c.client_id) for c in cb]
+    assert (load_run(a).trace.engine, load_run(b).trace.engine) == ("inprocess", "flower")
     for x, y in zip(ca, cb):
-        assert y.engine == "flower" and y.status == "ok"
+        assert y.status == "ok"
         assert (x.samples, x.steps, x.batch_sizes) == (y.samples, y.steps, y.batch_sizes)
         assert x.flops["dense"] == y.flops["dense"]
         for k, v in x.flops["sparse"].items():  # sparse FLOPs follow measured densities
@@ -91,6 +92,9 @@ def check_same_run_files(both_runs):
     assert rb.config.engine == "flower" and ra.config.engine == "inprocess"
     assert ra.config.with_updates(engine="flower") == rb.config  # every other option the same
     assert ra.stored.partition_stats == rb.stored.partition_stats
+    ta, tb = dict(ra.stored.trace), dict(rb.stored.trace)
+    assert (ta.pop("engine"), tb.pop("engine")) == ("inprocess", "flower")
+    assert ta == tb
 
 
 def check_resuming_a_finished_flower_run_does_nothing(both_runs):

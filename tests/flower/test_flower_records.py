@@ -7,20 +7,20 @@ import json
 import pytest
 
 from zerofl_profiler.fl.flower.records import join_record, split_record, sum_metrics
-from zerofl_profiler.traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
+from zerofl_profiler.traces.schema import FLOP_BLOCK_KEYS, ClientRoundRecord, EnergyBlock
 
 
 def _record(**kw) -> ClientRoundRecord:
     base = dict(
         run_id="r1", round=3, client_id=7, samples=133, steps=9, batch_sizes=[16] * 8 + [5],
         densities={"conv1": {"weight": 1.0, "activation": 1.0}, "layer1.0.conv2": {"weight": 0.1, "activation": 0.25}},
-        flops={"dense": {k: 10**12 + i for i, k in enumerate(FLOP_KEYS)},
-               "sparse": {k: 3 * i for i, k in enumerate(FLOP_KEYS)}},
+        flops={"dense": {k: 10**12 + i for i, k in enumerate(FLOP_BLOCK_KEYS)},
+               "sparse": {k: 3 * i for i, k in enumerate(FLOP_BLOCK_KEYS)}},
         bytes_up=12345, bytes_up_dense=99999, bytes_down=99999, wall_time_s=0.125, cpu_time_s=0.25,
         energy=EnergyBlock(source="rapl", method="counter", total_j=1.5, domains_j={"package-0": 1.25, "dram": 0.25},
                            duration_s=0.125, skipped={"nvml": "no GPU"}, attribution="shared", flags=("x",)),
         energy_estimate=EnergyBlock(source="estimate", method="cpu-time-x-power", total_j=2.0),
-        train_loss=0.5, lr=0.1, upload="topk-weights", encoding="csr", timestamp=1.7e9, engine="flower",
+        train_loss=0.5, lr=0.1, timestamp=1.7e9, peak_mem_bytes=2**20, mem_source="rss", flags=("f",),
         extra={"encode_time_s": 0.001, "note": "hi", "a/b": 1, "empty": []})
     base.update(kw)
     return ClientRoundRecord(**base)

@@ -87,7 +87,7 @@ def test_error_reply_and_missing_reply_are_recorded(tmp_path):
     for cid in sampled[:2]:
         assert recs[cid].steps == 0 and recs[cid].bytes_up == 0 and recs[cid].flops["dense"]["total"] == 0
     ok = recs[sampled[2]]
-    assert ok.status == "ok" and ok.steps > 0 and ok.bytes_up > 0 and ok.engine == "flower"
+    assert ok.status == "ok" and ok.steps > 0 and ok.bytes_up > 0 and run.trace.engine == "flower"
     # the one good upload was aggregated: the model moved
     from zerofl_profiler.fl.checkpoint import load_checkpoint
 

@@ -98,7 +98,8 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
     cfg = {"run_id": f"id-{name}", "name": name, "model": "cnn", "dataset": "digits", "rounds": rounds,
            "clients": clients, "clients_per_round": per_round, "local_epochs": 1, "batch_size": BATCH,
            "sparsity": sparsity, "upload": upload, "encoding": encoding, "mask_ratio": mask_ratio, "seed": 0,
-           "environment": {"torch": "2.13", "python": "3.11"}}
+           "environment": {"torch": "2.13", "python": "3.11"},
+           "trace": {"engine": "inprocess", "upload": upload, "encoding": encoding, "model": "cnn"}}
     (run / "config.toml").write_text(tomli_w.dumps(cfg), encoding="utf-8")
     if with_layers:
         import json
@@ -130,6 +131,7 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
                     flops[kind]["elementwise"] = elementwise_per_sample() * samples
                     flops[kind]["optimizer"] = 2 * n_params * steps
                     flops[kind]["total"] = sum(flops[kind].values())
+                    flops[kind]["topk"] = 0
                 dense_up = n_params * 4
                 if upload == "dense":
                     up = dense_up
@@ -148,7 +150,7 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
                     batch_sizes=sizes, densities=dens, flops=flops, bytes_up=up if status == "ok" else 0,
                     bytes_up_dense=dense_up, bytes_down=n_params * 4, wall_time_s=wall, cpu_time_s=wall * 0.9,
                     energy=energy, energy_estimate=est, status=status,
-                    error="NaN loss" if status == "failed" else None, upload=upload, encoding=encoding,
+                    error="NaN loss" if status == "failed" else None,
                     train_loss=1.0 / rnd)
                 tw.write(rec)
                 (fail if status == "failed" else done).append(cid)

@@ -19,12 +19,14 @@ from zerofl_profiler.traces import (
     JsonlWriter,
     RoundRecord,
     empty_flops,
+    load_columns,
     load_run,
     read_client_records,
     read_round_records,
     truncate_partial_tail,
 )
 
+TRACE_TABLE = '[trace]\nengine = "inprocess"\nupload = "topk-weights"\nencoding = "csr"\nmodel = "cnn"\n'
 SCHEMA = json.loads((Path(__file__).parents[2] / "zerofl_profiler" / "traces" / "trace.schema.json").read_text())
 
 
@@ -81,18 +83,23 @@ def test_schema_file_rejects_what_the_reader_rejects() -> None:
         (lambda d: d.pop("samples"), "samples"),
         (lambda d: d.update(bogus=1), "unknown field"),
         (lambda d: d.update(samples=-1), "samples"),
-        (lambda d: d["flops"]["sparse"].pop("total"), "flops.sparse lacks total"),
+        (lambda d: d["flops"]["sparse"].pop("total"), "flops.sparse lacks required field(s): total"),
+        (lambda d: d.update(mem_source="disk"), "mem_source must be one of cuda, rss, none"),
+        (lambda d: d.update(wall_time_s="1.0"), "wall_time_s must be a number"),
+        (lambda d: d["densities"]["layer1.0.conv1"].update(weight=1.5), "weight must be <= 1"),
         (lambda d: d.update(status="maybe"), "status"),
     ],
 )
-def test_reader_names_the_bad_line(tmp_path: Path, mutate, message: str) -> None:
-    good, good2 = client_record().to_dict(), client_record(client=4).to_dict()
+@pytest.mark.parametrize("reader", ["records", "msgspec", "json"])
+def test_reader_names_the_bad_line(tmp_path: Path, mutate, message: str, reader: str) -> None:
+    """The record reader and the columnar loader (both decoders) name the same line and field."""
     bad = client_record(2).to_dict()
     mutate(bad)
     p = tmp_path / "trace.jsonl"
-    p.write_text(json.dumps(good) + "\n" + json.dumps(good2) + "\n" + json.dumps(bad) + "\n")
+    p.write_text(json.dumps(client_record(1, 3).to_dict()) + "\n" + json.dumps(client_record(1, 4).to_dict())
+                 + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(TraceFormatError) as exc:
-        read_client_records(p)
+        read_client_records(p) if reader == "records" else load_columns(p, decoder=reader)
     assert f"{p}:3:" in str(exc.value)
     assert message in str(exc.value)
 
@@ -148,7 +155,7 @@ def test_load_run_reads_everything(tmp_path: Path) -> None:
         w.write(client_record())
     with JsonlWriter(tmp_path / "rounds.jsonl") as w:
         w.write(round_record())
-    (tmp_path / "config.toml").write_text('run_id = "run-a"\nname = "sparse-90"\n')
+    (tmp_path / "config.toml").write_text('run_id = "run-a"\nname = "sparse-90"\n' + TRACE_TABLE)
     (tmp_path / "layers.json").write_text(json.dumps({"layers": []}))
     run = load_run(tmp_path)
     assert run.run_id == "run-a" and run.name == "sparse-90"
@@ -156,3 +163,25 @@ def test_load_run_reads_everything(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("run_id = \n")
     with pytest.raises(BadInputError, match="malformed TOML"):
         load_run(tmp_path)
+
+
+@pytest.mark.parametrize("reader", ["records", "msgspec", "json"])
+def test_duplicate_round_client_names_both_lines(tmp_path: Path, reader: str) -> None:
+    p = tmp_path / "trace.jsonl"
+    lines = [client_record(1, 3), client_record(1, 4), client_record(2, 3), client_record(1, 4)]
+    p.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in lines))
+    with pytest.raises(TraceFormatError) as exc:
+        read_client_records(p) if reader == "records" else load_columns(p, decoder=reader)
+    assert str(exc.value) == f"{p}:4: duplicate record for round 1, client 4 (first at line 2)"
+
+
+def test_duplicate_is_exit_2_one_line(tmp_path: Path) -> None:
+    with JsonlWriter(tmp_path / "trace.jsonl") as w:
+        w.write(client_record(1, 3))
+        w.write(client_record(1, 3))
+    (tmp_path / "config.toml").write_text(TRACE_TABLE)
+    proc = subprocess.run([sys.executable, "-m", "zerofl_profiler", "estimate", str(tmp_path), "--device", "t4"],
+                          capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'trace.jsonl'}:2: duplicate record for round 1, client 3 (first at line 1)"]

@@ -26,9 +26,11 @@ from ..hardware_models.rounds import compare_workload, price_population
 from ..hardware_models.selection import Costing, resolve_costing
 from ..hardware_models.workload import ClientRounds, batch_triplets, from_layers, from_totals
 from ..traces.run import RunData
+from ..traces.schema import FLOP_BLOCK_KEYS
 
 __all__ = ["CompareResult", "CostSummary", "Costing", "DeviceEstimate", "MemoryCheck", "RoundCost", "RunEstimate",
-           "WorkloadPoint", "compare_workload", "estimate_run", "records_from_trace", "resolve_costing"]
+           "RECORD_FIELDS", "WorkloadPoint", "compare_workload", "estimate_run", "records_from_columns", "records_from_trace",
+           "resolve_costing"]
 
 
 def records_from_trace(records: Sequence[Any], default_batch: float = 1.0) -> ClientRounds:
@@ -57,17 +59,54 @@ def records_from_trace(records: Sequence[Any], default_batch: float = 1.0) -> Cl
         batch_sizes=sizes, batch_record=rec, batch_index=idx, batch_count=cnt)
 
 
+#: The trace columns the costing reads (``traces.load_run(path, fields=RECORD_FIELDS)`` builds only these).
+RECORD_FIELDS = ("round", "client_id", "status", "steps", "flops_dense", "flops_sparse", "bytes_down", "bytes_up",
+                 "bytes_up_dense", "batch_sizes")
+
+
+def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
+    """The costing's columns straight from the trace's columns (no per-record Python loop).
+
+    A record without ``batch_sizes`` is taken to have run ``steps`` batches of ``default_batch``.
+    """
+    n = len(cols)
+    take = [FLOP_BLOCK_KEYS.index(p) for p in PHASES]
+    rec = cols.batch_record if cols.batch_record is not None else np.zeros(0, dtype=np.int64)
+    size = cols.batch_size if cols.batch_size is not None else np.zeros(0)
+    cnt = cols.batch_count if cols.batch_count is not None else np.zeros(0, dtype=np.int64)
+    missing = np.setdiff1d(np.arange(n), rec)  # records that ran no batch list: steps x the nominal batch
+    if len(missing):
+        rec = np.concatenate([rec, missing])
+        size = np.concatenate([np.asarray(size, dtype=np.float64), np.full(len(missing), float(default_batch))])
+        cnt = np.concatenate([cnt, np.asarray(cols.steps, dtype=np.int64)[missing]])
+        order = np.lexsort((size, rec))
+        rec, size, cnt = rec[order], size[order], cnt[order]
+    keep = cnt > 0
+    rec, size, cnt = rec[keep], np.asarray(size, dtype=np.float64)[keep], cnt[keep]
+    sizes, idx = np.unique(size, return_inverse=True)
+    return ClientRounds(
+        rounds=np.asarray(cols.round, dtype=np.int64), client_ids=np.asarray(cols.client_id, dtype=np.int64),
+        steps=np.asarray(cols.steps, dtype=np.float64),
+        fd=np.asarray(cols.flops_dense[:, take], dtype=np.float64),
+        fs=np.asarray(cols.flops_sparse[:, take], dtype=np.float64),
+        bytes_down=np.asarray(cols.bytes_down, dtype=np.float64), bytes_up=np.asarray(cols.bytes_up, dtype=np.float64),
+        bytes_up_dense=np.asarray(cols.bytes_up_dense, dtype=np.float64),
+        batch_sizes=sizes, batch_record=rec, batch_index=idx.reshape(-1), batch_count=cnt)
+
+
 def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> RunEstimate:
     """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
-    ok = [r for r in run.clients if r.status == "ok"]
-    failed = len(run.clients) - len(ok)
-    if not ok:
+    ok_rows = run.columns.ok
+    n_ok = int(ok_rows.sum())
+    failed = len(run.columns) - n_ok
+    if not n_ok:
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
     cfg = run.config
     mask_every = cfg.mask_every if cfg is not None else 1
     step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
     mix_seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
-    cols = records_from_trace(ok, step.reference_batch or float(cfg.batch_size if cfg is not None else 1))
+    cols = records_from_columns(run.columns.select(ok_rows),
+                                step.reference_batch or float(cfg.batch_size if cfg is not None else 1))
     entries, mix_json = price_population(step, cols, costing, seed=mix_seed)
     notes = list(step.notes)
     if step.reference_batch and cols.max_batch and any(b != step.reference_batch for b in cols.batch_sizes):
@@ -77,5 +116,5 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
         notes.append(f"{failed} failed client-round record(s) not costed")
     if step.memory is None:
         notes.append("memory check skipped: layers.json gives no weight sizes")
-    return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, len(ok),
+    return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, n_ok,
                        failed, entries, tuple(notes), mix_json, costing.assumptions())

@@ -218,8 +218,8 @@ def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: 
         config=_config_items(run.config),
         weight_sparsity=ws,
         activation_sparsity=as_,
-        upload=run.config.upload if run.config else _common(c.upload for c in ok),
-        encoding=run.config.encoding if run.config else _common(c.encoding for c in ok),
+        upload=run.config.upload if run.config else run.trace.upload,
+        encoding=run.config.encoding if run.config else run.trace.encoding,
         mask_ratio=run.config.mask_ratio if run.config else None,
         rounds_completed=len(run.rounds) if run.rounds else len({c.round for c in run.clients}),
         client_rounds=len(run.clients),
@@ -372,6 +372,3 @@ def _sparsity(run: RunData) -> tuple[float | None, float | None]:
     return w, (a if a is not None else w)
 
 
-def _common(values: Any) -> str | None:
-    vals = {v for v in values if v is not None}
-    return next(iter(vals)) if len(vals) == 1 else None

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "measure": ".measure:measure",
     "report": ".report:report",
     "plot": ".plot:plot",
+    "export": ".export:export",
 }
 
 

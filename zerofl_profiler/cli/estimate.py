@@ -19,12 +19,12 @@ from .options import CostingSelection, costing_options, emit_json
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, as_json: bool) -> None:
     """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense."""
-    from ..analysis.estimate import estimate_run
+    from ..analysis.estimate import RECORD_FIELDS, estimate_run
     from ..hardware_models import Costing
     from ..traces import load_run
 
     resolved = Costing.from_selection(costing)
-    data = load_run(run)
+    data = load_run(run, fields=RECORD_FIELDS)
     est = estimate_run(data, resolved, seed=seed)
     if as_json:
         emit_json(est.to_json())

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..power import Meter, NullMeter
-from ..traces.schema import FLOP_KEYS, ClientRoundRecord, EnergyBlock
 from ..config import RunConfig
+from ..power import Meter, NullMeter
+from ..traces.schema import FLOP_BLOCK_KEYS, ClientRoundRecord, EnergyBlock
 from .augment import augment_generator
 from .runtime import augmentation
 from .data import ArrayDataset
@@ -119,7 +119,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
     from ..flops import count_from_trace
     from ..flops.topk import selections_count
 
-    total = {kind: {k: 0 for k in FLOP_KEYS} for kind in ("dense", "sparse")}
+    total = {kind: {k: 0 for k in FLOP_BLOCK_KEYS} for kind in ("dense", "sparse")}
     for bs, n in sorted(Counter(batch_sizes).items()):
         rep = count_from_trace(worker.shape_trace(bs), densities=dict(densities),
                                weight_sparsity=cfg.weight_sparsity, activation_sparsity=cfg.act_sparsity,
@@ -127,7 +127,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
                                optimizer=cfg.optimizer_name)
         per_step = rep.trace_flops()
         for kind in total:
-            for k, v in per_step[kind].items():  # FLOP_KEYS plus any extra row the counter adds (topk)
+            for k, v in per_step[kind].items():  # FLOP_BLOCK_KEYS (the counter adds topk)
                 total[kind][k] = total[kind].get(k, 0) + int(v) * n
     if mask_work is not None:
         total["sparse"]["topk"] = sum(selections_count(w.weight, w.weight_density)
@@ -185,13 +185,12 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
                              cfg.mask_ratio, cfg.encoding, gemm_keys(worker))
         extra["encode_time_s"] = time.perf_counter() - e0
         bytes_up, bytes_up_dense = int(upload.nbytes), int(upload.nbytes_dense)
-    extra.update({"accelerator_time_s": dev.accelerator_time_s, "peak_mem_bytes": dev.peak_mem_bytes,
-                  "mem_source": dev.mem_source})
     record = ClientRoundRecord(
         run_id=run_id, round=int(round), client_id=int(client_id), samples=len(client), steps=len(sizes),
         batch_sizes=sizes, densities=densities, flops=flops, bytes_up=bytes_up, bytes_up_dense=bytes_up_dense,
         bytes_down=state_nbytes(global_state), wall_time_s=wall, cpu_time_s=cpu,
+        accelerator_time_s=dev.accelerator_time_s, peak_mem_bytes=dev.peak_mem_bytes, mem_source=dev.mem_source,
         energy=win.result if isinstance(win.result, EnergyBlock) else EnergyBlock.none(),
         energy_estimate=win.estimate, status="ok" if error is None else "failed", error=error,
-        train_loss=loss, lr=lr, upload=cfg.upload, encoding=cfg.encoding, timestamp=time.time(), extra=extra)
+        train_loss=loss, lr=lr, timestamp=time.time(), extra=extra)
     return ClientResult(upload, record, loss)

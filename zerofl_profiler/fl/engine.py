@@ -22,7 +22,7 @@ from ..power import Meter, NullMeter
 from ..traces.io import read_client_records, read_round_records
 from ..traces.layers import LayersDoc
 from ..traces.rundir import RunDir, StoredRun, as_rundir
-from ..traces.schema import RoundRecord
+from ..traces.schema import CONFIG_FILE, TRACE_TABLE, EnergyBlock, RoundRecord, TraceInfo
 from .checkpoint import Checkpoint, load_own_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
 from .data import ArrayDataset
@@ -259,6 +259,10 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
             raise ConfigError(f"--resume continues the stored configuration; these options differ from it: "
                               f"{', '.join(diff)}")
         cfg = place_run(cfg, stored.config)
+        if not stored.trace:
+            raise ConfigError(f"cannot resume {rundir.path}: it was written with trace schema version 1 (no "
+                              f"[{TRACE_TABLE}] table in {CONFIG_FILE}); reports still read it, but a resumed run "
+                              f"would mix versions")
         ckpt = load_own_checkpoint(rundir)  # a foreign checkpoint is refused before any work
     elif not rundir.is_fresh():
         raise ConfigError(f"run directory {rundir.path} already exists; pass --resume to continue it "
@@ -281,9 +285,12 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
     if meter is None:
         meter, owns = make_meter_for(cfg)
         owned.append(meter)
+    info = trace_info_for(cfg, meter)
 
     start, resumed_from = 1, None
     if resume:
+        stored = rundir.read_config()
+        info = TraceInfo.from_dict(stored.trace, f"{rundir.config_path}: [{TRACE_TABLE}]")
         if ckpt is not None:
             global_state, start, resumed_from = ckpt.global_state, ckpt.round + 1, ckpt.round
         else:
@@ -295,11 +302,32 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
         from .environment import fingerprint
 
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        stored = rundir.create(cfg, run_id, layers, environment=fingerprint(cfg.accelerator), partition_stats=pstats)
+        stored = rundir.create(cfg, run_id, layers, environment=fingerprint(cfg.accelerator), partition_stats=pstats,
+                               trace=info.to_toml_dict())
         global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
-    rundir.open_appenders()
+    rundir.open_appenders(energy_skipped=info.energy_skipped)
     return RunContext(cfg, rundir, stored, train, test, clients, worker, global_state, start, meter, resumed_from,
                       owns)
+
+
+def trace_info_for(cfg: RunConfig, meter: Any) -> TraceInfo:
+    """The run's [trace] constants, with the skip reasons of the meter clients measure with.
+
+    In-process clients use ``meter``; Flower clients each build the configured meter
+    (``make_meter_for``), so one like theirs is built here for its reasons (records of clients
+    on other hosts whose reasons differ carry their own).
+    """
+    client_meter, owns = make_meter_for(cfg) if cfg.engine == "flower" else (meter, False)
+    try:
+        with client_meter.window("setup") as win:
+            pass
+    finally:
+        if owns and hasattr(client_meter, "close"):
+            client_meter.close()
+    skipped = dict(win.result.skipped) if isinstance(win.result, EnergyBlock) else {}
+    return TraceInfo(engine=cfg.engine, upload=cfg.upload, encoding=cfg.encoding, model=cfg.model,
+                     energy_skipped=skipped, accelerator=cfg.accelerator, precision="float32")
+
 
 
 def summarize(run_dir: str | Path | RunDir, cfg: RunConfig, run_wall_s: float = 0.0, *, already_finished: bool = False,

@@ -1,21 +1,22 @@
-"""Append-only trace files that survive a crash, and a reader that names the first bad line.
+"""Append-only trace files that survive a crash, and a record reader that names the first bad line.
 
-A writer appends one JSON object per line and flushes it to the OS after every record, so a
-killed process leaves every finished record on disk and at most one partial last line, which
-``truncate_partial_tail`` removes before a resume and every reader here skips. ``fsync=True``
-also fsyncs each record; the engine's trace instead fsyncs once per round (``traces.rundir``
-states what a power cut can then lose).
+A writer appends one JSON object per line and flushes (and fsyncs) after every record, so a
+killed run leaves every finished record on disk and at most one partial last line, which
+``truncate_partial_tail`` removes before a resume. Given the run's ``energy_skipped`` (the
+``[trace]`` table), the writer leaves out the skip reasons every record would repeat, and the
+readers put them back (:func:`strip_run_skipped`). Version-1 files are upgraded line by line (:mod:`.upgrade`). For large
+traces read columns instead (:mod:`.columns`); these readers build one object per record.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
-from typing import IO, Any, Iterator, TypeVar
+from typing import IO, Any, Callable, Iterator, Mapping, TypeVar
 
 from ..errors import BadInputError, OutputError, TraceFormatError
+from . import decoders
 from .schema import (
     LAYERS_FILE,
     ROUNDS_FILE,
@@ -28,17 +29,20 @@ R = TypeVar("R", ClientRoundRecord, RoundRecord)
 
 
 class JsonlWriter:
-    """Append records to a JSONL file, one flushed line per record (fsynced too with ``fsync=True``)."""
+    """Append records to a JSONL file, one flushed (and fsynced) line per record."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = True,
+                 energy_skipped: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
+        self._skipped = dict(energy_skipped or {})
 
     def write(self, record: ClientRoundRecord | RoundRecord | dict[str, Any]) -> None:
-        """Append one record: flushed before returning (and fsynced with ``fsync=True``)."""
+        """Append one record and make it durable before returning."""
         d = record if isinstance(record, dict) else record.to_dict()
+        d = strip_run_skipped(d, self._skipped)
         line = json.dumps(d, allow_nan=False, separators=(",", ":"))
         try:
             self._fh.write(line + "\n")
@@ -60,6 +64,28 @@ class JsonlWriter:
         self.close()
 
 
+def strip_run_skipped(d: dict[str, Any], run_skipped: Mapping[str, str]) -> dict[str, Any]:
+    """The record dict without skip reasons that can be restored: the run's ones, or an estimate's empty ones.
+
+    In a version-2 line, ``energy`` without ``skipped`` means "the run's [trace] energy_skipped"
+    and ``energy_estimate`` without ``skipped`` means none; anything else is written in full.
+    """
+    out = dict(d)
+    for key, implied in (("energy", dict(run_skipped)), ("energy_estimate", {})):
+        block = out.get(key)
+        if isinstance(block, dict) and block.get("skipped") == implied:
+            out[key] = {k: v for k, v in block.items() if k != "skipped"}
+    return out
+
+
+def restore_run_skipped(obj: dict[str, Any], run_skipped: Mapping[str, str]) -> dict[str, Any]:
+    """Undo :func:`strip_run_skipped` on a decoded line (an absent ``energy.skipped`` is the run's)."""
+    block = obj.get("energy")
+    if isinstance(block, dict) and "skipped" not in block:
+        obj = {**obj, "energy": {**block, "skipped": dict(run_skipped)}}
+    return obj
+
+
 def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
     """Drop a partial (unterminated or unparsable) last line left by a crash; return bytes dropped."""
     p = Path(path)
@@ -75,7 +101,7 @@ def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
         last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
         try:
             json.loads(data[last_start:])
-        except (ValueError, RecursionError):
+        except ValueError:
             keep = last_start
     if keep != len(data):
         with open(p, "r+b") as fh:
@@ -94,79 +120,72 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
         for lineno, raw in enumerate(fh, start=1):
             if not raw.endswith(b"\n"):
                 break  # a record still being appended (or torn by a kill): not complete, not read
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float)
-            except NonFiniteNumber as exc:
-                raise TraceFormatError(f"{p}:{lineno}: non-finite number {exc} (a trace holds finite numbers or null)") from None
-            except UnicodeDecodeError:
-                raise TraceFormatError(f"{p}:{lineno}: not UTF-8 text") from None
-            except RecursionError:
-                raise TraceFormatError(f"{p}:{lineno}: JSON nested too deeply") from None
-            except ValueError as exc:
-                raise TraceFormatError(f"{p}:{lineno}: not valid JSON ({getattr(exc, 'msg', exc)})") from None
-            if not isinstance(obj, dict):
-                raise TraceFormatError(f"{p}:{lineno}: expected a JSON object")
-            yield lineno, obj
+            if raw.strip():
+                yield lineno, decoders.decode_object(raw, p, lineno)
 
 
-class NonFiniteNumber(ValueError):
-    """NaN, Infinity or a float too large for a double in a trace line."""
+def file_version(path: str | os.PathLike[str]) -> int | None:
+    """The schema_version of a trace file's first record (None: empty file)."""
+    for _, obj in iter_jsonl(path):
+        v = obj.get("schema_version")
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        raise TraceFormatError(f"{path}: first record has no integer schema_version")
+    return None
 
 
-def _no_constant(name: str) -> float:
-    raise NonFiniteNumber(name)
-
-
-def _finite_float(text: str) -> float:
-    v = float(text)
-    if not math.isfinite(v):
-        raise NonFiniteNumber(text[:40])
-    return v
-
-
-def _read(path: str | os.PathLike[str], cls: type[R]) -> list[R]:
-    """Every record of a JSONL file; a record's key (round, client) seen twice names both lines."""
+def _read(path: Path, cls: type[R], convert: Callable[[dict[str, Any]], dict[str, Any]] | None,
+          run_skipped: Mapping[str, str] | None) -> list[R]:
     out: list[R] = []
-    seen: dict[tuple[int, ...], int] = {}
+    seen: dict[tuple[int, int], int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
-            rec = cls.from_dict(obj)
+            obj = convert(obj) if convert is not None else obj
+            rec = cls.from_dict(restore_run_skipped(obj, run_skipped or {}))
         except TraceFormatError as exc:
             raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
-        key = _record_key(rec)
-        if key in seen:
-            what = f"round {key[0]}" + (f", client {key[1]}" if len(key) > 1 else "")
-            raise TraceFormatError(f"{path}:{lineno}: duplicate record for {what} (first at line {seen[key]}); "
-                                   f"two writers or a copied trace?")
-        seen[key] = lineno
+        if isinstance(rec, ClientRoundRecord):
+            key = (rec.round, rec.client_id)
+            if key in seen:
+                raise TraceFormatError(f"{path}:{lineno}: duplicate record for round {rec.round}, client "
+                                       f"{rec.client_id} (first at line {seen[key]})")
+            seen[key] = lineno
         out.append(rec)
     return out
 
 
-def _record_key(rec: Any) -> tuple[int, ...]:
-    """What identifies a record in its file: (round, client) for client records, (round,) for rounds."""
-    if isinstance(rec, ClientRoundRecord):
-        return (int(rec.round), int(rec.client_id))
-    return (int(rec.round),)
+def _converter(path: Path, kind: str) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    from .upgrade import V1, upgrade_client, upgrade_round
+
+    return (upgrade_client if kind == "client" else upgrade_round) if file_version(path) == V1 else None
 
 
-def read_client_records(path: str | os.PathLike[str]) -> list[ClientRoundRecord]:
-    """Read and validate a trace.jsonl (or a run directory containing one)."""
-    return _read(_resolve(path, TRACE_FILE), ClientRoundRecord)
+def read_client_records(path: str | os.PathLike[str], *,
+                        energy_skipped: Mapping[str, str] | None = None) -> list[ClientRoundRecord]:
+    """Read and validate a trace.jsonl (or a run directory containing one); version 1 is upgraded."""
+    p = _resolve(path, TRACE_FILE)
+    return _read(p, ClientRoundRecord, _converter(p, "client"), energy_skipped)
 
 
-def read_round_records(path: str | os.PathLike[str]) -> list[RoundRecord]:
-    """Read and validate a rounds.jsonl (or a run directory containing one)."""
-    return _read(_resolve(path, ROUNDS_FILE), RoundRecord)
+def read_round_records(path: str | os.PathLike[str], *,
+                       energy_skipped: Mapping[str, str] | None = None) -> list[RoundRecord]:
+    """Read and validate a rounds.jsonl (or a run directory containing one); version 1 is upgraded."""
+    p = _resolve(path, ROUNDS_FILE)
+    return _read(p, RoundRecord, _converter(p, "round"), energy_skipped)
 
 
 def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """RUN_DIR/layers.json as plain JSON, validated by its one reader (traces.layers.read_layers_doc)."""
-    from .layers import read_layers_doc
-
-    return read_layers_doc(_resolve(path, LAYERS_FILE)).to_json()
+    """Read RUN_DIR/layers.json (the per-layer dense counts of one step)."""
+    p = _resolve(path, LAYERS_FILE)
+    if not p.is_file():
+        raise BadInputError(f"no such file: {p}")
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(obj, dict) or "layers" not in obj:
+        raise TraceFormatError(f"{p}: expected an object with 'layers'")
+    return obj
 
 
 def _resolve(path: str | os.PathLike[str], default_name: str) -> Path:

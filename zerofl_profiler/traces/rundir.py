@@ -78,6 +78,7 @@ class StoredRun:
     digest: str  # config_digest of the stored options: the identity a checkpoint must carry
     environment: Mapping[str, Any] = field(default_factory=dict)
     partition_stats: Mapping[str, Any] = field(default_factory=dict)
+    trace: Mapping[str, Any] = field(default_factory=dict)  # the [trace] table (run constants; empty: schema v1)
 
     @property
     def name(self) -> str | None:
@@ -267,13 +268,16 @@ class RunDir(os.PathLike[str]):
 
     # ------------------------------------------------------------------ writing (lock held)
     def create(self, cfg: RunConfig, run_id: str, layers: LayersDoc, *, environment: Mapping[str, Any],
-               partition_stats: Mapping[str, Any]) -> StoredRun:
+               partition_stats: Mapping[str, Any], trace: Mapping[str, Any] | None = None) -> StoredRun:
         """Write a new run's config.toml and layers.json (each atomically); return what was stored."""
         self._need_lock()
         if not self.is_fresh():
             raise ConfigError(f"run directory {self.path} already exists; pass --resume to continue it "
                               f"or choose another --out")
-        text = cfg.to_toml_text(run_id=run_id, environment=dict(environment), partition_stats=dict(partition_stats))
+        meta: dict[str, Any] = {"environment": dict(environment), "partition_stats": dict(partition_stats)}
+        if trace is not None:
+            meta["trace"] = dict(trace)
+        text = cfg.to_toml_text(run_id=run_id, **meta)
         atomic_write(self.config_path, text)
         self.write_layers(layers)
         self._stored = None
@@ -296,12 +300,15 @@ class RunDir(os.PathLike[str]):
             with atomic_open(path, "w") as fh:
                 fh.write("".join(line + "\n" for line in keep))
 
-    def open_appenders(self) -> None:
-        """Open trace.jsonl and rounds.jsonl for appending (created if absent, durably)."""
+    def open_appenders(self, energy_skipped: Mapping[str, str] | None = None) -> None:
+        """Open trace.jsonl and rounds.jsonl for appending (created if absent, durably).
+
+        ``energy_skipped`` (the run's [trace] skip reasons) is left out of every record that would repeat it.
+        """
         self._need_lock()
         # client records: flushed per line, fsynced per round (sync_trace); round records: fsynced per line
-        self._trace = JsonlWriter(self.trace_path, fsync=False)
-        self._rounds = JsonlWriter(self.rounds_path, fsync=True)
+        self._trace = JsonlWriter(self.trace_path, fsync=False, energy_skipped=energy_skipped)
+        self._rounds = JsonlWriter(self.rounds_path, fsync=True, energy_skipped=energy_skipped)
         fsync_dir(self.path)
 
     def append_client(self, record: ClientRoundRecord) -> None:
@@ -342,8 +349,10 @@ def read_stored_run(path: str | os.PathLike[str], *, default_run_id: str = "") -
     except BadInputError as exc:
         raise ConfigError(f"{p}: {exc}") from None
     env, stats = data.get("environment", {}), data.get("partition_stats", {})
+    trace = data.get("trace", {})
     return StoredRun(cfg, str(data.get("run_id") or default_run_id), config_digest(options),
-                     env if isinstance(env, Mapping) else {}, stats if isinstance(stats, Mapping) else {})
+                     env if isinstance(env, Mapping) else {}, stats if isinstance(stats, Mapping) else {},
+                     trace if isinstance(trace, Mapping) else {})
 
 
 #: Temporaries a killed run of an older version may have left (before every write went through atomic.py).

@@ -1,13 +1,19 @@
-"""The trace schema: one record per client per round, one per round for the server.
+"""The trace schema: one record per client per round, one per round, and the run's constants.
 
 This is the contract between the training engines (in-process and Flower), the measurement
-backends, the device models and the reports. It is versioned: a reader refuses any other
-``schema_version``. ``trace.schema.json`` beside this file is the same contract as JSON Schema
-(tests check that records written here validate against it).
+backends, the device models and the reports. The dataclasses below are its one definition:
+their annotations (with :class:`~.typespec.Range` bounds, ``Literal`` enumerations and
+``TypedDict`` objects) generate ``trace.schema.json`` (``python -m zerofl_profiler.traces.schema_file``),
+the fast decoder's types and the fallback validator (:mod:`.typespec`).
+
+Version 2 keeps in each record only what varies per client-round. What is the same for every
+record of a run -- engine, upload kind, encoding, model, why each energy backend was skipped, the
+accelerator, the precision in force -- is written once, as the ``[trace]`` table of config.toml
+(:class:`TraceInfo`). Version-1 traces still load: the reader upgrades them (:mod:`.upgrade`).
 
 Files in a run directory::
 
-    RUN_DIR/config.toml     full resolved configuration + environment fingerprint
+    RUN_DIR/config.toml     full resolved configuration, environment fingerprint, [trace] table
     RUN_DIR/trace.jsonl     ClientRoundRecord, one JSON object per line, appended and flushed
     RUN_DIR/rounds.jsonl    RoundRecord, one per finished round
     RUN_DIR/layers.json     per-layer dense FLOP/byte counts of one training step (flops --json shape)
@@ -15,25 +21,69 @@ Files in a run directory::
 
 from __future__ import annotations
 
-import math
-import types
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Mapping, TypedDict
 
 from ..errors import TraceFormatError
 from ..vocab import ESTIMATE_SOURCES, FLOP_KEYS, GEMM_PHASES, MEASURED_SOURCES
+from .typespec import Range, check
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions the reader understands (older ones are upgraded on reading).
+READABLE_VERSIONS = (1, 2)
+
+#: Every key of a FLOP block, in column order: vocab.FLOP_KEYS, then ``topk`` (the top-k mask
+#: selection, counted as comparisons: reported apart and NOT in ``total``).
+FLOP_BLOCK_KEYS = FLOP_KEYS + ("topk",)
 
 #: How the energy of a window relates to the client: ``exclusive`` (only this client ran),
 #: ``shared`` (other clients ran concurrently on the same counter, e.g. under Ray).
 ATTRIBUTIONS = ("exclusive", "shared")
 STATUSES = ("ok", "failed")
+#: Where a peak-memory figure came from: the CUDA allocator, the process's peak RSS, or nowhere.
+MEM_SOURCES = ("cuda", "rss", "none")
 
 TRACE_FILE = "trace.jsonl"
 ROUNDS_FILE = "rounds.jsonl"
 CONFIG_FILE = "config.toml"
 LAYERS_FILE = "layers.json"
+#: The config.toml table holding :class:`TraceInfo`.
+TRACE_TABLE = "trace"
+
+Count = Annotated[int, Range(ge=0)]
+Seconds = Annotated[float, Range(ge=0)]
+Joules = Annotated[float, Range(ge=0)]
+Fraction = Annotated[float, Range(ge=0, le=1)]
+EnergySource = Literal["nvml", "rapl", "codecarbon", "none", "estimate"]
+Attribution = Literal["exclusive", "shared"]
+MemSource = Literal["cuda", "rss", "none"]
+Status = Literal["ok", "failed"]
+
+
+class LayerDensity(TypedDict):
+    """Mean measured density of one layer over a round's steps (dense layers: 1.0)."""
+
+    weight: Fraction
+    activation: Fraction
+
+
+class FlopBlock(TypedDict):
+    """FLOPs of a client-round by phase (keys FLOP_BLOCK_KEYS)."""
+
+    forward: Count
+    backward_input: Count
+    backward_weight: Count
+    elementwise: Count
+    optimizer: Count
+    total: Count
+    topk: Count
+
+
+class FlopCounts(TypedDict):
+    """What the steps cost without sparsity (``dense``) and with the measured densities (``sparse``)."""
+
+    dense: FlopBlock
+    sparse: FlopBlock
 
 
 @dataclass(frozen=True)
@@ -43,18 +93,19 @@ class EnergyBlock:
     ``source`` is one of MEASURED_SOURCES (in ``energy``) or ``estimate`` (in ``energy_estimate``).
     ``method`` says how: ``counter`` (hardware energy counter), ``power-sampling`` (integrated
     power readings), ``cpu-time-x-power`` (estimate), ``codecarbon:<mode>``, or ``none``.
-    ``skipped`` maps each backend that was not used to the reason.
-    ``total_j`` is None when nothing was measured -- never 0 J for "unknown".
+    ``skipped`` maps each backend that was not used to the reason; a version-2 trace line leaves
+    it out where it equals the run's ``[trace] energy_skipped`` (measured block) or is empty
+    (estimate block), and the reader restores it. ``total_j`` is None when nothing was measured -- never 0 J for "unknown".
     """
 
-    source: str = "none"
+    source: EnergySource = "none"
     method: str = "none"
-    total_j: float | None = None
+    total_j: Joules | None = None
     domains_j: dict[str, float] = field(default_factory=dict)
-    duration_s: float | None = None
+    duration_s: Seconds | None = None
     skipped: dict[str, str] = field(default_factory=dict)
-    attribution: str = "exclusive"
-    emissions_g: float | None = None
+    attribution: Attribution = "exclusive"
+    emissions_g: Annotated[float, Range(ge=0)] | None = None
     flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,12 +116,13 @@ class EnergyBlock:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EnergyBlock":
-        """Build from a JSON dict, rejecting unknown keys."""
-        _no_unknown_keys(cls, d, "energy")
+        """Build from a JSON dict, rejecting unknown keys and values of the wrong type."""
+        return cls._from_checked(check(dict(d) if isinstance(d, Mapping) else d, cls, "energy"))
+
+    @classmethod
+    def _from_checked(cls, d: Mapping[str, Any]) -> "EnergyBlock":
         kw = dict(d)
         kw["flags"] = tuple(kw.get("flags", ()))
-        kw["domains_j"] = {str(k): float(v) for k, v in dict(kw.get("domains_j", {})).items()}
-        kw["skipped"] = {str(k): str(v) for k, v in dict(kw.get("skipped", {})).items()}
         return cls(**kw)
 
     @staticmethod
@@ -80,8 +132,39 @@ class EnergyBlock:
 
 
 def empty_flops() -> dict[str, int]:
-    """A FLOP block with every key present and zero."""
-    return {k: 0 for k in FLOP_KEYS}
+    """A FLOP block with every key present and zero (no step was run)."""
+    return {k: 0 for k in FLOP_BLOCK_KEYS}
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """What is the same for every record of a run: the ``[trace]`` table of config.toml.
+
+    ``energy_skipped`` maps each energy backend the run's meter did not use to the reason.
+    ``accelerator`` names the device training ran on (None: CPU only); ``precision`` the dtype
+    of training arithmetic.
+    """
+
+    engine: str
+    upload: str
+    encoding: str
+    model: str
+    energy_skipped: dict[str, str] = field(default_factory=dict)
+    accelerator: str | None = None
+    precision: str = "float32"
+    schema_version: Literal[2] = SCHEMA_VERSION
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """TOML-ready dict (None values omitted: TOML has no null)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "[trace]") -> "TraceInfo":
+        """Validate and build from the [trace] table."""
+        try:
+            return cls(**check(dict(d) if isinstance(d, Mapping) else d, cls, ""))
+        except TraceFormatError as exc:
+            raise TraceFormatError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -94,35 +177,41 @@ class ClientRoundRecord:
     the mean measured {"weight": dw, "activation": da} over the round's steps (dense layers: 1.0).
     ``bytes_up`` is the size of the encoded upload actually produced; ``bytes_up_dense`` what a
     dense fp32 upload of the same tensors costs; ``bytes_down`` the dense global model.
+    ``accelerator_time_s`` is time measured on the accelerator (None: none measured);
+    ``peak_mem_bytes`` the peak memory of the training window, from ``mem_source``.
+    ``flags`` are short notes on the record (e.g. ``topk-not-recorded`` for an upgraded v1 line);
+    ``extra`` holds any other JSON values (numeric ones become columns on loading).
     """
 
     run_id: str
-    round: int
-    client_id: int
-    samples: int
-    steps: int
-    batch_sizes: list[int]
-    densities: dict[str, dict[str, float]]
-    flops: dict[str, dict[str, int]]
-    bytes_up: int
-    bytes_up_dense: int
-    bytes_down: int
-    wall_time_s: float
-    cpu_time_s: float
+    round: Count
+    client_id: Count
+    samples: Count
+    steps: Count
+    batch_sizes: list[Count]
+    densities: dict[str, LayerDensity]
+    flops: FlopCounts
+    bytes_up: Count
+    bytes_up_dense: Count
+    bytes_down: Count
+    wall_time_s: Seconds
+    cpu_time_s: Seconds
+    accelerator_time_s: Seconds | None = None
+    peak_mem_bytes: Count | None = None
+    mem_source: MemSource = "none"
     energy: EnergyBlock = field(default_factory=EnergyBlock.none)
     energy_estimate: EnergyBlock | None = None
-    status: str = "ok"
+    status: Status = "ok"
     error: str | None = None
     device: str | None = None
-    engine: str = "inprocess"
     train_loss: float | None = None
     lr: float | None = None
-    upload: str | None = None
-    encoding: str | None = None
     timestamp: float | None = None
+    flags: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
-    kind: str = "client_round"
+    schema_version: Literal[2] = SCHEMA_VERSION
+    kind: Literal["client_round"] = "client_round"
+    __wire_required__ = ("schema_version", "kind")
 
     def __post_init__(self) -> None:
         _check_version(self.schema_version)
@@ -130,30 +219,29 @@ class ClientRoundRecord:
             raise TraceFormatError(f"expected kind 'client_round', got {self.kind!r}")
         if self.status not in STATUSES:
             raise TraceFormatError(f"status must be one of {STATUSES}, got {self.status!r}")
+        if self.mem_source not in MEM_SOURCES:
+            raise TraceFormatError(f"mem_source must be one of {MEM_SOURCES}, got {self.mem_source!r}")
+        if (self.peak_mem_bytes is None) != (self.mem_source == "none"):
+            raise TraceFormatError("peak_mem_bytes is null exactly when mem_source is 'none'")
         for key in ("round", "client_id", "samples", "steps", "bytes_up", "bytes_up_dense", "bytes_down"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise TraceFormatError(f"{key} must be a non-negative integer, got {v!r}")
         for key in ("wall_time_s", "cpu_time_s"):
             v = getattr(self, key)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v != v or v in (float("inf"),) or v < 0:
                 raise TraceFormatError(f"{key} must be a non-negative number, got {v!r}")
         for kind in ("dense", "sparse"):
             block = self.flops.get(kind) if isinstance(self.flops, dict) else None
             if not isinstance(block, dict):
                 raise TraceFormatError(f"flops.{kind} missing")
-            missing = [k for k in FLOP_KEYS if k not in block]
+            missing = [k for k in FLOP_BLOCK_KEYS if k not in block]
             if missing:
                 raise TraceFormatError(f"flops.{kind} lacks {', '.join(missing)}")
             for k, v in block.items():
                 if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                     raise TraceFormatError(f"flops.{kind}.{k} must be a non-negative integer, got {v!r}")
-        if self.energy.source not in MEASURED_SOURCES:
-            raise TraceFormatError(
-                f"energy.source must be one of {MEASURED_SOURCES} (estimates go to energy_estimate), "
-                f"got {self.energy.source!r}")
-        if self.energy_estimate is not None and self.energy_estimate.source not in ESTIMATE_SOURCES:
-            raise TraceFormatError(f"energy_estimate.source must be 'estimate', got {self.energy_estimate.source!r}")
+        check_energy_sources(self.energy.source, None if self.energy_estimate is None else self.energy_estimate.source)
         if not isinstance(self.densities, dict):
             raise TraceFormatError("densities must be an object {layer: {weight, activation}}")
 
@@ -163,8 +251,17 @@ class ClientRoundRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ClientRoundRecord":
-        """Validate and build from a JSON dict; unknown keys are an error (they signal drift)."""
-        return _record_from_dict(cls, d, "client-round record")
+        """Validate and build from a version-2 JSON dict; unknown keys are an error (they signal drift)."""
+        return _record_from_dict(cls, d)
+
+
+def check_energy_sources(measured: str, estimate: str | None) -> None:
+    """An estimate never fills the measured block, and the estimate block holds only estimates."""
+    if measured not in MEASURED_SOURCES:
+        raise TraceFormatError(
+            f"energy.source must be one of {MEASURED_SOURCES} (estimates go to energy_estimate), got {measured!r}")
+    if estimate is not None and estimate not in ESTIMATE_SOURCES:
+        raise TraceFormatError(f"energy_estimate.source must be 'estimate', got {estimate!r}")
 
 
 @dataclass(frozen=True)
@@ -175,27 +272,27 @@ class RoundRecord:
     """
 
     run_id: str
-    round: int
-    sampled_clients: list[int]
-    completed_clients: list[int]
-    failed_clients: list[int]
-    aggregation_time_s: float
-    round_wall_time_s: float
-    test_accuracy: float | None  # headline: the sparse model's if evaluated sparse, else the dense one's
+    round: Count
+    sampled_clients: list[Count]
+    completed_clients: list[Count]
+    failed_clients: list[Count]
+    aggregation_time_s: Seconds
+    round_wall_time_s: Seconds
+    test_accuracy: Fraction | None  # headline: the sparse model's if evaluated sparse, else the dense one's
     test_loss: float | None
-    # each evaluated model on its own (config eval_mode says which); all None in a round not evaluated
-    test_accuracy_sparse: float | None = None
-    test_loss_sparse: float | None = None
-    test_accuracy_dense: float | None = None
-    test_loss_dense: float | None = None
     lr: float | None = None
+    test_accuracy_sparse: Fraction | None = None  # each evaluated model on its own (--eval-mode); null if not
+    test_loss_sparse: float | None = None
+    test_accuracy_dense: Fraction | None = None
+    test_loss_dense: float | None = None
     energy: EnergyBlock = field(default_factory=EnergyBlock.none)
     energy_estimate: EnergyBlock | None = None
     engine: str = "inprocess"
     timestamp: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
-    kind: str = "round"
+    schema_version: Literal[2] = SCHEMA_VERSION
+    kind: Literal["round"] = "round"
+    __wire_required__ = ("schema_version", "kind")
 
     def __post_init__(self) -> None:
         _check_version(self.schema_version)
@@ -210,8 +307,8 @@ class RoundRecord:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RoundRecord":
-        """Validate and build from a JSON dict; unknown keys are an error."""
-        return _record_from_dict(cls, d, "round record")
+        """Validate and build from a version-2 JSON dict; unknown keys are an error."""
+        return _record_from_dict(cls, d)
 
 
 def _record_to_dict(rec: Any) -> dict[str, Any]:
@@ -219,95 +316,25 @@ def _record_to_dict(rec: Any) -> dict[str, Any]:
     for f in fields(rec):
         if f.name not in d:
             v = getattr(rec, f.name)
-            d[f.name] = v.to_dict() if isinstance(v, EnergyBlock) else v
+            d[f.name] = v.to_dict() if isinstance(v, EnergyBlock) else list(v) if isinstance(v, tuple) else v
     return d
 
 
-def _record_from_dict(cls: Any, d: Mapping[str, Any], what: str) -> Any:
-    _no_unknown_keys(cls, d, what)
-    kw = dict(d)
-    _check_field_types(cls, kw, what)
-    try:
-        for key in ("energy", "energy_estimate"):
-            if kw.get(key) is not None:
-                if not isinstance(kw[key], Mapping):
-                    raise TraceFormatError(f"{what}: {key} must be an object, got {type(kw[key]).__name__}")
-                _check_field_types(EnergyBlock, kw[key], f"{what}: {key}")
-        kw["energy"] = EnergyBlock.from_dict(kw.get("energy") or {"source": "none"})
-        if kw.get("energy_estimate") is not None:
-            kw["energy_estimate"] = EnergyBlock.from_dict(kw["energy_estimate"])
-        return cls(**kw)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, TraceFormatError):
-            raise
-        raise TraceFormatError(_missing_msg(exc, what)) from None
-
-
-def _conforms(value: Any, tp: Any) -> bool:
-    """Whether a JSON value fits a field's annotation (finite numbers only; bool is not a number)."""
-    origin, args = get_origin(tp), get_args(tp)
-    if tp is Any:
-        return True
-    if origin in (Union, types.UnionType):
-        return any(_conforms(value, a) for a in args)
-    if tp is type(None):
-        return value is None
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if tp is str:
-        return isinstance(value, str)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple)) and all(_conforms(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, Mapping) and all(isinstance(k, str) and _conforms(v, args[1])
-                                                   for k, v in value.items())
-    if isinstance(tp, type) and hasattr(tp, "__dataclass_fields__"):
-        return isinstance(value, (tp, Mapping))  # checked field by field where it is built
-    return True
-
-
-def _check_field_types(cls: type, d: Mapping[str, Any], what: str) -> None:
-    """A field of the wrong JSON type is one line naming it, never a crash or a wrong sum later."""
-    hints = get_type_hints(cls)
-    for key, value in d.items():
-        tp = hints.get(key)
-        if tp is not None and not _conforms(value, tp):
-            shown = repr(value)
-            raise TraceFormatError(f"{what}: field {key!r} has the wrong type or value: "
-                                   f"{shown[:60] + '...' if len(shown) > 60 else shown}")
+def _record_from_dict(cls: Any, d: Mapping[str, Any]) -> Any:
+    if isinstance(d, Mapping) and "schema_version" in d:
+        _check_version(d["schema_version"])
+    kw = check(dict(d) if isinstance(d, Mapping) else d, cls, "")
+    kw["energy"] = EnergyBlock._from_checked(kw["energy"]) if "energy" in kw else EnergyBlock.none()
+    if kw.get("energy_estimate") is not None:
+        kw["energy_estimate"] = EnergyBlock._from_checked(kw["energy_estimate"])
+    if "flags" in kw:
+        kw["flags"] = tuple(kw["flags"])
+    return cls(**kw)
 
 
 def _check_version(v: Any) -> None:
     if v != SCHEMA_VERSION:
-        raise TraceFormatError(
-            f"trace schema version {v!r} is not supported (this zerofl-profiler reads version {SCHEMA_VERSION})")
-
-
-_KNOWN_FIELDS: dict[type, frozenset[str]] = {}
-
-
-def _no_unknown_keys(cls: type, d: Mapping[str, Any], what: str) -> None:
-    if not isinstance(d, Mapping):
-        raise TraceFormatError(f"{what} must be a JSON object, got {type(d).__name__}")
-    if "schema_version" in d:
-        _check_version(d["schema_version"])
-    known = _KNOWN_FIELDS.get(cls)
-    if known is None:
-        known = _KNOWN_FIELDS[cls] = frozenset(f.name for f in fields(cls))
-    if known.issuperset(d):
-        return
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise TraceFormatError(f"{what} has unknown field(s): {', '.join(unknown)}")
-
-
-def _missing_msg(exc: TypeError, what: str) -> str:
-    text = str(exc)
-    if "missing" in text and "argument" in text:
-        names = text.split(":", 1)[-1].strip().replace("'", "")
-        return f"{what} lacks required field(s): {names}"
-    return f"{what}: {text}"
+        if v in READABLE_VERSIONS:
+            raise TraceFormatError(f"a version-{v} record where version {SCHEMA_VERSION} is expected")
+        raise TraceFormatError(f"trace schema version {v!r} is not supported (this zerofl-profiler reads versions "
+                               f"{', '.join(map(str, READABLE_VERSIONS))})")

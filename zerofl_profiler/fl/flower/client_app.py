@@ -101,7 +101,7 @@ def handle_train(msg: Message, context: Context, train_fn: TrainFn | None = None
             with host_activity() as activity:
                 result = train_fn(global_state, data, cfg, rnd, cid, _meter(cfg),
                                   lr=cfg.lr_for_round(rnd), run_id=str(conf.get(P.RUN_ID, "")))
-        rec = replace(result.record, engine="flower")
+        rec = result.record  # the run's [trace] table says engine = "flower"
         if rec.energy.source != "none":
             shared = conf.get(P.ATTRIBUTION) == "shared" or activity.shared is True
             flags = rec.energy.flags + ((activity.reason,) if activity.shared is None and activity.reason else ())

@@ -161,8 +161,7 @@ class ZeroFLFedAvg(FedAvg):
             run_id=self.ctx.run_id, round=st.round, client_id=int(cid), samples=len(self.ctx.clients[cid]),
             steps=0, batch_sizes=[], densities={}, flops={"dense": empty_flops(), "sparse": empty_flops()},
             bytes_up=0, bytes_up_dense=dense, bytes_down=dense if downloaded else 0, wall_time_s=0.0,
-            cpu_time_s=0.0, status="failed", error=error, engine="flower", lr=cfg.lr_for_round(st.round),
-            upload=cfg.upload, encoding=cfg.encoding, timestamp=time.time())
+            cpu_time_s=0.0, status="failed", error=error, lr=cfg.lr_for_round(st.round), timestamp=time.time())
         return ClientResult(None, rec, None)
 
 

@@ -1,0 +1,173 @@
+"""The columnar loader: both decoders give the same columns, which match an independent plain-json read."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tracegen
+
+from zerofl_profiler.errors import TraceFormatError
+from zerofl_profiler.traces import FLOP_BLOCK_KEYS, ClientColumns, load_columns, load_run
+from zerofl_profiler.traces import columns as columns_mod
+from zerofl_profiler.traces import decoders
+
+
+@pytest.fixture(scope="module")
+def run10k(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    run = tmp_path_factory.mktemp("cols") / "run"
+    recs = tracegen.write_run(run, 10_000)
+    return run, recs
+
+
+def _same(a: ClientColumns, b: ClientColumns) -> None:
+    assert a.layers == b.layers
+    for name, x in vars(a).items():
+        y = getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype.kind == y.dtype.kind, name
+            if x.dtype.kind == "f":
+                np.testing.assert_array_equal(x, y, err_msg=name)  # NaN == NaN here
+            else:
+                assert (x == y).all(), name
+    assert a.extra.keys() == b.extra.keys()
+    for k in a.extra:
+        np.testing.assert_array_equal(a.extra[k], b.extra[k])
+
+
+@pytest.mark.slow
+def test_msgspec_and_stdlib_give_identical_columns(run10k) -> None:
+    run, _ = run10k
+    _same(load_columns(run / "trace.jsonl", decoder="msgspec"), load_columns(run / "trace.jsonl", decoder="json"))
+
+
+@pytest.mark.slow
+def test_auto_falls_back_to_stdlib_without_msgspec(run10k, monkeypatch: pytest.MonkeyPatch) -> None:
+    run, _ = run10k
+    fast = load_columns(run / "trace.jsonl", decoder="msgspec")
+    monkeypatch.setattr(decoders, "have_msgspec", lambda: False)
+    assert decoders.resolve("auto") == "json"
+    _same(load_columns(run / "trace.jsonl"), fast)
+
+
+def test_columns_match_a_plain_json_read(run10k) -> None:
+    """Every column against values read with json.loads and no zerofl_profiler code."""
+    run, _ = run10k
+    raw = [json.loads(x) for x in (run / "trace.jsonl").read_text().splitlines()]
+    c = load_run(run).columns
+    assert len(c) == len(raw) == 10_000
+    assert c.round.tolist() == [r["round"] for r in raw]
+    assert c.client_id.tolist() == [r["client_id"] for r in raw]
+    assert c.status.tolist() == [r["status"] for r in raw]
+    assert c.bytes_up.sum() == sum(r["bytes_up"] for r in raw)
+    for j, key in enumerate(FLOP_BLOCK_KEYS):
+        assert c.flops_sparse[:, j].tolist() == [r["flops"]["sparse"][key] for r in raw]
+        assert c.flops_dense[:, j].tolist() == [r["flops"]["dense"][key] for r in raw]
+    assert c.layers == tracegen.LAYERS
+    for i in (0, 1, 17, 9_999):
+        d = raw[i]["densities"]
+        want_w = [d[n]["weight"] for n in tracegen.LAYERS] if d else [math.nan] * 4
+        np.testing.assert_array_equal(c.density_weight[i], want_w)
+    nulls = [r.get("peak_mem_bytes") is None for r in raw]
+    assert np.isnan(c.peak_mem_bytes).tolist() == nulls
+    assert np.nansum(c.energy_total_j) == pytest.approx(sum(r["energy"].get("total_j") or 0.0 for r in raw))
+    est = [r["energy_estimate"]["total_j"] if r.get("energy_estimate") else math.nan for r in raw]
+    np.testing.assert_array_equal(c.energy_estimate_total_j, est)
+    assert c.flags.tolist() == [";".join(r.get("flags", [])) for r in raw]
+    assert np.nansum(c.extra["encode_time_s"]) == pytest.approx(
+        sum(r["extra"].get("encode_time_s", 0.0) for r in raw))
+
+
+def test_records_and_columns_agree(run10k) -> None:
+    run, recs = run10k
+    data = load_run(run)
+    assert data.clients == recs  # skip reasons merged back from [trace]
+    assert data.columns.wall_time_s.tolist() == [r.wall_time_s for r in recs]
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
+def test_small_blocks_blank_lines_and_a_bad_line_far_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        decoder: str) -> None:
+    """Blocks smaller than a line, blank lines and block boundaries keep line numbers right."""
+    run = tmp_path / "run"
+    tracegen.write_run(run, 50)
+    lines = (run / "trace.jsonl").read_text().splitlines()
+    bad = json.loads(lines[40])
+    bad["round"] = "3"
+    body = lines[:10] + [""] + lines[10:40] + ["  "] + [json.dumps(bad)] + lines[41:]
+    (run / "trace.jsonl").write_text("\n".join(body) + "\n")
+    monkeypatch.setattr(columns_mod, "BLOCK_BYTES", 700)
+    with pytest.raises(TraceFormatError) as exc:
+        load_columns(run / "trace.jsonl", decoder=decoder)
+    assert str(exc.value) == f"{run / 'trace.jsonl'}:43: round must be an integer, got '3'"
+    body[42] = lines[40]
+    (run / "trace.jsonl").write_text("\n".join(body) + "\n")
+    c = load_columns(run / "trace.jsonl", decoder=decoder)
+    assert c.line.tolist() == list(range(1, 11)) + list(range(12, 42)) + list(range(43, 53))
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
+def test_layers_that_change_are_named(tmp_path: Path, decoder: str) -> None:
+    run = tmp_path / "run"
+    tracegen.write_run(run, 30)
+    lines = (run / "trace.jsonl").read_text().splitlines()
+    objs = [json.loads(x) for x in lines]
+    i = next(k for k, o in enumerate(objs) if o["densities"] and k > 5)
+    objs[i]["densities"]["extra_layer"] = {"weight": 1.0, "activation": 1.0}
+    (run / "trace.jsonl").write_text("".join(json.dumps(o) + "\n" for o in objs))
+    first = next(k for k, o in enumerate(objs) if o["densities"]) + 1
+    with pytest.raises(TraceFormatError, match=rf"trace.jsonl:{i + 1}: densities: layers differ from line {first}"):
+        load_columns(run / "trace.jsonl", decoder=decoder)
+
+
+def test_estimate_reads_the_columns_it_is_given(run10k) -> None:
+    """The costing's RecordColumns are views of the loader's arrays (no second conversion)."""
+    from zerofl_profiler.analysis.estimate import records_from_columns
+
+    run, _ = run10k
+    c = load_run(run).columns
+    rc = records_from_columns(c)
+    assert np.shares_memory(rc.fd, c.flops_dense) and rc.rounds is c.round and rc.bytes_up is c.bytes_up
+
+
+def test_costing_phases_are_the_first_flop_columns() -> None:
+    """records_from_columns slices flops_* [:, :5]: that must be the costing's phase order."""
+    from zerofl_profiler.hardware_models.cost import PHASES
+
+    assert tuple(FLOP_BLOCK_KEYS[: len(PHASES)]) == tuple(PHASES)
+
+
+def test_fields_builds_only_what_is_asked_and_still_validates(tmp_path: Path) -> None:
+    from zerofl_profiler.analysis.estimate import RECORD_FIELDS
+
+    run = tmp_path / "run"
+    tracegen.write_run(run, 40)
+    c = load_columns(run / "trace.jsonl", fields=RECORD_FIELDS)
+    assert c.flops_sparse is not None and c.density_weight is None and c.energy_total_j is None and not c.extra
+    full = load_columns(run / "trace.jsonl")
+    assert (c.bytes_up == full.bytes_up).all() and (c.flops_dense == full.flops_dense).all()
+    lines = (run / "trace.jsonl").read_text().splitlines()
+    bad = json.loads(lines[7])
+    bad["energy"]["total_j"] = -1.0  # a field the costing does not read
+    lines[7] = json.dumps(bad)
+    (run / "trace.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TraceFormatError, match=r"trace.jsonl:8: energy.total_j must be >= 0"):
+        load_columns(run / "trace.jsonl", fields=RECORD_FIELDS)
+    with pytest.raises(ValueError, match="not a trace column: nope"):
+        load_columns(run / "trace.jsonl", fields=["nope"])
+
+
+def test_batch_sizes_as_triplets(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    recs = tracegen.write_run(run, 60)
+    c = load_run(run).columns
+    want = [(i, b, r.batch_sizes.count(b)) for i, r in enumerate(recs) for b in sorted(set(r.batch_sizes))]
+    assert list(zip(c.batch_record.tolist(), c.batch_size.tolist(), c.batch_count.tolist())) == want
+    ok = c.select(c.ok)
+    rows = [i for i, r in enumerate(recs) if r.status == "ok"]
+    want_ok = [(rows.index(i), b, n) for i, b, n in want if i in rows]
+    assert list(zip(ok.batch_record.tolist(), ok.batch_size.tolist(), ok.batch_count.tolist())) == want_ok
+    assert load_columns(run / "trace.jsonl", fields=["steps"]).batch_record is None

@@ -1,0 +1,538 @@
+"""trace.jsonl straight to numpy columns: one array per field, per-layer densities as 2-D arrays.
+
+A 10^6-line trace is read in blocks; each block is decoded and validated in one call (msgspec,
+typed by the schema dataclasses) or line by line (standard library + :func:`.typespec.check`),
+then turned into column chunks, so no per-record Python object outlives its block. A bad line is
+named (``trace.jsonl:LINE: field: problem``) exactly as the record reader names it: when msgspec
+rejects a block, that block is re-checked line by line to find and word the first bad line.
+
+Nulls in numeric columns are NaN (``train_loss``, ``energy_total_j``, ``peak_mem_bytes``, ...);
+string columns are object arrays sharing one str per distinct value (None where the field is
+null; "" for ``energy_estimate_*`` of a record without an estimate). Records are
+kept in file order; ``line`` holds each one's line number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+
+from ..errors import BadInputError, TraceFormatError
+from . import decoders
+from .schema import (
+    FLOP_BLOCK_KEYS,
+    ClientRoundRecord,
+    check_energy_sources,
+)
+from .typespec import check
+
+#: Bytes read per block (a block ends at a line end; a longer line is read whole).
+BLOCK_BYTES = 4 << 20
+#: Columns always built, whatever ``fields`` asks for: the checks that span records need them.
+CHECKED_FIELDS = frozenset({"line", "round", "client_id", "status", "mem_source", "peak_mem_bytes", "energy_source",
+                            "energy_estimate_source"})
+NAN = math.nan
+
+
+@dataclass(frozen=True)
+class ClientColumns:
+    """Every client-round record of a trace as columns (row i = the i-th record in the file).
+
+    ``flops_dense`` / ``flops_sparse`` are (N, 7) int64 with columns FLOP_BLOCK_KEYS;
+    ``density_weight`` / ``density_activation`` are (N, L) with columns ``layers`` (NaN rows for
+    records without densities, e.g. a client that failed before its first step). A column left out
+    by ``load_columns(fields=...)`` is None (every record is still fully validated). ``extra`` maps each
+    key of the records' ``extra`` objects that holds numbers to a float column (NaN where a record
+    lacks it or holds something else). ``batch_sizes`` is kept as (record row, batch size, count)
+    triplets, one per distinct size a record ran, in ``batch_record`` / ``batch_size`` /
+    ``batch_count`` (K,), sorted by row then size.
+    """
+
+    line: np.ndarray
+    run_id: np.ndarray
+    round: np.ndarray
+    client_id: np.ndarray
+    status: np.ndarray
+    error: np.ndarray
+    device: np.ndarray
+    samples: np.ndarray
+    steps: np.ndarray
+    bytes_up: np.ndarray
+    bytes_up_dense: np.ndarray
+    bytes_down: np.ndarray
+    wall_time_s: np.ndarray
+    cpu_time_s: np.ndarray
+    accelerator_time_s: np.ndarray
+    peak_mem_bytes: np.ndarray
+    mem_source: np.ndarray
+    train_loss: np.ndarray
+    lr: np.ndarray
+    timestamp: np.ndarray
+    flags: np.ndarray
+    flops_dense: np.ndarray
+    flops_sparse: np.ndarray
+    density_weight: np.ndarray
+    density_activation: np.ndarray
+    energy_source: np.ndarray
+    energy_method: np.ndarray
+    energy_total_j: np.ndarray
+    energy_duration_s: np.ndarray
+    energy_attribution: np.ndarray
+    energy_estimate_source: np.ndarray
+    energy_estimate_method: np.ndarray
+    energy_estimate_total_j: np.ndarray
+    layers: tuple[str, ...]
+    extra: Mapping[str, np.ndarray]
+    batch_record: np.ndarray | None = None
+    batch_size: np.ndarray | None = None
+    batch_count: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def select(self, mask: np.ndarray) -> "ClientColumns":
+        """The rows where ``mask`` is true (boolean array) or the given row indices (no copy when all are kept)."""
+        if mask.dtype == bool and len(mask) == len(self) and mask.all():
+            return self
+        kw: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            per_row = isinstance(v, np.ndarray) and not f.name.startswith("batch_")
+            kw[f.name] = v[mask] if per_row else v
+        kw["extra"] = {k: v[mask] for k, v in self.extra.items()}
+        if self.batch_record is not None:
+            rows = np.flatnonzero(mask) if mask.dtype == bool else np.asarray(mask)
+            new_row = np.full(len(self), -1, dtype=np.int64)
+            new_row[rows] = np.arange(len(rows))
+            keep = new_row[self.batch_record] >= 0
+            kw["batch_record"] = new_row[self.batch_record[keep]]
+            kw["batch_size"], kw["batch_count"] = self.batch_size[keep], self.batch_count[keep]
+        return ClientColumns(**kw)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of successful client-rounds."""
+        return self.status == "ok"
+
+    def flop_column(self, kind: str, key: str) -> np.ndarray:
+        """One FLOP column, e.g. ``flop_column("sparse", "forward")``."""
+        block = self.flops_dense if kind == "dense" else self.flops_sparse
+        return block[:, FLOP_BLOCK_KEYS.index(key)]
+
+
+_COLUMN_FIELDS = fields(ClientColumns)
+
+
+# ----------------------------------------------------------------------------------------------
+# turning validated objects (msgspec Structs or typespec.Obj) into column chunks
+
+_INT_FIELDS = ("round", "client_id", "samples", "steps", "bytes_up", "bytes_up_dense", "bytes_down")
+_FLOAT_FIELDS = ("wall_time_s", "cpu_time_s")
+_NULLABLE_FLOAT_FIELDS = ("accelerator_time_s", "peak_mem_bytes", "train_loss", "lr", "timestamp")
+_STR_FIELDS = ("status", "mem_source")
+_OBJ_FIELDS = ("run_id", "error", "device")
+_FLOP_GET = attrgetter(*FLOP_BLOCK_KEYS)
+
+
+def _floats(values: Iterable[Any], n: int) -> np.ndarray:
+    """Float column with None as NaN."""
+    vals = list(values)
+    if None not in vals:
+        return np.array(vals, dtype=np.float64).reshape(n)
+    return np.fromiter((NAN if v is None else v for v in vals), dtype=np.float64, count=n)
+
+
+def _strs(values: Iterable[Any], n: int, cache: dict[Any, Any]) -> np.ndarray:
+    """Object column of strings (or None), equal strings shared: 8 bytes a row, not one str per row."""
+    out = np.empty(n, dtype=object)
+    out[:] = [cache.setdefault(v, v) for v in values]
+    return out
+
+
+def _chunk(objs: list[Any], lines: np.ndarray, cache: dict[Any, Any] | None = None,
+           want: frozenset[str] | None = None) -> dict[str, Any]:
+    """Column chunk of one block's validated records (``cache``: the strings seen so far; ``want``: columns)."""
+    n = len(objs)
+    cache = {} if cache is None else cache
+
+    def wanted(name: str) -> bool:
+        return want is None or name in want
+
+    c: dict[str, Any] = {"line": lines}
+    for name in _INT_FIELDS:
+        if wanted(name):
+            c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.int64, count=n)
+    for name in _FLOAT_FIELDS:
+        if wanted(name):
+            c[name] = np.fromiter(map(attrgetter(name), objs), dtype=np.float64, count=n)
+    for name in _NULLABLE_FLOAT_FIELDS:
+        if wanted(name):
+            c[name] = _floats(map(attrgetter(name), objs), n)
+    for name in _STR_FIELDS + _OBJ_FIELDS:
+        if wanted(name):
+            c[name] = _strs(map(attrgetter(name), objs), n, cache)
+    if wanted("flags"):
+        c["flags"] = _strs((";".join(f) if f else "" for f in map(attrgetter("flags"), objs)), n, cache)
+    k = len(FLOP_BLOCK_KEYS)
+    for kind in ("dense", "sparse"):
+        if wanted(f"flops_{kind}"):
+            get = attrgetter(f"flops.{kind}")
+            c[f"flops_{kind}"] = np.array([_FLOP_GET(get(o)) for o in objs], dtype=np.int64).reshape(n, k)
+    energy = [o.energy for o in objs]
+    c["energy_source"] = _strs((e.source for e in energy), n, cache)
+    if wanted("energy_method"):
+        c["energy_method"] = _strs((e.method for e in energy), n, cache)
+    if wanted("energy_total_j"):
+        c["energy_total_j"] = _floats((e.total_j for e in energy), n)
+    if wanted("energy_duration_s"):
+        c["energy_duration_s"] = _floats((e.duration_s for e in energy), n)
+    if wanted("energy_attribution"):
+        c["energy_attribution"] = _strs((e.attribution for e in energy), n, cache)
+    est = [o.energy_estimate for o in objs]
+    c["energy_estimate_source"] = _strs(("" if e is None else e.source for e in est), n, cache)
+    if wanted("energy_estimate_method"):
+        c["energy_estimate_method"] = _strs(("" if e is None else e.method for e in est), n, cache)
+    if wanted("energy_estimate_total_j"):
+        c["energy_estimate_total_j"] = _floats((None if e is None else e.total_j for e in est), n)
+    return c
+
+
+class _Layers:
+    """The density layer order of a trace: that of its first record with densities."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.names: tuple[str, ...] | None = None
+        self.first_line = 0
+
+    def columns(self, objs: list[Any], lines: np.ndarray,
+                values: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
+        """(weight, activation) of one block, (n, L); NaN rows for records without densities.
+
+        With ``values`` false only the layer names are checked (and None returned).
+        """
+        dens = [o.densities for o in objs]
+        n = len(dens)
+        if self.names is None:
+            i = next((i for i, d in enumerate(dens) if d), None)
+            if i is None:
+                return (np.full((n, 0), NAN), np.full((n, 0), NAN)) if values else None
+            self.names, self.first_line = tuple(dens[i]), int(lines[i])
+        names = list(self.names)
+        width = len(names)
+        full = [list(d) == names for d in dens]
+        if all(full) and not values:
+            return None
+        if all(full):
+            vals = [v for d in dens for v in d.values()]
+            w = np.fromiter(map(_WEIGHT, vals), dtype=np.float64, count=n * width).reshape(n, width)
+            a = np.fromiter(map(_ACTIVATION, vals), dtype=np.float64, count=n * width).reshape(n, width)
+            return w, a
+        w, a = np.full((n, width), NAN), np.full((n, width), NAN)
+        for i, (d, ok) in enumerate(zip(dens, full)):
+            if ok:
+                vals = list(d.values())
+                w[i] = list(map(_WEIGHT, vals))
+                a[i] = list(map(_ACTIVATION, vals))
+            elif d:
+                raise TraceFormatError(f"{self.path}:{int(lines[i])}: densities: layers differ from line "
+                                       f"{self.first_line} ({', '.join(d)} vs {', '.join(names)})")
+        return (w, a) if values else None
+
+
+_WEIGHT = attrgetter("weight")
+_ACTIVATION = attrgetter("activation")
+
+
+def _extra_columns(objs: list[Any]) -> dict[str, np.ndarray]:
+    """The numeric values of the records' extra objects, one float column per key (NaN where absent)."""
+    extras = [o.extra for o in objs]
+    n = len(extras)
+    first = extras[0] if extras else {}
+    keys = list(first)
+    if keys and all(list(e) == keys for e in extras):
+        out = {}
+        for k in keys:
+            vals = [e[k] for e in extras]
+            if all(_is_number(v) for v in vals):
+                out[k] = np.array(vals, dtype=np.float64)
+            else:
+                out[k] = np.array([v if _is_number(v) else NAN for v in vals], dtype=np.float64)
+        return out
+    cols: dict[str, np.ndarray] = {}
+    for i, e in enumerate(extras):
+        for k, v in e.items():
+            if _is_number(v):
+                if k not in cols:
+                    cols[k] = np.full(n, NAN)
+                cols[k][i] = v
+    return cols
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _batch_triplets(objs: list[Any], first_row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(record row, batch size, count) of each distinct batch size each record ran."""
+    from itertools import chain
+
+    batches = [o.batch_sizes for o in objs]
+    lengths = np.fromiter(map(len, batches), dtype=np.int64, count=len(batches))
+    size = np.fromiter(chain.from_iterable(batches), dtype=np.int64, count=int(lengths.sum()))
+    if not len(size):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rec = np.repeat(np.arange(len(batches), dtype=np.int64), lengths)
+    width = int(size.max()) + 1
+    keys, counts = np.unique(rec * width + size, return_counts=True)
+    return keys // width + first_row, keys % width, counts.astype(np.int64)
+
+
+def _missing(dtype: np.dtype) -> Any:
+    """The null of a column: NaN for floats, None for strings (integer columns are never missing)."""
+    if dtype.kind == "f":
+        return NAN
+    if dtype.kind == "O":
+        return None
+    raise ValueError(f"an integer column cannot be missing (dtype {dtype})")
+
+
+class _Buffers:
+    """Column arrays filled block by block in place: no per-block arrays kept, no final concatenation."""
+
+    def __init__(self, capacity: int) -> None:
+        self.cap = max(int(capacity), 1)
+        self.n = 0
+        self.cols: dict[str, np.ndarray] = {}
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, int(self.cap * 1.5) + 1)
+        for k, v in self.cols.items():
+            new = np.empty((cap,) + v.shape[1:], dtype=v.dtype)
+            new[: self.n] = v[: self.n]
+            self.cols[k] = new
+        self.cap = cap
+
+    def add(self, chunk: Mapping[str, np.ndarray]) -> None:
+        """Append one block's columns (a column it lacks gets nulls for its rows)."""
+        n = len(chunk["line"])
+        end = self.n + n
+        if end > self.cap:
+            self._grow(end)
+        for k, arr in chunk.items():
+            buf = self.cols.get(k)
+            if buf is None:
+                buf = self.cols[k] = np.empty((self.cap,) + arr.shape[1:], dtype=arr.dtype)
+                if self.n:
+                    buf[: self.n] = _missing(arr.dtype)
+            buf[self.n:end] = arr
+        for k, buf in self.cols.items():
+            if k not in chunk and n:
+                buf[self.n:end] = _missing(buf.dtype)
+        self.n = end
+
+    def get(self, name: str) -> np.ndarray | None:
+        """The filled rows of a column (None: never built)."""
+        v = self.cols.get(name)
+        return None if v is None else v[: self.n]
+
+
+def _assemble(bufs: _Buffers, path: Path, layers: _Layers,
+              batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None) -> ClientColumns:
+    kw: dict[str, Any] = {f.name: bufs.get(f.name) for f in fields(ClientColumns)
+                          if f.name not in ("layers", "extra") and not f.name.startswith("batch_")}
+    for key in ("density_weight", "density_activation"):
+        if kw[key] is None and layers.names is None and "flops_dense" in bufs.cols:
+            kw[key] = np.full((bufs.n, 0), NAN)  # asked for, but no record has densities
+    if layers.names is None and kw["density_weight"] is None and bufs.n == 0:
+        kw["density_weight"] = kw["density_activation"] = np.full((0, 0), NAN)
+    kw["extra"] = {k[len(EXTRA_PREFIX):]: bufs.get(k) for k in bufs.cols if k.startswith(EXTRA_PREFIX)}
+    kw["layers"] = layers.names or ()
+    if batches is not None:
+        parts = list(zip(*batches)) if batches else [(), (), ()]
+        kw["batch_record"], kw["batch_size"], kw["batch_count"] = (
+            np.concatenate(p) if p else np.zeros(0, np.int64) for p in parts)
+    cols = ClientColumns(**kw)
+    _check_columns(cols, path)
+    return cols
+
+
+EXTRA_PREFIX = "extra."
+
+
+# ----------------------------------------------------------------------------------------------
+# checks that span fields or records (the same for both decoders)
+
+
+def _check_columns(c: ClientColumns, path: Path) -> None:
+    """Energy sources in the right block, memory source vs value, no (round, client) twice."""
+    bad = ~np.isin(c.energy_source, ("nvml", "rapl", "codecarbon", "none")) | ~np.isin(
+        c.energy_estimate_source, ("", "estimate"))
+    if bad.any():
+        i = int(np.argmax(bad))
+        try:
+            check_energy_sources(str(c.energy_source[i]), str(c.energy_estimate_source[i]) or None)
+        except TraceFormatError as exc:
+            raise TraceFormatError(f"{path}:{int(c.line[i])}: {exc}") from None
+    bad = np.isnan(c.peak_mem_bytes) != (c.mem_source == "none")
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise TraceFormatError(f"{path}:{int(c.line[i])}: peak_mem_bytes is null exactly when mem_source is 'none'")
+    check_unique_keys(c.round, c.client_id, c.line, path)
+
+
+def check_unique_keys(rounds: np.ndarray, clients: np.ndarray, lines: np.ndarray, path: Path | str) -> None:
+    """One record per (round, client): a repeat is a TraceFormatError naming both lines."""
+    if len(rounds) < 2:
+        return
+    order = np.lexsort((lines, clients, rounds))
+    r, k = rounds[order], clients[order]
+    dup = (r[1:] == r[:-1]) & (k[1:] == k[:-1])
+    if not dup.any():
+        return
+    # the repeat that appears earliest in the file
+    second = order[1:][dup]
+    j = int(second[np.argmin(lines[second])])
+    first = order[:-1][dup][np.argmin(lines[second])]
+    raise TraceFormatError(f"{path}:{int(lines[j])}: duplicate record for round {int(rounds[j])}, client "
+                           f"{int(clients[j])} (first at line {int(lines[first])})")
+
+
+# ----------------------------------------------------------------------------------------------
+# reading
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(first line number, number of lines, bytes) of consecutive whole-line blocks."""
+    lineno = 1
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            data = fh.read(BLOCK_BYTES)
+            if not data:
+                break
+            buf = rest + data
+            cut = buf.rfind(b"\n") + 1
+            if cut == 0:
+                rest = buf
+                continue
+            block, rest = buf[:cut], buf[cut:]
+            n_lines = block.count(b"\n")
+            yield lineno, n_lines, block
+            lineno += n_lines
+    if rest:
+        yield lineno, 1, rest
+
+
+def _line_numbers(block: bytes, first: int, n_lines: int, n_objs: int) -> np.ndarray:
+    """Line numbers of the non-blank lines of a block (msgspec skips blank lines)."""
+    if n_objs == n_lines:
+        return np.arange(first, first + n_lines, dtype=np.int64)
+    lines = block.split(b"\n")
+    return np.array([first + i for i, ln in enumerate(lines) if ln.strip()], dtype=np.int64)
+
+
+def _slow_block(block: bytes, first: int, path: Path, convert: Callable[[dict[str, Any]], dict[str, Any]] | None
+                ) -> tuple[list[Any], np.ndarray]:
+    """Standard-library decoding and typespec checking, line by line; the first bad line is named."""
+    objs: list[Any] = []
+    lines: list[int] = []
+    for i, raw in enumerate(block.split(b"\n")):
+        if not raw.strip():
+            continue
+        lineno = first + i
+        objs.append(check_line(raw, lineno, path, convert))
+        lines.append(lineno)
+    return objs, np.array(lines, dtype=np.int64)
+
+
+def check_line(raw: bytes | str, lineno: int, path: Path | str,
+               convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *, as_obj: bool = True) -> Any:
+    """One trace line decoded and validated as a client-round record (convert: a version upgrader)."""
+    obj = decoders.decode_object(raw, path, lineno)
+    try:
+        if convert is not None:
+            obj = convert(obj)
+        _version_of(obj)
+        return check(obj, ClientRoundRecord, "", as_obj=as_obj)
+    except TraceFormatError as exc:
+        raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
+
+
+def _version_of(obj: Mapping[str, Any]) -> None:
+    from .schema import _check_version
+
+    if "schema_version" not in obj:
+        raise TraceFormatError("record lacks required field(s): schema_version")
+    _check_version(obj["schema_version"])
+
+
+def load_columns(path: str | Path, *, decoder: str = "auto",
+                 convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 fields: Iterable[str] | None = None) -> ClientColumns:
+    """Read and validate trace.jsonl into :class:`ClientColumns`.
+
+    ``convert`` upgrades each decoded line from an older schema version (the standard-library
+    path is then used: old traces are small). ``decoder``: ``auto``, ``msgspec`` or ``json``.
+    ``fields`` names the columns to build (None: all); every record is validated either way.
+    """
+    want = None if fields is None else frozenset(fields) | CHECKED_FIELDS
+    if want is not None:
+        unknown = sorted(want - {f.name for f in _COLUMN_FIELDS} - {"batch_sizes"})
+        if unknown:
+            raise ValueError(f"not a trace column: {', '.join(unknown)}")
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"no such trace file: {p}")
+    name = "json" if convert is not None else decoders.resolve(decoder)
+    fast = decoders.typed_lines_decoder(ClientRoundRecord) if name == "msgspec" else None
+    layers = _Layers(p)
+    cache: dict[Any, Any] = {}
+    bufs: _Buffers | None = None
+    dens_wanted = want is None or "density_weight" in want or "density_activation" in want
+    batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = (
+        [] if want is None or "batch_sizes" in want else None)
+    size = p.stat().st_size
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # blocks create millions of short-lived objects and no cycles
+    try:
+        for first, n_lines, block in _blocks(p):
+            if fast is not None:
+                try:
+                    objs = fast(block)
+                    lines = _line_numbers(block, first, n_lines, len(objs))
+                except Exception:  # msgspec.ValidationError / DecodeError: find and word the bad line
+                    objs, lines = _slow_block(block, first, p, None)
+            else:
+                objs, lines = _slow_block(block, first, p, convert)
+            if bufs is None:  # room for the whole file at this block's bytes per line
+                bufs = _Buffers(size * max(len(objs), 1) // max(len(block), 1) * 21 // 20 + 16)
+            if objs:
+                ch = _chunk(objs, lines, cache, want)
+                dens = layers.columns(objs, lines, values=dens_wanted)
+                if dens is not None and dens[0].shape[1]:
+                    ch["density_weight"], ch["density_activation"] = dens
+                if want is None or "extra" in want:
+                    ch.update({EXTRA_PREFIX + k: v for k, v in _extra_columns(objs).items()})
+                if batches is not None:
+                    batches.append(_batch_triplets(objs, bufs.n))
+                bufs.add(ch)
+                del ch
+            del objs
+    finally:
+        if was_enabled:
+            gc.enable()
+    if bufs is None or bufs.n == 0:
+        bufs = _Buffers(1)
+        bufs.add(_chunk([], np.zeros(0, dtype=np.int64), want=want))
+    return _assemble(bufs, p, layers, batches)
+
+
+__all__ = ["BLOCK_BYTES", "CHECKED_FIELDS", "ClientColumns", "check_line", "check_unique_keys", "load_columns"]
