@@ -71,6 +71,7 @@ def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
     """
     n = len(cols)
     take = [FLOP_BLOCK_KEYS.index(p) for p in PHASES]
+    assert take == list(range(len(PHASES)))  # the phases lead the FLOP block: a view, no copy
     rec = cols.batch_record if cols.batch_record is not None else np.zeros(0, dtype=np.int64)
     size = cols.batch_size if cols.batch_size is not None else np.zeros(0)
     cnt = cols.batch_count if cols.batch_count is not None else np.zeros(0, dtype=np.int64)
@@ -84,14 +85,18 @@ def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
     keep = cnt > 0
     rec, size, cnt = rec[keep], np.asarray(size, dtype=np.float64)[keep], cnt[keep]
     sizes, idx = np.unique(size, return_inverse=True)
-    return ClientRounds(
-        rounds=np.asarray(cols.round, dtype=np.int64), client_ids=np.asarray(cols.client_id, dtype=np.int64),
-        steps=np.asarray(cols.steps, dtype=np.float64),
-        fd=np.asarray(cols.flops_dense[:, take], dtype=np.float64),
-        fs=np.asarray(cols.flops_sparse[:, take], dtype=np.float64),
-        bytes_down=np.asarray(cols.bytes_down, dtype=np.float64), bytes_up=np.asarray(cols.bytes_up, dtype=np.float64),
-        bytes_up_dense=np.asarray(cols.bytes_up_dense, dtype=np.float64),
+    return ClientRounds(  # the trace's own arrays (views): the costing reads the columns without a second copy
+        rounds=cols.round, client_ids=cols.client_id, steps=cols.steps,
+        fd=cols.flops_dense[:, :len(PHASES)], fs=cols.flops_sparse[:, :len(PHASES)],
+        bytes_down=cols.bytes_down, bytes_up=cols.bytes_up, bytes_up_dense=cols.bytes_up_dense,
         batch_sizes=sizes, batch_record=rec, batch_index=idx.reshape(-1), batch_count=cnt)
+
+
+def run_step_profile(run: RunData) -> Any:
+    """The step profile a run is priced from: its layers.json, else its per-phase totals."""
+    cfg = run.config
+    mask_every = cfg.mask_every if cfg is not None else 1
+    return from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
 
 
 def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> RunEstimate:
@@ -102,8 +107,7 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
     if not n_ok:
         raise BadInputError(f"{run.path}: no successful client-round records to cost")
     cfg = run.config
-    mask_every = cfg.mask_every if cfg is not None else 1
-    step = from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
+    step = run_step_profile(run)
     mix_seed = seed if seed is not None else (cfg.seed if cfg is not None else 0)
     cols = records_from_columns(run.columns.select(ok_rows),
                                 step.reference_batch or float(cfg.batch_size if cfg is not None else 1))

@@ -1,7 +1,7 @@
 """Estimated time and energy columns for the export tables: per client-round and per round, per device.
 
 Client-round columns come from the same vectorized pricing as ``estimate`` (one
-:func:`~.estimate.cost_records` call over every successful record); failed records get NaN
+:func:`~zerofl_profiler.hardware_models.pricing.price_client_rounds` call over every successful record); failed records get NaN
 (not costed). Round columns are ``estimate``'s per-round figures (the slowest client's time,
 every client's energy). Column names: ``est.<device>.time_s``, ``est.<device>.energy_j`` and the
 dense baseline ``est.<device>.dense_time_s``, ``est.<device>.dense_energy_j``.
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInputError
-from ..hardware_models.cost import DeviceArrays
-from .estimate import Costing, cost_records, estimate_run, records_from_columns, run_step_profile
+from ..hardware_models.pricing import DeviceArrays, price_client_rounds
+from .estimate import Costing, estimate_run, records_from_columns, run_step_profile
 
 #: (column suffix, RecordCosts attribute / per-round table key)
 MEASURES = (("time_s", "time_s"), ("energy_j", "energy_j"), ("dense_time_s", "dense_time_s"),
@@ -34,10 +34,10 @@ def estimate_tables(run: Any, costing: Costing) -> tuple[dict[str, np.ndarray], 
     ok = cols.ok
     n = len(cols)
     if ok.any():
-        recs = records_from_columns(cols.select(ok))
         step = run_step_profile(run)
-        c = cost_records(step, DeviceArrays.of(costing.devices), recs.fd, recs.fs, recs.steps, recs.bytes_down,
-                         recs.bytes_up, recs.bytes_up_dense, costing.network)
+        cfg = run.config
+        recs = records_from_columns(cols.select(ok), step.reference_batch or float(cfg.batch_size if cfg else 1))
+        c = price_client_rounds(step, recs, DeviceArrays.of(costing.devices), costing.network)
     for i, dev in enumerate(costing.devices):
         for suffix, attr in MEASURES:
             col = np.full(n, np.nan)

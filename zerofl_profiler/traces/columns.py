@@ -425,8 +425,8 @@ def _blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
             n_lines = block.count(b"\n")
             yield lineno, n_lines, block
             lineno += n_lines
-    if rest:
-        yield lineno, 1, rest
+    # ``rest`` is a last line without its newline: a record still being appended (or torn by a kill),
+    # not complete, so not read (the record readers skip it the same way)
 
 
 def _line_numbers(block: bytes, first: int, n_lines: int, n_objs: int) -> np.ndarray:

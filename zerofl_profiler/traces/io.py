@@ -137,19 +137,18 @@ def file_version(path: str | os.PathLike[str]) -> int | None:
 def _read(path: Path, cls: type[R], convert: Callable[[dict[str, Any]], dict[str, Any]] | None,
           run_skipped: Mapping[str, str] | None) -> list[R]:
     out: list[R] = []
-    seen: dict[tuple[int, int], int] = {}
+    seen: dict[tuple[int, ...], int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
             obj = convert(obj) if convert is not None else obj
             rec = cls.from_dict(restore_run_skipped(obj, run_skipped or {}))
         except TraceFormatError as exc:
             raise TraceFormatError(f"{path}:{lineno}: {exc}") from None
-        if isinstance(rec, ClientRoundRecord):
-            key = (rec.round, rec.client_id)
-            if key in seen:
-                raise TraceFormatError(f"{path}:{lineno}: duplicate record for round {rec.round}, client "
-                                       f"{rec.client_id} (first at line {seen[key]})")
-            seen[key] = lineno
+        key = (rec.round, rec.client_id) if isinstance(rec, ClientRoundRecord) else (rec.round,)
+        if key in seen:
+            what = f"round {rec.round}" + (f", client {key[1]}" if len(key) > 1 else "")
+            raise TraceFormatError(f"{path}:{lineno}: duplicate record for {what} (first at line {seen[key]})")
+        seen[key] = lineno
         out.append(rec)
     return out
 
