@@ -128,9 +128,15 @@ def test_time_and_energy_to_target_by_hand(runs):
 
 
 def test_sparsity_falls_back_to_layers_json_then_densities(tmp_path):
-    run = factory.write_run(tmp_path, "cfgless", 0.9)
-    (run / "config.toml").unlink()  # a bare trace: no typed config to read the sparsity from
-    assert summarize_run(load_run(run)).weight_sparsity == 0.9  # from layers.json
+    import shutil
+
+    # a bare version-1 trace (no config.toml) still reads; a version-2 one keeps its run constants
+    # in config.toml, so without it there is nothing typed to read the sparsity from
+    run = tmp_path / "cfgless"
+    shutil.copytree(Path(__file__).parents[1] / "traces" / "fixtures" / "v1_sparse", run)
+    layers = json.loads((run / "layers.json").read_text())
+    (run / "config.toml").unlink()
+    assert summarize_run(load_run(run)).weight_sparsity == pytest.approx(layers["weight_sparsity"])
     (run / "layers.json").unlink()
     dens = [d["weight"] for r in raw.clients(run) for d in r["densities"].values() if d["weight"] < 1]
     assert summarize_run(load_run(run)).weight_sparsity == pytest.approx(1 - sum(dens) / len(dens))

@@ -109,7 +109,7 @@ KILLER = textwrap.dedent("""
     engine.RunContext.record_client = record
     engine.run(RunConfig(**json.loads(sys.argv[2])), sys.argv[1], progress=False)
 """)
-SKIP = {"wall_time_s", "cpu_time_s", "timestamp", "run_id", "energy", "energy_estimate", "extra",
+SKIP = {"wall_time_s", "cpu_time_s", "peak_mem_bytes", "accelerator_time_s", "timestamp", "run_id", "energy", "energy_estimate", "extra",
         "aggregation_time_s", "round_wall_time_s"}
 
 

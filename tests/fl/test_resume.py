@@ -16,7 +16,7 @@ from zerofl_profiler.config import RunConfig
 from zerofl_profiler.fl.engine import run
 
 OPTS = dict(clients=5, clients_per_round=3, rounds=3, batch_size=32, upload="topk-diff", mask_ratio=0.1)
-TIMING = {"wall_time_s", "peak_mem_bytes", "cpu_time_s", "timestamp", "run_id", "energy", "energy_estimate", "extra", "aggregation_time_s",
+TIMING = {"wall_time_s", "peak_mem_bytes", "accelerator_time_s", "cpu_time_s", "timestamp", "run_id", "energy", "energy_estimate", "extra", "aggregation_time_s",
           "round_wall_time_s"}
 
 # Kills itself with SIGKILL at a chosen point of round 2, leaving a torn last trace line.

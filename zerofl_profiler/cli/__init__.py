@@ -52,6 +52,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                "zerofl-profile report runs/s90 --device jetson-nano --format html --out report.html"),
     "plot": ("zerofl-profile plot runs/s90 --device jetson-nano --out figures --format pdf,png",),
     "fidelity": ("zerofl-profile fidelity", "zerofl-profile fidelity --json > fidelity.json"),
+    "export": ("zerofl-profile export runs/s90 --format csv --out s90.csv --device jetson-nano",
+               "zerofl-profile export runs/s90 --format parquet --out s90.parquet"),
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from ..errors import BadInputError, TraceFormatError
+from ..vocab import ESTIMATE_SOURCES, MEASURED_SOURCES
 from . import decoders
 from .schema import (
     FLOP_BLOCK_KEYS,
@@ -371,8 +372,7 @@ EXTRA_PREFIX = "extra."
 
 def _check_columns(c: ClientColumns, path: Path) -> None:
     """Energy sources in the right block, memory source vs value, no (round, client) twice."""
-    bad = ~np.isin(c.energy_source, ("nvml", "rapl", "codecarbon", "none")) | ~np.isin(
-        c.energy_estimate_source, ("", "estimate"))
+    bad = ~np.isin(c.energy_source, MEASURED_SOURCES) | ~np.isin(c.energy_estimate_source, ("",) + ESTIMATE_SOURCES)
     if bad.any():
         i = int(np.argmax(bad))
         try:

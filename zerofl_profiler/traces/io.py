@@ -101,7 +101,7 @@ def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
         last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
         try:
             json.loads(data[last_start:])
-        except ValueError:
+        except (ValueError, RecursionError):
             keep = last_start
     if keep != len(data):
         with open(p, "r+b") as fh:
@@ -174,17 +174,10 @@ def read_round_records(path: str | os.PathLike[str], *,
 
 
 def read_layers(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read RUN_DIR/layers.json (the per-layer dense counts of one step)."""
-    p = _resolve(path, LAYERS_FILE)
-    if not p.is_file():
-        raise BadInputError(f"no such file: {p}")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise TraceFormatError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(obj, dict) or "layers" not in obj:
-        raise TraceFormatError(f"{p}: expected an object with 'layers'")
-    return obj
+    """RUN_DIR/layers.json as plain JSON, validated by its one reader (traces.layers.read_layers_doc)."""
+    from .layers import read_layers_doc
+
+    return read_layers_doc(_resolve(path, LAYERS_FILE)).to_json()
 
 
 def _resolve(path: str | os.PathLike[str], default_name: str) -> Path:

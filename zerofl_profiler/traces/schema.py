@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Annotated, Any, Literal, Mapping, TypedDict
 
 from ..errors import TraceFormatError
-from ..vocab import ESTIMATE_SOURCES, FLOP_KEYS, GEMM_PHASES, MEASURED_SOURCES
+from ..vocab import ENERGY_SOURCES, ESTIMATE_SOURCES, FLOP_KEYS, GEMM_PHASES, MEASURED_SOURCES
 from .typespec import Range, check
 
 SCHEMA_VERSION = 2
@@ -54,7 +54,7 @@ Count = Annotated[int, Range(ge=0)]
 Seconds = Annotated[float, Range(ge=0)]
 Joules = Annotated[float, Range(ge=0)]
 Fraction = Annotated[float, Range(ge=0, le=1)]
-EnergySource = Literal["nvml", "rapl", "codecarbon", "none", "estimate"]
+EnergySource = Literal[ENERGY_SOURCES]  # type: ignore[valid-type]  # the vocabulary's names, as a Literal
 Attribution = Literal["exclusive", "shared"]
 MemSource = Literal["cuda", "rss", "none"]
 Status = Literal["ok", "failed"]
