@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY="$ROOT/.venv/bin/python"
 stamp=".venv/.zerofl-install.stamp"
-want="$(cat setup.cfg pyproject.toml scripts/_env.sh | sha256sum | cut -d' ' -f1) ${ZEROFL_EXTRAS:-flower,emissions,dev}"
+want="$(cat setup.cfg pyproject.toml scripts/_env.sh | sha256sum | cut -d' ' -f1) ${ZEROFL_EXTRAS:-flower,emissions,data,dev}"
 # A failed install stops here with pip's own message: it must never surface later as skipped tests.
 pip_install() {
   local log status=0
@@ -30,7 +30,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if ! "$VPY" -c "import torch" 2>/dev/null; then
     pip_install "torch==2.13.0"
   fi
-  pip_install -e ".[${ZEROFL_EXTRAS:-flower,emissions,dev}]"
+  pip_install -e ".[${ZEROFL_EXTRAS:-flower,emissions,data,dev}]"
   "$VPY" -c "import zerofl_profiler, torch" || { echo "[setup] install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
