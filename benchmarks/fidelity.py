@@ -93,7 +93,14 @@ def run_host(profile: Any, *, quick: bool, rounds: int, clock: str) -> list[Row]
     cases = specs(quick)
     docs = {s.name: layers_doc(s) for s in cases}
     fns = {s.name: make_step(s) for s in cases}
-    timings = time_interleaved(fns, rounds, warmup=2, min_sample_s=0.0, max_inner=1, clock=clock_fn, warm_calls=1)
+    t0 = time.perf_counter()
+
+    def eta(done: int, total: int) -> None:
+        el = time.perf_counter() - t0
+        print(f"  timing round {done}/{total}: {el:.0f} s elapsed, eta {el / done * (total - done):.0f} s",
+              file=sys.stderr, flush=True)
+    timings = time_interleaved(fns, rounds, warmup=2, min_sample_s=0.0, max_inner=1, clock=clock_fn, warm_calls=1,
+                               progress=eta)
     return [Row(s.name, timings[s.name].median_s, timings[s.name].spread,
                 predict_step(docs[s.name], s.sparsity, profile)) for s in cases]
 

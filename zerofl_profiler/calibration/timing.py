@@ -72,8 +72,11 @@ def _once(fn: Callable[[], object], n: int, sync: Sync, clock: Callable[[], floa
 
 def time_interleaved(fns: Mapping[str, Callable[[], object]], rounds: int, *, warmup: int = 1,
                      min_sample_s: float = 0.005, max_inner: int = 1000, sync: Sync = _noop,
-                     clock: Callable[[], float] = time.perf_counter, warm_calls: int = 0) -> dict[str, Timing]:
+                     clock: Callable[[], float] = time.perf_counter, warm_calls: int = 0,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Timing]:
     """Time each callable ``rounds`` times, interleaved; short ones are repeated ``inner`` times per sample.
+
+    ``progress(done, total)`` is called after every round (for an ETA on long calibrations).
 
     ``warm_calls`` untimed calls precede every sample, so a sample measures the steady state
     (caches holding this case's weights and activations, as in a training loop) even though
@@ -93,4 +96,6 @@ def time_interleaved(fns: Mapping[str, Callable[[], object]], rounds: int, *, wa
             for _ in range(warm_calls):
                 fns[name]()
             samples[name].append(_once(fns[name], inner[name], sync, clock))
+        if progress is not None:
+            progress(r + 1, max(1, rounds))
     return {n: Timing(n, tuple(samples[n]), inner[n]) for n in names}

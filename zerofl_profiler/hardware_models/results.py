@@ -159,6 +159,10 @@ class DeviceEstimate:
     total: CostSummary
     memory: tuple[MemoryCheck, ...]
 
+    def __repr__(self) -> str:  # the arrays stay in .to_json() and the tables
+        return (f"DeviceEstimate({self.device!r}, {self.kind}, rounds={len(self.round_ids)}, "
+                f"time_s={self.total.time_s:.4g}, energy_j={self.total.energy_j:.4g})")
+
     @property
     def rounds(self) -> tuple[RoundCost, ...]:
         """Per-round costs as objects (built on demand)."""
@@ -199,6 +203,10 @@ class RunEstimate:
     notes: tuple[str, ...] = ()
     mix: dict[str, Any] | None = None
     assumptions: tuple[dict[str, Any], ...] = ()
+
+    def __repr__(self) -> str:
+        return (f"RunEstimate(run_id={self.run_id!r}, records={self.records}, network={self.network!r}, "
+                f"devices=[{', '.join(d.device for d in self.devices)}])")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (the `estimate --json` document; refused if it holds inf/NaN)."""
