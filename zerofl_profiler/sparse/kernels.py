@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from ..errors import BadInputError
 from ..vocab import MASK_STRUCTURES, SPARSE_KERNEL_MODES
+from .functions import SwatLinearFn
 
 
 # ------------------------------------------------------------------------------------ masks
@@ -160,15 +161,8 @@ class SemiStructuredLinearFn(torch.autograd.Function):
         ctx.has_bias = bias is not None
         return out
 
-    @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
-        x_sp, w_sp = ctx.saved_tensors
-        need = ctx.needs_input_grad
-        g2 = grad_out.reshape(-1, grad_out.shape[-1])
-        gi = grad_out.matmul(w_sp) if need[0] else None
-        gw = g2.t().matmul(x_sp.reshape(-1, x_sp.shape[-1])) if need[1] else None
-        gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
-        return gi, gw, gb, None, None
+    # the same backward as the masked dense product: W_sp^T is not 2:4 along its reduction axis
+    backward = staticmethod(SwatLinearFn.backward)
 
 
 # ------------------------------------------------------------------------------------ choice
