@@ -27,6 +27,8 @@ from .base import Backend, BackendStatus, Delta, Reading, now_s, register_backen
 #: NVML counters on current boards tick every few tens of milliseconds.
 DEFAULT_UPDATE_PERIOD_S = 0.1
 PROBE_LIMIT_S = 0.3
+#: Tick-to-tick periods the probe times (their median is the counter's update period).
+PROBE_PERIODS = 3
 
 
 def import_pynvml() -> ModuleType:
@@ -193,20 +195,31 @@ class NvmlBackend(Backend):
         return int(_call(self._nv, "nvmlDeviceGetTotalEnergyConsumption", g.handle))  # type: ignore[union-attr]
 
     def _probe_update_periods(self) -> None:
-        """Time between counter ticks, so short windows can be recognised."""
+        """Time between counter ticks, so short windows can be recognised.
+
+        Up to PROBE_PERIODS tick-to-tick periods are timed within PROBE_LIMIT_S; a tick noticed
+        late (the process was descheduled) shortens one period and lengthens the next, so the
+        median of three is taken, or the longest when fewer were seen (the cautious choice: a
+        longer period flags more windows as shorter than the counter's resolution).
+        """
         for g in self.gpus:
             if not self.counter[g.key]:
                 continue
-            first = self._energy_mj(g)
+            last = self._energy_mj(g)
             t0 = now_s()
-            t_change = None
-            while now_s() - t0 < PROBE_LIMIT_S:
-                if self._energy_mj(g) != first:
-                    if t_change is None:  # first tick: align to it, then time one full period
-                        t_change, first = now_s(), self._energy_mj(g)
-                        continue
-                    self.update_period_s[g.key] = now_s() - t_change
-                    break
+            t_tick: float | None = None
+            periods: list[float] = []
+            while now_s() - t0 < PROBE_LIMIT_S and len(periods) < PROBE_PERIODS:
+                value = self._energy_mj(g)
+                if value == last:
+                    continue
+                t = now_s()
+                if t_tick is not None:
+                    periods.append(t - t_tick)
+                t_tick, last = t, value
+            if periods:
+                ordered = sorted(periods)
+                self.update_period_s[g.key] = ordered[1] if len(ordered) >= 3 else ordered[-1]
             self.update_period_s.setdefault(g.key, DEFAULT_UPDATE_PERIOD_S)
 
     def _integrate_locked(self, t: float) -> None:
