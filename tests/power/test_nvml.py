@@ -42,14 +42,46 @@ def test_counter_mode_reports_millijoule_deltas_per_gpu(fake_nvml, monkeypatch):
     fake_nvml.nvmlInit.assert_called_once_with()
 
 
+def _fake_clock(monkeypatch, step_s=0.001):
+    """A clock that advances ``step_s`` per reading: no real waiting, so machine load cannot skew a timing."""
+    state = {"t": 0.0}
+
+    def now() -> float:
+        state["t"] += step_s
+        return state["t"]
+    monkeypatch.setattr(nvml, "now_s", now)
+    return state
+
+
 def test_update_period_is_measured_from_counter_ticks(fake_nvml, monkeypatch):
-    """The probe times one full tick-to-tick period of the counter."""
+    """The probe times the counter's tick-to-tick period (on a fake clock, so load cannot skew it)."""
     period = 0.02
-    t0 = time.perf_counter()
-    fake_nvml.nvmlDeviceGetTotalEnergyConsumption.side_effect = (
-        lambda h: int((time.perf_counter() - t0) / period) * 1000)
+    clock = _fake_clock(monkeypatch)
+    fake_nvml.nvmlDeviceGetTotalEnergyConsumption.side_effect = lambda h: int(clock["t"] / period) * 1000
     b = _start(fake_nvml)
-    assert b.update_period_s["gpu0"] == pytest.approx(period, abs=0.012)
+    assert b.update_period_s["gpu0"] == pytest.approx(period, abs=0.003)
+
+
+def test_a_tick_noticed_late_does_not_shorten_the_period(fake_nvml, monkeypatch):
+    """A process descheduled right after it saw a tick reads the clock late; one short period must not win."""
+    period, late = 0.02, 0.015
+    state = {"t": 0.0, "seen_tick": False, "delayed": False}
+
+    def now() -> float:
+        state["t"] += 0.001
+        if state["seen_tick"] and not state["delayed"]:  # the clock reading right after the first tick
+            state["t"] += late
+            state["delayed"] = True
+        return state["t"]
+
+    def energy(h):
+        v = int(state["t"] / period) * 1000
+        state["seen_tick"] = state["seen_tick"] or v > 0
+        return v
+    monkeypatch.setattr(nvml, "now_s", now)
+    fake_nvml.nvmlDeviceGetTotalEnergyConsumption.side_effect = energy
+    b = _start(fake_nvml)
+    assert b.update_period_s["gpu0"] == pytest.approx(period, abs=0.003)  # one period alone would be ~5 ms
 
 
 def test_window_shorter_than_update_period_is_flagged_not_zero(fake_nvml, monkeypatch):
