@@ -84,3 +84,60 @@ def test_fit_prices_a_step_exactly_as_compare_does(tmp_path: Path, sparsity: flo
     prof = load_device_file(write_device_file(_calibration(), tmp_path / "h.toml")).profile()
     via_compare = compare_workload({sparsity: doc}, 1, Costing((prof,))).points[0].cost.time_s
     assert predict(case_from_doc("tiny", doc), PARAMS) == pytest.approx(via_compare, rel=1e-9)
+
+
+# ------------------------------------------------------------------ the measured sparse-kernel curve
+#: speed-ups of CSR over dense as `calibrate` measured them on the 2-core development machine
+MEASURED_SPEEDUPS = {0.5: 0.09, 0.2: 0.22, 0.1: 0.39, 0.05: 0.62, 0.01: 1.30}
+
+
+def _curved(tmp_path: Path) -> tuple[Path, Path]:
+    """The same calibration written with and without the measured CSR curve (scalar sparse efficiency 0)."""
+    from dataclasses import replace
+
+    from zerofl_profiler.calibration.sparse_curve import SparseCurve, SparsePoint, efficiency
+
+    params = HostParams(dict(PARAMS.rate_flops), PARAMS.mem_bandwidth_bytes_per_s, PARAMS.kernel_overhead_s, 0.0)
+    plain = _calibration(params)
+    pts = tuple(SparsePoint(d, 1e-2, 1e-2 / s, s, efficiency(d, s)) for d, s in MEASURED_SPEEDUPS.items())
+    curve = SparseCurve("csr", (512, 4608, 512), 3, 1, pts, "cpu")
+    curved = replace(plain, units=(replace(plain.units[0], sparse_curve=curve),))
+    return (write_device_file(curved, tmp_path / "curved" / "host.toml"),
+            write_device_file(plain, tmp_path / "plain" / "host.toml"))
+
+
+def test_the_measured_curve_is_written_with_a_measured_source(tmp_path: Path) -> None:
+    from zerofl_profiler.calibration.sparse_curve import efficiency
+    from zerofl_profiler.hardware_models.records import BreakEven
+
+    curved, plain = _curved(tmp_path)
+    spec = load_device_file(curved)
+    c = spec.units["cpu"].sparse_efficiency_curve
+    assert spec.schema == 2 and c is not None and c.source.kind == "measured"
+    assert c.density == (0.01, 0.05, 0.1, 0.2, 0.5)
+    assert c.efficiency[0] == pytest.approx(efficiency(0.01, 1.30), abs=1e-4) and c.efficiency[0] > 0
+    assert c.efficiency[1:] == (0.0, 0.0, 0.0, 0.0)  # slower than dense: efficiency 0, never negative
+    assert "x1.30" in c.source.quote and "Test CPU 9000" in c.source.ref
+    assert BreakEven.of(spec).density == 0.01
+    assert load_device_file(plain).schema == 1 and BreakEven.of(load_device_file(plain)).density is None
+
+
+def test_compare_on_the_calibrated_host_saves_time_only_where_the_kernel_measured_a_speed_up(tmp_path: Path) -> None:
+    """Sparsity 0.99 (density 0.01) is faster than with no curve by the measured efficiency; 0.9 is not."""
+    from zerofl_profiler.calibration.sparse_curve import efficiency
+
+    curved, plain = _curved(tmp_path)
+    docs = {s: layers_doc(StepSpec("tiny", _tiny, (3, 8, 8), 4, s)) for s in (0.0, 0.9, 0.99)}
+    with_curve = load_device_file(curved).profile()
+    without = load_device_file(plain).profile()
+    res = compare_workload(docs, 1, Costing((with_curve, without)))
+    by = {("curved" if i % 2 == 0 else "plain", p.sparsity): p.cost.time_s for i, p in enumerate(res.points)}
+    assert by[("curved", 0.0)] == pytest.approx(by[("plain", 0.0)])
+    assert by[("curved", 0.9)] == pytest.approx(by[("plain", 0.9)])  # density 0.1: the dense kernel wins
+    assert by[("curved", 0.99)] < by[("plain", 0.99)]  # density 0.01: the measured speed-up
+    # independent reference: the fit's own step model with the curve's efficiency at 0.01 as a scalar
+    e = efficiency(0.01, MEASURED_SPEEDUPS[0.01])
+    params = HostParams(dict(PARAMS.rate_flops), PARAMS.mem_bandwidth_bytes_per_s, PARAMS.kernel_overhead_s, e)
+    assert by[("curved", 0.99)] == pytest.approx(predict(case_from_doc("tiny", docs[0.99]), params), rel=1e-6)
+    notes = [n for n in res.notes if "dense kernel wins" in n]
+    assert len(notes) == 1 and "density 0.1 " in notes[0] and "0.01" not in notes[0]

@@ -22,6 +22,7 @@ from ..hardware_models.results import (
     RunEstimate,
     WorkloadPoint,
 )
+from ..hardware_models.pricing import dense_kernel_notes
 from ..hardware_models.rounds import compare_workload, price_population
 from ..hardware_models.selection import Costing, resolve_costing
 from ..hardware_models.workload import ClientRounds, batch_triplets, from_layers, from_totals
@@ -120,5 +121,8 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
         notes.append(f"{failed} failed client-round record(s) not costed")
     if step.memory is None:
         notes.append("memory check skipped: layers.json gives no weight sizes")
+    if cfg is not None:
+        profiles = list(costing.devices) + (list(costing.mix.profiles) if costing.mix is not None else [])
+        notes.extend(dense_kernel_notes(profiles, [1.0 - cfg.weight_sparsity]))
     return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, n_ok,
                        failed, entries, tuple(notes), mix_json, costing.assumptions())

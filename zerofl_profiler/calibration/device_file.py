@@ -4,7 +4,9 @@ Every fitted number carries ``source = {kind = "measured", ref = <the benchmark>
 it measured>}``. Power is not measured by `calibrate` (it times, it does not meter): idle and
 active power are copied from the shipped host default and stay ``assumption``, saying so.
 A class the data never showed compute-bound gets efficiency 1 as an ``assumption`` (compute
-puts no limit on it; its rows are priced by the bandwidth).
+puts no limit on it; its rows are priced by the bandwidth). A unit whose real sparse kernel was
+timed (CSR on the CPU, ``sparse_curve.py``) gets its measured ``sparse_efficiency_curve``, which
+makes the file schema 2.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def _unit_table(cal: UnitCalibration, bench_ref: str) -> dict[str, Any]:
             else "assumption")),
         "efficiency": effs,
     }
+    if cal.sparse_curve is not None:
+        from .sparse_curve import curve_entry
+
+        table["sparse_efficiency_curve"] = curve_entry(cal.sparse_curve, bench_ref)
     table.update(_shipped_power(cal.unit))
     return table
 
@@ -98,8 +104,9 @@ def host_document(res: HostCalibration) -> dict[str, Any]:
                  f"{info.torch_version}, {info.threads} thread(s), {first.clock} clock, {info.date_utc}")
     ram_src = _src("os.sysconf(SC_PAGE_SIZE) x os.sysconf(SC_PHYS_PAGES) at calibration",
                    f"{info.ram_bytes / 2**30:.3g} GiB physical memory")
+    curves = any(u.sparse_curve is not None for u in res.units)  # a schema-2 field
     doc: dict[str, Any] = {
-        "schema": 1, "name": HOST_NAME,
+        "schema": 2 if curves else 1, "name": HOST_NAME,
         "display_name": f"host CPU: {info.cpu_model} (calibrated {info.date_utc[:10]})",
         "category": "host", "energy_mode": "active_power", "default_unit": first.unit,
         "ram_bytes": _q(info.ram_bytes if info.ram_bytes > 0 else get_device(HOST_NAME).ram_bytes.value, ram_src),

@@ -11,7 +11,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .bench import build_all
 from .cases import BenchCase
 from .fit import FitResult, fit_host
 from .timing import check_clock, time_interleaved
+
+if TYPE_CHECKING:
+    from .sparse_curve import SparseCurve
 
 STEP_KINDS = ("step", "sparse_step")  # timed with autograd on, one call per sample
 
@@ -51,6 +54,7 @@ class UnitCalibration:
     peak_case: str
     wall_s: float
     clock: str = "wall"
+    sparse_curve: "SparseCurve | None" = None  # the unit's real sparse kernel against dense (CSR on the CPU)
 
     @property
     def noise_floor(self) -> float:
@@ -64,6 +68,7 @@ class UnitCalibration:
                 "params": p.to_json(), "efficiency": efficiencies(self),
                 "measured_classes": list(self.fit.measured_classes), "fit_mape": self.fit.mape,
                 "noise_floor": self.noise_floor, "wall_s": self.wall_s, "clock": self.clock,
+                "sparse_kernel_curve": None if self.sparse_curve is None else self.sparse_curve.to_json(),
                 "cases": [dict(c.to_json(), predicted_rel_error=self.fit.rel_errors.get(c.name)) for c in self.cases]}
 
 
@@ -152,11 +157,17 @@ def calibrate_unit(unit: str = "cpu", *, quick: bool = False, rounds: int | None
     cases = tuple(replace(b.case, time_s=timings[b.case.name].median_s, samples_s=timings[b.case.name].samples_s)
                   for b in benches)
     fit = fit_host(cases)
+    curve = None
+    if unit == "cpu":  # CSR is the CPU's sparse kernel; 2:4 on a GPU is timed by benchmarks/gpu_sections.py
+        from .sparse_curve import measure_csr_curve
+
+        curve = measure_csr_curve(rounds=n_rounds, clock=clock, min_sample_s=0.002 if quick else 0.01,
+                                  progress=progress)
     gemms = [c for c in cases if c.kind in ("gemm", "conv")]
     best = max(gemms, key=lambda c: float(c.flops.sum()) / c.time_s)
     peak = float(best.flops.sum()) / best.time_s
     peak = max([peak] + [r for r in fit.params.rate_flops.values() if np.isfinite(r)])
-    return UnitCalibration(unit, cases, fit, peak, best.name, time.perf_counter() - t0, clock)
+    return UnitCalibration(unit, cases, fit, peak, best.name, time.perf_counter() - t0, clock, curve)
 
 
 

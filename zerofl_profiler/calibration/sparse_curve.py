@@ -10,10 +10,9 @@ kernel is slower (the dense kernel wins there: never a negative saving).
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -43,6 +42,7 @@ class SparseCurve:
     rounds: int
     threads: int
     points: tuple[SparsePoint, ...]
+    clock: str = "wall"
 
     @property
     def densities(self) -> list[float]:
@@ -64,8 +64,14 @@ class SparseCurve:
         pts = "; ".join(f"d={p.density:g}: dense {p.dense_s * 1e3:.3g} ms, {self.kernel} {p.sparse_s * 1e3:.3g} ms "
                         f"(x{p.speedup:.2f})" for p in sorted(self.points, key=lambda p: -p.density))
         m, k, n = self.shape
-        return (f"{m}x{k} @ {k}x{n} float32, {self.threads} thread(s), medians of {self.rounds} alternating "
-                f"rounds: {pts}")
+        return (f"{m}x{k} @ {k}x{n} float32, {self.threads} thread(s), {self.clock} clock, medians of {self.rounds} "
+                f"interleaved rounds: {pts}")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (`calibrate --json`)."""
+        return {"kernel": self.kernel, "shape": list(self.shape), "rounds": self.rounds, "threads": self.threads,
+                "clock": self.clock, "break_even_density": self.break_even_density(),
+                "points": [dict(p.__dict__) for p in sorted(self.points, key=lambda p: -p.density)]}
 
 
 def efficiency(density: float, speedup: float) -> float:
@@ -75,46 +81,45 @@ def efficiency(density: float, speedup: float) -> float:
     return min(1.0, (1.0 - 1.0 / speedup) / (1.0 - density))
 
 
-def _time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - t0) / repeats
-
-
 def measure_csr_curve(densities: Sequence[float] = DENSITY_GRID, shape: tuple[int, int, int] = DEFAULT_SHAPE,
-                      rounds: int = 5, repeats: int = 3, seed: int = 0) -> SparseCurve:
-    """Dense GEMM vs CSR GEMM (conversion included) at each density, in alternating rounds."""
+                      rounds: int = 5, seed: int = 0, clock: str = "wall", min_sample_s: float = 0.01,
+                      progress: Callable[[str], None] | None = None) -> SparseCurve:
+    """Dense GEMM vs CSR GEMM (conversion included) at each density, interleaved over ``rounds``.
+
+    One dense case (its time does not depend on the zeros it multiplies) and one CSR case per
+    density run once per round in a rotating order (``timing.time_interleaved``), on ``clock``
+    (``cpu`` needs one torch thread: calibrate's robust default on a shared machine).
+    """
     from ..sparse.kernels import _spmm
     from ..sparse.masks import topk_mask
+    from .timing import check_clock, time_interleaved
 
+    clock_fn = check_clock(clock, torch.get_num_threads())
     gen = torch.Generator().manual_seed(seed)
     m, k, n = shape
     w = torch.randn(m, k, generator=gen)
     x = torch.randn(k, n, generator=gen)
     masked = {d: w * topk_mask(w, d) for d in densities}
-    dense_t: dict[float, list[float]] = {d: [] for d in densities}
-    sparse_t: dict[float, list[float]] = {d: [] for d in densities}
-    for fn in (lambda: masked[densities[0]] @ x, lambda: _spmm(masked[densities[0]], x)):
-        fn()  # warm-up: first-call allocations and thread pools
-    for _ in range(rounds):
-        for d in densities:
-            wd = masked[d]
-            dense_t[d].append(_time(lambda: wd @ x, repeats))
-            sparse_t[d].append(_time(lambda: _spmm(wd, x), repeats))
+    w0 = masked[densities[0]]
+    cases: dict[str, Callable[[], object]] = {"dense": lambda: w0 @ x}
+    for d in densities:
+        cases[f"csr@{d:g}"] = (lambda wd: lambda: _spmm(wd, x))(masked[d])
+    if progress:
+        progress(f"timing dense vs CSR GEMM {m}x{k} @ {k}x{n} at densities "
+                 f"{', '.join(f'{d:g}' for d in densities)} x {rounds} interleaved rounds")
+    with torch.no_grad():
+        t = time_interleaved(cases, rounds, min_sample_s=min_sample_s, max_inner=50, clock=clock_fn)
+    td = t["dense"].median_s
     points = []
     for d in densities:
-        td, ts = statistics.median(dense_t[d]), statistics.median(sparse_t[d])
+        ts = t[f"csr@{d:g}"].median_s
         points.append(SparsePoint(d, td, ts, td / ts, efficiency(d, td / ts)))
-    return SparseCurve("csr", shape, rounds, torch.get_num_threads(), tuple(points))
+    return SparseCurve("csr", shape, rounds, torch.get_num_threads(), tuple(points), clock)
 
 
-def curve_toml(curve: SparseCurve, source_key: str = "sparse_measured") -> tuple[str, str]:
-    """(unit line, source table) in the device-file format: sparse_efficiency_curve with a measured source."""
-    dens = ", ".join(f"{d:g}" for d in curve.densities)
-    effs = ", ".join(f"{e:.4g}" for e in curve.efficiencies)
-    line = f'sparse_efficiency_curve = {{density = [{dens}], efficiency = [{effs}], source = "{source_key}"}}'
-    src = (f'[sources.{source_key}]\nkind = "measured"\n'
-           f'ref = "zerofl-profile calibrate: {curve.kernel} sparse GEMM against dense on this host"\n'
-           f'quote = "{curve.quote()}"\n')
-    return line, src
+def curve_entry(curve: SparseCurve, ref: str) -> dict[str, Any]:
+    """The device file's ``sparse_efficiency_curve`` of a measured curve (ascending densities, measured source)."""
+    return {"density": curve.densities, "efficiency": [round(e, 4) for e in curve.efficiencies],
+            "source": {"kind": "measured", "ref": f"{ref}: {curve.kernel.upper()} sparse GEMM (weights converted "
+                                                  f"every call, as SWAT's masks change every step) against dense",
+                       "quote": curve.quote()}}

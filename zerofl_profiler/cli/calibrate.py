@@ -128,6 +128,15 @@ def _render(res: object, path: str, console: object) -> None:
                   f"copies alone: {fmt_bytes(u.fit.copy_bandwidth_bytes_per_s)}/s")
         t.add_row("overhead / row", fmt_time(p.kernel_overhead_s), "per layer x phase of a training step")
         t.add_row("sparse efficiency", f"{p.sparse_efficiency:.3g}", "SWAT steps vs dense")
+        curve = u.sparse_curve
+        if curve is not None:
+            be = curve.break_even_density()
+            for pt in sorted(curve.points, key=lambda q: -q.density):
+                t.add_row(f"{curve.kernel} @ density {pt.density:g}", f"efficiency {pt.efficiency:.3g}",
+                          f"x{pt.speedup:.2f} dense speed" + ("" if pt.speedup > 1 else ": the dense kernel wins"))
+            t.add_row("break-even density", "none" if be is None else f"{be:g}",
+                      f"--sparse-kernels auto uses {curve.kernel} at or below it" if be is not None else
+                      f"{curve.kernel} never beat dense: --sparse-kernels auto keeps every layer dense")
         t.add_row("fit error", f"{u.fit.mape:.1%}", f"in-sample MAPE; measurement spread {u.noise_floor:.1%}")
         console.print(t)  # type: ignore[attr-defined]
     console.print(f"wrote {path}; use it as --device host or --device-file {path}")  # type: ignore[attr-defined]

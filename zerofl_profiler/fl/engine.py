@@ -274,6 +274,8 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
     if clamped:
         print(clamped, file=sys.stderr)
     worker = get_worker(cfg, train.input_shape, train.num_classes)
+    if worker.kernel_note:
+        print(worker.kernel_note, file=sys.stderr)  # once per run: which layers run on real sparse kernels
     from ..flops import count_from_trace
 
     report = count_from_trace(worker.shape_trace(cfg.batch_size), weight_sparsity=cfg.weight_sparsity,

@@ -22,6 +22,7 @@ class Worker:
     dense_twin: nn.Module
     input_shape: tuple[int, ...]
     num_classes: int
+    kernel_note: str | None = None  # which layers run on real sparse kernels and why (None: kernels off)
     _traces: dict[int, ModelTrace] = field(default_factory=dict, repr=False)
 
     def shape_trace(self, batch_size: int) -> ModelTrace:
@@ -50,17 +51,39 @@ def build_dense(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) 
     return build_model(cfg.model, num_classes, tuple(input_shape))
 
 
+def host_break_even(cfg: RunConfig) -> tuple[float | None, str | None]:
+    """`--sparse-kernels auto`: the host device file's measured break-even density and why; else (None, None)."""
+    if cfg.sparse_kernels != "auto":
+        return None, None
+    from ..hardware_models.catalogue import host_break_even as measured, host_device_source
+
+    src = host_device_source()  # read once per process and host file (every client-round asks)
+    if src not in _BREAK_EVEN:
+        be = measured()
+        _BREAK_EVEN[src] = (be.density, be.reason)
+    return _BREAK_EVEN[src]
+
+
+_BREAK_EVEN: dict[str, tuple[float | None, str]] = {}
+
+
 def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> Worker:
     """The cached worker for this model/sparsity; building and sparsifying happen once per process."""
     from ..sparse import sparsify
+    from ..sparse.sparsify import kernel_summary
 
     device = run_device(cfg)
-    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg), device)
+    break_even, why = host_break_even(cfg)
+    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg), device, break_even)
     w = _CACHE.get(key)
     if w is None:
         twin = build_dense(cfg, input_shape, num_classes)  # stays on the CPU: the FLOP counter reads its shapes
-        model = sparsify(build_dense(cfg, input_shape, num_classes), sparse_config(cfg)).to(device)
-        w = Worker(model, twin, tuple(input_shape), int(num_classes))
+        model = sparsify(build_dense(cfg, input_shape, num_classes), sparse_config(cfg),
+                         break_even_density=break_even).to(device)
+        note = None
+        if cfg.sparse_kernels != "off":
+            note = f"sparse kernels {cfg.sparse_kernels}: " + (f"{why}; " if why else "") + kernel_summary(model)
+        w = Worker(model, twin, tuple(input_shape), int(num_classes), note)
         _CACHE.clear()  # one model at a time keeps memory flat in sweeps
         _CACHE[key] = w
     return w

@@ -25,7 +25,7 @@ from typing import Mapping
 
 from ..errors import BadInputError, UnknownDeviceError, unknown_name
 from .devicefile import load_device_file, load_network_file, parse_device, parse_network
-from .records import DeviceProfile, DeviceSpec, NetworkSpec
+from .records import BreakEven, DeviceProfile, DeviceSpec, NetworkSpec
 
 HOST_ENV = "ZEROFL_HOST_DEVICE"
 HOST_NAME = "host"
@@ -76,6 +76,11 @@ def host_device_source() -> str:
     if user.is_file():
         return str(user)
     return str(_catalogue_files()[HOST_NAME])
+
+
+def host_break_even() -> BreakEven:
+    """The weight density below which the host's measured CPU sparse kernel beats dense (`--sparse-kernels auto`)."""
+    return BreakEven.of(get_device(HOST_NAME), "cpu")
 
 
 def _load_host() -> DeviceSpec:
@@ -181,6 +186,6 @@ def load_networks() -> Mapping[str, NetworkSpec]:
     return {n: get_network(n) for n in network_names()}
 
 
-__all__ = ["HOST_ENV", "device_names", "get_device", "get_network", "host_device_source", "load_catalogue",
-           "load_networks", "network_names", "parse_device", "parse_name", "parse_network", "resolve_device",
+__all__ = ["HOST_ENV", "device_names", "get_device", "get_network", "host_break_even", "host_device_source",
+           "load_catalogue", "load_networks", "network_names", "parse_device", "parse_name", "parse_network", "resolve_device",
            "resolve_device_file", "unknown_device_message", "user_host_file"]

@@ -109,6 +109,25 @@ class DeviceArrays:
         return np.clip(out, 0.0, 1.0)
 
 
+def dense_kernel_notes(profiles: Sequence[DeviceProfile], densities: Sequence[float]) -> list[str]:
+    """One note per device whose sparse-efficiency curve is 0 at some of these (< 1) densities.
+
+    There the measured sparse kernel was no faster than dense: the sparse GEMMs are priced at dense
+    time (the dense kernel wins), never at a negative saving.
+    """
+    out = []
+    want = sorted({float(d) for d in densities if d < 1.0}, reverse=True)
+    for p in profiles:
+        if p.sparse_curve is None or not want:
+            continue
+        lost = [d for d in want if float(np.interp(d, p.sparse_curve[0], p.sparse_curve[1])) <= 0.0]
+        if lost:
+            out.append(f"{p.name}: at weight density {', '.join(f'{d:g}' for d in lost)} the sparse kernel of its "
+                       f"sparse-efficiency curve is no faster than dense: the dense kernel wins there (sparse "
+                       f"efficiency 0, the sparse GEMMs save no time; top-k masks still cost)")
+    return out
+
+
 def roofline(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev: DeviceArrays) -> np.ndarray:
     """Roofline time (D, R) of R rows on D devices: max((F + h) / (P_c * eta[c]), B / BW)."""
     flops = np.asarray(flops, dtype=np.float64)
@@ -382,5 +401,5 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
 
 
 __all__ = ["BITS_PER_BYTE", "CommCost", "DeviceArrays", "RecordCosts", "StepPrice", "class_index", "comm_cost",
-           "compute_energy", "density_of", "price_client_rounds", "price_step", "roofline", "sparse_factor",
+           "compute_energy", "dense_kernel_notes", "density_of", "price_client_rounds", "price_step", "roofline", "sparse_factor",
            "topk_step_time", "utilisation"]

@@ -90,6 +90,37 @@ class SparseEfficiencyCurve:
         return {"density": list(self.density), "efficiency": list(self.efficiency),
                 "source": self.source.to_json()}
 
+    def break_even_density(self) -> float | None:
+        """The highest listed density with a positive efficiency: where a real sparse kernel beat dense."""
+        faster = [d for d, e in zip(self.density, self.efficiency) if e > 0.0]
+        return max(faster) if faster else None
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """Up to which weight density a device's measured sparse kernel beats dense (None: at no density), and why."""
+
+    density: float | None
+    reason: str
+
+    @staticmethod
+    def of(spec: "DeviceSpec", unit: str = "cpu") -> "BreakEven":
+        """From ``unit``'s sparse-efficiency curve, only when it was measured (a declared curve is not a measurement)."""
+        where = spec.path or spec.name
+        u = spec.units.get(unit)
+        curve = None if u is None else u.sparse_efficiency_curve
+        if curve is None:
+            return BreakEven(None, f"{where} has no sparse_efficiency_curve for unit {unit!r} "
+                                   f"(`zerofl-profile calibrate` measures one)")
+        if curve.source.kind != "measured":
+            return BreakEven(None, f"{where}: the {unit} sparse_efficiency_curve is {curve.source.kind}, "
+                                   f"not measured (`zerofl-profile calibrate` measures one)")
+        d = curve.break_even_density()
+        if d is None:
+            return BreakEven(None, f"{where}: the measured sparse kernel beat dense at no density "
+                                   f"({', '.join(f'{x:g}' for x in curve.density)})")
+        return BreakEven(d, f"{where}: the measured sparse kernel beats dense at density <= {d:g}")
+
 
 @dataclass(frozen=True)
 class RuntimeProfile:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import BadInputError
-from .pricing import DeviceArrays, RecordCosts, price_client_rounds
+from .pricing import DeviceArrays, RecordCosts, dense_kernel_notes, price_client_rounds
 from .records import DeviceProfile
 from .results import ROUND_FIELDS, CompareResult, CostSummary, DeviceEstimate, MemoryCheck, MemoryEstimate, WorkloadPoint
 from .selection import Costing
@@ -156,5 +156,7 @@ def compare_workload(reports: Mapping[float, Mapping[str, Any]], steps: int, cos
         mix_json = mj or mix_json
         for e in entries:
             points.append(WorkloadPoint(e.device, float(sp), e.total, e.worst_memory, up, float(bytes_down)))
+    profiles = list(costing.devices) + (list(costing.mix.profiles) if costing.mix is not None else [])
+    notes.extend(dense_kernel_notes(profiles, [1.0 - float(sp) for sp in reports]))
     return CompareResult(steps, costing.network.name if costing.network else None, tuple(points), tuple(notes),
                          mix_json, dict(workload or {}), k, costing.assumptions())

@@ -218,7 +218,7 @@ def choose_kernel(kind: str, weight: torch.Tensor, weight_density: float, mode: 
         return KernelChoice("csr", "CSR kernels for all three products (asked for)")
     # auto
     if break_even_density is None:
-        return KernelChoice("dense", "no measured sparse-kernel curve for this host (run `zerofl-profile calibrate`)")
+        return KernelChoice("dense", "no measured density at which CSR beats dense on this host")
     if weight_density <= break_even_density:
         return KernelChoice("csr", f"density {weight_density:g} <= measured break-even {break_even_density:g}")
     return KernelChoice("dense", f"density {weight_density:g} > measured break-even {break_even_density:g}: "

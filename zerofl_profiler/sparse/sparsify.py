@@ -105,3 +105,11 @@ def kernel_choices(model: nn.Module) -> dict[str, "KernelChoice"]:
 
     return {name: getattr(m, "sparse_kernel", KernelChoice("dense", "sparse kernels off"))
             for name, m in model.named_modules() if isinstance(m, SwatMixin)}
+
+
+def kernel_summary(model: nn.Module) -> str:
+    """The SWAT layers grouped by path and reason, in one line: `csr: a, b (why); dense: c (why)`."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, c in kernel_choices(model).items():
+        groups.setdefault((c.kernel, c.reason), []).append(name)
+    return "; ".join(f"{k}: {', '.join(names)} ({why})" for (k, why), names in groups.items()) or "no SWAT layers"
