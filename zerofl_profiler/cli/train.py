@@ -75,13 +75,17 @@ class RichProgress:
         self.clients = self.bar.add_task("clients", total=1)
 
     def __enter__(self) -> "RichProgress":
-        self.bar.start()
+        self.started = False  # the bar starts with the first event: a run refused in set-up prints one line only
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
+        if self.started:
+            self.bar.stop()
 
     def __call__(self, ev: Any) -> None:
+        if not self.started:
+            self.bar.start()
+            self.started = True
         if ev.kind == "start":
             self.bar.update(self.rounds, completed=ev.round - 1)
             if ev.message:

@@ -74,7 +74,7 @@ def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -
 
     device = run_device(cfg)
     break_even, why = host_break_even(cfg)
-    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg), device, break_even)
+    key = (cfg.model, tuple(input_shape), int(num_classes), sparse_config(cfg), device, break_even, why)
     w = _CACHE.get(key)
     if w is None:
         twin = build_dense(cfg, input_shape, num_classes)  # stays on the CPU: the FLOP counter reads its shapes

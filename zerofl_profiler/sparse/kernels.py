@@ -219,7 +219,7 @@ def choose_kernel(kind: str, weight: torch.Tensor, weight_density: float, mode: 
     # auto
     if break_even_density is None:
         return KernelChoice("dense", "no measured density at which CSR beats dense on this host")
-    if weight_density <= break_even_density:
+    if weight_density <= break_even_density + 1e-9:  # 1 - 0.99 is 0.010000000000000009
         return KernelChoice("csr", f"density {weight_density:g} <= measured break-even {break_even_density:g}")
     return KernelChoice("dense", f"density {weight_density:g} > measured break-even {break_even_density:g}: "
                                  "the dense kernel is faster")
