@@ -1,6 +1,7 @@
 """SWAT step vs dense step on the CPU: median ratios against the targets, and where the extra time goes.
 
     .venv/bin/python benchmarks/bench_sparse.py [--rounds 3] [--threads 1,2] [--cases resnet18,cnn] [--device cuda]
+    .venv/bin/python benchmarks/bench_sparse.py --kernels 0.5,0.2,0.1,0.05,0.01 [--cases cnn] [--threads 1]
 
 One training step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on
 fixed random batches shaped like the run's data (ResNet-18 at batch 32 on 3x32x32, ``cnn`` at
@@ -13,6 +14,8 @@ round); the PASS/FAIL column judges that wall-time ratio, and the CPU-time ratio
 seconds, which a core taken by another process inflates less) is printed beside it. The breakdown times the SWAT pieces alone on the tensors a real step sees (every SWAT
 layer's weight and input): weight mask, activation mask, density statistics; the rest of the
 difference to the dense step is "autograd + other" (custom Function, extra copies, Python).
+``--kernels`` instead times, per weight density, the dense step, the masked-dense SWAT step and the
+same step on real CSR kernels (``--sparse-kernels csr``), with their ratios (``kernel_section``).
 """
 
 from __future__ import annotations
@@ -191,6 +194,61 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
     return lines
 
 
+# ------------------------------------------------------------------ real sparse kernels (CSR), per density
+def kernel_section(case: Case, densities: list[float], batch: int, steps: int, rounds: int) -> list[str]:
+    """Dense vs masked-dense (the SWAT simulation) vs CSR training steps per density, on the CPU.
+
+    Weight and activation density equal, the first conv dense; every model steps through the same
+    batches in alternating rounds (rotating order); ratios are medians over rounds of the same
+    round's times. Ends with the GEMM-level curve that `calibrate` writes into the device file.
+    """
+    from zerofl_profiler.calibration.sparse_curve import measure_csr_curve
+
+    torch.manual_seed(0)
+    dense = build_model(case.model, num_classes=10, input_shape=case.shape)
+    models: dict[tuple[str, float], nn.Module] = {("dense", 1.0): copy.deepcopy(dense)}
+    for d in densities:
+        for kind, kernels in (("masked", "off"), ("csr", "csr")):
+            models[(kind, d)] = sparsify(copy.deepcopy(dense), SparseConfig(1.0 - d, kernels=kernels))
+    opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for k, m in models.items()}
+    g = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(batch, *case.shape, generator=g), torch.randint(0, 10, (batch,), generator=g))
+               for _ in range(steps)]
+    for k in models:  # warm-up
+        _block(models[k], opts[k], batches[:1])
+    wall: dict[tuple[str, float], list[float]] = {k: [] for k in models}
+    cpu: dict[tuple[str, float], list[float]] = {k: [] for k in models}
+    order = list(models)
+    for r in range(rounds):
+        for k in order[r % len(order):] + order[:r % len(order)]:
+            w, c = _block(models[k], opts[k], batches)
+            wall[k].append(w)
+            cpu[k].append(c)
+
+    def ratio(a: tuple[str, float], b: tuple[str, float], t: dict[tuple[str, float], list[float]]) -> float:
+        return statistics.median(x / y for x, y in zip(t[a], t[b]))
+
+    base = ("dense", 1.0)
+    step_ms = {k: 1e3 * statistics.median(v) / steps for k, v in wall.items()}
+    lines = [f"{case.model} b{batch} {case.shape}, {torch.get_num_threads()} thread(s), torch {torch.__version__}: "
+             f"dense step {step_ms[base]:.3g} ms; medians of {rounds} alternating rounds x {steps} steps "
+             f"(ratios: wall, CPU time in brackets)", "",
+             "| density | masked-dense step | CSR step | masked-dense / dense | CSR / dense | CSR / masked-dense |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for d in densities:
+        m, c = ("masked", d), ("csr", d)
+        lines.append(f"| {d:g} | {step_ms[m]:.3g} ms | {step_ms[c]:.3g} ms | {ratio(m, base, wall):.2f}x "
+                     f"({ratio(m, base, cpu):.2f}x) | {ratio(c, base, wall):.2f}x ({ratio(c, base, cpu):.2f}x) | "
+                     f"{ratio(c, m, wall):.2f}x ({ratio(c, m, cpu):.2f}x) |")
+    curve = measure_csr_curve(densities, rounds=max(3, rounds))
+    lines += ["", "GEMM-level curve (what `calibrate` writes as sparse_efficiency_curve): " + curve.quote(),
+              "efficiency per density: " + ", ".join(f"{p.density:g}: {p.efficiency:.3g}" for p in curve.points),
+              f"break-even density (CSR faster than dense at or below): {curve.break_even_density()}"]
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count (more = steadier)")
@@ -198,7 +256,22 @@ def main() -> None:
     ap.add_argument("--cases", default="resnet18,cnn", help=f"comma-separated, from {', '.join(CASES)}")
     ap.add_argument("--breakdown-repeats", type=int, default=3, help="repeats per piece in the breakdown")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; on cuda --threads is ignored")
+    ap.add_argument("--kernels", default=None, metavar="D,D,...",
+                    help="instead: dense / masked-dense / CSR step per weight density (CPU, first --threads, "
+                         "first --cases), e.g. 0.5,0.2,0.1,0.05,0.01")
+    ap.add_argument("--kernel-batch", type=int, default=None, help="batch of the --kernels section (default: the case's)")
+    ap.add_argument("--kernel-steps", type=int, default=5, help="steps per block in the --kernels section")
     args = ap.parse_args()
+    if args.kernels:
+        case = CASES[args.cases.split(",")[0].strip()]
+        old = torch.get_num_threads()
+        torch.set_num_threads(int(args.threads.split(",")[0]))
+        try:
+            kernel_section(case, [float(d) for d in args.kernels.split(",")], args.kernel_batch or case.batch,
+                           args.kernel_steps, args.rounds)
+        finally:
+            torch.set_num_threads(old)
+        return
     device = torch.device(args.device)
     threads = [int(s) for s in args.threads.split(",") if s.strip()] if device.type == "cpu" else [torch.get_num_threads()]
     old = torch.get_num_threads()

@@ -168,6 +168,77 @@ def calibrate(args: argparse.Namespace) -> list[str]:
         return ["calibrate: " + r.stdout.strip()[:3000]]
 
 
+@section("semi24")
+def semi24(args: argparse.Namespace) -> list[str]:
+    """2:4 semi-structured SWAT linear: same output and gradients as masked dense; forward GEMM and step times."""
+    need("torch")
+    need_cuda()
+    import torch
+    import torch.nn.functional as F
+
+    from zerofl_profiler.sparse.functions import SwatLinearFn
+    from zerofl_profiler.sparse.kernels import SemiStructuredLinearFn, nm_mask, semi_structured_supported
+    from zerofl_profiler.sparse.masks import topk_sparsify
+
+    why = semi_structured_supported()
+    if why is not None:
+        raise SystemExit(f"SKIP: 2:4 semi-structured {why}")
+    t_end = time.perf_counter() + args.budget_s * 0.8
+    lines = []
+    torch.manual_seed(0)
+    dev, dt = "cuda", torch.float16
+    x, w, b = (torch.randn(256, 512, device=dev, dtype=dt), torch.randn(256, 512, device=dev, dtype=dt),
+               torch.randn(256, device=dev, dtype=dt))
+    w_sp, x_sp = w * nm_mask(w), topk_sparsify(x, 0.5)
+    outs = []
+    for fn in (SwatLinearFn, SemiStructuredLinearFn):
+        xa, wa, ba = (t.detach().clone().requires_grad_(True) for t in (x, w, b))
+        y = fn.apply(xa, wa, ba, x_sp, w_sp)
+        y.float().sum().backward()
+        outs.append((y.detach(), xa.grad, wa.grad, ba.grad))
+    err = max(float((a.float() - r.float()).abs().max() / r.float().abs().max().clamp_min(1e-6))
+              for a, r in zip(outs[1], outs[0]))
+    lines.append(f"gradient check (256x512 fp16, 2:4 weights, activation density 0.5): max |semi - masked dense| / "
+                 f"max |masked dense| {err:.3g} over the output and the three gradients "
+                 f"({'PASS' if err < 1e-2 else 'FAIL'} at 1e-2)")
+
+    def cuda_ms(fn: Callable[[], object], reps: int = 20) -> float:
+        fn()
+        torch.cuda.synchronize()
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        stop.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(stop) / reps
+
+    for n in (1024, 4096, 8192):
+        if time.perf_counter() > t_end:
+            lines.append(f"stopped before {n}x{n}: budget")
+            break
+        xs = torch.randn(n, n, device=dev, dtype=dt)
+        ws = torch.randn(n, n, device=dev, dtype=dt)
+        wm = ws * nm_mask(ws)
+        w_ss = torch.sparse.to_sparse_semi_structured(wm)
+        dense = cuda_ms(lambda: F.linear(xs, wm))
+        semi = cuda_ms(lambda: F.linear(xs, w_ss))
+        semi_conv = cuda_ms(lambda: F.linear(xs, torch.sparse.to_sparse_semi_structured(wm)))
+        lines.append(f"forward GEMM {n}x{n} @ {n}x{n} fp16: dense {dense:.3f} ms, 2:4 {semi:.3f} ms "
+                     f"(x{dense / semi:.2f}), 2:4 with the conversion SWAT pays every step {semi_conv:.3f} ms "
+                     f"(x{dense / semi_conv:.2f})")
+        xa = xs.detach().clone().requires_grad_(True)
+        wa = ws.detach().clone().requires_grad_(True)
+        xsp = topk_sparsify(xs, 0.5)
+        steps = {}
+        for name, fn in (("masked dense", SwatLinearFn), ("2:4 forward", SemiStructuredLinearFn)):
+            steps[name] = cuda_ms(lambda fn=fn: fn.apply(xa, wa, None, xsp, wm).sum().backward(), reps=10)
+        lines.append(f"  SWAT linear forward+backward {n}: masked dense {steps['masked dense']:.3f} ms, "
+                     f"2:4 forward product {steps['2:4 forward']:.3f} ms "
+                     f"(x{steps['masked dense'] / steps['2:4 forward']:.2f}; backward stays dense)")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("section", choices=sorted(SECTIONS))

@@ -10,6 +10,7 @@ kernel is slower (the dense kernel wins there: never a negative saving).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ class SparseCurve:
     threads: int
     points: tuple[SparsePoint, ...]
     clock: str = "wall"
+    wall_s: float = 0.0  # how long the measurement took
 
     @property
     def densities(self) -> list[float]:
@@ -70,7 +72,7 @@ class SparseCurve:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (`calibrate --json`)."""
         return {"kernel": self.kernel, "shape": list(self.shape), "rounds": self.rounds, "threads": self.threads,
-                "clock": self.clock, "break_even_density": self.break_even_density(),
+                "clock": self.clock, "wall_s": self.wall_s, "break_even_density": self.break_even_density(),
                 "points": [dict(p.__dict__) for p in sorted(self.points, key=lambda p: -p.density)]}
 
 
@@ -95,6 +97,7 @@ def measure_csr_curve(densities: Sequence[float] = DENSITY_GRID, shape: tuple[in
     from .timing import check_clock, time_interleaved
 
     clock_fn = check_clock(clock, torch.get_num_threads())
+    t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     m, k, n = shape
     w = torch.randn(m, k, generator=gen)
@@ -114,7 +117,7 @@ def measure_csr_curve(densities: Sequence[float] = DENSITY_GRID, shape: tuple[in
     for d in densities:
         ts = t[f"csr@{d:g}"].median_s
         points.append(SparsePoint(d, td, ts, td / ts, efficiency(d, td / ts)))
-    return SparseCurve("csr", shape, rounds, torch.get_num_threads(), tuple(points), clock)
+    return SparseCurve("csr", shape, rounds, torch.get_num_threads(), tuple(points), clock, time.perf_counter() - t0)
 
 
 def curve_entry(curve: SparseCurve, ref: str) -> dict[str, Any]:
