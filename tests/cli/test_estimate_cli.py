@@ -90,3 +90,47 @@ def test_estimate_other_schema_version(tmp_path: Path, capsys: pytest.CaptureFix
 def test_estimate_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = run(capsys, "estimate", str(tmp_path / "nope"), "--device", "h100")
     assert r.code == 2 and "no such run directory" in r.err
+
+
+def _run_at_density(tmp_path: Path, density: float) -> Path:
+    """A run whose GEMM phases ran at ``density`` (no top-k work), two clients, one round."""
+    d = tmp_path / f"run{density:g}"
+    dense = {"forward": 10**9, "backward_input": 10**9, "backward_weight": 10**9, "elementwise": 10**8,
+             "optimizer": 10**7}
+    sparse = {**{k: int(v * density) for k, v in dense.items()}, "elementwise": 10**8, "optimizer": 10**7}
+    with JsonlWriter(d / "trace.jsonl", fsync=False) as w:
+        for c in range(2):
+            w.write(ClientRoundRecord(
+                run_id="k", round=0, client_id=c, samples=64, steps=2, batch_sizes=[32, 32], densities={},
+                flops={"dense": {**dense, "total": sum(dense.values()), "topk": 0},
+                       "sparse": {**sparse, "total": sum(sparse.values()), "topk": 0}},
+                bytes_up=10**6, bytes_up_dense=10**6, bytes_down=10**6, wall_time_s=1.0, cpu_time_s=1.0))
+    (d / "config.toml").write_text('[trace]\nengine = "inprocess"\nupload = "dense"\nencoding = "dense"\n'
+                                   'model = "cnn"\n', encoding="utf-8")
+    return d
+
+
+def test_estimate_on_a_measured_curve_saves_time_only_where_the_kernel_measured_a_speed_up(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Curve: efficiency 0.5 at density 0.01, 0 from 0.05 on; the same device without it has efficiency 0."""
+    curve = ('sparse_efficiency_curve = {density = [0.01, 0.05, 0.1], efficiency = [0.5, 0.0, 0.0], '
+             'source = {kind = "measured", ref = "test", quote = "test"}}')
+    plain = write_device(tmp_path, name="plain", filename="plain.toml", sparse_eff=0.0, overhead=0.0)
+    text = (tmp_path / "plain.toml").read_text().replace('schema = 1', 'schema = 2').replace(
+        'name = "plain"', 'name = "curved"').replace("\n[units.cpu.efficiency]", curve + "\n\n[units.cpu.efficiency]")
+    curved = write_device(tmp_path, text, filename="curved.toml")
+    out = {}
+    for dens in (0.01, 0.1):
+        r = run(capsys, "estimate", str(_run_at_density(tmp_path, dens)), "--device-file", str(curved),
+                "--device-file", str(plain), "--json")
+        assert r.code == 0, r.err
+        doc = json.loads(r.out)
+        out[dens] = ({e["device"]: e["totals"] for e in doc["devices"]}, doc["notes"])
+    (t01, notes01), (t1, notes1) = out[0.01], out[0.1]
+    # by hand: peak 1 GFLOP/s x gemm efficiency 0.5 prices a record's three GEMM phases (1e9 FLOP each) at
+    # 6 s dense; at density 0.01 the curve saves 0.5 x (1 - 0.01) of it (one round: the slowest client)
+    saved = t01["plain"]["compute_s"] - t01["curved"]["compute_s"]
+    assert saved == pytest.approx(3e9 / 0.5e9 * 0.5 * 0.99, rel=1e-6)
+    assert t1["curved"]["compute_s"] == pytest.approx(t1["plain"]["compute_s"])  # the dense kernel wins at 0.1
+    assert any("curved: at weight density 0.1 " in n and "dense kernel wins" in n for n in notes1)
+    assert not any("dense kernel wins" in n for n in notes01)

@@ -28,6 +28,7 @@ from ..hardware_models.selection import Costing, resolve_costing
 from ..hardware_models.workload import ClientRounds, batch_triplets, from_layers, from_totals
 from ..traces.run import RunData
 from ..traces.schema import FLOP_BLOCK_KEYS
+from ..vocab import GEMM_PHASES
 
 __all__ = ["CompareResult", "CostSummary", "Costing", "DeviceEstimate", "MemoryCheck", "RoundCost", "RunEstimate",
            "RECORD_FIELDS", "WorkloadPoint", "compare_workload", "estimate_run", "records_from_columns", "records_from_trace",
@@ -100,6 +101,18 @@ def run_step_profile(run: RunData) -> Any:
     return from_layers(run.layers, mask_every=mask_every) if run.layers is not None else from_totals()
 
 
+def gemm_densities(cols: ClientRounds) -> list[float]:
+    """The median sparse/dense FLOP ratio of each GEMM phase over the records: the densities a run is priced at."""
+    out = []
+    for p, name in enumerate(PHASES):
+        if name in GEMM_PHASES:
+            fd, fs = np.asarray(cols.fd[:, p], dtype=np.float64), np.asarray(cols.fs[:, p], dtype=np.float64)
+            ok = fd > 0
+            if ok.any():
+                out.append(round(float(np.median(fs[ok] / fd[ok])), 4))
+    return out
+
+
 def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> RunEstimate:
     """Re-cost a recorded run (traces.RunData) on every device of ``costing`` (and its mix)."""
     ok_rows = run.columns.ok
@@ -121,8 +134,7 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
         notes.append(f"{failed} failed client-round record(s) not costed")
     if step.memory is None:
         notes.append("memory check skipped: layers.json gives no weight sizes")
-    if cfg is not None:
-        profiles = list(costing.devices) + (list(costing.mix.profiles) if costing.mix is not None else [])
-        notes.extend(dense_kernel_notes(profiles, [1.0 - cfg.weight_sparsity]))
+    profiles = list(costing.devices) + (list(costing.mix.profiles) if costing.mix is not None else [])
+    notes.extend(dense_kernel_notes(profiles, gemm_densities(cols)))
     return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, n_ok,
                        failed, entries, tuple(notes), mix_json, costing.assumptions())
