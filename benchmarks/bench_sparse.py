@@ -200,7 +200,8 @@ def kernel_section(case: Case, densities: list[float], batch: int, steps: int, r
 
     Weight and activation density equal, the first conv dense; every model steps through the same
     batches in alternating rounds (rotating order); ratios are medians over rounds of the same
-    round's times. Ends with the GEMM-level curve that `calibrate` writes into the device file.
+    round's times. Ends with the layer-level curve that `calibrate` writes into the device file and
+    the same measurement for the forward GEMM alone.
     """
     from zerofl_profiler.calibration.sparse_curve import measure_csr_curve
 
@@ -240,10 +241,13 @@ def kernel_section(case: Case, densities: list[float], batch: int, steps: int, r
         lines.append(f"| {d:g} | {step_ms[m]:.3g} ms | {step_ms[c]:.3g} ms | {ratio(m, base, wall):.2f}x "
                      f"({ratio(m, base, cpu):.2f}x) | {ratio(c, base, wall):.2f}x ({ratio(c, base, cpu):.2f}x) | "
                      f"{ratio(c, m, wall):.2f}x ({ratio(c, m, cpu):.2f}x) |")
-    curve = measure_csr_curve(densities, rounds=max(3, rounds))
-    lines += ["", "GEMM-level curve (what `calibrate` writes as sparse_efficiency_curve): " + curve.quote(),
-              "efficiency per density: " + ", ".join(f"{p.density:g}: {p.efficiency:.3g}" for p in curve.points),
-              f"break-even density (CSR faster than dense at or below): {curve.break_even_density()}"]
+    clock = "cpu" if torch.get_num_threads() == 1 else "wall"
+    for level, what in (("layer", "layer-level curve (what `calibrate` writes as sparse_efficiency_curve)"),
+                        ("gemm", "forward GEMM alone")):
+        curve = measure_csr_curve(densities, rounds=max(3, rounds), clock=clock, level=level)
+        lines += ["", f"{what}: " + curve.quote(),
+                  "efficiency per density: " + ", ".join(f"{p.density:g}: {p.efficiency:.3g}" for p in curve.points),
+                  f"break-even density (CSR faster than dense at or below): {curve.break_even_density()}"]
     for line in lines:
         print(line, flush=True)
     return lines

@@ -26,8 +26,17 @@ def _unit(curve: dict) -> dict:
             "sparse_efficiency_curve": curve}
 
 
-def test_a_real_measurement_gives_a_valid_device_file_curve():
-    curve = measure_csr_curve((0.5, 0.05), shape=(32, 64, 16), rounds=2, clock="wall", min_sample_s=0.0)
+@pytest.mark.parametrize("level", ["layer", "gemm"])
+def test_a_real_measurement_gives_a_valid_device_file_curve(level):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)  # calibrate's robust setting (and OpenMP waits on a busy core would dominate)
+    try:
+        curve = measure_csr_curve((0.5, 0.05), shape=(32, 64, 16), rounds=2, clock="cpu", min_sample_s=0.0,
+                                  level=level)
+    finally:
+        torch.set_num_threads(old)
     assert [p.density for p in curve.points] == [0.5, 0.05]
     assert all(p.dense_s > 0 and p.sparse_s > 0 and 0.0 <= p.efficiency <= 1.0 for p in curve.points)
     assert len({p.dense_s for p in curve.points}) == 1  # one dense case: its time does not depend on the zeros
@@ -37,7 +46,8 @@ def test_a_real_measurement_gives_a_valid_device_file_curve():
            "units": {"cpu": _unit(curve_entry(curve, "unit test"))}}
     c = parse_device(doc).units["cpu"].sparse_efficiency_curve
     assert c is not None and c.density == (0.05, 0.5) and c.source.kind == "measured"
-    assert "unit test: CSR sparse GEMM" in c.source.ref and "d=0.05" in c.source.quote
+    assert "unit test: CSR kernels for the three products" in c.source.ref and "d=0.05" in c.source.quote
+    assert ("SWAT linear layer forward + backward" in c.source.quote) == (level == "layer")
 
 
 def test_the_cpu_clock_needs_one_thread():
