@@ -159,10 +159,10 @@ def calibrate_unit(unit: str = "cpu", *, quick: bool = False, rounds: int | None
     fit = fit_host(cases)
     curve = None
     if unit == "cpu":  # CSR is the CPU's sparse kernel; 2:4 on a GPU is timed by benchmarks/gpu_sections.py
-        from .sparse_curve import measure_csr_curve
+        from .sparse_curve import DEFAULT_SHAPE, QUICK_SHAPE, measure_csr_curve
 
-        curve = measure_csr_curve(rounds=n_rounds, clock=clock, min_sample_s=0.002 if quick else 0.01,
-                                  progress=progress)
+        curve = measure_csr_curve(shape=QUICK_SHAPE if quick else DEFAULT_SHAPE, rounds=n_rounds, clock=clock,
+                                  min_sample_s=0.002 if quick else 0.01, progress=progress)
     gemms = [c for c in cases if c.kind in ("gemm", "conv")]
     best = max(gemms, key=lambda c: float(c.flops.sum()) / c.time_s)
     peak = float(best.flops.sum()) / best.time_s

@@ -22,6 +22,8 @@ DENSITY_GRID = (0.5, 0.2, 0.1, 0.05, 0.01)
 #: (outputs, inputs, rows): a ResNet-18 layer4 3x3 conv lowered to a GEMM at batch 32 (512 output
 #: channels, 512 x 3 x 3 reduction, 32 x 4 x 4 output positions).
 DEFAULT_SHAPE = (512, 4608, 512)
+#: `calibrate --quick`: the same layer at batch 8 (a quarter of the rows; rougher, about 4x faster).
+QUICK_SHAPE = (512, 4608, 128)
 
 
 @dataclass(frozen=True)

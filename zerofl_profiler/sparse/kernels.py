@@ -65,16 +65,26 @@ def _spmm(a_dense_sparse: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class CsrLinearFn(torch.autograd.Function):
-    """SWAT linear with all three products on CSR kernels; gradients equal SwatLinearFn's."""
+    """SWAT linear with all three products on CSR kernels; gradients equal SwatLinearFn's.
+
+    Each operand is converted once, from a contiguous tensor: the backward-input product reuses the
+    forward's CSR weights transposed (a CSC view, no conversion), the backward-weight product the
+    CSR activations transposed. At the low densities where CSR can beat dense this is the faster
+    path (measured on the development host at density 0.01: 5.8 ms against 16-21 ms for converting
+    the transposed weight of a 512x4608 layer); at density 0.5 it is about 2x slower, where CSR
+    loses to dense by 10x anyway.
+    """
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 x_sp: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, x.shape[-1])
-        out = _spmm(w_sp, x2.t()).t()
+        w_csr = _csr(w_sp.contiguous())
+        out = torch.sparse.mm(w_csr, x2.t()).t()
         if bias is not None:
             out = out + bias
         ctx.save_for_backward(x_sp, w_sp)
+        ctx.w_csr = w_csr
         ctx.has_bias = bias is not None
         return _fresh(out.reshape(*x.shape[:-1], weight.shape[0]))
 
@@ -83,8 +93,12 @@ class CsrLinearFn(torch.autograd.Function):
         x_sp, w_sp = ctx.saved_tensors
         need = ctx.needs_input_grad
         g2 = grad_out.reshape(-1, grad_out.shape[-1])
-        gi = _spmm(w_sp.t(), g2.t()).t().reshape(*grad_out.shape[:-1], w_sp.shape[1]) if need[0] else None
-        gw = _spmm(x_sp.reshape(-1, x_sp.shape[-1]).t(), g2).t() if need[1] else None
+        gi = gw = None
+        if need[0]:  # dx = W_sp^T dy: the forward's CSR transposed (CSC), no second conversion
+            gi = torch.sparse.mm(ctx.w_csr.t(), g2.t()).t().reshape(*grad_out.shape[:-1], w_sp.shape[1])
+        if need[1]:  # dW = dy x_sp: (x_sp^T dy)^T with x_sp converted from its contiguous layout
+            x_csr = _csr(x_sp.reshape(-1, x_sp.shape[-1]).contiguous())
+            gw = torch.sparse.mm(x_csr.t(), g2).t()
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
         return gi, gw, gb, None, None
 
@@ -104,11 +118,13 @@ class CsrConv2dFn(torch.autograd.Function):
         L = cols.shape[2]
         oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        out = _spmm(w_sp.reshape(o, -1), cols.transpose(0, 1).reshape(cols.shape[1], n * L))  # (O, N*L)
+        w_csr = _csr(w_sp.reshape(o, -1).contiguous())
+        out = torch.sparse.mm(w_csr, cols.transpose(0, 1).reshape(cols.shape[1], n * L))  # (O, N*L)
         out = out.reshape(o, n, L).transpose(0, 1).reshape(n, o, oh, ow)
         if bias is not None:
             out = out + bias.view(1, -1, 1, 1)
         ctx.save_for_backward(x_sp, w_sp)
+        ctx.w_csr = w_csr
         ctx.conv = (stride, padding, dilation, (h, w))
         ctx.has_bias = bias is not None
         return _fresh(out.contiguous())
@@ -122,14 +138,14 @@ class CsrConv2dFn(torch.autograd.Function):
         kh, kw = w_sp.shape[2:]
         g = grad_out.reshape(n, o, -1).transpose(0, 1).reshape(o, -1)  # (O, N*L)
         gi = gw = gb = None
-        if need[0]:
-            dcols = _spmm(w_sp.reshape(o, -1).t(), g)  # (K, N*L)
+        if need[0]:  # the forward's CSR weights transposed (CSC): no second conversion
+            dcols = torch.sparse.mm(ctx.w_csr.t(), g)  # (K, N*L)
             dcols = dcols.reshape(dcols.shape[0], n, -1).transpose(0, 1)  # (N, K, L)
             gi = F.fold(dcols, hw, (kh, kw), dilation=dilation, padding=padding, stride=stride)
         if need[1]:
             cols = F.unfold(x_sp, (kh, kw), dilation=dilation, padding=padding, stride=stride)  # (N, K, L)
-            cols = cols.transpose(0, 1).reshape(cols.shape[1], -1)  # (K, N*L), as sparse as x_sp
-            gw = _spmm(cols, g.t()).t().reshape(w_sp.shape)
+            rows = cols.transpose(1, 2).reshape(-1, cols.shape[1])  # (N*L, K) contiguous, as sparse as x_sp
+            gw = torch.sparse.mm(_csr(rows).t(), g.t()).t().reshape(w_sp.shape)
         if ctx.has_bias and need[2]:
             gb = grad_out.sum((0, 2, 3))
         return gi, gw, gb, None, None, None, None, None, None
