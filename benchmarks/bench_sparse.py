@@ -87,6 +87,20 @@ def _block(model: nn.Module, opt: torch.optim.Optimizer, batches: list[tuple[tor
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def _alternate(models: dict, opts: dict, batches: list[tuple[torch.Tensor, torch.Tensor]], rounds: int
+               ) -> tuple[dict, dict]:
+    """(wall, CPU) seconds per block of every model, one block each per round in a rotating order."""
+    wall: dict = {k: [] for k in models}
+    cpu: dict = {k: [] for k in models}
+    order = list(models)
+    for r in range(rounds):
+        for k in order[r % len(order):] + order[:r % len(order)]:
+            w, c = _block(models[k], opts[k], batches)
+            wall[k].append(w)
+            cpu[k].append(c)
+    return wall, cpu
+
+
 def _time(fn: Callable[[], object], repeats: int) -> float:
     """Median seconds of ``fn`` over at least ``repeats`` calls (more for sub-millisecond pieces)."""
     dev = torch.device("cuda") if torch.cuda.is_available() and torch.cuda.is_initialized() else torch.device("cpu")
@@ -163,14 +177,7 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
         torch.set_num_threads(t)
         for n in models:  # warm-up: allocator, first-call kernels
             _block(models[n], opts[n], batches[:2])
-        times: dict[str, list[float]] = {n: [] for n in models}
-        cpu: dict[str, list[float]] = {n: [] for n in models}
-        order = list(models)
-        for r in range(rounds):
-            for n in order[r % len(order):] + order[:r % len(order)]:
-                wall, c = _block(models[n], opts[n], batches)
-                times[n].append(wall)
-                cpu[n].append(c)
+        times, cpu = _alternate(models, opts, batches, rounds)
         dense_ms = 1e3 * statistics.median(times["dense"]) / case.steps
         where = f"{t} thread(s)" if device.type == "cpu" else str(device)
         emit(f"{case.model} b{case.batch}, {where}: dense step {dense_ms:.2f} ms (median of {rounds})")
@@ -217,14 +224,7 @@ def kernel_section(case: Case, densities: list[float], batch: int, steps: int, r
                for _ in range(steps)]
     for k in models:  # warm-up
         _block(models[k], opts[k], batches[:1])
-    wall: dict[tuple[str, float], list[float]] = {k: [] for k in models}
-    cpu: dict[tuple[str, float], list[float]] = {k: [] for k in models}
-    order = list(models)
-    for r in range(rounds):
-        for k in order[r % len(order):] + order[:r % len(order)]:
-            w, c = _block(models[k], opts[k], batches)
-            wall[k].append(w)
-            cpu[k].append(c)
+    wall, cpu = _alternate(models, opts, batches, rounds)
 
     def ratio(a: tuple[str, float], b: tuple[str, float], t: dict[tuple[str, float], list[float]]) -> float:
         return statistics.median(x / y for x, y in zip(t[a], t[b]))

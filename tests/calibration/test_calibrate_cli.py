@@ -48,6 +48,12 @@ def test_quick_calibrate_writes_default_host_file(quick_run: tuple[subprocess.Co
                                                   "sparse_step"}
     assert all(c["time_s"] > 0 for c in unit["cases"])
     assert spec.units["cpu"].peak_flops.source.kind == "measured"
+    # the CSR kernel against dense over the density grid, written as a measured curve
+    curve = spec.units["cpu"].sparse_efficiency_curve
+    assert spec.schema == 2 and curve is not None and curve.source.kind == "measured"
+    assert curve.density == (0.01, 0.05, 0.1, 0.2, 0.5) and all(0.0 <= e <= 1.0 for e in curve.efficiency)
+    pts = unit["sparse_kernel_curve"]["points"]
+    assert [p["density"] for p in pts] == [0.5, 0.2, 0.1, 0.05, 0.01] and all(p["sparse_s"] > 0 for p in pts)
 
 
 @pytest.mark.slow
