@@ -259,3 +259,14 @@ def test_dynamic_power_through_a_whole_run(tmp_path: Path) -> None:
                                                        rel=1e-9)
     dense_e = {k: by[k].dense_energy_j - by[k].comm_energy_j for k in by}  # no network: comm energy is 0
     assert dense_e["dyn"] == pytest.approx(dense_e["flat"] - 2.0 * dense_overhead_s, rel=1e-9)
+
+
+def test_break_even_is_the_highest_density_with_a_positive_measured_efficiency(tmp_path: Path) -> None:
+    from zerofl_profiler.hardware_models.records import BreakEven, break_even_density
+
+    assert break_even_density((0.01, 0.05, 0.1), (0.3, 0.1, 0.0)) == 0.05
+    assert break_even_density((0.01, 0.5), (0.0, 0.0)) is None
+    spec = _spec(tmp_path, v2_toml(**FULL))  # its curve is declared (an assumption), not measured
+    be = BreakEven.of(spec, "gpu")
+    assert be.density is None and "is assumption, not measured" in be.reason
+    assert BreakEven.of(spec, "npu").density is None

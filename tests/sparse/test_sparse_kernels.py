@@ -7,8 +7,7 @@ import torch
 
 from zerofl_profiler.errors import BadInputError
 from zerofl_profiler.sparse.functions import SwatConv2dFn, SwatLinearFn
-from zerofl_profiler.sparse.kernels import (CsrConv2dFn, CsrLinearFn, break_even_density, check_modes,
-                                            choose_kernel, nm_mask)
+from zerofl_profiler.sparse.kernels import CsrConv2dFn, CsrLinearFn, check_modes, choose_kernel, nm_mask
 from zerofl_profiler.sparse.masks import topk_mask, topk_sparsify
 
 
@@ -74,8 +73,6 @@ def test_auto_uses_csr_only_below_the_measured_break_even():
     c = choose_kernel("linear", w, 0.1, "auto", "unstructured", break_even_density=0.05)
     assert c.kernel == "dense" and "dense kernel is faster" in c.reason
     assert choose_kernel("conv2d", w, 0.1, "csr", "unstructured", groups=4).kernel == "dense"
-    assert break_even_density([0.5, 0.1, 0.05, 0.01], [0.3, 0.6, 1.1, 3.0]) == 0.05
-    assert break_even_density([0.5, 0.1], [0.3, 0.9]) is None
 
 
 @pytest.mark.gpu

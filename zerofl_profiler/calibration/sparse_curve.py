@@ -61,9 +61,10 @@ class SparseCurve:
         return [p.efficiency for p in sorted(self.points, key=lambda p: p.density)]
 
     def break_even_density(self) -> float | None:
-        """The highest measured density at which the sparse kernel beats dense."""
-        faster = [p.density for p in self.points if p.speedup > 1.0]
-        return max(faster) if faster else None
+        """The highest measured density at which the sparse kernel beats dense (the device file's rule)."""
+        from ..hardware_models.records import break_even_density
+
+        return break_even_density(self.densities, self.efficiencies)
 
     def quote(self) -> str:
         """The measurement in one line, for the device file's source."""
@@ -107,8 +108,7 @@ def measure_csr_curve(densities: Sequence[float] = DENSITY_GRID, shape: tuple[in
 
     ``level="layer"`` (what the device file gets): forward + backward of a SWAT linear layer with
     ``shape[0]`` outputs, ``shape[1]`` inputs and ``shape[2]`` rows, i.e. the three products of a
-    training step, on CSR (``CsrLinearFn``: weights, transposed weights and activations converted
-    every call) against the same layer on dense kernels (``SwatLinearFn``); this is what the cost
+    training step, on CSR (``CsrLinearFn``: weights and activations converted every call) against the same layer on dense kernels (``SwatLinearFn``); this is what the cost
     model scales by ``e(d)``. ``level="gemm"``: the forward product alone. One dense case (its time
     does not depend on the zeros it multiplies) and one CSR case per density run once per round in a
     rotating order (``timing.time_interleaved``) on ``clock`` (``cpu`` needs one torch thread).
@@ -157,7 +157,7 @@ def curve_entry(curve: SparseCurve, ref: str) -> dict[str, Any]:
     """The device file's ``sparse_efficiency_curve`` of a measured curve (ascending densities, measured source)."""
     return {"density": curve.densities, "efficiency": [round(e, 4) for e in curve.efficiencies],
             "source": {"kind": "measured", "ref": f"{ref}: {curve.kernel.upper()} kernels for the three products of a "
-                                                  f"SWAT linear layer (weights, transposed weights and activations "
-                                                  f"converted every call, as SWAT's masks change every step) against "
-                                                  f"the same layer on dense kernels",
+                                                  f"SWAT linear layer (weights and activations converted every call, "
+                                                  f"as SWAT's masks change every step) against the same layer on "
+                                                  f"dense kernels",
                        "quote": curve.quote()}}

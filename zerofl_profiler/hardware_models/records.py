@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import BadInputError, UnknownDeviceError
 from ..vocab import OP_CLASSES
@@ -91,9 +91,14 @@ class SparseEfficiencyCurve:
                 "source": self.source.to_json()}
 
     def break_even_density(self) -> float | None:
-        """The highest listed density with a positive efficiency: where a real sparse kernel beat dense."""
-        faster = [d for d, e in zip(self.density, self.efficiency) if e > 0.0]
-        return max(faster) if faster else None
+        """Where a real sparse kernel beat dense (see :func:`break_even_density`)."""
+        return break_even_density(self.density, self.efficiency)
+
+
+def break_even_density(density: Sequence[float], efficiency: Sequence[float]) -> float | None:
+    """The highest density with a positive sparse efficiency (a sparse kernel faster than dense), else None."""
+    faster = [d for d, e in zip(density, efficiency) if e > 0.0]
+    return max(faster) if faster else None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ is sparsified (`choose_kernel`), and recorded on the layer (`layer.sparse_kernel
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,9 +243,3 @@ def choose_kernel(kind: str, weight: torch.Tensor, weight_density: float, mode: 
         return KernelChoice("csr", f"density {weight_density:g} <= measured break-even {break_even_density:g}")
     return KernelChoice("dense", f"density {weight_density:g} > measured break-even {break_even_density:g}: "
                                  "the dense kernel is faster")
-
-
-def break_even_density(densities: Sequence[float], speedups: Sequence[float]) -> float | None:
-    """The highest density at which a measured sparse kernel is faster than dense (speed-up > 1)."""
-    faster = [d for d, s in zip(densities, speedups) if s > 1.0]
-    return max(faster) if faster else None
