@@ -133,9 +133,10 @@ def _render(res: object, path: str, console: object) -> None:
             be = curve.break_even_density()
             for pt in sorted(curve.points, key=lambda q: -q.density):
                 t.add_row(f"{curve.kernel} @ density {pt.density:g}", f"efficiency {pt.efficiency:.3g}",
-                          f"x{pt.speedup:.2f} dense speed" + ("" if pt.speedup > 1 else ": the dense kernel wins"))
-            t.add_row(f"{curve.kernel} curve", f"{curve.wall_s:.0f} s", f"{curve.rounds} interleaved rounds, "
-                      f"{curve.shape[0]}x{curve.shape[1]} @ {curve.shape[1]}x{curve.shape[2]}")
+                          f"x{pt.speedup:.2f} dense speed" + ("" if pt.speedup > 1 else "; dense wins"))
+            m, k, n = curve.shape
+            t.add_row(f"{curve.kernel} curve", f"{curve.wall_s:.0f} s", f"SWAT {curve.level} {m}x{k}, {n} rows, "
+                      f"{curve.rounds} rounds")
             t.add_row("break-even density", "none" if be is None else f"{be:g}",
                       f"--sparse-kernels auto uses {curve.kernel} at or below it" if be is not None else
                       f"{curve.kernel} never beat dense: --sparse-kernels auto keeps every layer dense")
