@@ -28,7 +28,8 @@ from .options import emit_json, stderr_console
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 def calibrate(out: str, install: bool, quick: bool, threads: int, clock: str, rounds: int | None, cpu_only: bool,
               from_published: bool, write_catalogue: str | None, as_json: bool) -> None:
-    """Fit this machine's cost-model parameters (FLOP/s per op class, bandwidth, overhead, sparse efficiency)."""
+    """Fit this machine's cost-model parameters (FLOP/s per op class, bandwidth, overhead, sparse efficiency and
+    the CPU's measured CSR sparse-efficiency curve)."""
     import os
 
     from ..errors import BadInputError
