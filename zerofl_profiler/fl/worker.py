@@ -78,7 +78,8 @@ def get_worker(cfg: RunConfig, input_shape: tuple[int, ...], num_classes: int) -
     w = _CACHE.get(key)
     if w is None:
         twin = build_dense(cfg, input_shape, num_classes)  # stays on the CPU: the FLOP counter reads its shapes
-        model = sparsify(build_dense(cfg, input_shape, num_classes), sparse_config(cfg),
+        # on its device before sparsify: the kernel choice looks at where the weights live (CSR: CPU only)
+        model = sparsify(build_dense(cfg, input_shape, num_classes).to(device), sparse_config(cfg),
                          break_even_density=break_even).to(device)
         note = None
         if cfg.sparse_kernels != "off":
