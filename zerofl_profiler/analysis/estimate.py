@@ -135,6 +135,7 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
     if step.memory is None:
         notes.append("memory check skipped: layers.json gives no weight sizes")
     profiles = list(costing.devices) + (list(costing.mix.profiles) if costing.mix is not None else [])
-    notes.extend(dense_kernel_notes(profiles, gemm_densities(cols)))
+    if any(p.sparse_curve is not None for p in profiles):  # only a curve can say the dense kernel wins
+        notes.extend(dense_kernel_notes(profiles, gemm_densities(cols)))
     return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, n_ok,
                        failed, entries, tuple(notes), mix_json, costing.assumptions())
