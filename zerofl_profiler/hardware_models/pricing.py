@@ -194,8 +194,8 @@ def comm_cost(bytes_down: np.ndarray, bytes_up: np.ndarray, compute_s: np.ndarra
     bd = np.asarray(bytes_down, dtype=np.float64)
     bu = np.asarray(bytes_up, dtype=np.float64)
     if net is None:
-        z = np.zeros(np.broadcast(bd, bu, compute_s).shape)
-        return CommCost(z, z.copy(), z.copy())
+        shape = np.broadcast(bd, bu, compute_s).shape
+        return CommCost(np.zeros(shape), np.zeros(shape), np.zeros(shape))  # calloc'd: no pages written
     v = net.value
     xfer_down = bd / v("downlink_bytes_per_s")
     xfer_up = bu / v("uplink_bytes_per_s")
