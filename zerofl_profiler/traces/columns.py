@@ -34,8 +34,10 @@ from .schema import (
 )
 from .typespec import check
 
-#: Bytes read per block (a block ends at a line end; a longer line is read whole).
-BLOCK_BYTES = 4 << 20
+#: Bytes read per block (a block ends at a line end; a longer line is read whole). Small enough that a
+#: block's decoded objects are still in cache while they become columns: on 2*10^5 engine lines,
+#: 1 MiB loaded 7% faster than 4 MiB and 56% faster than 16 MiB (256 KiB: 5% slower; medians of 3).
+BLOCK_BYTES = 1 << 20
 #: Columns always built, whatever ``fields`` asks for: the checks that span records need them.
 CHECKED_FIELDS = frozenset({"line", "round", "client_id", "status", "mem_source", "peak_mem_bytes", "energy_source",
                             "energy_estimate_source"})
