@@ -171,7 +171,8 @@ def alternate(variants: dict[str, Callable[[], Any]], repeats: int) -> tuple[dic
 
 
 def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
-    """Records per CPU-second of each available decoder on the first n lines (alternating rounds, medians)."""
+    """Records per CPU-second of each available decoder on the first n lines (alternating rounds, medians;
+    the garbage collector off, as in the loader)."""
     import msgspec
 
     from zerofl_profiler.traces.decoders import typed_lines_decoder
@@ -190,7 +191,13 @@ def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
         variants["orjson"] = lambda: [orjson.loads(x) for x in lines]
     except ImportError:
         pass
-    _, cpus = alternate(variants, repeats)
+    import gc
+
+    gc.disable()  # as the loader does: the garbage collector would sweep the decoded dicts
+    try:
+        _, cpus = alternate(variants, repeats)
+    finally:
+        gc.enable()
     return {k: n / statistics.median(v) for k, v in cpus.items()}
 
 

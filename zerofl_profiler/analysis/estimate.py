@@ -85,7 +85,8 @@ def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
         order = np.lexsort((size, rec))
         rec, size, cnt = rec[order], size[order], cnt[order]
     keep = cnt > 0
-    rec, size, cnt = rec[keep], np.asarray(size, dtype=np.float64)[keep], cnt[keep]
+    if not keep.all():
+        rec, size, cnt = rec[keep], size[keep], cnt[keep]
     sizes, idx = _distinct(size)
     return ClientRounds(  # the trace's own arrays (views): the costing reads the columns without a second copy
         rounds=cols.round, client_ids=cols.client_id, steps=cols.steps,
@@ -97,11 +98,11 @@ def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
 def _distinct(size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted distinct values, index of each value among them): np.unique's answer, in linear time
     for the small whole numbers batch sizes are."""
-    whole = size.astype(np.int64)
-    if len(size) and (whole == size).all() and whole.min() >= 0 and whole.max() <= 10**7:
+    whole = size if size.dtype.kind in "iu" else size.astype(np.int64)
+    if len(size) and (size.dtype.kind in "iu" or (whole == size).all()) and whole.min() >= 0 and whole.max() <= 10**7:
         present = np.bincount(whole) > 0
         return np.flatnonzero(present).astype(np.float64), (np.cumsum(present) - 1)[whole]
-    sizes, idx = np.unique(size, return_inverse=True)
+    sizes, idx = np.unique(np.asarray(size, dtype=np.float64), return_inverse=True)
     return sizes, idx.reshape(-1)
 
 

@@ -48,9 +48,11 @@ class _Rounds:
     def slowest(self, t: np.ndarray) -> np.ndarray:
         """Record index of the slowest client of each round (first one on ties)."""
         ts = t[self.order]
+        inv_sorted = self.inv[self.order]
         mx = np.maximum.reduceat(ts, self.starts)
-        hit = np.flatnonzero(ts == mx[self.inv[self.order]])
-        _, first = np.unique(self.inv[self.order][hit], return_index=True)
+        hit = np.flatnonzero(ts == mx[inv_sorted])
+        r = inv_sorted[hit]  # non-decreasing: the first hit of each round is where r changes
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
         return self.order[hit[first]]
 
 
@@ -108,6 +110,8 @@ def _take(cols: ClientRounds, idx: np.ndarray) -> ClientRounds:
     pos = np.full(len(cols), -1, dtype=np.int64)
     pos[idx] = np.arange(len(idx))
     keep = pos[cols.batch_record] >= 0
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx) and (np.diff(idx) == 1).all():
+        idx = slice(int(idx[0]), int(idx[-1]) + 1)  # records in file order (rounds written in turn): views
     return ClientRounds(
         rounds=cols.rounds[idx], client_ids=cols.client_ids[idx], steps=cols.steps[idx], fd=cols.fd[idx],
         fs=cols.fs[idx], bytes_down=cols.bytes_down[idx], bytes_up=cols.bytes_up[idx],
