@@ -1,32 +1,62 @@
-"""Benchmark: re-cost 10^6 client-round records on 10 devices (vectorized estimator).
+"""Benchmark: a 10^6-record run loaded, validated and re-costed on 10 devices, against the targets.
 
-Prints measured medians. The costing itself (numpy over record columns) is timed on 10^6
-records; trace parsing (JSONL -> validated records -> columns) is timed separately on a smaller
-trace and reported as a rate, because it is I/O and validation, not costing.
+Writes a version-2 run directory -- trace lines made from a real engine record
+(tests/traces/fixtures/v1_sparse, the shipped cnn, upgraded to v2) or with ``--template resnet`` a
+synthetic 20-layer record, varied per line; config.toml with its [trace] table; layers.json --
+then prints measured medians of alternating repeats (wall time and CPU time: the machine is shared):
 
-    .venv/bin/python benchmarks/bench_estimate.py [--records 1000000] [--repeats 3] [--parse-records 20000]
+- raw decoding of a slice of the lines with msgspec (typed, validating), msgspec (untyped), orjson
+  (if installed) and ``json``: the measurement behind the decoder choice;
+- ``load_columns`` on the slice with msgspec and with the standard-library fallback;
+- load + validate: ``load_run`` on the whole trace (all columns, and only the costing's columns) in
+  records/s;
+- end to end: ``zerofl-profile estimate RUN --device x10 --no-per-round`` in a fresh subprocess, its
+  wall and CPU time and peak RSS (from wait4);
+- the costing alone: numpy over synthetic columns (10^5 rounds of 10 clients, 5-49 batches of 32 per
+  record, one in ten ending with a partial batch of 7), 10 devices over LTE, with and without a
+  50/50 device mix.
+
+The last lines compare the figures with the targets (PASS/FAIL): load + validate at least 200,000
+records/s, ``estimate`` at most 10 s end to end, peak RSS under 1 GB.
+
+    .venv/bin/python benchmarks/bench_estimate.py [--records 1000000] [--repeats 3] [--slice 20000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
-from zerofl_profiler.analysis.estimate import records_from_trace
+from zerofl_profiler.analysis.estimate import RECORD_FIELDS
 from zerofl_profiler.hardware_models import Costing, get_network, resolve_device
 from zerofl_profiler.hardware_models.population import parse_mix
 from zerofl_profiler.hardware_models.rounds import price_population
 from zerofl_profiler.hardware_models.workload import ClientRounds, batch_triplets, from_layers
-from zerofl_profiler.traces import ClientRoundRecord, JsonlWriter, read_client_records
-from zerofl_profiler.traces.schema import FLOP_KEYS
+from zerofl_profiler.traces import ClientRoundRecord, EnergyBlock, TraceInfo, load_columns, load_run
+from zerofl_profiler.traces.io import strip_run_skipped
+from zerofl_profiler.traces.schema import FLOP_BLOCK_KEYS
 
 DEVICES = ("h100", "a100", "v100", "t4", "jetson-agx-orin@30W", "jetson-xavier-nx", "jetson-tx2", "jetson-nano",
            "snapdragon-865-gpu", "snapdragon-888-cpu")
+#: The targets (records/s of load + validate; seconds of `estimate` end to end; bytes of peak RSS).
+TARGET_LOAD_RATE = 200_000
+TARGET_ESTIMATE_S = 10.0
+TARGET_RSS_BYTES = 10**9
+FIXTURE = Path(__file__).parents[1] / "tests" / "traces" / "fixtures" / "v1_sparse"
+SKIPPED = {"nvml": "no NVIDIA driver/GPU reachable through NVML (NVML Shared Library Not Found)",
+           "rapl": "no powercap sysfs at /sys/class/powercap (not Linux, or no RAPL driver)",
+           "codecarbon": "not used by auto; select it by name", "replay": "not used by auto; select it by name"}
 
 
 def synthetic_layers(n_gemm: int = 20) -> dict:
@@ -73,70 +103,211 @@ def synthetic_columns(n: int, clients_per_round: int = 10, population: int = 100
         batch_sizes=sizes, batch_record=rec, batch_index=idx, batch_count=cnt)
 
 
-def write_trace(path: Path, n: int) -> None:
-    """A real trace.jsonl with n records (for the parsing benchmark)."""
-    block = {k: 10**9 for k in FLOP_KEYS}
-    with JsonlWriter(path, fsync=False) as w:
+def template_record(n_layers: int = 20) -> dict:
+    """One record as the engine writes it (n_layers layers of densities, no measured energy, an estimate)."""
+    block = {k: 10**9 + j for j, k in enumerate(FLOP_BLOCK_KEYS)}
+    rec = ClientRoundRecord(
+        run_id="20261201-000000-bench0", round=1, client_id=1, samples=320, steps=10, batch_sizes=[32] * 10,
+        densities={f"layer{j}.conv": {"weight": 0.10004340277777769, "activation": 0.0999755859375}
+                   for j in range(n_layers)},
+        flops={"dense": block, "sparse": {k: v // 10 for k, v in block.items()}}, bytes_up=11352,
+        bytes_up_dense=54824, bytes_down=54824, wall_time_s=0.08265106900000774, cpu_time_s=0.08190777800000015,
+        peak_mem_bytes=412_000_256, mem_source="rss",
+        energy=EnergyBlock(source="none", method="none", duration_s=0.08260270300002048, skipped=SKIPPED),
+        energy_estimate=EnergyBlock(source="estimate", method="cpu-time-x-power", total_j=1.4319369749999997,
+                                    domains_j={"cpu": 1.4319369749999997}, duration_s=0.08260270300002048,
+                                    flags=("power: 17.5 W per busy CPU from device model host:cpu active_power_w",)),
+        train_loss=1.9516829199261136, lr=0.1, timestamp=1796115503.279479, extra={"encode_time_s": 0.00088291})
+    return strip_run_skipped(rec.to_dict(), SKIPPED)
+
+
+def engine_record() -> tuple[dict, dict, dict[str, str]]:
+    """(first record as a v2 line, layers.json, energy skip reasons) of a real engine run (the shipped cnn)."""
+    data = load_run(FIXTURE)
+    layers = data.layers.to_json() if data.layers is not None else {}
+    return strip_run_skipped(data.clients[0].to_dict(), data.trace.energy_skipped), layers, data.trace.energy_skipped
+
+
+def write_run(run: Path, n: int, clients_per_round: int = 10, template: str = "engine") -> float:
+    """A version-2 run directory with n client-round records; returns the mean trace line length."""
+    import tomli_w
+
+    run.mkdir(parents=True)
+    if template == "engine":
+        tpl, layers, skipped = engine_record()
+        model = "cnn"
+    else:
+        tpl, layers, skipped, model = template_record(), synthetic_layers(), SKIPPED, "resnet18"
+    info = TraceInfo(engine="inprocess", upload="topk-weights", encoding="csr", model=model, energy_skipped=skipped)
+    (run / "config.toml").write_text(tomli_w.dumps({"run_id": "bench", "trace": info.to_toml_dict()}))
+    (run / "layers.json").write_text(json.dumps(layers))
+    rng = random.Random(0)
+    size = 0
+    with open(run / "trace.jsonl", "w", encoding="utf-8") as fh:
         for i in range(n):
-            w.write(ClientRoundRecord(
-                run_id="bench", round=i // 10, client_id=i % 100, samples=320, steps=10, batch_sizes=[32] * 10,
-                densities={f"layer{j}": {"weight": 0.1, "activation": 0.1} for j in range(20)},
-                flops={"dense": block, "sparse": {k: v // 10 for k, v in block.items()}}, bytes_up=10**7,
-                bytes_up_dense=4 * 10**7, bytes_down=4 * 10**7, wall_time_s=1.0, cpu_time_s=1.0))
+            tpl["round"], tpl["client_id"] = i // clients_per_round, i % clients_per_round
+            tpl["steps"] = rng.randint(5, 50)
+            tpl["wall_time_s"] = tpl["cpu_time_s"] = rng.random()
+            tpl["bytes_up"] = rng.randint(5 * 10**6, 10**7)
+            for kind in ("dense", "sparse"):
+                tpl["flops"][kind]["forward"] = rng.randint(10**8, 10**10)
+            line = json.dumps(tpl, separators=(",", ":")) + "\n"
+            size += len(line)
+            fh.write(line)
+    return size / max(n, 1)
+
+
+def alternate(variants: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(wall s, CPU s) of each variant per repeat, the variants run in turn within each repeat."""
+    walls: dict[str, list[float]] = {k: [] for k in variants}
+    cpus: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for k, f in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            f()
+            walls[k].append(time.perf_counter() - t0)
+            cpus[k].append(time.process_time() - c0)
+    return walls, cpus
+
+
+def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
+    """Records per CPU-second of each available decoder on the first n lines (alternating rounds, medians;
+    the garbage collector off, as in the loader)."""
+    import msgspec
+
+    from zerofl_profiler.traces.decoders import typed_lines_decoder
+
+    with open(path, "rb") as fh:
+        lines = [fh.readline() for _ in range(n)]
+    buf = b"".join(lines)
+    typed = typed_lines_decoder(ClientRoundRecord)
+    untyped = msgspec.json.Decoder().decode_lines
+    variants: dict[str, Callable[[], Any]] = {
+        "msgspec typed (validates)": lambda: typed(buf), "msgspec untyped": lambda: untyped(buf),
+        "json.loads": lambda: [json.loads(x) for x in lines]}
+    try:
+        import orjson
+
+        variants["orjson"] = lambda: [orjson.loads(x) for x in lines]
+    except ImportError:
+        pass
+    import gc
+
+    gc.disable()  # as the loader does: the garbage collector would sweep the decoded dicts
+    try:
+        _, cpus = alternate(variants, repeats)
+    finally:
+        gc.enable()
+    return {k: n / statistics.median(v) for k, v in cpus.items()}
+
+
+def run_estimate_cli(run: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process."""
+    args = [sys.executable, "-m", "zerofl_profiler", "estimate", str(run), "--no-per-round"]
+    for d in DEVICES:
+        args += ["--device", d]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code:
+        print(err, file=sys.stderr)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, code  # Linux reports kB
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--parse-records", type=int, default=20_000)
+    ap.add_argument("--slice", type=int, default=20_000, help="lines for the decoder and fallback comparisons")
+    ap.add_argument("--template", choices=("engine", "resnet"), default="engine",
+                    help="engine: the first record of the shipped v1 fixture run (cnn), as v2; "
+                         "resnet: a synthetic record with 20 layers of densities")
+    ap.add_argument("--skip-costing", action="store_true", help="leave out the costing-alone section")
     a = ap.parse_args()
-
-    step = from_layers(synthetic_layers())
-    profiles = tuple(resolve_device(d) for d in DEVICES)
-    net = get_network("lte")
-    variants = {
-        "10 devices": Costing(profiles, net),
-        "10 devices + 50/50 mix": Costing(profiles, net, parse_mix("jetson-nano=0.5,snapdragon-865-cpu=0.5",
-                                                                     resolve_device)),
-    }
-    t0 = time.perf_counter()
-    cols = synthetic_columns(a.records)
-    print(f"built {a.records:,} synthetic record columns in {time.perf_counter() - t0:.2f} s "
-          f"({len(np.unique(cols.rounds)):,} rounds, {len(step.row_names)} cost rows per step)")
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    cpu: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(a.repeats):  # alternate the variants round by round
-        for name, costing in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
-            entries, _ = price_population(step, cols, costing, seed=0)
-            times[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-            assert len(entries) == len(costing.devices) + (1 if costing.mix else 0)
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"costing {a.records:,} records, {name}: median wall {med:.2f} s over {len(ts)} runs "
-              f"(min {min(ts):.2f}, max {max(ts):.2f}), median CPU {statistics.median(cpu[name]):.2f} s; "
-              f"{a.records * len(DEVICES) / med / 1e6:.1f} M record-devices/s wall")
-    base = statistics.median(times["10 devices"])
-    print(f"mix overhead: {statistics.median(times['10 devices + 50/50 mix']) / base:.2f}x the devices-only time")
+    n, reps = a.records, a.repeats
+    summary: list[str] = []
 
     with tempfile.TemporaryDirectory() as td:
-        p = Path(td) / "trace.jsonl"
-        write_trace(p, a.parse_records)
-        parse, colt = [], []
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            recs = read_client_records(p)
-            t1 = time.perf_counter()
-            records_from_trace(recs)
-            t2 = time.perf_counter()
-            parse.append(t1 - t0)
-            colt.append(t2 - t1)
-        mp, mc = statistics.median(parse), statistics.median(colt)
-        rate = a.parse_records / mp
-        print(f"parsing + validating {a.parse_records:,} JSONL records: median {mp:.2f} s ({rate:,.0f} records/s; "
-              f"10^6 records would take about {1e6 / rate:.0f} s, extrapolated); to columns: {mc:.3f} s")
+        run = Path(td) / "run"
+        t0 = time.perf_counter()
+        mean_line = write_run(run, n, template=a.template)
+        size = (run / "trace.jsonl").stat().st_size
+        print(f"wrote {n:,} records ({size / 1e6:,.0f} MB, {mean_line:,.0f} B per line, template {a.template}) in "
+              f"{time.perf_counter() - t0:.1f} s")
+
+        n_slice = min(a.slice, n)
+        for k, r in decoder_rates(run / "trace.jsonl", n_slice, reps).items():
+            print(f"decode {n_slice:,} lines, {k}: {r:,.0f} records per CPU-second (median of {reps})")
+
+        sl = Path(td) / "slice.jsonl"
+        with open(run / "trace.jsonl", "rb") as src, open(sl, "wb") as dst:
+            for _ in range(n_slice):
+                dst.write(src.readline())
+        walls, cpus = alternate({"msgspec": lambda: load_columns(sl, decoder="msgspec"),
+                                 "json": lambda: load_columns(sl, decoder="json")}, reps)
+        for k, label in (("msgspec", "msgspec"), ("json", "stdlib fallback")):
+            print(f"load_columns on {n_slice:,} lines, {label}: {n_slice / statistics.median(walls[k]):,.0f} "
+                  f"records/s wall, {n_slice / statistics.median(cpus[k]):,.0f} per CPU-second (medians of {reps})")
+
+        def load(fields: Any) -> None:
+            data = load_run(run, fields=fields)
+            assert len(data.columns) == n
+
+        walls, cpus = alternate({"all columns": lambda: load(None),
+                                 "the costing's columns": lambda: load(RECORD_FIELDS)}, reps)
+        for label in walls:
+            med, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
+            print(f"load + validate (load_run, {label}) {n:,} records: median wall {med:.2f} s = {n / med:,.0f} "
+                  f"records/s (min {min(walls[label]):.2f}, max {max(walls[label]):.2f}); median CPU {cpu:.2f} s "
+                  f"= {n / cpu:,.0f} records per CPU-second")
+            summary.append(f"{verdict(n / med >= TARGET_LOAD_RATE)} load + validate, {label}: {n / med:,.0f} "
+                           f"records/s wall ({n / cpu:,.0f} per CPU-second); target >= {TARGET_LOAD_RATE:,}")
+
+        walls_e, cpus_e, rss = [], [], []
+        for _ in range(reps):
+            wall, cpu, peak, code = run_estimate_cli(run)
+            if code:
+                raise SystemExit(f"estimate failed with exit code {code}")
+            walls_e.append(wall)
+            cpus_e.append(cpu)
+            rss.append(peak)
+        wall, cpu = statistics.median(walls_e), statistics.median(cpus_e)
+        print(f"end to end `zerofl-profile estimate` ({n:,} records, {len(DEVICES)} devices): median wall {wall:.2f} s "
+              f"(min {min(walls_e):.2f}, max {max(walls_e):.2f}), median CPU {cpu:.2f} s, peak RSS "
+              f"{max(rss) / 2**20:,.0f} MiB (max of {reps})")
+        summary.append(f"{verdict(wall <= TARGET_ESTIMATE_S)} estimate end to end: {wall:.2f} s wall ({cpu:.2f} s "
+                       f"CPU); target <= {TARGET_ESTIMATE_S:g} s")
+        summary.append(f"{verdict(max(rss) < TARGET_RSS_BYTES)} estimate peak RSS: {max(rss) / 2**20:,.0f} MiB; "
+                       f"target < {TARGET_RSS_BYTES / 2**20:,.0f} MiB (1 GB)")
+
+    if not a.skip_costing:
+        step = from_layers(synthetic_layers())
+        profiles = tuple(resolve_device(d) for d in DEVICES)
+        net = get_network("lte")
+        costings = {
+            "10 devices": Costing(profiles, net),
+            "10 devices + 50/50 mix": Costing(profiles, net, parse_mix("jetson-nano=0.5,snapdragon-865-cpu=0.5",
+                                                                         resolve_device)),
+        }
+        cols = synthetic_columns(n)
+        walls, cpus = alternate({k: (lambda c=c: price_population(step, cols, c, seed=0)) for k, c in costings.items()},
+                                reps)
+        for name, ts in walls.items():
+            med = statistics.median(ts)
+            print(f"costing alone, {n:,} records, {name}: median wall {med:.2f} s (min {min(ts):.2f}, max "
+                  f"{max(ts):.2f}), median CPU {statistics.median(cpus[name]):.2f} s; "
+                  f"{n * len(DEVICES) / med / 1e6:.1f} M record-devices/s wall")
+
+    print("targets (medians of alternating repeats on this machine):")
+    for line in summary:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -240,3 +241,31 @@ def test_compare_mix_follows_the_estimate_rule(tmp_path: Path) -> None:
     single = compare_workload({0.9: LAYERS}, 3, Costing((fast,)), bytes_down=1e3, bytes_up={0.9: 500.0})
     assert single.clients == 1 and by["fast"].energy_j == pytest.approx(10 * single.points[0].cost.energy_j)
     assert m.wait_energy_j == pytest.approx(7 * 1.0 * (by["slow"].time_s - by["fast"].time_s))
+
+
+def test_pricing_in_round_chunks_equals_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records priced in chunks of whole rounds (bounded memory) give the same tables as all at once.
+
+    Rounds are written out of order and of unequal sizes, so chunks cut through the file, not
+    along it; the mix's per-client assignment follows each record into its chunk.
+    """
+    import zerofl_profiler.hardware_models.rounds as rounds_mod
+
+    fast = write_device(tmp_path, filename="fast.toml", name="fast", peak=1e12)
+    slow = write_device(tmp_path, filename="slow.toml", name="slow", peak=1e9)
+    keys = [(r, c) for r in (3, 0, 4, 1, 2) for c in range(r % 3 + 2)]
+    random.Random(0).shuffle(keys)
+    recs = [_record(r, c, scale=0.3 + 0.07 * ((r * 5 + c) % 11), steps=1 + (r + c) % 3) for r, c in keys]
+    run = load_run(_run(tmp_path, recs, LAYERS))
+    costing = resolve_costing(CostingSelection((), (str(fast), str(slow)), None, f"{fast}=0.5,{slow}=0.5"))
+    whole = estimate_run(run, costing)
+    monkeypatch.setattr(rounds_mod, "PRICE_BATCH_ELEMENTS", 7)  # 3 records a chunk on 2 devices
+    assert len(rounds_mod._round_chunks(rounds_mod._Rounds.of(run.columns.round), len(recs), 2)) > 2
+    chunked = estimate_run(run, costing)
+    assert [d.device for d in chunked.devices] == [d.device for d in whole.devices]
+    for a, b in zip(whole.devices, chunked.devices):
+        assert (a.round_ids == b.round_ids).all() and (a.round_clients == b.round_clients).all()
+        for k in a.round_table:
+            np.testing.assert_allclose(b.round_table[k], a.round_table[k], rtol=1e-12, err_msg=k)
+        assert tuple(vars(b.total).values()) == pytest.approx(tuple(vars(a.total).values()), rel=1e-12)
+    assert chunked.mix == whole.mix

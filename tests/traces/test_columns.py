@@ -171,3 +171,61 @@ def test_batch_sizes_as_triplets(tmp_path: Path) -> None:
     want_ok = [(rows.index(i), b, n) for i, b, n in want if i in rows]
     assert list(zip(ok.batch_record.tolist(), ok.batch_size.tolist(), ok.batch_count.tolist())) == want_ok
     assert load_columns(run / "trace.jsonl", fields=["steps"]).batch_record is None
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
+def test_bad_line_inside_a_full_block_is_named(tmp_path: Path, decoder: str) -> None:
+    """A bad line in the middle of a block decoded in one call: that block is re-read line by line."""
+    run = tmp_path / "run"
+    tracegen.write_run(run, 2_000)
+    path = run / "trace.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    first_block = 0
+    while sum(map(len, lines[:first_block + 1])) <= columns_mod.BLOCK_BYTES:
+        first_block += 1
+    assert 100 < first_block < len(lines) - 100  # the bad line sits well inside a full block
+    bad_at = first_block // 2
+    bad = json.loads(lines[bad_at])
+    bad["steps"] = -1
+    lines[bad_at] = (json.dumps(bad) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(TraceFormatError) as exc:
+        load_columns(path, decoder=decoder)
+    assert str(exc.value) == f"{path}:{bad_at + 1}: steps must be >= 0, got -1"
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
+def test_torn_last_line_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoder: str) -> None:
+    """A last line without its newline (a record being appended, or torn by a kill) is not read,
+    however the blocks fall; a line longer than a block is read whole."""
+    run = tmp_path / "run"
+    tracegen.write_run(run, 30)
+    path = run / "trace.jsonl"
+    whole = path.read_bytes()
+    full = load_columns(path, decoder=decoder)
+    lines = whole.splitlines(keepends=True)
+    for block in (columns_mod.BLOCK_BYTES, 700, 64):  # default; about a line; smaller than any line
+        monkeypatch.setattr(columns_mod, "BLOCK_BYTES", block)
+        for torn in (lines[-1][:-1], lines[-1][: len(lines[-1]) // 2], b"{"):
+            path.write_bytes(b"".join(lines[:-1]) + torn)
+            c = load_columns(path, decoder=decoder)
+            assert len(c) == 29 and c.line.tolist() == list(range(1, 30)), (block, torn[:20])
+            assert (c.flops_dense == full.flops_dense[:29]).all()
+        path.write_bytes(whole)
+        c = load_columns(path, decoder=decoder)
+        assert len(c) == 30 and (c.bytes_up == full.bytes_up).all()
+
+
+def test_batch_triplets_against_a_counter() -> None:
+    """Counting per candidate size (first and last batch of each record) and the flat path agree
+    with collections.Counter, including sizes only in the middle of a list and many sizes."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    lists = [[32] * 5 + [7], [], [32, 5, 32], [9], [16, 16, 16], [32, 32, 7], [1, 2, 3, 4, 5, 6, 7, 8, 9]]
+    for pick in (lists[:2], lists[:3], lists[:6], lists):  # candidates only; a middle size; > _FEW_SIZES sizes
+        objs = [SimpleNamespace(batch_sizes=b) for b in pick]
+        rec, size, count = columns_mod._batch_triplets(objs, 10)
+        want = [(10 + i, s, k) for i, b in enumerate(pick) for s, k in sorted(Counter(b).items())]
+        assert list(zip(rec.tolist(), size.tolist(), count.tolist())) == want
+        assert rec.dtype == size.dtype == count.dtype == np.int64

@@ -57,7 +57,7 @@ def _render(est: Any, per_round: bool | None) -> None:
                   _fmt_ratio(c.speedup), _fmt_ratio(c.energy_saving, pct=True),
                   {True: "yes", False: "NO", None: "?"}[d.fits])
     con.print(t)
-    n_rounds = len(est.devices[0].rounds) if est.devices else 0
+    n_rounds = len(est.devices[0].round_ids) if est.devices else 0  # not .rounds: one object per round
     if per_round or (per_round is None and n_rounds <= 20):
         rt = Table(title="per round (time = slowest client: download + compute + upload; energy = sum)")
         for col in ("device", "round", "clients", "time", "compute", "comm", "energy", "speed-up"):

@@ -213,8 +213,8 @@ def comm_cost(bytes_down: np.ndarray, bytes_up: np.ndarray, compute_s: np.ndarra
     bd = np.asarray(bytes_down, dtype=np.float64)
     bu = np.asarray(bytes_up, dtype=np.float64)
     if net is None:
-        z = np.zeros(np.broadcast(bd, bu, compute_s).shape)
-        return CommCost(z, z.copy(), z.copy())
+        shape = np.broadcast(bd, bu, compute_s).shape
+        return CommCost(np.zeros(shape), np.zeros(shape), np.zeros(shape))  # calloc'd: no pages written
     v = net.value
     xfer_down = bd / v("downlink_bytes_per_s")
     xfer_up = bu / v("uplink_bytes_per_s")
@@ -350,12 +350,14 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
         k = out.shape[0] // len(attrs)
         return [out[i * k:(i + 1) * k] for i in range(len(attrs))]
 
+    counts_t = np.ascontiguousarray(counts.T)  # (U, N): each size's counts contiguous
+
     def per_batch(attr: str) -> np.ndarray:
         """sum over a record's batches of a per-device scalar  ->  (D, N)."""
         v = np.stack([getattr(p, attr) for p in prices])  # (U, D)
-        out = np.zeros((n_dev, n))
-        for u in range(len(prices)):
-            out += v[u][:, None] * counts[:, u][None, :]
+        out = np.multiply.outer(v[0], counts_t[0])
+        for u in range(1, len(prices)):
+            out += np.multiply.outer(v[u], counts_t[u])
         return out
 
     is_sparse = (fs.sum(axis=1) < fd.sum(axis=1)).astype(np.float64)

@@ -10,7 +10,7 @@ waiting for the straggler is reported as ``wait_energy_j``, not included in ``en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from .workload import ClientRounds, StepProfile, batch_triplets, from_layers
 
 #: How many clients a `compare` round has when a device mix is asked and --clients is not given.
 MIX_DEFAULT_CLIENTS = 10
+#: Devices x client-rounds priced in one go: records are priced in chunks of whole rounds so that
+#: each (devices, records) cost array holds at most this many floats (bounded memory on 10^6 records).
+PRICE_BATCH_ELEMENTS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -45,15 +48,17 @@ class _Rounds:
     def slowest(self, t: np.ndarray) -> np.ndarray:
         """Record index of the slowest client of each round (first one on ties)."""
         ts = t[self.order]
+        inv_sorted = self.inv[self.order]
         mx = np.maximum.reduceat(ts, self.starts)
-        hit = np.flatnonzero(ts == mx[self.inv[self.order]])
-        _, first = np.unique(self.inv[self.order][hit], return_index=True)
+        hit = np.flatnonzero(ts == mx[inv_sorted])
+        r = inv_sorted[hit]  # non-decreasing: the first hit of each round is where r changes
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
         return self.order[hit[first]]
 
 
 def _summaries(c: RecordCosts, row: np.ndarray | int, g: _Rounds,
-               idle_w: np.ndarray | float) -> tuple[dict[str, np.ndarray], CostSummary]:
-    """Per-round columns and totals for one device row (or a per-record row choice for a mix)."""
+               idle_w: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Per-round columns for one device row (or a per-record row choice for a mix)."""
     def pick(a: np.ndarray) -> np.ndarray:
         return a[row, np.arange(a.shape[1])] if isinstance(row, np.ndarray) else a[row]
 
@@ -75,37 +80,90 @@ def _summaries(c: RecordCosts, row: np.ndarray | int, g: _Rounds,
              "dense_time_s": dt[slow_d], "dense_compute_s": dcomp[slow_d], "dense_comm_s": dcomm[slow_d],
              "dense_energy_j": rsum(de)}
     table["energy_j"] = table["compute_energy_j"] + table["comm_energy_j"]
-    total = CostSummary(*(float(table[f].sum()) for f in ROUND_FIELDS))
-    return table, total
+    return table
+
+
+def _total(table: Mapping[str, np.ndarray]) -> CostSummary:
+    """The run's totals: every per-round column summed."""
+    return CostSummary(*(float(table[f].sum()) for f in ROUND_FIELDS))
+
+
+def _round_chunks(g: _Rounds, n_records: int, n_dev: int) -> list[np.ndarray]:
+    """Record indices in chunks of whole rounds, each at most PRICE_BATCH_ELEMENTS // n_dev records
+    (a bigger round is a chunk of its own); one chunk (all records, in file order) when they fit."""
+    most = max(1, PRICE_BATCH_ELEMENTS // max(n_dev, 1))
+    if n_records <= most:
+        return [np.arange(n_records)]
+    bounds = np.r_[g.starts, n_records]
+    chunks, start = [], 0
+    while start < n_records:
+        end = int(bounds[np.searchsorted(bounds, start + most, side="right") - 1])
+        if end <= start:  # one round larger than a chunk
+            end = int(bounds[np.searchsorted(bounds, start, side="right")])
+        chunks.append(g.order[start:end])
+        start = end
+    return chunks
+
+
+def _take(cols: ClientRounds, idx: np.ndarray) -> ClientRounds:
+    """The client-rounds at ``idx`` (in that order), with their batches."""
+    pos = np.full(len(cols), -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx))
+    keep = pos[cols.batch_record] >= 0
+    if len(idx) and idx[-1] - idx[0] + 1 == len(idx) and (np.diff(idx) == 1).all():
+        idx = slice(int(idx[0]), int(idx[-1]) + 1)  # records in file order (rounds written in turn): views
+    return ClientRounds(
+        rounds=cols.rounds[idx], client_ids=cols.client_ids[idx], steps=cols.steps[idx], fd=cols.fd[idx],
+        fs=cols.fs[idx], bytes_down=cols.bytes_down[idx], bytes_up=cols.bytes_up[idx],
+        bytes_up_dense=cols.bytes_up_dense[idx], batch_sizes=cols.batch_sizes,
+        batch_record=pos[cols.batch_record[keep]], batch_index=cols.batch_index[keep],
+        batch_count=cols.batch_count[keep])
 
 
 def price_population(step: StepProfile, cols: ClientRounds, costing: Costing, *, seed: int = 0,
                      row_exact: bool = False, memory: MemoryEstimate | None = None
                      ) -> tuple[tuple[DeviceEstimate, ...], dict[str, Any] | None]:
-    """Every device (all clients on it) and the mix (clients assigned) over all client-rounds."""
+    """Every device (all clients on it) and the mix (clients assigned) over all client-rounds.
+
+    Records are priced in chunks of whole rounds (:func:`_round_chunks`), so the (devices,
+    records) cost arrays stay bounded however long the trace; the per-round tables of the chunks
+    are joined before the totals are summed.
+    """
     g = _Rounds.of(cols.rounds)
     mem = memory if memory is not None else step.memory_at(cols.max_batch or (step.reference_batch or 1.0))
     entries: list[DeviceEstimate] = []
     mix_json = None
 
-    def price(profiles: Sequence[DeviceProfile]) -> tuple[DeviceArrays, RecordCosts]:
+    def tables(profiles: Sequence[DeviceProfile], rows: Callable[[np.ndarray, DeviceArrays],
+                                                                 Sequence[tuple[np.ndarray | int, Any]]]
+               ) -> list[dict[str, np.ndarray]]:
+        """Per-round tables of each (row, idle power) that ``rows`` picks, chunk by chunk, joined."""
         dev = DeviceArrays.of(profiles)
-        return dev, price_client_rounds(step, cols, dev, costing.network, row_exact=row_exact)
+        chunks = _round_chunks(g, len(cols), len(profiles))
+        parts: list[list[dict[str, np.ndarray]]] = []
+        for idx in chunks:
+            sub = cols if len(chunks) == 1 else _take(cols, idx)
+            sub_g = g if len(chunks) == 1 else _Rounds.of(sub.rounds)
+            c = price_client_rounds(step, sub, dev, costing.network, row_exact=row_exact)
+            parts.append([_summaries(c, row, sub_g, idle) for row, idle in rows(idx, dev)])
+            del c
+        if len(parts) == 1:
+            return parts[0]
+        return [{k: np.concatenate([p[j][k] for p in parts]) for k in parts[0][j]} for j in range(len(parts[0]))]
 
     if costing.devices:
-        _, c = price(costing.devices)
-        for i, p in enumerate(costing.devices):
-            table, total = _summaries(c, i, g, p.idle_power_w)
-            entries.append(DeviceEstimate(p.name, "device", g.ids, g.counts, table, total,
+        per_device = tables(costing.devices, lambda idx, dev: [(i, p.idle_power_w)
+                                                                for i, p in enumerate(costing.devices)])
+        for p, table in zip(costing.devices, per_device):
+            entries.append(DeviceEstimate(p.name, "device", g.ids, g.counts, table, _total(table),
                                           (MemoryCheck(mem, p.ram_bytes),)))
     if costing.mix is not None:
         mix = costing.mix
-        dev, c = price(mix.profiles)
         ids = np.unique(cols.client_ids)
         labels = mix.assign(ids, seed)
         row = labels[np.searchsorted(ids, cols.client_ids)]
-        table, total = _summaries(c, row, g, dev.idle_w[row])
-        entries.append(DeviceEstimate(mix.name, "mix", g.ids, g.counts, table, total,
+        (table,) = tables(mix.profiles, lambda idx, dev: [(row[idx], dev.idle_w[row[idx]])])
+        entries.append(DeviceEstimate(mix.name, "mix", g.ids, g.counts, table, _total(table),
                                       tuple(MemoryCheck(mem, p.ram_bytes) for p in mix.profiles)))
         mix_json = {**mix.to_json(), "seed": seed,
                     "assignment": {str(int(k)): mix.profiles[int(v)].name for k, v in zip(ids, labels)},
