@@ -105,7 +105,15 @@ def test_v2_fields_parse_and_flatten(tmp_path: Path) -> None:
     assert mnn.peak("gemm") == 1e9 and mnn.half_work_flops == 1e6  # precision overridden, curve inherited
     assert "efficiency_curve.half_work_flops" in u.quantities() and "runtimes.mnn.efficiency.gemm" in u.quantities()
     fp16 = spec.profile(precision="fp16")
-    assert all(fp16.peak(c) == 8e9 for c in ("gemm", "elementwise", "optimizer"))
+    # mixed precision: GEMMs at the 16-bit peak, the other classes on the vector units at peak_flops;
+    # 16-bit tensors everywhere but the optimizer (FP32 masters) and top-k
+    assert fp16.peak("gemm") == fp16.peak("gemm_grouped") == 8e9
+    assert fp16.peak("elementwise") == fp16.peak("optimizer") == 1e9
+    assert fp16.bytes_scale("elementwise") == fp16.bytes_scale("gemm") == 0.5
+    assert fp16.bytes_scale("optimizer") == fp16.bytes_scale("topk") == 1.0
+    tf32 = spec.profile(precision="tf32")
+    assert tf32.peak("gemm") == 4e9 and tf32.peak("elementwise") == 1e9
+    assert all(tf32.bytes_scale(c) == 1.0 for c in ("gemm", "elementwise"))
     assert spec.to_json()["units"]["gpu"]["runtimes"]["mnn"]["kernel_overhead_s"]["value"] == 3e-4
 
 
@@ -200,7 +208,8 @@ def test_runtime_and_precision_reach_the_estimate(tmp_path: Path) -> None:
     p.write_text(v2_toml(**FULL), encoding="utf-8")
     c = Costing.from_names(device_files=[str(p)], runtime="mnn", precision="fp16")
     a = c.assumptions()[0]
-    assert a["runtime"] == "mnn" and a["precision"] == "fp16" and a["energy_basis"].startswith("idle + dynamic")
+    assert a["runtime"] == "mnn" and a["energy_basis"].startswith("idle + dynamic")
+    assert a["precision"]["gemm"] == "fp16" and a["precision"]["optimizer"] == "fp32"
     assert c.devices[0].kernel_overhead_s == 3e-4 and c.devices[0].peak("gemm") == 8e9
 
 

@@ -26,7 +26,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..predict import StepPrice, StepRows, UnitModel, price_step
+from ...hardware_models.records import DeviceProfile
+from ...hardware_models.workload import StepRows, class_index
+from ..predict import StepPrice, price_step, with_fields
 from .declared import DeclaredUnit
 from .rows import PublishedRow
 
@@ -92,7 +94,7 @@ class ClassFit:
                 "devices": [d.to_json() for d in self.devices.values()]}
 
 
-def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None) -> UnitModel:
+def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None) -> DeviceProfile:
     """The unit (in a power mode) as the fit has it; declared values where it fitted nothing."""
     base_key = (decl.device, decl.unit, None)
     if cls is None or base_key not in cls.devices:
@@ -104,24 +106,24 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
         eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
-    u = decl.model.with_fields(efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
-                               mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
-                               half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
-                               dynamic_power_w=d.dynamic_power_w)
+    u = with_fields(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
+                    mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
+                    half_work_flops=cls.half_work_flops or 0.0, idle_power_w=d.idle_power_w,
+                    dynamic_power_w=d.dynamic_power_w)
     m = cls.devices.get((decl.device, decl.unit, mode)) if mode else None
     return _in_mode(u, m.clock, m.dynamic_power_w if m.dynamic_power_w is not None else u.dynamic_power_w) \
         if m is not None else u
 
 
-def _in_mode(u: UnitModel, clock: float, dynamic_power_w: float | None) -> UnitModel:
+def _in_mode(u: DeviceProfile, clock: float, dynamic_power_w: float | None) -> DeviceProfile:
     """A unit under a power limit: every compute peak times ``clock`` (bandwidth and dispatch unchanged)."""
-    return u.with_fields(peak_flops=u.profile.peak_flops * clock,
-                         peaks=MappingProxyType({k: v * clock for k, v in u.peaks.items()}),
-                         dynamic_power_w=dynamic_power_w)
+    return with_fields(u, peak_flops=u.peak_flops * clock,
+                       peaks=MappingProxyType({k: v * clock for k, v in u.peaks.items()}),
+                       dynamic_power_w=dynamic_power_w)
 
 
-def predict_row(row: PublishedRow, work: StepRows, unit: UnitModel) -> StepPrice:
-    """Price a published row: its workload on the unit with the row's precision on the GEMM classes."""
+def predict_row(row: PublishedRow, work: StepRows, unit: DeviceProfile) -> StepPrice:
+    """Price a published row: its workload on the unit in the row's precision (DeviceProfile.with_precision)."""
     return price_step(work, unit.with_precision(row.precision))
 
 
@@ -206,8 +208,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             layout.append((key, "clock"))  # a mode fits its clocks; the rest is its unit's
     in_layout = {k for k, _ in layout}
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
-    has_grouped = any(float(work[r.id].flops[np.array([c == "gemm_grouped" for c in work[r.id].op_class],
-                                                      dtype=bool)].sum()) > 0 for r in fitted_rows)
+    grouped = class_index("gemm_grouped")
+    has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
     shared = (["half_work"] if curve else []) + ["optimizer"] + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
@@ -227,9 +229,9 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             per.setdefault(key, {})[p] = _sig(v) if p in ("scale", "clock") else math.exp(min(max(v, -60.0), 60.0))
         return h, g, opt, per
 
-    def units(x: np.ndarray) -> dict[Key, UnitModel]:
+    def units(x: np.ndarray) -> dict[Key, DeviceProfile]:
         h, g, opt, per = unpack(x)
-        out: dict[Key, UnitModel] = {}
+        out: dict[Key, DeviceProfile] = {}
         for (dev, unit), decl in declared.items():
             key = (dev, unit, None)
             if not any(k[:2] == (dev, unit) for k in by_dev):
@@ -242,11 +244,11 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                 eff["gemm_grouped"] = s * g
             if opt is not None:
                 eff["optimizer"] = opt
-            out[key] = decl.model.with_fields(
-                efficiency=MappingProxyType(eff),
-                kernel_overhead_s=p.get("overhead", decl.model.profile.kernel_overhead_s),
-                mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.profile.mem_bandwidth_bytes_per_s),
-                half_work_flops=h)
+            out[key] = with_fields(
+                decl.model, efficiency=MappingProxyType(eff),
+                kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
+                mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
+                half_work_flops=h or 0.0)
             for k in by_dev:
                 if k[:2] == (dev, unit) and k[2] is not None:
                     out[k] = _in_mode(out[key], per.get(k, {}).get("clock", 1.0), None)
@@ -269,8 +271,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     for key, p in layout:
         d = declared[key[:2]].model
         x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else _logit(0.8) if p == "clock"
-                  else math.log(d.profile.kernel_overhead_s) if p == "overhead"
-                  else math.log(d.profile.mem_bandwidth_bytes_per_s))
+                  else math.log(d.kernel_overhead_s) if p == "overhead"
+                  else math.log(d.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
         # a few starting points for h: the objective is not convex in it
@@ -293,8 +295,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         devices[key] = _power_fit(DeviceFit(
             device=key[0], unit=key[1], mode=key[2], clock=p.get("clock", 1.0), runtime=decl.runtime,
             status="fitted" if p else "too few rows",
-            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].profile.kernel_overhead_s,
-            mem_bandwidth_bytes_per_s=u[key].profile.mem_bandwidth_bytes_per_s,
+            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].kernel_overhead_s,
+            mem_bandwidth_bytes_per_s=u[key].mem_bandwidth_bytes_per_s,
             fitted=tuple(sorted(p)), rows=tuple(r.id for r in rs) if p else (),
             idle_power_w=decl.model.idle_power_w, dynamic_power_w=None, power_status="no power rows"),
             rs, work, u[key])
@@ -302,7 +304,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     return ClassFit(device_class, h, g, opt, tuple(shared), MappingProxyType(devices), rms)
 
 
-def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: UnitModel) -> DeviceFit:
+def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: DeviceProfile) -> DeviceFit:
     """idle + dynamic from board-power rows, or dynamic from above-idle energy rows (more rows than parameters)."""
     board = [r for r in rows if r.power_w is not None]
     above = [r for r in rows if r.energy_j is not None and r.energy_above_idle]
