@@ -66,13 +66,16 @@ def test_precision_moves_gemm_to_its_peak_and_halves_16bit_bytes() -> None:
 
 
 def test_async_dispatch_overlaps_launches_with_execution() -> None:
-    """Async: a row takes max(roof, k o); the 2 ms GEMM hides its launch, a tiny row pays its own."""
+    """Async: a step takes max(sum roof, sum k o): device-bound hides the launches, host-bound shows them."""
     rows = _rows(("gemm", "elementwise"), [1e9, 0.0], [1e6, 1e3], [1.0, 5.0])
     serial = price_step(rows, PROFILE)
     asy = price_step(rows, replace(PROFILE, dispatch="async"))
     assert serial.time_s == pytest.approx(2e-3 + 1e-8 + 6e-5)
-    assert asy.time_s == pytest.approx(2e-3 + 5e-5)
-    assert asy.overhead_s == pytest.approx(5e-5 - 1e-8)
+    assert asy.time_s == pytest.approx(2e-3 + 1e-8) and asy.overhead_s == 0.0
+    host_bound = replace(PROFILE, dispatch="async", kernel_overhead_s=1e-3)  # 6 ms of launches, 2 ms of work
+    p = price_step(rows, host_bound)
+    assert p.time_s == pytest.approx(6e-3) and p.overhead_s == pytest.approx(6e-3 - 2e-3 - 1e-8)
+    assert p.utilisation == pytest.approx((1e-3 + 1e-8) / 6e-3)
 
 
 def test_utilisation_takes_the_higher_of_flop_and_byte_rates() -> None:

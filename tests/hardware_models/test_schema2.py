@@ -268,3 +268,37 @@ def test_dynamic_power_through_a_whole_run(tmp_path: Path) -> None:
                                                        rel=1e-9)
     dense_e = {k: by[k].dense_energy_j - by[k].comm_energy_j for k in by}  # no network: comm energy is 0
     assert dense_e["dyn"] == pytest.approx(dense_e["flat"] - 2.0 * dense_overhead_s, rel=1e-9)
+
+
+def test_dispatch_parses_inherits_and_prices(tmp_path: Path) -> None:
+    """`dispatch = "async"`: the unit's runtime overlaps launches with execution; a runtime profile may say serial."""
+    text = v2_toml(unit_extra='dispatch = "async"\ndefault_runtime = "cuda"',
+                   tables='[units.gpu.runtimes.cpu]\ndispatch = "serial"\n[units.gpu.runtimes.other]\n'
+                          f'kernel_overhead_s = {{value = 2e-3, source = {SRC}}}')
+    spec = _spec(tmp_path, text)
+    assert spec.profile().dispatch == "async" and spec.profile(runtime="cpu").dispatch == "serial"
+    assert spec.profile(runtime="other").dispatch == "async"  # unstated: inherits the unit's
+    assert spec.profile().assumptions()["dispatch"] == "async"
+    # host-bound step: 2 kernels x 1 ms of launches against 0.5 ms of device work
+    from zerofl_profiler.hardware_models.workload import StepRows
+
+    z = np.zeros(0)
+    rows = StepRows(np.array([0, 0]), np.array([class_index("gemm"), class_index("elementwise")]),
+                    np.array([2.5e5, 0.0]), np.array([2.5e5, 0.0]), np.array([0.0, 0.0]), np.array([1.0, 1.0]),
+                    z, z, z, np.zeros(0, dtype=np.int64))
+    asy = price_step(rows, DeviceArrays.of([spec.profile()]))
+    ser = price_step(rows, DeviceArrays.of([spec.profile(runtime="cpu")]))
+    assert asy.phase_s[0].sum() == pytest.approx(5e-4) and asy.overhead_s[0] == pytest.approx(2e-3 - 5e-4)
+    assert ser.overhead_s[0] == pytest.approx(2e-3)
+    assert "'units.gpu.dispatch'" in _err(tmp_path, v2_toml(unit_extra='dispatch = "eager"'))
+
+
+def test_16bit_rows_move_half_the_bytes(tmp_path: Path) -> None:
+    """--precision fp16: a memory-bound elementwise row takes half the time; the optimizer row does not."""
+    dev32 = DeviceArrays.of([_spec(tmp_path, v2_toml(**FULL)).profile(precision="fp32")])
+    dev16 = DeviceArrays.of([_spec(tmp_path, v2_toml(**FULL)).profile(precision="fp16")])
+    f = np.array([0.0, 0.0])
+    b = np.array([1e6, 1e6])
+    cls = np.array([class_index("elementwise"), class_index("optimizer")])
+    assert roofline(f, b, cls, dev16)[0].tolist() == pytest.approx([0.5e-3, 1e-3])
+    assert roofline(f, b, cls, dev32)[0].tolist() == pytest.approx([1e-3, 1e-3])

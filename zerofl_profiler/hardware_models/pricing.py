@@ -10,14 +10,16 @@ efficiency ``eta[c]``, saturating-curve constant ``h`` (FLOPs; 0 = flat), per-ke
   ``k_r`` kernels; the achieved efficiency is ``eta[c] * F / (F + h)``::
 
       roof_r  = max((F_r + h) / (P_c * eta[c]), s_c * B_r / BW)          (F_r = 0: the byte term only)
-      t_dense_r  = roof_r + x_r,   t_sparse_r = roof_r * f_r + x_r'       f_r = 1 - e(d_r) * (1 - d_r)
-      x_r = k_r * o                       (serial dispatch: a CPU runtime)
-      x_r = max(0, k_r * o - roof_r)      (async dispatch: launches overlap execution, x_r' at roof_r * f_r)
+      t_dense  = sum_r roof_r + X,   t_sparse = sum_r roof_r * f_r + X'       f_r = 1 - e(d_r) * (1 - d_r)
+      X = sum_r k_r * o                               (serial dispatch: a CPU runtime)
+      X = max(0, sum_r k_r * o - sum_r roof_r)        (async dispatch, X' at the sparse roofline)
 
-  ``d_r = F_sparse_r / F_dense_r``. The per-kernel overhead does not shrink with sparsity. Sparse
-  steps also pay the top-k mask rows (op classes ``topk``/``topk_kept``).
+  Async (CUDA streams): the host queues the step's kernels while the device runs earlier ones, so
+  a step takes the longer of its dispatch and its device time (host-bound at small batches,
+  device-bound at large ones). ``d_r = F_sparse_r / F_dense_r``. The per-kernel overhead does not
+  shrink with sparsity. Sparse steps also pay the top-k mask rows (op classes ``topk``/``topk_kept``).
 * Utilisation of a row ``u_r = max(F_r / P_c, s_c * B_r / BW) / roof_r`` (achieved FLOP/s or byte/s,
-  whichever bound, over the peak); dispatch time ``x_r`` has utilisation 0.
+  whichever bound, over the peak); dispatch time ``X`` has utilisation 0.
 * Energy, one declared mode per device::
 
       active_power, flat:     E = P_active * t
@@ -111,12 +113,11 @@ class DeviceArrays:
         return b if self.byte_scale is None else b * self.byte_scale[:, op_class]
 
     def dispatch_time(self, kernels: np.ndarray, roof: np.ndarray) -> np.ndarray:
-        """Dispatch time (D,) beyond the roofline of rows with ``kernels`` (R,) and roofline ``roof`` (D, R)."""
-        ko = self.overhead[:, None] * np.asarray(kernels, dtype=np.float64)[None, :]
-        serial = ko.sum(axis=1)
+        """Dispatch time X (D,) a step adds to the roofline ``roof`` (D, R) of its rows with ``kernels`` (R,)."""
+        serial = self.overhead * float(np.asarray(kernels, dtype=np.float64).sum())
         if self.async_dispatch is None or not self.async_dispatch.any():
             return serial
-        return np.where(self.async_dispatch, np.maximum(ko - roof, 0.0).sum(axis=1), serial)
+        return np.where(self.async_dispatch, np.maximum(serial - roof.sum(axis=1), 0.0), serial)
 
     def sparse_efficiency(self, density: np.ndarray | float) -> np.ndarray:
         """Sparse efficiency (D, *density.shape): the curve at each density, else the scalar."""
@@ -241,7 +242,7 @@ class StepPrice:
     phase_util_s: np.ndarray  # (D, P) sum of u_r * roof_r per phase
     sparse_phase_s: np.ndarray  # (D, P) with every row's own density (row-exact pricing)
     sparse_phase_util_s: np.ndarray  # (D, P)
-    overhead_s: np.ndarray  # (D,) dispatch time of the dense step beyond its roofline (module docstring x_r)
+    overhead_s: np.ndarray  # (D,) dispatch time of the dense step beyond its roofline (module docstring X)
     sparse_overhead_s: np.ndarray  # (D,) the same at the sparse rows' roofline
     topk_s: np.ndarray  # (D,) top-k roofline + its kernels x o
     topk_util_s: np.ndarray  # (D,)
