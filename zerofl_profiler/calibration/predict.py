@@ -1,9 +1,10 @@
 """Price one dense training step on one unit with the cost model itself (hardware_models.pricing).
 
 The published-data fit and `zerofl-profile fidelity` price a row through this module only, and it
-adds no equation of its own: :func:`price_step` is the dense step of ``pricing.price_step`` plus
-``pricing.compute_energy``, the same functions `compare` and `estimate` price a client-round with
-(tests check that a row's price equals `compare`'s figure). A unit is a
+adds no equation of its own: :func:`price_step` is the dense part of ``pricing.price_step``
+(``roofline``, ``utilisation``, ``DeviceArrays.dispatch_time``) plus ``pricing.compute_energy``, the
+functions `compare` and `estimate` price a client-round with (tests check that a row's price equals
+`compare`'s figure); it skips the sparse and per-phase sums the fit never reads. A unit is a
 :class:`~zerofl_profiler.hardware_models.records.DeviceProfile`; a row's precision is applied with
 ``DeviceProfile.with_precision`` (the rule of docs/devices.md, "Precision"). numpy only, no torch.
 """
@@ -16,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..hardware_models.pricing import DeviceArrays, compute_energy
-from ..hardware_models.pricing import price_step as price_rows
+from ..hardware_models.pricing import DeviceArrays, compute_energy, roofline, utilisation
 from ..hardware_models.records import DeviceProfile
 from ..hardware_models.workload import StepRows
 
@@ -46,12 +46,13 @@ def with_fields(unit: DeviceProfile, **kw: Any) -> DeviceProfile:
 def price_step(rows: StepRows, unit: DeviceProfile) -> StepPrice:
     """The dense step's time and energy on ``unit`` exactly as `compare` prices one step of it."""
     dev = DeviceArrays.of([unit])
-    p = price_rows(rows, dev)
-    t = float(p.phase_s[0].sum() + p.overhead_s[0])
-    busy = float(p.phase_util_s[0].sum())
+    roof = roofline(rows.flops_dense, rows.nbytes, rows.row_class, dev)
+    busy = float((utilisation(rows.flops_dense, rows.nbytes, rows.row_class, dev, roof) * roof).sum())
+    x = float(dev.dispatch_time(rows.kernels, roof)[0])
+    t = float(roof.sum()) + x
     e = float(compute_energy(np.array([[t]]), np.array([float(rows.flops_dense.sum())]),
                              np.array([float(rows.nbytes.sum())]), dev, np.array([[busy]]))[0, 0])
-    return StepPrice(time_s=t, overhead_s=float(p.overhead_s[0]), utilisation=busy / t if t > 0 else 0.0,
+    return StepPrice(time_s=t, overhead_s=x, utilisation=busy / t if t > 0 else 0.0,
                      power_w=e / t if t > 0 else unit.idle_power_w, energy_j=e)
 
 

@@ -2,7 +2,8 @@
 
 * per device class (``phone-cpu``, ``gpu``), shared by its devices: ``half_work_flops`` (h) of the
   saturating efficiency ``W / (W + h)`` (kept only when it beats flat efficiency, see
-  :func:`fit_class`), the optimizer-update efficiency, and the ``gemm_grouped / gemm`` efficiency
+  :func:`fit_class`), the optimizer-update efficiency, the elementwise efficiency (the FLOP ceiling
+  of elementwise, pooling and normalisation rows, which fall back to it), and the ``gemm_grouped / gemm`` efficiency
   ratio when the rows contain grouped (depthwise) convolutions;
 * per unit: ``efficiency.gemm``, ``kernel_overhead_s`` and the effective
   ``mem_bandwidth_bytes_per_s`` as far as its rows allow (more rows than parameters; with one row
@@ -37,8 +38,10 @@ Key = tuple[str, str, "str | None"]
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
-#: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency)
+#: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
+#: ... and the least absolute drop (a fit already exact cannot be improved by a curve)
+CURVE_MIN_DROP = 0.01
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,13 @@ class ClassFit:
     fitted: tuple[str, ...]
     devices: Mapping[Key, DeviceFit]
     rms_log_error: float
+    elementwise_efficiency: float | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
         return {"device_class": self.device_class, "half_work_flops": self.half_work_flops,
                 "grouped_ratio": self.grouped_ratio, "optimizer_efficiency": self.optimizer_efficiency,
+                "elementwise_efficiency": self.elementwise_efficiency,
                 "fitted": list(self.fitted),
                 "rms_log_error": self.rms_log_error,
                 "devices": [d.to_json() for d in self.devices.values()]}
@@ -106,6 +111,8 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
         eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
+    if cls.elementwise_efficiency is not None:
+        eff["elementwise"] = cls.elementwise_efficiency
     u = with_fields(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
                     mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
                     half_work_flops=cls.half_work_flops or 0.0, idle_power_w=d.idle_power_w,
@@ -179,14 +186,16 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
 
     On a compute-bound op the curve adds ``h / (P * eff)`` seconds, a per-op constant like the
     dispatch overhead, so ``half_work_flops`` is kept only when it lowers the rms log error by
-    more than ``CURVE_GAIN`` over a flat-efficiency fit with the same other parameters.
+    more than ``CURVE_GAIN`` (and ``CURVE_MIN_DROP``) over a flat-efficiency fit with the same other
+    parameters.
     """
     modes = modes or {}
     flat = _fit_class(device_class, rows, work, declared, modes, curve=False)
     if not flat.fitted and not any(d.status == "fitted" for d in flat.devices.values()):
         return flat
     curved = _fit_class(device_class, rows, work, declared, modes, curve=True)
-    if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error:
+    if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error \
+            and flat.rms_log_error - curved.rms_log_error > CURVE_MIN_DROP:
         return curved
     return flat
 
@@ -210,7 +219,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
     grouped = class_index("gemm_grouped")
     has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
-    shared = (["half_work"] if curve else []) + ["optimizer"] + (["grouped"] if has_grouped else [])
+    shared = (["half_work"] if curve else []) + ["optimizer", "elementwise"] + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -218,19 +227,18 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         fitted_rows = []
     names = shared + [f"{k}:{p}" for k, p in layout]
 
-    def unpack(x: np.ndarray) -> tuple[float | None, float | None, float | None, dict[Key, dict[str, float]]]:
-        h = math.exp(min(max(x[0], 0.0), 60.0)) if "half_work" in shared else None
-        i0 = 1 if "half_work" in shared else 0
-        opt = _sig(x[i0]) if "optimizer" in shared else None
-        g = _sig(x[i0 + 1]) if "grouped" in shared else None
+    def unpack(x: np.ndarray) -> tuple[dict[str, float], dict[Key, dict[str, float]]]:
+        """Shared values by name (half_work in FLOPs, the rest fractions) and per-unit values."""
+        sh = {n: (math.exp(min(max(x[i], 0.0), 60.0)) if n == "half_work" else _sig(x[i]))
+              for i, n in enumerate(shared)}
         per: dict[Key, dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
             v = x[len(shared) + i]
             per.setdefault(key, {})[p] = _sig(v) if p in ("scale", "clock") else math.exp(min(max(v, -60.0), 60.0))
-        return h, g, opt, per
+        return sh, per
 
     def units(x: np.ndarray) -> dict[Key, DeviceProfile]:
-        h, g, opt, per = unpack(x)
+        sh, per = unpack(x)
         out: dict[Key, DeviceProfile] = {}
         for (dev, unit), decl in declared.items():
             key = (dev, unit, None)
@@ -240,15 +248,16 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             eff = dict(decl.model.efficiency)
             s = p.get("scale", eff["gemm"])
             eff["gemm"] = s
-            if g is not None:
-                eff["gemm_grouped"] = s * g
-            if opt is not None:
-                eff["optimizer"] = opt
+            if "grouped" in sh:
+                eff["gemm_grouped"] = s * sh["grouped"]
+            for name in ("optimizer", "elementwise"):
+                if name in sh:
+                    eff[name] = sh[name]
             out[key] = with_fields(
                 decl.model, efficiency=MappingProxyType(eff),
                 kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
                 mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
-                half_work_flops=h or 0.0)
+                half_work_flops=sh.get("half_work", 0.0))
             for k in by_dev:
                 if k[:2] == (dev, unit) and k[2] is not None:
                     out[k] = _in_mode(out[key], per.get(k, {}).get("clock", 1.0), None)
@@ -261,13 +270,9 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         pred = np.array([predict_row(r, work[r.id], u[key_of(r)]).time_s for r in fitted_rows])
         return np.log(pred) - meas
 
-    x0 = []
-    if "half_work" in shared:
-        x0.append(math.log(H_START.get(device_class, 1e9)))
-    if "optimizer" in shared:
-        x0.append(_logit(0.05))
-    if "grouped" in shared:
-        x0.append(_logit(G_START))
+    start = {"half_work": math.log(H_START.get(device_class, 1e9)), "optimizer": _logit(0.05),
+             "elementwise": _logit(0.05), "grouped": _logit(G_START)}
+    x0 = [start[n] for n in shared]
     for key, p in layout:
         d = declared[key[:2]].model
         x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else _logit(0.8) if p == "clock"
@@ -286,7 +291,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             if best is None or c < best[0]:
                 best = (c, xf)
         x = best[1]
-    h, g, opt, per = unpack(x)
+    sh, per = unpack(x)
     u = units(x)
     devices = {}
     for key, rs in sorted(by_dev.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
@@ -301,7 +306,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             idle_power_w=decl.model.idle_power_w, dynamic_power_w=None, power_status="no power rows"),
             rs, work, u[key])
     rms = float(np.sqrt(np.mean(resid(x) ** 2))) if fitted_rows else float("nan")
-    return ClassFit(device_class, h, g, opt, tuple(shared), MappingProxyType(devices), rms)
+    return ClassFit(device_class, sh.get("half_work"), sh.get("grouped"), sh.get("optimizer"), tuple(shared),
+                    MappingProxyType(devices), rms, sh.get("elementwise"))
 
 
 def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: DeviceProfile) -> DeviceFit:

@@ -5,7 +5,7 @@ The shipped v1 file is edited as text so its comments, sources and v1 fields sta
 runtime the fitted rows ran: PyTorch eager on the GPUs, MNN on the phone CPU; the plain fields then
 describe it), its ``dispatch`` where it is not serial (CUDA: async) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
 ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
-``efficiency.*`` in place (their old sources stay in the file); ``efficiency_curve`` holds the
+``efficiency.*`` (gemm, gemm_grouped, optimizer, elementwise) in place (their old sources stay in the file); ``efficiency_curve`` holds the
 fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
 peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
@@ -116,6 +116,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
             _set_in_section(lines, eff, "gemm_grouped", _q(d.gemm_efficiency * cls.grouped_ratio))
         if cls.optimizer_efficiency is not None and "optimizer" in cls.fitted:
             _set_in_section(lines, eff, "optimizer", _q(cls.optimizer_efficiency))
+        if cls.elementwise_efficiency is not None and "elementwise" in cls.fitted:
+            _set_in_section(lines, eff, "elementwise", _q(cls.elementwise_efficiency))
         if cls.half_work_flops is not None:
             _set_in_section(lines, f"[{base}.efficiency_curve]", "half_work_flops", _q(cls.half_work_flops))
     used = [k for k in declared_sources() if any(k == s for s in decl.extras_sources.values())]
