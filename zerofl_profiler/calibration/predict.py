@@ -38,6 +38,34 @@ class StepPrice:
                 "power_w": self.power_w, "energy_j": self.energy_j}
 
 
+class IdentityMemo:
+    """A small memo keyed by the identity of a frozen object (profiles hold mappings, so they do not hash).
+
+    The fit prices hundreds of rows on the same few unit objects per evaluation; building their
+    arrays once per object instead of once per row keeps `zerofl-profile fidelity` fast. The object
+    is kept with its value, so an id is never reused while its entry lives.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self.entries: dict[tuple[int, str], tuple[object, Any]] = {}
+
+    def get(self, obj: object, tag: str, make: Any) -> Any:
+        """The value for (``obj``, ``tag``), made by ``make()`` the first time."""
+        key = (id(obj), tag)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        if len(self.entries) >= self.size:
+            self.entries.clear()
+        value = make()
+        self.entries[key] = (obj, value)
+        return value
+
+
+_ARRAYS = IdentityMemo()
+
+
 def with_fields(unit: DeviceProfile, **kw: Any) -> DeviceProfile:
     """A copy of ``unit`` with fields replaced (mappings frozen), as the fit moves its parameters."""
     return replace(unit, **{k: MappingProxyType(dict(v)) if isinstance(v, dict) else v for k, v in kw.items()})
@@ -45,7 +73,7 @@ def with_fields(unit: DeviceProfile, **kw: Any) -> DeviceProfile:
 
 def price_step(rows: StepRows, unit: DeviceProfile) -> StepPrice:
     """The dense step's time and energy on ``unit`` exactly as `compare` prices one step of it."""
-    dev = DeviceArrays.of([unit])
+    dev = _ARRAYS.get(unit, "arrays", lambda: DeviceArrays.of([unit]))
     roof = roofline(rows.flops_dense, rows.nbytes, rows.row_class, dev)
     busy = float((utilisation(rows.flops_dense, rows.nbytes, rows.row_class, dev, roof) * roof).sum())
     x = float(dev.dispatch_time(rows.kernels, roof)[0])

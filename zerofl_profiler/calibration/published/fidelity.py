@@ -114,8 +114,10 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     for m in models:
         if progress:
             progress(f"fitting without {m}")
-        train = [r for r in kept if r.model != m]
         test = [r for r in kept if r.model == m]
+        # only the device classes that hold the model are refitted: a class's fit never sees other classes' rows
+        classes = {declared[(r.device, r.unit)].device_class for r in test}
+        train = [r for r in kept if r.model != m and declared[(r.device, r.unit)].device_class in classes]
         sub = fit_all(train, work, declared, modes)
         for r in test:
             decl = declared[(r.device, r.unit)]

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...hardware_models.records import DeviceProfile
 from ...hardware_models.workload import StepRows, class_index
-from ..predict import StepPrice, price_step, with_fields
+from ..predict import IdentityMemo, StepPrice, price_step, with_fields
 from .declared import DeclaredUnit
 from .rows import PublishedRow
 
@@ -129,9 +129,12 @@ def _in_mode(u: DeviceProfile, clock: float, dynamic_power_w: float | None) -> D
                        dynamic_power_w=dynamic_power_w)
 
 
+_IN_PRECISION = IdentityMemo()
+
+
 def predict_row(row: PublishedRow, work: StepRows, unit: DeviceProfile) -> StepPrice:
     """Price a published row: its workload on the unit in the row's precision (DeviceProfile.with_precision)."""
-    return price_step(work, unit.with_precision(row.precision))
+    return price_step(work, _IN_PRECISION.get(unit, row.precision, lambda: unit.with_precision(row.precision)))
 
 
 def _sig(x: float) -> float:
