@@ -34,14 +34,20 @@ def test_fidelity_row_price_is_compares_figure(row_id: str, device: str, precisi
 
 
 def test_precision_changes_the_price_the_documented_way() -> None:
-    """fp16 on the V100 is faster than fp32 (tensor-core GEMMs, 2-byte tensors); asking a peak it lacks fails."""
+    """A device-bound V100 step is faster in fp16 (tensor-core GEMMs, 2-byte tensors); a host-bound one is not
+    (async dispatch: its time is the launches'); asking a peak the unit lacks fails."""
     from zerofl_profiler.errors import BadInputError
 
-    row = ROWS["zeus-v100-shufflenetv2-b64-adam-250w"]
-    work = row_workload(row)
     v100 = resolve_device("v100")
-    t32 = predict_row(replace(row, precision="fp32"), work, v100).time_s
-    t16 = predict_row(replace(row, precision="fp16"), work, v100).time_s
-    assert t16 < t32
+    big = ROWS["dle-v100-16g-resnet50-fp16-b256-1gpu"]
+    work = row_workload(big)
+    t32 = predict_row(replace(big, precision="fp32"), work, v100)
+    t16 = predict_row(replace(big, precision="fp16"), work, v100)
+    assert t16.time_s < 0.6 * t32.time_s and t32.overhead_s == 0.0
+    small = ROWS["zeus-v100-shufflenetv2-b8-adam-250w"]
+    w8 = row_workload(small)
+    s32 = predict_row(replace(small, precision="fp32"), w8, v100)
+    s16 = predict_row(replace(small, precision="fp16"), w8, v100)
+    assert s32.overhead_s > 0 and s16.time_s == pytest.approx(s32.time_s)
     with pytest.raises(BadInputError, match="peak_flops_tf32"):
-        predict_row(replace(row, precision="tf32"), work, v100)
+        predict_row(replace(big, precision="tf32"), work, v100)

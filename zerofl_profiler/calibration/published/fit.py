@@ -38,6 +38,9 @@ Key = tuple[str, str, "str | None"]
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
+#: op classes whose efficiency a device class shares and fits, with its starting value (elementwise
+#: is also the ceiling of pooling and normalisation rows, which fall back to it)
+CLASS_EFFICIENCY_START = {"optimizer": 0.05, "elementwise": 0.05}
 #: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
 #: ... and the least absolute drop (a fit already exact cannot be improved by a curve)
@@ -222,7 +225,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
     grouped = class_index("gemm_grouped")
     has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
-    shared = (["half_work"] if curve else []) + ["optimizer", "elementwise"] + (["grouped"] if has_grouped else [])
+    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -253,7 +256,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             eff["gemm"] = s
             if "grouped" in sh:
                 eff["gemm_grouped"] = s * sh["grouped"]
-            for name in ("optimizer", "elementwise"):
+            for name in CLASS_EFFICIENCY_START:
                 if name in sh:
                     eff[name] = sh[name]
             out[key] = with_fields(
@@ -273,8 +276,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         pred = np.array([predict_row(r, work[r.id], u[key_of(r)]).time_s for r in fitted_rows])
         return np.log(pred) - meas
 
-    start = {"half_work": math.log(H_START.get(device_class, 1e9)), "optimizer": _logit(0.05),
-             "elementwise": _logit(0.05), "grouped": _logit(G_START)}
+    start = {"half_work": math.log(H_START.get(device_class, 1e9)), "grouped": _logit(G_START),
+             **{n: _logit(v) for n, v in CLASS_EFFICIENCY_START.items()}}
     x0 = [start[n] for n in shared]
     for key, p in layout:
         d = declared[key[:2]].model
