@@ -20,7 +20,7 @@ def test_fitted_catalogue_devices_start_the_fit_from_their_prior_file():
             if not units:
                 continue
             start = units[(dev, unit)].model
-            assert start.profile.eff("gemm") == u["efficiency"]["gemm"]["value"]
+            assert start.eff("gemm") == u["efficiency"]["gemm"]["value"]
     # and the catalogue itself carries the fitted value (kind measured), which differs
     v100 = resolve_device("v100")
-    assert v100.eff("gemm") != declared_units([("v100", "gpu")])[("v100", "gpu")].model.profile.eff("gemm")
+    assert v100.eff("gemm") != declared_units([("v100", "gpu")])[("v100", "gpu")].model.eff("gemm")

@@ -7,17 +7,18 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from zerofl_profiler.calibration.predict import StepRows, UnitModel
+from zerofl_profiler.calibration.predict import with_fields
 from zerofl_profiler.calibration.published.declared import DeclaredUnit
 from zerofl_profiler.calibration.published.fit import fit_class, predict_row, unit_model
 from zerofl_profiler.calibration.published.rows import parse_row
-from zerofl_profiler.hardware_models.spec import DeviceProfile
+from zerofl_profiler.hardware_models.records import DeviceProfile
+from zerofl_profiler.hardware_models.workload import StepRows, class_index
 
-DECL = UnitModel(DeviceProfile(
+DECL = DeviceProfile(
     name="dev-cpu", device="dev", unit="cpu", mode=None, energy_mode="active_power", peak_flops=2e11,
     mem_bandwidth_bytes_per_s=3e10, kernel_overhead_s=2e-5, sparse_efficiency=0.0, idle_power_w=0.5,
     efficiency=MappingProxyType({"gemm": 0.3, "elementwise": 0.05, "optimizer": 0.05}), ram_bytes=1e9,
-    active_power_w=5.0))
+    active_power_w=5.0)
 
 
 def _row(i: int, batch: int, model: str, t: float, **kw: object):
@@ -31,12 +32,14 @@ def _row(i: int, batch: int, model: str, t: float, **kw: object):
 
 def _work(batch: int, layer_flops: float, n: int) -> StepRows:
     f = np.full(n, layer_flops * batch)
-    cls = ("gemm",) * n + ("elementwise", "optimizer")
-    return StepRows(cls, np.concatenate([f, [1e5 * batch, 1e5]]), np.concatenate([f / 50, [4e5 * batch, 1e6]]),
-                    np.ones(n + 2))
+    cls = np.array([class_index(c) for c in ("gemm",) * n + ("elementwise", "optimizer")])
+    flops = np.concatenate([f, [1e5 * batch, 1e5]])
+    z = np.zeros(0)
+    return StepRows(np.zeros(n + 2, dtype=np.int64), cls, flops, flops,
+                    np.concatenate([f / 50, [4e5 * batch, 1e6]]), np.ones(n + 2), z, z, z, np.zeros(0, dtype=np.int64))
 
 
-def _synthetic(truth: UnitModel) -> tuple[list, dict]:
+def _synthetic(truth: DeviceProfile) -> tuple[list, dict]:
     rows, work = [], {}
     i = 0
     for model, lf, n in (("mnn-lenet", 2e6, 6), ("mnn-alexnet", 3e8, 8), ("resnet50-v1.5", 4e7, 40)):
@@ -55,8 +58,8 @@ DECLARED = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
 
 def _fit_truth(optimizer_eff: float, **fields: float):
     """Fit rows generated from the declared unit with GEMM efficiency 0.12, 300 us per op and ``fields``."""
-    truth = DECL.with_fields(
-        efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": optimizer_eff}),
+    truth = with_fields(
+        DECL, efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": optimizer_eff}),
         kernel_overhead_s=3e-4, **fields)
     rows, work = _synthetic(truth)
     cf = fit_class("phone-cpu", rows, work, DECLARED)
@@ -89,13 +92,13 @@ def test_one_row_is_too_few_and_keeps_declared_values() -> None:
     cf = fit_class("phone-cpu", [r], {r.id: _work(4, 1e6, 3)}, decl)
     d = cf.devices[("dev", "cpu", None)]
     assert d.status == "too few rows" and d.fitted == () and d.rows == ()
-    assert d.gemm_efficiency == DECL.efficiency["gemm"] and d.kernel_overhead_s == DECL.profile.kernel_overhead_s
+    assert d.gemm_efficiency == DECL.efficiency["gemm"] and d.kernel_overhead_s == DECL.kernel_overhead_s
     assert cf.fitted == ()
 
 
 def test_power_fit_from_board_power_rows() -> None:
     decl = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "phone", "rt", DECL, {})}
-    truth = DECL.with_fields(dynamic_power_w=4.0)
+    truth = with_fields(DECL, dynamic_power_w=4.0)
     rows, work = [], {}
     for i, b in enumerate((1, 4, 16)):
         w = _work(b, 1e7, 5)
@@ -112,8 +115,8 @@ def test_power_mode_fits_its_clock() -> None:
     """Rows under a power limit share the unit's parameters and fit only the clock factor of the compute peaks."""
     from zerofl_profiler.calibration.published.fit import _in_mode
 
-    truth = DECL.with_fields(efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.05}),
-                             kernel_overhead_s=3e-4)
+    truth = with_fields(DECL, efficiency=MappingProxyType({"gemm": 0.12, "elementwise": 0.05, "optimizer": 0.05}),
+                        kernel_overhead_s=3e-4)
     rows, work = _synthetic(truth)
     slow = _in_mode(truth, 0.6, None)
     modes = {}
@@ -127,4 +130,4 @@ def test_power_mode_fits_its_clock() -> None:
     m = cf.devices[("dev", "cpu", "150W")]
     assert m.status == "fitted" and m.fitted == ("clock",) and m.clock == pytest.approx(0.6, rel=0.02)
     u = unit_model(DECLARED[("dev", "cpu")], cf, "150W")
-    assert u.profile.peak_flops == pytest.approx(2e11 * m.clock)
+    assert u.peak_flops == pytest.approx(2e11 * m.clock)

@@ -105,7 +105,15 @@ def test_v2_fields_parse_and_flatten(tmp_path: Path) -> None:
     assert mnn.peak("gemm") == 1e9 and mnn.half_work_flops == 1e6  # precision overridden, curve inherited
     assert "efficiency_curve.half_work_flops" in u.quantities() and "runtimes.mnn.efficiency.gemm" in u.quantities()
     fp16 = spec.profile(precision="fp16")
-    assert all(fp16.peak(c) == 8e9 for c in ("gemm", "elementwise", "optimizer"))
+    # mixed precision: GEMMs at the 16-bit peak, the other classes on the vector units at peak_flops;
+    # 16-bit tensors everywhere but the optimizer (FP32 masters) and top-k
+    assert fp16.peak("gemm") == fp16.peak("gemm_grouped") == 8e9
+    assert fp16.peak("elementwise") == fp16.peak("optimizer") == 1e9
+    assert fp16.bytes_scale("elementwise") == fp16.bytes_scale("gemm") == 0.5
+    assert fp16.bytes_scale("optimizer") == fp16.bytes_scale("topk") == 1.0
+    tf32 = spec.profile(precision="tf32")
+    assert tf32.peak("gemm") == 4e9 and tf32.peak("elementwise") == 1e9
+    assert all(tf32.bytes_scale(c) == 1.0 for c in ("gemm", "elementwise"))
     assert spec.to_json()["units"]["gpu"]["runtimes"]["mnn"]["kernel_overhead_s"]["value"] == 3e-4
 
 
@@ -200,7 +208,8 @@ def test_runtime_and_precision_reach_the_estimate(tmp_path: Path) -> None:
     p.write_text(v2_toml(**FULL), encoding="utf-8")
     c = Costing.from_names(device_files=[str(p)], runtime="mnn", precision="fp16")
     a = c.assumptions()[0]
-    assert a["runtime"] == "mnn" and a["precision"] == "fp16" and a["energy_basis"].startswith("idle + dynamic")
+    assert a["runtime"] == "mnn" and a["energy_basis"].startswith("idle + dynamic")
+    assert a["precision"]["gemm"] == "fp16" and a["precision"]["optimizer"] == "fp32"
     assert c.devices[0].kernel_overhead_s == 3e-4 and c.devices[0].peak("gemm") == 8e9
 
 
@@ -270,3 +279,37 @@ def test_break_even_is_the_highest_density_with_a_positive_measured_efficiency(t
     be = BreakEven.of(spec, "gpu")
     assert be.density is None and "is assumption, not measured" in be.reason
     assert BreakEven.of(spec, "npu").density is None
+
+
+def test_dispatch_parses_inherits_and_prices(tmp_path: Path) -> None:
+    """`dispatch = "async"`: the unit's runtime overlaps launches with execution; a runtime profile may say serial."""
+    text = v2_toml(unit_extra='dispatch = "async"\ndefault_runtime = "cuda"',
+                   tables='[units.gpu.runtimes.cpu]\ndispatch = "serial"\n[units.gpu.runtimes.other]\n'
+                          f'kernel_overhead_s = {{value = 2e-3, source = {SRC}}}')
+    spec = _spec(tmp_path, text)
+    assert spec.profile().dispatch == "async" and spec.profile(runtime="cpu").dispatch == "serial"
+    assert spec.profile(runtime="other").dispatch == "async"  # unstated: inherits the unit's
+    assert spec.profile().assumptions()["dispatch"] == "async"
+    # host-bound step: 2 kernels x 1 ms of launches against 0.5 ms of device work
+    from zerofl_profiler.hardware_models.workload import StepRows
+
+    z = np.zeros(0)
+    rows = StepRows(np.array([0, 0]), np.array([class_index("gemm"), class_index("elementwise")]),
+                    np.array([2.5e5, 0.0]), np.array([2.5e5, 0.0]), np.array([0.0, 0.0]), np.array([1.0, 1.0]),
+                    z, z, z, np.zeros(0, dtype=np.int64))
+    asy = price_step(rows, DeviceArrays.of([spec.profile()]))
+    ser = price_step(rows, DeviceArrays.of([spec.profile(runtime="cpu")]))
+    assert asy.phase_s[0].sum() == pytest.approx(5e-4) and asy.overhead_s[0] == pytest.approx(2e-3 - 5e-4)
+    assert ser.overhead_s[0] == pytest.approx(2e-3)
+    assert "'units.gpu.dispatch'" in _err(tmp_path, v2_toml(unit_extra='dispatch = "eager"'))
+
+
+def test_16bit_rows_move_half_the_bytes(tmp_path: Path) -> None:
+    """--precision fp16: a memory-bound elementwise row takes half the time; the optimizer row does not."""
+    dev32 = DeviceArrays.of([_spec(tmp_path, v2_toml(**FULL)).profile(precision="fp32")])
+    dev16 = DeviceArrays.of([_spec(tmp_path, v2_toml(**FULL)).profile(precision="fp16")])
+    f = np.array([0.0, 0.0])
+    b = np.array([1e6, 1e6])
+    cls = np.array([class_index("elementwise"), class_index("optimizer")])
+    assert roofline(f, b, cls, dev16)[0].tolist() == pytest.approx([0.5e-3, 1e-3])
+    assert roofline(f, b, cls, dev32)[0].tolist() == pytest.approx([1e-3, 1e-3])

@@ -15,7 +15,7 @@ def fidelity(rows_file: str | None, as_json: bool) -> None:
     """Per published row: measured vs predicted step time and energy, in-sample and held out by model."""
     from ..calibration.published.fidelity import run_fidelity
     from ..calibration.published.rows import load_rows
-    from ..calibration.published.summary import summary_lines, table_lines, to_json
+    from ..calibration.published.summary import by_model_lines, summary_lines, table_lines, to_json
     from ..calibration.published.workloads import row_workload
 
     rows = load_rows(rows_file)
@@ -24,5 +24,5 @@ def fidelity(rows_file: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(to_json(rep))
         return
-    for line in table_lines(rep) + [""] + summary_lines(rep):
+    for line in table_lines(rep) + [""] + by_model_lines(rep) + [""] + summary_lines(rep):
         click.echo(line)

@@ -36,7 +36,9 @@ MODEL_HELP = ("Built-in model (resnet18, cnn, mobilenet, vgg, lenet) or pkg.modu
 def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add --device/--device-file (repeatable), --network, --device-mix, --runtime, --precision; pass ``costing``."""
     f = click.option("--precision", default=None, type=click.Choice(["fp32", "tf32", "fp16", "bf16"]),
-                     help="Run every op class in this precision (default: each unit's own per-class choice).")(f)
+                     help="Run the step as a framework runs this precision: GEMMs at its peak, 16-bit "
+                          "tensors for fp16/bf16, FP32 optimizer (docs/devices.md; default: each unit's own "
+                          "per-class choice).")(f)
     f = click.option("--runtime", default=None, metavar="NAME",
                      help="Runtime profile of every unit (default: each unit's default_runtime).")(f)
     f = click.option("--device-mix", "device_mix", default=None, metavar="NAME=SHARE,...",

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 from ..errors import BadInputError
 from .records import (
     CATEGORIES,
+    DISPATCH_MODES,
     ENERGY_MODES,
     NETWORK_QUANTITIES,
     OP_CLASSES,
@@ -51,7 +52,8 @@ UNIT_REQUIRED = ("peak_flops", "mem_bandwidth_bytes_per_s", "kernel_overhead_s",
 ENERGY_MODE_FIELDS = {"active_power": ("active_power_w",), "per_op": ("energy_per_flop_j", "energy_per_byte_j")}
 #: Unit keys that exist from schema 2 on.
 SCHEMA2_UNIT_KEYS = ("peak_flops_tf32", "peak_flops_fp16", "peak_flops_bf16", "dynamic_power_w",
-                     "sparse_efficiency_curve", "precision", "efficiency_curve", "default_runtime", "runtimes")
+                     "sparse_efficiency_curve", "precision", "efficiency_curve", "default_runtime", "runtimes",
+                     "dispatch")
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,13 @@ def _parse_precision(ctx: _Ctx, raw: Any, path: str) -> dict[str, str]:
     return _op_class_table(ctx, raw, path, "precision", one)
 
 
+def _parse_dispatch(ctx: _Ctx, raw: Any, path: str) -> str:
+    ctx.need_v2(path)
+    if raw not in DISPATCH_MODES:
+        raise ctx.fail(path, f"must be one of {', '.join(DISPATCH_MODES)}, got {raw!r}")
+    return str(raw)
+
+
 def _parse_sparse_curve(ctx: _Ctx, raw: Any, path: str) -> SparseEfficiencyCurve:
     ctx.need_v2(path)
     if not isinstance(raw, Mapping):
@@ -222,7 +231,7 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
         raise ctx.fail(path, "has an invalid runtime name (lower-case letters, digits, '.', '-', '_')")
     if not isinstance(raw, Mapping):
         raise ctx.fail(path, "must be a table")
-    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision")
+    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision", "dispatch")
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ctx.fail(f"{path}.{unknown[0]}", f"is not a field a runtime profile can set ({', '.join(known)})")
@@ -234,7 +243,8 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
                                                       required=False)),
         half_work_flops=_parse_efficiency_curve(ctx, raw["efficiency_curve"], f"{path}.efficiency_curve")
         if "efficiency_curve" in raw else None,
-        precision=MappingProxyType(_parse_precision(ctx, raw.get("precision", {}), f"{path}.precision")))
+        precision=MappingProxyType(_parse_precision(ctx, raw.get("precision", {}), f"{path}.precision")),
+        dispatch=_parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch") if "dispatch" in raw else None)
 
 
 def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit:
@@ -265,6 +275,8 @@ def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit
                                                             f"{path}.sparse_efficiency_curve")
     if "precision" in raw:
         kw["precision"] = MappingProxyType(_parse_precision(ctx, raw["precision"], f"{path}.precision"))
+    if "dispatch" in raw:
+        kw["dispatch"] = _parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch")
     if "default_runtime" in raw:
         v = raw["default_runtime"]
         if not isinstance(v, str) or not RUNTIME_RE.match(v):

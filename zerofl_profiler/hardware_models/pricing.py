@@ -5,17 +5,21 @@ for op class ``c`` (the peak of the precision ``c`` runs in), memory bandwidth `
 efficiency ``eta[c]``, saturating-curve constant ``h`` (FLOPs; 0 = flat), per-kernel overhead
 ``o`` (s) and sparse efficiency ``e(d)`` in [0, 1] (a scalar, or a curve over density):
 
-* Roofline time of one row r (a layer in one phase) with dense FLOPs ``F_r``, bytes ``B_r`` and
+* Roofline time of one row r (a layer in one phase) with dense FLOPs ``F_r``, bytes ``B_r`` (the
+  counter's FP32 bytes times ``s_c``, the element size of the class's precision over 4) and
   ``k_r`` kernels; the achieved efficiency is ``eta[c] * F / (F + h)``::
 
-      roof_r  = max((F_r + h) / (P_c * eta[c]), B_r / BW)          (F_r = 0: the byte term only)
-      t_dense_r  = roof_r + k_r * o
-      t_sparse_r = roof_r * (1 - e(d_r) * (1 - d_r)) + k_r * o          d_r = F_sparse_r / F_dense_r
+      roof_r  = max((F_r + h) / (P_c * eta[c]), s_c * B_r / BW)          (F_r = 0: the byte term only)
+      t_dense  = sum_r roof_r + X,   t_sparse = sum_r roof_r * f_r + X'       f_r = 1 - e(d_r) * (1 - d_r)
+      X = sum_r k_r * o                               (serial dispatch: a CPU runtime)
+      X = max(0, sum_r k_r * o - sum_r roof_r)        (async dispatch, X' at the sparse roofline)
 
-  The per-kernel overhead does not shrink with sparsity. Sparse steps also pay the top-k mask
-  rows (op classes ``topk``/``topk_kept``).
-* Utilisation of a row ``u_r = max(F_r / P_c, B_r / BW) / roof_r`` (achieved FLOP/s or byte/s,
-  whichever bound, over the peak); kernel overheads have utilisation 0.
+  Async (CUDA streams): the host queues the step's kernels while the device runs earlier ones, so
+  a step takes the longer of its dispatch and its device time (host-bound at small batches,
+  device-bound at large ones). ``d_r = F_sparse_r / F_dense_r``. The per-kernel overhead does not
+  shrink with sparsity. Sparse steps also pay the top-k mask rows (op classes ``topk``/``topk_kept``).
+* Utilisation of a row ``u_r = max(F_r / P_c, s_c * B_r / BW) / roof_r`` (achieved FLOP/s or byte/s,
+  whichever bound, over the peak); dispatch time ``X`` has utilisation 0.
 * Energy, one declared mode per device::
 
       active_power, flat:     E = P_active * t
@@ -71,6 +75,8 @@ class DeviceArrays:
     eff: np.ndarray  # (D, len(OP_CLASSES))
     ram: np.ndarray
     peak_class: np.ndarray | None = None  # (D, len(OP_CLASSES)); None = peak for every class
+    byte_scale: np.ndarray | None = None  # (D, len(OP_CLASSES)); None = FP32 bytes for every class
+    async_dispatch: np.ndarray | None = None  # (D,) bool; None = serial everywhere
     half_work: np.ndarray | None = None  # (D,) saturating-curve constant h; None = flat
     dynamic_w: np.ndarray | None = None  # (D,) dynamic power; NaN where the flat active power applies
     sparse_curves: tuple[tuple[tuple[float, ...], tuple[float, ...]] | None, ...] = ()
@@ -89,6 +95,8 @@ class DeviceArrays:
             eff=np.array([[p.eff(c) for c in OP_CLASSES] for p in profiles], dtype=np.float64),
             ram=arr("ram_bytes"),
             peak_class=np.array([[p.peak(c) for c in OP_CLASSES] for p in profiles], dtype=np.float64),
+            byte_scale=np.array([[p.bytes_scale(c) for c in OP_CLASSES] for p in profiles], dtype=np.float64),
+            async_dispatch=np.array([p.dispatch == "async" for p in profiles], dtype=bool),
             half_work=arr("half_work_flops"),
             dynamic_w=np.array([np.nan if p.dynamic_power_w is None else p.dynamic_power_w for p in profiles]),
             sparse_curves=tuple(p.sparse_curve for p in profiles))
@@ -98,6 +106,18 @@ class DeviceArrays:
         if self.peak_class is None:
             return np.broadcast_to(self.peak[:, None], (len(self.names), len(op_class)))
         return self.peak_class[:, op_class]
+
+    def row_bytes(self, nbytes: np.ndarray, op_class: np.ndarray) -> np.ndarray:
+        """Bytes (D, R) each row moves: the counter's FP32 bytes times its class's element-size factor."""
+        b = np.asarray(nbytes, dtype=np.float64)[None, :]
+        return b if self.byte_scale is None else b * self.byte_scale[:, op_class]
+
+    def dispatch_time(self, kernels: np.ndarray, roof: np.ndarray) -> np.ndarray:
+        """Dispatch time X (D,) a step adds to the roofline ``roof`` (D, R) of its rows with ``kernels`` (R,)."""
+        serial = self.overhead * float(np.asarray(kernels, dtype=np.float64).sum())
+        if self.async_dispatch is None or not self.async_dispatch.any():
+            return serial
+        return np.where(self.async_dispatch, np.maximum(serial - roof.sum(axis=1), 0.0), serial)
 
     def sparse_efficiency(self, density: np.ndarray | float) -> np.ndarray:
         """Sparse efficiency (D, *density.shape): the curve at each density, else the scalar."""
@@ -129,7 +149,7 @@ def dense_kernel_notes(profiles: Sequence[DeviceProfile], densities: Sequence[fl
 
 
 def roofline(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev: DeviceArrays) -> np.ndarray:
-    """Roofline time (D, R) of R rows on D devices: max((F + h) / (P_c * eta[c]), B / BW)."""
+    """Roofline time (D, R) of R rows on D devices: max((F + h) / (P_c * eta[c]), s_c * B / BW)."""
     flops = np.asarray(flops, dtype=np.float64)
     nbytes = np.asarray(nbytes, dtype=np.float64)
     cls = np.asarray(op_class, dtype=np.int64)
@@ -138,7 +158,7 @@ def roofline(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev: D
     if dev.half_work is not None and dev.half_work.any():
         work = work + dev.half_work[:, None] * (flops > 0)[None, :]
     t_compute = work / (dev.peaks(cls) * eff)
-    t_memory = nbytes[None, :] / dev.bw[:, None]
+    t_memory = dev.row_bytes(nbytes, cls) / dev.bw[:, None]
     return np.maximum(t_compute, t_memory)
 
 
@@ -147,7 +167,7 @@ def utilisation(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev
     """Achieved FLOP/s or byte/s, whichever bound, over its peak (D, R); 0 for empty rows."""
     cls = np.asarray(op_class, dtype=np.int64)
     achieved = np.maximum(np.asarray(flops, dtype=np.float64)[None, :] / dev.peaks(cls),
-                          np.asarray(nbytes, dtype=np.float64)[None, :] / dev.bw[:, None])
+                          dev.row_bytes(nbytes, cls) / dev.bw[:, None])
     out = np.zeros_like(roof)
     np.divide(achieved, roof, out=out, where=roof > 0)
     return out
@@ -241,7 +261,8 @@ class StepPrice:
     phase_util_s: np.ndarray  # (D, P) sum of u_r * roof_r per phase
     sparse_phase_s: np.ndarray  # (D, P) with every row's own density (row-exact pricing)
     sparse_phase_util_s: np.ndarray  # (D, P)
-    overhead_s: np.ndarray  # (D,) kernels x o
+    overhead_s: np.ndarray  # (D,) dispatch time of the dense step beyond its roofline (module docstring X)
+    sparse_overhead_s: np.ndarray  # (D,) the same at the sparse rows' roofline
     topk_s: np.ndarray  # (D,) top-k roofline + its kernels x o
     topk_util_s: np.ndarray  # (D,)
     phase_flops: np.ndarray  # (P,) dense FLOPs per phase
@@ -265,7 +286,7 @@ def price_step(rows: StepRows, dev: DeviceArrays) -> StepPrice:
     n_dev = len(dev.names)
     if len(rows.topk_flops):
         t_roof = roofline(rows.topk_flops, rows.topk_bytes, rows.topk_class, dev)
-        topk = t_roof.sum(axis=1) + float(rows.topk_kernels.sum()) * dev.overhead
+        topk = t_roof.sum(axis=1) + dev.dispatch_time(rows.topk_kernels, t_roof)
         topk_u = (utilisation(rows.topk_flops, rows.topk_bytes, rows.topk_class, dev, t_roof) * t_roof).sum(axis=1)
     else:
         topk, topk_u = np.zeros(n_dev), np.zeros(n_dev)
@@ -273,7 +294,8 @@ def price_step(rows: StepRows, dev: DeviceArrays) -> StepPrice:
         phase_s=_phase_sum(roof, rows.row_phase), phase_util_s=_phase_sum(util * roof, rows.row_phase),
         sparse_phase_s=_phase_sum(roof * factor, rows.row_phase),
         sparse_phase_util_s=_phase_sum(util * roof * factor, rows.row_phase),
-        overhead_s=float(rows.kernels.sum()) * dev.overhead, topk_s=topk, topk_util_s=topk_u,
+        overhead_s=dev.dispatch_time(rows.kernels, roof),
+        sparse_overhead_s=dev.dispatch_time(rows.kernels, roof * factor), topk_s=topk, topk_util_s=topk_u,
         phase_flops=_phase_sum(rows.flops_dense, rows.row_phase), phase_bytes=_phase_sum(rows.nbytes, rows.row_phase),
         topk_flops=float(rows.topk_flops.sum()), topk_bytes=float(rows.topk_bytes.sum()))
 
@@ -365,6 +387,7 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
     topk_flops = per_rec(np.array([p.topk_flops for p in prices])) * is_sparse
     topk_bytes = per_rec(np.array([p.topk_bytes for p in prices])) * is_sparse
     overhead = per_batch("overhead_s")
+    sparse_overhead = per_batch("sparse_overhead_s")
     topk = per_batch("topk_s") * is_sparse[None, :]
     dense_attrs = ("phase_s", "phase_util_s") if dynamic else ("phase_s",)
     ud = us = None
@@ -390,7 +413,7 @@ def price_client_rounds(step: StepProfile, cols: ClientRounds, dev: DeviceArrays
                 if dynamic:
                     us[d] = got[1][0]  # type: ignore[index]
     cd = roof_d + overhead  # (D, N)
-    cs = roof_s + overhead + topk
+    cs = roof_s + sparse_overhead + topk
     if dynamic:
         us = us + per_batch("topk_util_s") * is_sparse[None, :]
     e_dense = compute_energy(cd, fd.sum(axis=1), rec_bytes, dev, ud)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 from ..errors import BadInputError, UnknownDeviceError
-from ..vocab import OP_CLASSES
+from ..vocab import GEMM_CLASSES, OP_CLASSES, TOPK_CLASSES
 from ..vocab import TRACE_PHASES as PHASES  # the trace FLOP phases the cost model prices (total = their sum)
 
 SOURCE_KINDS = ("datasheet", "paper", "measured", "assumption")
@@ -30,6 +30,29 @@ PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 #: The unit field holding the peak of each precision.
 PEAK_FIELD = {"fp32": "peak_flops", "tf32": "peak_flops_tf32", "fp16": "peak_flops_fp16",
               "bf16": "peak_flops_bf16"}
+#: Bytes per element of each precision (the FLOP counter counts 4-byte FP32 traffic; TF32 is a
+#: matrix-unit mode on FP32 tensors).
+PRECISION_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+#: Op classes whose tensors a 16-bit (mixed-precision) run keeps in 16 bits: all but the top-k
+#: masks and the optimizer update, which works on FP32 master weights.
+HALF_TENSOR_CLASSES = tuple(c for c in OP_CLASSES if c not in TOPK_CLASSES + ("optimizer",))
+#: How a runtime issues its kernels: ``serial`` (a CPU runtime: dispatch and execution add up) or
+#: ``async`` (CUDA streams: the host queues kernels while the device runs earlier ones, so a row
+#: takes the longer of its roofline and its dispatch, ``max(roof, k * o)``).
+DISPATCH_MODES = ("serial", "async")
+
+
+def run_precision(precision: str) -> dict[str, str]:
+    """The precision of every op class in a run asked for ``precision`` (docs/devices.md, "Precision").
+
+    fp32: everything FP32. tf32: the GEMM classes on TF32 matrix units, every tensor FP32. fp16/bf16
+    (mixed precision, as autocast runs it): the GEMM classes at the 16-bit peak and the tensors of
+    HALF_TENSOR_CLASSES in 16 bits; top-k and the optimizer stay FP32.
+    """
+    if precision not in PRECISIONS:
+        raise BadInputError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)}")
+    moved = HALF_TENSOR_CLASSES if PRECISION_BYTES[precision] == 2 else GEMM_CLASSES
+    return {c: (precision if c in moved else "fp32") for c in OP_CLASSES}
 ENERGY_MODES = ("active_power", "per_op")
 CATEGORIES = ("gpu", "jetson", "phone", "cpu", "host")
 #: Op class used for a phase when no layer breakdown is known.
@@ -136,10 +159,13 @@ class RuntimeProfile:
     efficiency: Mapping[str, Quantity] = field(default_factory=dict)
     half_work_flops: Quantity | None = None
     precision: Mapping[str, str] = field(default_factory=dict)
+    dispatch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d: dict[str, Any] = {}
+        if self.dispatch is not None:
+            d["dispatch"] = self.dispatch
         if self.kernel_overhead_s is not None:
             d["kernel_overhead_s"] = self.kernel_overhead_s.to_json()
         if self.efficiency:
@@ -174,6 +200,7 @@ class ComputeUnit:
     precision: Mapping[str, str] = field(default_factory=dict)
     default_runtime: str | None = None
     runtimes: Mapping[str, RuntimeProfile] = field(default_factory=dict)
+    dispatch: str | None = None
 
     def quantities(self) -> dict[str, Quantity]:
         """Every number of this unit by dotted field name (for completeness checks and display)."""
@@ -206,6 +233,8 @@ class ComputeUnit:
             d["precision"] = dict(self.precision)
         if self.default_runtime is not None:
             d["default_runtime"] = self.default_runtime
+        if self.dispatch is not None:
+            d["dispatch"] = self.dispatch
         if self.runtimes:
             d["runtimes"] = {k: r.to_json() for k, r in self.runtimes.items()}
         return d
@@ -227,9 +256,11 @@ class PowerMode:
 class DeviceProfile:
     """The plain numbers of one unit in one mode under one runtime: what pricing consumes.
 
-    ``peak_by_class`` is the peak each op class is priced at (its precision's peak);
+    ``peaks`` holds the unit's stated peak of each non-FP32 precision; ``precision`` the precision
+    each op class runs in (its element size, and for the GEMM classes its peak: :meth:`peak`);
     ``half_work_flops`` = 0 means flat efficiencies; ``dynamic_power_w`` None means the flat
-    ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``.
+    ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``;
+    ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES).
     """
 
     name: str
@@ -247,24 +278,43 @@ class DeviceProfile:
     active_power_w: float = 0.0
     energy_per_flop_j: float = 0.0
     energy_per_byte_j: float = 0.0
-    peak_by_class: Mapping[str, float] = field(default_factory=dict)
+    peaks: Mapping[str, float] = field(default_factory=dict)
     precision: Mapping[str, str] = field(default_factory=dict)
     half_work_flops: float = 0.0
     dynamic_power_w: float | None = None
     sparse_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     runtime: str | None = None
+    dispatch: str = "serial"
 
     def eff(self, op_class: str) -> float:
         """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
         return resolve_efficiency(self.efficiency, op_class)
 
     def peak(self, op_class: str) -> float:
-        """Peak FLOP/s an op class is priced at: the peak of the precision it runs in."""
-        return self.peak_by_class.get(op_class, self.peak_flops)
+        """Peak FLOP/s an op class is priced at: a GEMM class at the peak of its precision (the
+        matrix units; ``peak_flops`` where the unit states none), every other class at ``peak_flops``."""
+        p = self.precision_of(op_class)
+        if p == "fp32" or op_class not in GEMM_CLASSES:
+            return self.peak_flops
+        return self.peaks.get(p, self.peak_flops)
 
     def precision_of(self, op_class: str) -> str:
         """Precision an op class runs in (fp32 unless the file or --precision says otherwise)."""
         return self.precision.get(op_class, "fp32")
+
+    def bytes_scale(self, op_class: str) -> float:
+        """Traffic of an op class relative to the counter's FP32 bytes (its precision's element size / 4)."""
+        return PRECISION_BYTES[self.precision_of(op_class)] / 4.0
+
+    def with_precision(self, precision: str) -> "DeviceProfile":
+        """This unit in a run asked for ``precision`` (:func:`run_precision`); a unit with no peak for it
+        is an error naming the field."""
+        prec = run_precision(precision)
+        if precision != "fp32" and precision not in self.peaks:
+            have = ["fp32"] + [p for p in PRECISIONS if p in self.peaks]
+            raise BadInputError(f"--precision {precision}: {self.name} states no {PEAK_FIELD[precision]} "
+                                f"(precisions with a peak: {', '.join(have)})")
+        return replace(self, precision=MappingProxyType(prec))
 
     def assumptions(self) -> dict[str, Any]:
         """What this profile assumes, for every estimate's stated basis."""
@@ -274,6 +324,7 @@ class DeviceProfile:
                 "energy_basis": ("per_op" if self.energy_mode == "per_op" else
                                  "idle + dynamic x utilisation" if self.dynamic_power_w is not None
                                  else "active_power while busy"),
+                "dispatch": self.dispatch,
                 "efficiency_curve": "flat" if not self.half_work_flops else
                 f"saturating, half_work_flops = {self.half_work_flops:g}",
                 "sparse_efficiency": "curve over density" if self.sparse_curve else self.sparse_efficiency}
@@ -288,7 +339,7 @@ class DeviceProfile:
                 "energy_per_flop_j": self.energy_per_flop_j, "energy_per_byte_j": self.energy_per_byte_j,
                 "efficiency": {k: self.eff(k) for k in OP_CLASSES}, "ram_bytes": self.ram_bytes,
                 "peak_by_class": {k: self.peak(k) for k in OP_CLASSES},
-                "precision": {k: self.precision_of(k) for k in OP_CLASSES},
+                "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "dispatch": self.dispatch,
                 "half_work_flops": self.half_work_flops, "dynamic_power_w": self.dynamic_power_w,
                 "sparse_efficiency_curve": None if self.sparse_curve is None else
                 {"density": list(self.sparse_curve[0]), "efficiency": list(self.sparse_curve[1])},
@@ -360,6 +411,7 @@ class DeviceSpec:
             label += f"@{m_name}"
         eff_q = dict(u.efficiency)
         overhead_q, half_q, prec = u.kernel_overhead_s, u.half_work_flops, dict(u.precision)
+        dispatch = u.dispatch or "serial"
         rt_name = u.default_runtime
         if runtime is not None and runtime != u.default_runtime:
             if runtime not in u.runtimes:
@@ -370,25 +422,14 @@ class DeviceSpec:
             overhead_q = rt.kernel_overhead_s or overhead_q
             half_q = rt.half_work_flops or half_q
             prec.update(rt.precision)
+            dispatch = rt.dispatch or dispatch
             rt_name = runtime
-        if precision is not None:
-            if precision not in PRECISIONS:
-                raise BadInputError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)}")
-            if getattr(u, PEAK_FIELD[precision]) is None:
-                have = [p for p in PRECISIONS if getattr(u, PEAK_FIELD[p]) is not None]
-                raise BadInputError(f"--precision {precision}: {label} states no {PEAK_FIELD[precision]} "
-                                    f"(precisions with a peak: {', '.join(have)})")
-            prec = {c: precision for c in OP_CLASSES}
 
         def val(q: Quantity | None) -> float:
             return float(q.value) if q is not None else 0.0
 
-        def peak_of(p: str) -> float:
-            q = getattr(u, PEAK_FIELD[p])
-            return val(q) if q is not None else val(u.peak_flops)
-
         curve = u.sparse_efficiency_curve
-        return DeviceProfile(
+        prof = DeviceProfile(
             name=label, device=self.name, unit=u_name, mode=m_name, energy_mode=self.energy_mode,
             peak_flops=val(u.peak_flops), mem_bandwidth_bytes_per_s=val(u.mem_bandwidth_bytes_per_s),
             kernel_overhead_s=val(overhead_q), sparse_efficiency=val(u.sparse_efficiency),
@@ -396,10 +437,13 @@ class DeviceSpec:
             efficiency=MappingProxyType({k: float(q.value) for k, q in eff_q.items()}),
             ram_bytes=val(self.ram_bytes), active_power_w=val(u.active_power_w),
             energy_per_flop_j=val(u.energy_per_flop_j), energy_per_byte_j=val(u.energy_per_byte_j),
-            peak_by_class=MappingProxyType({c: peak_of(prec.get(c, "fp32")) for c in OP_CLASSES}),
+            peaks=MappingProxyType({p: val(getattr(u, PEAK_FIELD[p])) for p in PRECISIONS
+                                    if p != "fp32" and getattr(u, PEAK_FIELD[p]) is not None}),
             precision=MappingProxyType(prec), half_work_flops=val(half_q),
             dynamic_power_w=None if u.dynamic_power_w is None else val(u.dynamic_power_w),
-            sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name)
+            sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name,
+            dispatch=dispatch)
+        return prof if precision is None else prof.with_precision(precision)
 
     def quantities(self) -> dict[str, Quantity]:
         """Every number in the file by dotted path (catalogue completeness tests walk this)."""

@@ -9,14 +9,14 @@ runs in come from ``declared.toml`` with their sources.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
 from ...errors import BadInputError
 from ...hardware_models.catalogue import resolve_device
-from ..predict import UnitModel
+from ...hardware_models.records import DISPATCH_MODES, DeviceProfile
 
 #: catalogue category (and unit) -> device class that shares the efficiency shape
 DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("gpu", "gpu"): "gpu",
@@ -29,7 +29,7 @@ class DeclaredUnit:
     unit: str
     category: str
     runtime: str
-    model: UnitModel
+    model: DeviceProfile
     extras_sources: Mapping[str, str]  # field -> source key in declared.toml
 
     @property
@@ -86,6 +86,12 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         peaks = {k[len("peak_flops_"):]: float(v["value"]) for k, v in x.items() if k.startswith("peak_flops_")}
         srcs = {k: v["source"] for k, v in x.items() if isinstance(v, dict) and "source" in v}
         prec = {k: v for k, v in x.get("precision", {}).items() if k != "source"}
-        model = UnitModel(prof, peaks=MappingProxyType(peaks), precision=MappingProxyType(prec))
-        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, str(x.get("runtime", "default")), model, srcs)
+        dispatch = x.get("dispatch", {}).get("value", prof.dispatch)
+        if dispatch not in DISPATCH_MODES:
+            raise BadInputError(f"declared.toml: device.{dev}.{unit}.dispatch: must be one of "
+                                f"{', '.join(DISPATCH_MODES)}, got {dispatch!r}")
+        runtime = str(x.get("runtime", "default"))
+        model = replace(prof, peaks=MappingProxyType({**prof.peaks, **peaks}), precision=MappingProxyType(prec),
+                        dispatch=dispatch, runtime=runtime)
+        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs)
     return out

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
-from ..predict import StepPrice, StepRows, UnitModel, energy_above_idle
+from ...hardware_models.records import DeviceProfile
+from ...hardware_models.workload import StepRows
+from ..predict import StepPrice, energy_above_idle
 from .declared import DeclaredUnit, declared_units
 from .exclusions import Context, exclusion_of
 from .fit import ClassFit, fit_all, predict_row, unit_model
@@ -64,7 +66,7 @@ class FidelityReport:
         return tuple(r for r in self.results if r.held_out_s is not None and r.held_out_basis.startswith("fitted"))
 
 
-def _energy(row: PublishedRow, price: StepPrice, unit: UnitModel) -> float | None:
+def _energy(row: PublishedRow, price: StepPrice, unit: DeviceProfile) -> float | None:
     if row.energy_j is not None:
         return energy_above_idle(price, unit) if row.energy_above_idle else price.energy_j
     if row.power_w is not None:
@@ -112,8 +114,10 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     for m in models:
         if progress:
             progress(f"fitting without {m}")
-        train = [r for r in kept if r.model != m]
         test = [r for r in kept if r.model == m]
+        # only the device classes that hold the model are refitted: a class's fit never sees other classes' rows
+        classes = {declared[(r.device, r.unit)].device_class for r in test}
+        train = [r for r in kept if r.model != m and declared[(r.device, r.unit)].device_class in classes]
         sub = fit_all(train, work, declared, modes)
         for r in test:
             decl = declared[(r.device, r.unit)]

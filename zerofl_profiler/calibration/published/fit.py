@@ -2,7 +2,8 @@
 
 * per device class (``phone-cpu``, ``gpu``), shared by its devices: ``half_work_flops`` (h) of the
   saturating efficiency ``W / (W + h)`` (kept only when it beats flat efficiency, see
-  :func:`fit_class`), the optimizer-update efficiency, and the ``gemm_grouped / gemm`` efficiency
+  :func:`fit_class`), the optimizer-update efficiency, the elementwise efficiency (the FLOP ceiling
+  of elementwise, pooling and normalisation rows, which fall back to it), and the ``gemm_grouped / gemm`` efficiency
   ratio when the rows contain grouped (depthwise) convolutions;
 * per unit: ``efficiency.gemm``, ``kernel_overhead_s`` and the effective
   ``mem_bandwidth_bytes_per_s`` as far as its rows allow (more rows than parameters; with one row
@@ -26,7 +27,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..predict import StepPrice, StepRows, UnitModel, price_step
+from ...hardware_models.records import DeviceProfile
+from ...hardware_models.workload import StepRows, class_index
+from ..predict import IdentityMemo, StepPrice, price_step, with_fields
 from .declared import DeclaredUnit
 from .rows import PublishedRow
 
@@ -35,8 +38,13 @@ Key = tuple[str, str, "str | None"]
 #: starting half-work point per class (FLOPs); the fit moves it
 H_START = {"phone-cpu": 1e8, "phone-gpu": 1e8, "gpu": 1e10, "jetson-gpu": 1e9, "jetson-cpu": 1e8}
 G_START = 0.3
-#: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency)
+#: op classes whose efficiency a device class shares and fits, with its starting value (elementwise
+#: is also the ceiling of pooling and normalisation rows, which fall back to it)
+CLASS_EFFICIENCY_START = {"optimizer": 0.05, "elementwise": 0.05}
+#: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
+#: ... and the least absolute drop (a fit already exact cannot be improved by a curve)
+CURVE_MIN_DROP = 0.01
 
 
 @dataclass(frozen=True)
@@ -82,17 +90,19 @@ class ClassFit:
     fitted: tuple[str, ...]
     devices: Mapping[Key, DeviceFit]
     rms_log_error: float
+    elementwise_efficiency: float | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
         return {"device_class": self.device_class, "half_work_flops": self.half_work_flops,
                 "grouped_ratio": self.grouped_ratio, "optimizer_efficiency": self.optimizer_efficiency,
+                "elementwise_efficiency": self.elementwise_efficiency,
                 "fitted": list(self.fitted),
                 "rms_log_error": self.rms_log_error,
                 "devices": [d.to_json() for d in self.devices.values()]}
 
 
-def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None) -> UnitModel:
+def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None) -> DeviceProfile:
     """The unit (in a power mode) as the fit has it; declared values where it fitted nothing."""
     base_key = (decl.device, decl.unit, None)
     if cls is None or base_key not in cls.devices:
@@ -104,25 +114,30 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
         eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
-    u = decl.model.with_fields(efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
-                               mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
-                               half_work_flops=cls.half_work_flops, idle_power_w=d.idle_power_w,
-                               dynamic_power_w=d.dynamic_power_w)
+    if cls.elementwise_efficiency is not None:
+        eff["elementwise"] = cls.elementwise_efficiency
+    u = with_fields(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
+                    mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
+                    half_work_flops=cls.half_work_flops or 0.0, idle_power_w=d.idle_power_w,
+                    dynamic_power_w=d.dynamic_power_w)
     m = cls.devices.get((decl.device, decl.unit, mode)) if mode else None
     return _in_mode(u, m.clock, m.dynamic_power_w if m.dynamic_power_w is not None else u.dynamic_power_w) \
         if m is not None else u
 
 
-def _in_mode(u: UnitModel, clock: float, dynamic_power_w: float | None) -> UnitModel:
+def _in_mode(u: DeviceProfile, clock: float, dynamic_power_w: float | None) -> DeviceProfile:
     """A unit under a power limit: every compute peak times ``clock`` (bandwidth and dispatch unchanged)."""
-    return u.with_fields(peak_flops=u.profile.peak_flops * clock,
-                         peaks=MappingProxyType({k: v * clock for k, v in u.peaks.items()}),
-                         dynamic_power_w=dynamic_power_w)
+    return with_fields(u, peak_flops=u.peak_flops * clock,
+                       peaks=MappingProxyType({k: v * clock for k, v in u.peaks.items()}),
+                       dynamic_power_w=dynamic_power_w)
 
 
-def predict_row(row: PublishedRow, work: StepRows, unit: UnitModel) -> StepPrice:
-    """Price a published row: its workload on the unit with the row's precision on the GEMM classes."""
-    return price_step(work, unit.with_precision(row.precision))
+_IN_PRECISION = IdentityMemo()
+
+
+def predict_row(row: PublishedRow, work: StepRows, unit: DeviceProfile) -> StepPrice:
+    """Price a published row: its workload on the unit in the row's precision (DeviceProfile.with_precision)."""
+    return price_step(work, _IN_PRECISION.get(unit, row.precision, lambda: unit.with_precision(row.precision)))
 
 
 def _sig(x: float) -> float:
@@ -177,14 +192,16 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
 
     On a compute-bound op the curve adds ``h / (P * eff)`` seconds, a per-op constant like the
     dispatch overhead, so ``half_work_flops`` is kept only when it lowers the rms log error by
-    more than ``CURVE_GAIN`` over a flat-efficiency fit with the same other parameters.
+    more than ``CURVE_GAIN`` (and ``CURVE_MIN_DROP``) over a flat-efficiency fit with the same other
+    parameters.
     """
     modes = modes or {}
     flat = _fit_class(device_class, rows, work, declared, modes, curve=False)
     if not flat.fitted and not any(d.status == "fitted" for d in flat.devices.values()):
         return flat
     curved = _fit_class(device_class, rows, work, declared, modes, curve=True)
-    if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error:
+    if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error \
+            and flat.rms_log_error - curved.rms_log_error > CURVE_MIN_DROP:
         return curved
     return flat
 
@@ -206,9 +223,9 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             layout.append((key, "clock"))  # a mode fits its clocks; the rest is its unit's
     in_layout = {k for k, _ in layout}
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
-    has_grouped = any(float(work[r.id].flops[np.array([c == "gemm_grouped" for c in work[r.id].op_class],
-                                                      dtype=bool)].sum()) > 0 for r in fitted_rows)
-    shared = (["half_work"] if curve else []) + ["optimizer"] + (["grouped"] if has_grouped else [])
+    grouped = class_index("gemm_grouped")
+    has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
+    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -216,20 +233,19 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         fitted_rows = []
     names = shared + [f"{k}:{p}" for k, p in layout]
 
-    def unpack(x: np.ndarray) -> tuple[float | None, float | None, float | None, dict[Key, dict[str, float]]]:
-        h = math.exp(min(max(x[0], 0.0), 60.0)) if "half_work" in shared else None
-        i0 = 1 if "half_work" in shared else 0
-        opt = _sig(x[i0]) if "optimizer" in shared else None
-        g = _sig(x[i0 + 1]) if "grouped" in shared else None
+    def unpack(x: np.ndarray) -> tuple[dict[str, float], dict[Key, dict[str, float]]]:
+        """Shared values by name (half_work in FLOPs, the rest fractions) and per-unit values."""
+        sh = {n: (math.exp(min(max(x[i], 0.0), 60.0)) if n == "half_work" else _sig(x[i]))
+              for i, n in enumerate(shared)}
         per: dict[Key, dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
             v = x[len(shared) + i]
             per.setdefault(key, {})[p] = _sig(v) if p in ("scale", "clock") else math.exp(min(max(v, -60.0), 60.0))
-        return h, g, opt, per
+        return sh, per
 
-    def units(x: np.ndarray) -> dict[Key, UnitModel]:
-        h, g, opt, per = unpack(x)
-        out: dict[Key, UnitModel] = {}
+    def units(x: np.ndarray) -> dict[Key, DeviceProfile]:
+        sh, per = unpack(x)
+        out: dict[Key, DeviceProfile] = {}
         for (dev, unit), decl in declared.items():
             key = (dev, unit, None)
             if not any(k[:2] == (dev, unit) for k in by_dev):
@@ -238,15 +254,16 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             eff = dict(decl.model.efficiency)
             s = p.get("scale", eff["gemm"])
             eff["gemm"] = s
-            if g is not None:
-                eff["gemm_grouped"] = s * g
-            if opt is not None:
-                eff["optimizer"] = opt
-            out[key] = decl.model.with_fields(
-                efficiency=MappingProxyType(eff),
-                kernel_overhead_s=p.get("overhead", decl.model.profile.kernel_overhead_s),
-                mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.profile.mem_bandwidth_bytes_per_s),
-                half_work_flops=h)
+            if "grouped" in sh:
+                eff["gemm_grouped"] = s * sh["grouped"]
+            for name in CLASS_EFFICIENCY_START:
+                if name in sh:
+                    eff[name] = sh[name]
+            out[key] = with_fields(
+                decl.model, efficiency=MappingProxyType(eff),
+                kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
+                mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
+                half_work_flops=sh.get("half_work", 0.0))
             for k in by_dev:
                 if k[:2] == (dev, unit) and k[2] is not None:
                     out[k] = _in_mode(out[key], per.get(k, {}).get("clock", 1.0), None)
@@ -259,18 +276,14 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         pred = np.array([predict_row(r, work[r.id], u[key_of(r)]).time_s for r in fitted_rows])
         return np.log(pred) - meas
 
-    x0 = []
-    if "half_work" in shared:
-        x0.append(math.log(H_START.get(device_class, 1e9)))
-    if "optimizer" in shared:
-        x0.append(_logit(0.05))
-    if "grouped" in shared:
-        x0.append(_logit(G_START))
+    start = {"half_work": math.log(H_START.get(device_class, 1e9)), "grouped": _logit(G_START),
+             **{n: _logit(v) for n, v in CLASS_EFFICIENCY_START.items()}}
+    x0 = [start[n] for n in shared]
     for key, p in layout:
         d = declared[key[:2]].model
         x0.append(_logit(d.efficiency["gemm"]) if p == "scale" else _logit(0.8) if p == "clock"
-                  else math.log(d.profile.kernel_overhead_s) if p == "overhead"
-                  else math.log(d.profile.mem_bandwidth_bytes_per_s))
+                  else math.log(d.kernel_overhead_s) if p == "overhead"
+                  else math.log(d.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
         # a few starting points for h: the objective is not convex in it
@@ -284,7 +297,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             if best is None or c < best[0]:
                 best = (c, xf)
         x = best[1]
-    h, g, opt, per = unpack(x)
+    sh, per = unpack(x)
     u = units(x)
     devices = {}
     for key, rs in sorted(by_dev.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
@@ -293,16 +306,17 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         devices[key] = _power_fit(DeviceFit(
             device=key[0], unit=key[1], mode=key[2], clock=p.get("clock", 1.0), runtime=decl.runtime,
             status="fitted" if p else "too few rows",
-            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].profile.kernel_overhead_s,
-            mem_bandwidth_bytes_per_s=u[key].profile.mem_bandwidth_bytes_per_s,
+            gemm_efficiency=u[key].efficiency["gemm"], kernel_overhead_s=u[key].kernel_overhead_s,
+            mem_bandwidth_bytes_per_s=u[key].mem_bandwidth_bytes_per_s,
             fitted=tuple(sorted(p)), rows=tuple(r.id for r in rs) if p else (),
             idle_power_w=decl.model.idle_power_w, dynamic_power_w=None, power_status="no power rows"),
             rs, work, u[key])
     rms = float(np.sqrt(np.mean(resid(x) ** 2))) if fitted_rows else float("nan")
-    return ClassFit(device_class, h, g, opt, tuple(shared), MappingProxyType(devices), rms)
+    return ClassFit(device_class, sh.get("half_work"), sh.get("grouped"), sh.get("optimizer"), tuple(shared),
+                    MappingProxyType(devices), rms, sh.get("elementwise"))
 
 
-def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: UnitModel) -> DeviceFit:
+def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: DeviceProfile) -> DeviceFit:
     """idle + dynamic from board-power rows, or dynamic from above-idle energy rows (more rows than parameters)."""
     board = [r for r in rows if r.power_w is not None]
     above = [r for r in rows if r.energy_j is not None and r.energy_above_idle]

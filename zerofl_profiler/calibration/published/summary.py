@@ -78,6 +78,24 @@ def table_lines(rep: FidelityReport) -> list[str]:
     return out
 
 
+def by_model_lines(rep: FidelityReport) -> list[str]:
+    """Where the error comes from: per device and model, the median ratio and its range, in-sample and held out."""
+    groups: dict[tuple[str, str], list[RowResult]] = {}
+    for r in rep.results:
+        groups.setdefault((f"{r.row.device}-{r.row.unit}", r.row.model), []).append(r)
+    out = ["| device | model | rows | in-sample median ratio [min, max] | held-out median ratio [min, max] | "
+           "held-out median error |", "|---|---|---:|---|---|---:|"]
+    for (dev, model), rs in sorted(groups.items()):
+        ins = np.array([r.ratio for r in rs])
+        ho = np.array([r.held_out_ratio for r in rs if r.held_out_ratio is not None and
+                       r.held_out_basis.startswith("fitted")])
+        hs = (f"{np.median(ho):.2f} [{ho.min():.2f}, {ho.max():.2f}]", f"{np.median(np.abs(ho - 1)):.1%}") \
+            if len(ho) else ("not held out (one model on the device)", "-")
+        out.append(f"| {dev} | {model} | {len(rs)} | {np.median(ins):.2f} [{ins.min():.2f}, {ins.max():.2f}] | "
+                   f"{hs[0]} | {hs[1]} |")
+    return out
+
+
 def summary_lines(rep: FidelityReport) -> list[str]:
     """The summary in a few lines of text."""
     s = summary(rep)

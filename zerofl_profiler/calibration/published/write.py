@@ -3,9 +3,9 @@
 The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
 ``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
 runtime the fitted rows ran: PyTorch eager on the GPUs, MNN on the phone CPU; the plain fields then
-describe it) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
+describe it), its ``dispatch`` where it is not serial (CUDA: async) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
 ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
-``efficiency.*`` in place (their old sources stay in the file); ``efficiency_curve`` holds the
+``efficiency.*`` (gemm, gemm_grouped, optimizer, elementwise) in place (their old sources stay in the file); ``efficiency_curve`` holds the
 fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
 peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
@@ -80,7 +80,7 @@ def mode_text(text: str, decl: DeclaredUnit, base: DeviceFit, m: DeviceFit) -> s
         lines.insert(at + 1, f'default_mode = "{UNLIMITED_MODE}"')
         lines += ["", f"[modes.{UNLIMITED_MODE}]"]
     head = f"[modes.{m.mode}.units.{decl.unit}]"
-    _set_in_section(lines, head, "peak_flops", _q(decl.model.profile.peak_flops * m.clock))
+    _set_in_section(lines, head, "peak_flops", _q(decl.model.peak_flops * m.clock))
     for p, v in sorted(decl.model.peaks.items()):
         _set_in_section(lines, head, f"peak_flops_{p}", _q(v * m.clock))
     if m.dynamic_power_w is not None:
@@ -97,6 +97,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
         src = decl.extras_sources.get(f"peak_flops_{p}", FIT_SOURCE)
         _set_in_section(lines, unit, f"peak_flops_{p}", f"{{value = {v:.6g}, source = \"{src}\"}}")
     _set_in_section(lines, unit, "default_runtime", f'"{d.runtime}"')
+    if decl.model.dispatch != "serial":
+        _set_in_section(lines, unit, "dispatch", f'"{decl.model.dispatch}"')
     if d.dynamic_power_w is not None:
         _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
     for cls_name, prec in sorted(decl.model.precision.items()):
@@ -114,6 +116,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
             _set_in_section(lines, eff, "gemm_grouped", _q(d.gemm_efficiency * cls.grouped_ratio))
         if cls.optimizer_efficiency is not None and "optimizer" in cls.fitted:
             _set_in_section(lines, eff, "optimizer", _q(cls.optimizer_efficiency))
+        if cls.elementwise_efficiency is not None and "elementwise" in cls.fitted:
+            _set_in_section(lines, eff, "elementwise", _q(cls.elementwise_efficiency))
         if cls.half_work_flops is not None:
             _set_in_section(lines, f"[{base}.efficiency_curve]", "half_work_flops", _q(cls.half_work_flops))
     used = [k for k in declared_sources() if any(k == s for s in decl.extras_sources.values())]
