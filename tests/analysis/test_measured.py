@@ -32,6 +32,9 @@ def _gpu(name: str) -> RunDevice:
 @pytest.mark.parametrize("device, gpu_name, expect", [
     ("h100", H100, True),
     ("h100", "NVIDIA H100 PCIe", True),
+    ("h100-gpu", H100, True),  # the device's GPU unit
+    ("jetson-agx-orin@30W", "NVIDIA Jetson AGX Orin", True),  # a power mode is the same device
+    ("h100-cpu", H100, False),
     ("v100", "Tesla V100-SXM2-32GB", True),
     ("a100", "NVIDIA A100-SXM4-80GB", True),
     ("t4", "Tesla T4", True),
@@ -47,6 +50,7 @@ def test_name_matching_rule(device: str, gpu_name: str, expect: bool) -> None:
 def test_cpu_runs_match_host_only_and_ambiguity_needs_measured_as() -> None:
     cpu = RunDevice("cpu", "cpu", True)
     assert match_device(cpu, ["h100", "host"]).device == "host"
+    assert match_device(cpu, ["host-cpu@x"]).device == "host-cpu@x"
     assert match_device(cpu, ["h100"]).device is None
     twice = match_device(_gpu("Tesla V100 / T4 lab box"), ["v100", "t4"])
     assert twice.device is None and "several" in twice.note and "--measured-as" in twice.note

@@ -14,10 +14,11 @@ What the trace measured, reduced to the quantities a device estimate predicts, o
 
 Which requested device is "the run's device" (the matching rule): ``--measured-as NAME`` names it
 outright; otherwise a CPU run (``environment.accelerator.device = "cpu"``, or a run recorded before
-the accelerator was fingerprinted, which trained on the CPU) is the device named ``host``, and a
-CUDA run is the requested device whose name, split at ``-``, has every part among the words of the
-GPU name torch reported (``h100`` matches "NVIDIA H100 80GB HBM3", ``v100`` "Tesla V100-SXM2-32GB";
-an H200 matches no ``h100``). No match, or more than one: no comparison, and a note says why.
+the accelerator was fingerprinted, which trained on the CPU) is the device named ``host`` (or
+``host-cpu``), and a CUDA run is the requested device whose name -- without ``@MODE`` and a trailing
+``-gpu`` unit -- split at ``-`` has every part among the words of the GPU name torch reported
+(``h100`` and ``h100-gpu`` match "NVIDIA H100 80GB HBM3", ``v100`` "Tesla V100-SXM2-32GB"; an H200
+matches no ``h100``). No match, or more than one: no comparison, and a note says why.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ def _words(text: str) -> set[str]:
 
 def name_matches(device_name: str, run_device: RunDevice) -> bool:
     """The matching rule for one requested device name (see the module docstring)."""
+    base = device_name.lower().split("@", 1)[0]  # a power mode does not change which device it is
     if run_device.is_host:
-        return device_name == HOST_DEVICE
-    parts = [p for p in device_name.lower().split("-") if p]
+        return base in (HOST_DEVICE, f"{HOST_DEVICE}-cpu")
+    parts = [p for p in base.split("-") if p]
+    if len(parts) > 1 and parts[-1] == "gpu":  # the GPU unit of the device: what a CUDA run trains on
+        parts = parts[:-1]
     return bool(parts) and set(parts) <= _words(run_device.name)
 
 
