@@ -57,7 +57,7 @@ class EncodedTensor:
     @property
     def numel(self) -> int:
         """Entries of the decoded tensor."""
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(int(d) for d in self.shape)
 
     @property
     def nnz(self) -> int:

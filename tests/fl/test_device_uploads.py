@@ -101,9 +101,21 @@ def test_pack_bits_matches_numpy(n: int) -> None:
     assert np.array_equal(unpack_bits(packed, n).numpy(), m)
 
 
+@pytest.fixture(params=["host-kernels", "device-kernels"])
+def kernels(request, monkeypatch):
+    """On the CPU, top-k and CSR positions use numpy on the tensors' memory; the accelerator kernels
+    (torch.topk, torch.nonzero) are run here on the CPU too, so both are checked against the reference."""
+    if request.param == "device-kernels":
+        from zerofl_profiler.fl import device_encoding, uploads
+
+        monkeypatch.delitem(uploads.SELECT, "cpu")
+        monkeypatch.delitem(device_encoding.FLATNONZERO, "cpu")
+    return request.param
+
+
 @pytest.mark.parametrize("variant", list(UPLOADS))
 @pytest.mark.parametrize("encoding", list(ENCODINGS))
-def test_payloads_and_bytes_equal_the_numpy_path(variant: str, encoding: str) -> None:
+def test_payloads_and_bytes_equal_the_numpy_path(variant: str, encoding: str, kernels: str) -> None:
     new, g = _states(7)
     up = make_upload(variant, new, g, 0.8, 0.05, encoding, GEMM)
     ref, ref_bytes = _ref_upload(variant, new, g, kept_fraction(0.8, 0.05), encoding)
@@ -121,7 +133,7 @@ def test_payloads_and_bytes_equal_the_numpy_path(variant: str, encoding: str) ->
 
 @pytest.mark.parametrize("method", list(AGGREGATORS))
 @pytest.mark.parametrize("variant", ["topk-weights", "topk-diff", "dense"])
-def test_aggregation_is_bit_identical_to_the_numpy_path(method: str, variant: str) -> None:
+def test_aggregation_is_bit_identical_to_the_numpy_path(method: str, variant: str, kernels: str) -> None:
     g = _states(1)[1]
     ups = [(make_upload(variant, _states(s)[0], g, 0.7, 0.0, "bitmask", GEMM), n) for s, n in ((2, 13), (3, 40), (4, 7))]
     got = aggregate_uploads(g, ups, method)

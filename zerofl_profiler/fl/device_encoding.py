@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 
 from ..encoding import INDEX_BYTES, EncodedTensor
@@ -33,7 +34,7 @@ class DeviceEncoding:
     """How one encoding encodes, decodes and reads the sent entries of a tensor on its device."""
 
     name: str
-    encode: Callable[[torch.Tensor, torch.Tensor], Payload]
+    encode: Callable[[torch.Tensor, torch.Tensor | None], Payload]  # mask None: every entry
     decode: Callable[[Mapping[str, torch.Tensor], int, torch.dtype], torch.Tensor]
     sent_mask: Callable[[Mapping[str, torch.Tensor], int], torch.Tensor]
 
@@ -53,22 +54,39 @@ def unpack_bits(packed: torch.Tensor, numel: int) -> torch.Tensor:
     return ((packed.view(-1, 1) >> shifts) & 1).view(-1)[:numel].bool()
 
 
-def _dense_encode(flat: torch.Tensor, mask: torch.Tensor) -> Payload:
+def _dense_encode(flat: torch.Tensor, mask: torch.Tensor | None) -> Payload:
+    if mask is None:
+        return {"values": flat.clone()}
     return {"values": torch.where(mask, flat, torch.zeros((), dtype=flat.dtype, device=flat.device))}
 
 
 def _dense_decode(p: Mapping[str, torch.Tensor], numel: int, dtype: torch.dtype) -> torch.Tensor:
-    return p["values"].to(dtype).clone()
+    return p["values"].to(dtype, copy=True)
 
 
 def _dense_sent(p: Mapping[str, torch.Tensor], numel: int) -> torch.Tensor:
     return p["values"].reshape(-1) != 0
 
 
-def _csr_encode(flat: torch.Tensor, mask: torch.Tensor) -> Payload:
+def _flatnonzero_host(mask: torch.Tensor) -> torch.Tensor:
+    """Positions of the set entries on the CPU: numpy's scan of the mask's own memory (about 2x torch.nonzero)."""
+    return torch.from_numpy(np.flatnonzero(mask.numpy()))
+
+
+def _flatnonzero_device(mask: torch.Tensor) -> torch.Tensor:
+    return torch.nonzero(mask).view(-1)
+
+
+#: device type -> how the set positions of a flat mask are listed (the same ascending positions everywhere).
+FLATNONZERO: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"cpu": _flatnonzero_host}
+
+
+def _csr_encode(flat: torch.Tensor, mask: torch.Tensor | None) -> Payload:
     if flat.numel() > torch.iinfo(INDEX_DTYPE).max:
         raise BadInputError(f"csr encoding uses int32 indices; a tensor of {flat.numel()} entries is too large")
-    idx = torch.nonzero(mask).view(-1)  # ascending, as np.flatnonzero
+    if mask is None:
+        return {"values": flat.clone(), "indices": torch.arange(flat.numel(), dtype=INDEX_DTYPE, device=flat.device)}
+    idx = FLATNONZERO.get(mask.device.type, _flatnonzero_device)(mask)  # ascending, as np.flatnonzero
     return {"values": flat[idx], "indices": idx.to(INDEX_DTYPE)}
 
 
@@ -87,7 +105,9 @@ def _csr_sent(p: Mapping[str, torch.Tensor], numel: int) -> torch.Tensor:
     return m
 
 
-def _bitmask_encode(flat: torch.Tensor, mask: torch.Tensor) -> Payload:
+def _bitmask_encode(flat: torch.Tensor, mask: torch.Tensor | None) -> Payload:
+    if mask is None:
+        mask = torch.ones(flat.numel(), dtype=torch.bool, device=flat.device)
     return {"bitmask": pack_bits(mask), "values": flat[mask]}
 
 
@@ -116,15 +136,27 @@ DEVICE_ENCODINGS: dict[str, DeviceEncoding] = {
 
 def dtype_name(dtype: torch.dtype) -> str:
     """The numpy-style name EncodedTensor.value_dtype holds ('float32'), so both encoders agree."""
-    return str(dtype).removeprefix("torch.")
+    name = _NAMES.get(dtype)
+    if name is None:
+        name = _NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
+
+
+_NAMES: dict[torch.dtype, str] = {}
 
 
 def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype of a numpy-style name ('float32' -> torch.float32)."""
-    dt = getattr(torch, name, None)
-    if not isinstance(dt, torch.dtype):
-        raise BadInputError(f"unknown tensor dtype {name!r}")
+    dt = _DTYPES.get(name)
+    if dt is None:
+        dt = getattr(torch, name, None)
+        if not isinstance(dt, torch.dtype):
+            raise BadInputError(f"unknown tensor dtype {name!r}")
+        _DTYPES[name] = dt
     return dt
+
+
+_DTYPES: dict[str, torch.dtype] = {}
 
 
 def _get(kind: str) -> DeviceEncoding:
@@ -141,10 +173,10 @@ def encode_tensor(values: torch.Tensor, mask: torch.Tensor | None, kind: str) ->
     """
     enc = _get(kind)
     flat = values.reshape(-1)
-    m = torch.ones(flat.numel(), dtype=torch.bool, device=flat.device) if mask is None else mask.reshape(-1)
-    if m.dtype != torch.bool or m.numel() != flat.numel():
+    m = None if mask is None else mask.reshape(-1)
+    if m is not None and (m.dtype != torch.bool or m.numel() != flat.numel()):
         raise BadInputError(f"mask must be {flat.numel()} booleans, got {m.numel()} {m.dtype}")
-    return EncodedTensor(kind, tuple(int(s) for s in values.shape), enc.encode(flat, m), dtype_name(flat.dtype))
+    return EncodedTensor(kind, tuple(values.shape), enc.encode(flat, m), dtype_name(flat.dtype))
 
 
 def decode_tensor(t: EncodedTensor) -> torch.Tensor:
@@ -159,8 +191,7 @@ def sent_mask(t: EncodedTensor) -> torch.Tensor:
 
 def payload_names(kind: str) -> list[str]:
     """The payload array names of an encoding, in the order ``Upload.to_arrays`` lists them."""
-    one = torch.zeros(1)
-    return list(_get(kind).encode(one, torch.ones(1, dtype=torch.bool)))
+    return list(_get(kind).encode(torch.zeros(1), None))
 
 
 __all__ = ["DEVICE_ENCODINGS", "DeviceEncoding", "decode_tensor", "dtype_name", "encode_tensor",

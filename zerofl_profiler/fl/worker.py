@@ -86,16 +86,18 @@ TensorState = dict[str, torch.Tensor]
 
 def as_tensor(value: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
     """A tensor on ``device``: a host numpy array is wrapped without a copy where torch allows it."""
+    dev = device if isinstance(device, torch.device) else torch.device(device)
     if isinstance(value, torch.Tensor):
-        return value.to(device)
+        return value if value.device == dev else value.to(dev)
     arr = np.asarray(value)
     t = torch.from_numpy(arr) if arr.flags.writeable and arr.flags.c_contiguous else torch.tensor(arr)
-    return t.to(device)
+    return t.to(dev)
 
 
 def to_device_state(state: Mapping[str, np.ndarray | torch.Tensor], device: str | torch.device) -> TensorState:
     """A state (numpy from a checkpoint or Flower, or tensors) as tensors on ``device``; no copy where already there."""
-    return {k: as_tensor(v, device) for k, v in state.items()}
+    dev = torch.device(device)
+    return {k: as_tensor(v, dev) for k, v in state.items()}
 
 
 def to_host(state: Mapping[str, np.ndarray | torch.Tensor]) -> dict[str, np.ndarray]:
