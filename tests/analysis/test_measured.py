@@ -72,6 +72,18 @@ def _slowest_per_round_sum(recs: list[dict], key: str) -> float:
     return sum(per.values())
 
 
+def _time_check(doc: dict, recs: list[dict], device: str, time_key: str) -> dict:
+    """The time quantity against the trace (slowest client per round, summed) and the device's compute time."""
+    q = doc["measured_vs_estimated"]["quantities"]
+    est = next(d for d in doc["devices"] if d["device"] == device)
+    assert q["time_s"]["measured"] == pytest.approx(_slowest_per_round_sum(recs, time_key))
+    assert q["time_s"]["measured_source"].startswith(time_key)
+    assert q["time_s"]["estimated"] == pytest.approx(est["totals"]["compute_s"])
+    assert q["time_s"]["ratio"] == pytest.approx(q["time_s"]["measured"] / q["time_s"]["estimated"])
+    assert q["peak_mem_bytes"]["estimated"] == pytest.approx(est["memory"][0]["peak"]["total_bytes"])
+    return est
+
+
 def _check_fixed_fields(check: dict) -> None:
     assert set(check) == CHECK_KEYS
     assert set(check["quantities"]) == {"time_s", "energy_j", "peak_mem_bytes"}
@@ -88,11 +100,7 @@ def test_estimate_json_on_a_real_cpu_run(finished_run: Path, capsys) -> None:
     assert (check["run_device"], check["device"], check["matched_by"]) == ("cpu", "host", "name")
     recs = _records(finished_run)
     q = check["quantities"]
-    host = next(d for d in doc["devices"] if d["device"] == "host")
-    assert q["time_s"]["measured"] == pytest.approx(_slowest_per_round_sum(recs, "wall_time_s"))
-    assert q["time_s"]["measured_source"].startswith("wall_time_s")
-    assert q["time_s"]["estimated"] == pytest.approx(host["totals"]["compute_s"])
-    assert q["time_s"]["ratio"] == pytest.approx(q["time_s"]["measured"] / q["time_s"]["estimated"])
+    _time_check(doc, recs, "host", "wall_time_s")
     peaks = [x["peak_mem_bytes"] for x in recs if x["peak_mem_bytes"] is not None]
     if peaks:  # Linux with /proc/self/clear_refs: the records carry the peak RSS
         assert q["peak_mem_bytes"]["measured"] == max(peaks) and "(rss)" in q["peak_mem_bytes"]["measured_source"]
@@ -100,7 +108,6 @@ def test_estimate_json_on_a_real_cpu_run(finished_run: Path, capsys) -> None:
     else:
         assert q["peak_mem_bytes"]["measured"] is None and q["peak_mem_bytes"]["ratio"] is None
     assert q["energy_j"]["measured"] is None and q["energy_j"]["ratio"] is None  # default energy = none
-    assert q["peak_mem_bytes"]["estimated"] == pytest.approx(host["memory"][0]["peak"]["total_bytes"])
 
 
 def _gpu_run(tmp_path: Path) -> Path:
@@ -117,17 +124,13 @@ def test_estimate_json_on_a_fake_h100_run(tmp_path: Path, capsys) -> None:
     assert (check["run_device"], check["run_device_name"], check["device"]) == ("cuda:0", H100, "h100")
     recs = _records(d)
     q = check["quantities"]
-    h100 = next(x for x in doc["devices"] if x["device"] == "h100")
-    assert q["time_s"]["measured"] == pytest.approx(_slowest_per_round_sum(recs, "accelerator_time_s"))
-    assert q["time_s"]["measured_source"].startswith("accelerator_time_s")
-    assert q["time_s"]["estimated"] == pytest.approx(h100["totals"]["compute_s"])
+    h100 = _time_check(doc, recs, "h100", "accelerator_time_s")
     assert q["energy_j"]["measured"] == pytest.approx(sum(x["energy"]["total_j"] for x in recs))
     assert "(nvml)" in q["energy_j"]["measured_source"]
     assert q["energy_j"]["estimated"] == pytest.approx(h100["totals"]["compute_energy_j"])
     assert q["energy_j"]["ratio"] == pytest.approx(q["energy_j"]["measured"] / q["energy_j"]["estimated"])
     assert q["peak_mem_bytes"]["measured"] == max(x["peak_mem_bytes"] for x in recs)
     assert "(cuda)" in q["peak_mem_bytes"]["measured_source"]
-    assert q["peak_mem_bytes"]["estimated"] == pytest.approx(h100["memory"][0]["peak"]["total_bytes"])
     mem = check["memory_distribution"]
     assert mem["source"] == "cuda" and mem["measured"] == mem["records"] == len(recs)
     assert mem["min_bytes"] == min(x["peak_mem_bytes"] for x in recs)

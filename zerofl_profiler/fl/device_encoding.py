@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from ..encoding import INDEX_BYTES, EncodedTensor
+from ..encoding import INDEX_BYTES, EncodedTensor, get_encoding
 from ..errors import BadInputError
 
 Payload = dict[str, torch.Tensor]
@@ -160,10 +160,8 @@ _DTYPES: dict[str, torch.dtype] = {}
 
 
 def _get(kind: str) -> DeviceEncoding:
-    try:
-        return DEVICE_ENCODINGS[kind]
-    except KeyError:
-        raise BadInputError(f"unknown encoding {kind!r}; known: {', '.join(DEVICE_ENCODINGS)}") from None
+    """The torch side of an encoding; an unknown name is the numpy registry's one-line error."""
+    return DEVICE_ENCODINGS[get_encoding(kind).name]
 
 
 def encode_tensor(values: torch.Tensor, mask: torch.Tensor | None, kind: str) -> EncodedTensor:
