@@ -82,7 +82,7 @@ def kept_fraction(sparsity: float, mask_ratio: float) -> float:
 
 def _mask_host(flat: torch.Tensor, k: int) -> torch.Tensor:
     """The k largest on the CPU: numpy's O(n) selection on the tensor's own memory (no copy in), about
-    3x faster there than torch.topk for a ResNet's weight tensors, and fewer dispatches for small ones."""
+    2-3x faster there than torch.topk on a 2.4M-entry ResNet weight tensor, and fewer dispatches for small ones."""
     mask = np.zeros(flat.numel(), dtype=bool)
     mask[np.argpartition(-flat.numpy(), k - 1)[:k]] = True
     return torch.from_numpy(mask)
