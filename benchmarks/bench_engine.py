@@ -1,7 +1,7 @@
 """Engine overhead vs a bare loop over the same sparsified model and the same batches; rounds/s.
 
     .venv/bin/python benchmarks/bench_engine.py [--repeats 3] [--rounds 5] [--accelerator cuda]
-        [--sparsity 0.9] [--model resnet18 --dataset synthetic --input-shape 3,32,32 --batch-size 32]
+        [--sparsity 0.9] [--upload topk-diff] [--model resnet18 --dataset synthetic --batch-size 32]
     .venv/bin/python benchmarks/bench_engine.py --durability [--repeats 5] [--dir PATH]
 
 Part 1 times the in-process engine (sampling, client records, FLOP counting, upload encoding,
@@ -152,6 +152,7 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--dataset", default=None, help="e.g. synthetic for CIFAR-shaped data without files")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--upload", default=None, help="upload variant (e.g. topk-diff, to time the sparse encoding)")
     ap.add_argument("--skip-scale", action="store_true", help="skip the 100-client rounds/s part")
     ap.add_argument("--durability", action="store_true", help="time the trace's fsync rule instead")
     ap.add_argument("--dir", default=None, help="where --durability writes its runs (default: the temp dir)")
@@ -160,7 +161,8 @@ def main() -> None:
         durability(args)
         return
     over = {k: v for k, v in (("rounds", args.rounds), ("sparsity", args.sparsity), ("model", args.model),
-                              ("dataset", args.dataset), ("batch_size", args.batch_size)) if v is not None}
+                              ("dataset", args.dataset), ("batch_size", args.batch_size),
+                              ("upload", args.upload)) if v is not None}
     cfg = RunConfig(accelerator=args.accelerator, **over)
     print(f"device {args.accelerator}; torch {torch.__version__}, torch threads while training {cfg.threads} (0 = default); config: {cfg.dataset}/{cfg.model}, "
           f"N={cfg.clients} K={cfg.clients_per_round} R={cfg.rounds} E={cfg.local_epochs} B={cfg.batch_size} "

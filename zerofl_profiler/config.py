@@ -204,9 +204,9 @@ class RunConfig:
 
     def to_toml_text(self, **metadata: Any) -> str:
         """The resolved configuration (and run metadata) as TOML text (traces.rundir writes it)."""
-        import tomli_w
+        from .tomlwrite import dumps
 
-        return tomli_w.dumps(self.to_toml_dict(**metadata))
+        return dumps(self.to_toml_dict(**metadata))
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "RunConfig":

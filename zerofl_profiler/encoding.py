@@ -19,8 +19,9 @@ or more entries cannot be CSR-encoded.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -30,24 +31,38 @@ INDEX_DTYPE = np.int32
 INDEX_BYTES = 4
 
 
+class PayloadArray(Protocol):
+    """A payload array: a numpy array or a torch tensor (both have a shape and a size in bytes)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def nbytes(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class EncodedTensor:
-    """One encoded tensor: what would go on the wire, plus what is needed to decode it."""
+    """One encoded tensor: what would go on the wire, plus what is needed to decode it.
+
+    The payload arrays are numpy arrays here, or torch tensors on the run's device when
+    ``fl.device_encoding`` encoded them; sizes read only ``.shape`` and ``.nbytes``, which both have.
+    """
 
     kind: str
     shape: tuple[int, ...]
-    payload: Mapping[str, np.ndarray] = field(default_factory=dict)
+    payload: Mapping[str, PayloadArray] = field(default_factory=dict)
     value_dtype: str = "float32"
 
     @property
     def numel(self) -> int:
         """Entries of the decoded tensor."""
-        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
+        return math.prod(int(d) for d in self.shape)
 
     @property
     def nnz(self) -> int:
         """Values actually carried by the payload."""
-        return int(self.payload["values"].size)
+        return int(math.prod(self.payload["values"].shape))
 
     @property
     def nbytes(self) -> int:

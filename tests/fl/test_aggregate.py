@@ -41,11 +41,11 @@ DIFFS = [_contrib([9, 0, 27, 0], [1, 0, 1, 0], "diffs", 0.7, 12, 1),
 ])
 def test_hand_computed_example(method, contribs, expected_w) -> None:
     out = aggregate(GLOBAL, contribs, method)
-    assert out["w"].dtype == np.float32
+    assert out["w"].numpy().dtype == np.float32
     assert out["w"].tolist() == pytest.approx(expected_w)
     assert out["b"].tolist() == pytest.approx([(0.7 * 1 + 0.9 * 3) / 4])  # dense: plain FedAvg
     # Integer buffer: weighted mean (12*1 + 13*3)/4 = 12.75, rounded, dtype kept.
-    assert out["nbt"].dtype == np.int64 and int(out["nbt"]) == 13
+    assert out["nbt"].numpy().dtype == np.int64 and int(out["nbt"]) == 13
 
 
 def test_dense_uploads_reduce_to_weighted_mean() -> None:

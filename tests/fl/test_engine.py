@@ -18,10 +18,10 @@ from zerofl_profiler.traces import load_run
 def client_tensor(upload, key):
     """A dense upload's tensor as float64 (encoded dense payloads hold the values unchanged)."""
     if key in upload.raw:
-        return upload.raw[key].astype(np.float64)
+        return upload.raw[key].numpy().astype(np.float64)
     t = upload.encoded[key]
     assert t.kind == "dense"
-    return np.asarray(t.payload["values"], dtype=np.float64).reshape(t.shape)
+    return t.payload["values"].numpy().astype(np.float64).reshape(t.shape)
 
 
 SMALL = dict(clients=4, clients_per_round=2, rounds=2, batch_size=32, eval_batch_size=512)
@@ -56,7 +56,7 @@ def test_dense_fedavg_over_all_clients_matches_hand_average(tmp_path):
     """K = N, dense upload, one round: the new global model is the sample-weighted client mean."""
     cfg = RunConfig(clients=3, clients_per_round=3, rounds=1, upload="dense", batch_size=64)
     ctx = engine_mod.setup_run(cfg, tmp_path / "run")
-    start = {k: v.copy() for k, v in ctx.global_state.items()}
+    start = {k: v.cpu().numpy().copy() for k, v in ctx.global_state.items()}
     ctx.close()
     results = [train_client(start, ctx.clients[c], cfg, 1, c) for c in range(3)]
     n = sum(len(ctx.clients[c]) for c in range(3))
@@ -76,7 +76,7 @@ def _poison_client(monkeypatch, victim: int):
 
     def fake(global_state, client, cfg, rnd, cid, meter=None, **kw):
         if cid == victim:
-            global_state = {k: (v * np.nan if v.dtype.kind == "f" else v) for k, v in global_state.items()}
+            global_state = {k: (v * float("nan") if v.is_floating_point() else v) for k, v in global_state.items()}
         return real(global_state, client, cfg, rnd, cid, meter, **kw)
 
     monkeypatch.setattr(engine_mod, "train_client", fake)

@@ -54,7 +54,7 @@ def _raise_for_first_sampled(global_state, client, cfg, rnd, cid, meter, **kw):
 def _round(tmp_path: Path, cfg: RunConfig, reply_for) -> tuple[object, list[int]]:
     ctx = setup_run(cfg.with_updates(engine="flower"), tmp_path / "run", meter=NullMeter())
     strategy = ZeroFLFedAvg(ctx, NODES)
-    before = {k: v.copy() for k, v in ctx.global_state.items()}
+    before = {k: v.cpu().numpy().copy() for k, v in ctx.global_state.items()}
     msgs = list(strategy.configure_train(1, state_to_arrays(ctx.global_state), ConfigRecord(), grid=None))
     sampled = sample_clients(cfg.seed, 1, cfg.clients, cfg.clients_per_round)
     assert [m.metadata.dst_node_id for m in msgs] == [NODES[c] for c in sampled]

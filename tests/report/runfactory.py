@@ -89,8 +89,13 @@ ACCURACY = {0.0: [0.42, 0.63, 0.74, 0.81, 0.86, 0.89], 0.9: [0.35, 0.55, 0.68, 0
 def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, clients: int = 10, per_round: int = 4,
               upload: str = "topk-weights", mask_ratio: float = 0.0, encoding: str = "csr",
               measured: bool = True, failed: tuple[tuple[int, int], ...] = (), with_layers: bool = True,
-              accuracy: list[float] | None = None, estimate: bool = True) -> Path:
-    """Write RUN_DIR with config.toml, trace.jsonl, rounds.jsonl and layers.json; return its path."""
+              accuracy: list[float] | None = None, estimate: bool = True, gpu: str | None = None) -> Path:
+    """Write RUN_DIR with config.toml, trace.jsonl, rounds.jsonl and layers.json; return its path.
+
+    ``gpu`` (a CUDA device name such as "NVIDIA H100 80GB HBM3") writes a run recorded on that GPU:
+    the fingerprint names it, and every record carries accelerator_time_s, NVML energy and the
+    peak allocated device memory (mem_source cuda).
+    """
     run = root / name
     run.mkdir(parents=True)
     upload = "dense" if sparsity == 0.0 else upload
@@ -98,7 +103,9 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
     cfg = {"run_id": f"id-{name}", "name": name, "model": "cnn", "dataset": "digits", "rounds": rounds,
            "clients": clients, "clients_per_round": per_round, "local_epochs": 1, "batch_size": BATCH,
            "sparsity": sparsity, "upload": upload, "encoding": encoding, "mask_ratio": mask_ratio, "seed": 0,
-           "environment": {"torch": "2.13", "python": "3.11"},
+           "environment": {"torch": "2.13", "python": "3.11",
+                           **({"accelerator": {"device": "cuda:0", "name": gpu, "memory_bytes": 85 * 2**30}}
+                              if gpu else {})},
            "trace": {"engine": "inprocess", "upload": upload, "encoding": encoding, "model": "cnn"}}
     (run / "config.toml").write_text(tomli_w.dumps(cfg), encoding="utf-8")
     if with_layers:
@@ -143,6 +150,12 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
                 energy = (EnergyBlock(source="rapl", method="counter", total_j=round(wall * 15.0, 6),
                                       domains_j={"package-0": round(wall * 15.0, 6)}, duration_s=wall)
                           if measured else EnergyBlock.none({"rapl": "no /sys/class/powercap", "nvml": "no GPU"}))
+                device_fields = {}
+                if gpu:
+                    energy = EnergyBlock(source="nvml", method="counter", total_j=round(wall * 120.0, 6),
+                                         domains_j={"gpu0": round(wall * 120.0, 6)}, duration_s=wall)
+                    device_fields = {"accelerator_time_s": round(wall * 0.8, 6),
+                                     "peak_mem_bytes": 200 * 2**20 + 4096 * samples, "mem_source": "cuda"}
                 est = EnergyBlock(source="estimate", method="cpu-time-x-power", total_j=round(wall * 0.9 * 10.0, 6),
                                   duration_s=wall) if estimate else None
                 rec = ClientRoundRecord(
@@ -151,7 +164,7 @@ def write_run(root: Path, name: str, sparsity: float, *, rounds: int = 6, client
                     bytes_up_dense=dense_up, bytes_down=n_params * 4, wall_time_s=wall, cpu_time_s=wall * 0.9,
                     energy=energy, energy_estimate=est, status=status,
                     error="NaN loss" if status == "failed" else None,
-                    train_loss=1.0 / rnd)
+                    train_loss=1.0 / rnd, **device_fields)
                 tw.write(rec)
                 (fail if status == "failed" else done).append(cid)
                 round_wall += wall

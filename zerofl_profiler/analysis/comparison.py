@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ..errors import BadInputError, MissingExtraError
 from ..traces.run import RunData, load_run
+from .measured import CalibrationCheck, EstimatedTotals, MeasuredRun, calibration_check
 from .summary import RunSummary, summarize_run, time_to_target
 
 #: What `estimate` prints under every table; every estimate in a report repeats it.
@@ -170,6 +171,12 @@ class DeviceCost:
         """Mean estimated transfer energy per round (None when the split is unknown)."""
         return None if self.comm_energy_j is None else _mean(self.comm_energy_j)
 
+    def measured_basis(self) -> EstimatedTotals:
+        """The estimate on the basis a run measures: compute time and energy (transfers excluded), peak memory."""
+        comp_t = sum(self.compute_time_s) if self.compute_time_s is not None else None
+        comp_e = sum(self.energy_j) - (sum(self.comm_energy_j) if self.comm_energy_j is not None else 0.0)
+        return EstimatedTotals(None if comp_t is None else float(comp_t), float(comp_e), self.peak_memory_bytes)
+
     def upto(self, last_round: int) -> tuple[float, float]:
         """Cumulative estimated (time_s, energy_j) over rounds <= last_round."""
         idx = [i for i, r in enumerate(self.rounds) if r <= last_round]
@@ -206,6 +213,11 @@ class RunComparison:
     summaries: tuple[RunSummary, ...]
     costs: Mapping[str, tuple[DeviceCost, ...]] = field(default_factory=dict)
     target_accuracy: float | None = None
+    checks: Mapping[str, CalibrationCheck] = field(default_factory=dict)  # run_id -> measured vs its device
+
+    def check_of(self, s: RunSummary) -> CalibrationCheck | None:
+        """The run's measurements beside the estimate of its own device (None: no estimates, or a summary only)."""
+        return self.checks.get(s.run_id)
 
     def __repr__(self) -> str:
         """One line; the detail is in ``to_json()`` and the report tables."""
@@ -307,6 +319,7 @@ def compare_runs(runs: Sequence[RunLike] | RunLike, costing: Any = None, *, targ
         else:
             summaries.append(summarize_run(x, target_accuracy=target_accuracy))
     costs: dict[str, tuple[DeviceCost, ...]] = {}
+    checks: dict[str, CalibrationCheck] = {}
     if costing is not None:
         for x in loaded:
             if isinstance(x, RunSummary):
@@ -315,7 +328,8 @@ def compare_runs(runs: Sequence[RunLike] | RunLike, costing: Any = None, *, targ
             c = tuple(estimator(x, costing))
             if c:
                 costs[x.run_id] = c
-    return RunComparison(tuple(summaries), costs, target_accuracy)
+                checks[x.run_id] = calibration_check(MeasuredRun.of(x), {d.device: d.measured_basis() for d in c})
+    return RunComparison(tuple(summaries), costs, target_accuracy, checks)
 
 
 def as_comparison(runs: RunComparison | Sequence[RunLike] | RunLike,
@@ -327,7 +341,8 @@ def as_comparison(runs: RunComparison | Sequence[RunLike] | RunLike,
         if costs is None and target_accuracy is None:
             return runs
         return RunComparison(runs.summaries, {k: tuple(v) for k, v in (costs or runs.costs).items()},
-                             runs.target_accuracy if target_accuracy is None else target_accuracy)
+                             runs.target_accuracy if target_accuracy is None else target_accuracy,
+                             runs.checks if costs is None else {})
     base = compare_runs(runs, target_accuracy=target_accuracy)
     return RunComparison(base.summaries, {k: tuple(v) for k, v in (costs or {}).items()}, target_accuracy)
 

@@ -29,9 +29,10 @@ from ..hardware_models.workload import ClientRounds, batch_triplets, from_layers
 from ..traces.run import RunData
 from ..traces.schema import FLOP_BLOCK_KEYS
 from ..vocab import GEMM_PHASES
+from .measured import MEASURED_FIELDS, CalibrationCheck, EstimatedTotals, MeasuredRun, calibration_check
 
 __all__ = ["CompareResult", "CostSummary", "Costing", "DeviceEstimate", "MemoryCheck", "RoundCost", "RunEstimate",
-           "RECORD_FIELDS", "WorkloadPoint", "compare_workload", "estimate_run", "records_from_columns", "records_from_trace",
+           "RECORD_FIELDS", "CHECK_FIELDS", "check_against_run", "estimated_totals", "WorkloadPoint", "compare_workload", "estimate_run", "records_from_columns", "records_from_trace",
            "resolve_costing"]
 
 
@@ -64,6 +65,8 @@ def records_from_trace(records: Sequence[Any], default_batch: float = 1.0) -> Cl
 #: The trace columns the costing reads (``traces.load_run(path, fields=RECORD_FIELDS)`` builds only these).
 RECORD_FIELDS = ("round", "client_id", "status", "steps", "flops_dense", "flops_sparse", "bytes_down", "bytes_up",
                  "bytes_up_dense", "batch_sizes")
+#: RECORD_FIELDS plus what the measured side of ``check_against_run`` reads.
+CHECK_FIELDS = tuple(dict.fromkeys(RECORD_FIELDS + MEASURED_FIELDS))
 
 
 def records_from_columns(cols: Any, default_batch: float = 1.0) -> ClientRounds:
@@ -153,3 +156,18 @@ def estimate_run(run: RunData, costing: Costing, *, seed: int | None = None) -> 
         notes.extend(dense_kernel_notes(profiles, gemm_densities(cols)))
     return RunEstimate(run.run_id, step.basis, costing.network.name if costing.network else None, n_ok,
                        failed, entries, tuple(notes), mix_json, costing.assumptions())
+
+
+def estimated_totals(est: RunEstimate) -> dict[str, EstimatedTotals]:
+    """Each costed device's totals on the basis the run measured (compute only; see analysis.measured)."""
+    out = {}
+    for d in est.devices:
+        mem = d.worst_memory.estimate if d.memory else None
+        out[d.device] = EstimatedTotals(float(d.total.compute_s), float(d.total.compute_energy_j),
+                                        None if mem is None else float(mem.total_bytes))
+    return out
+
+
+def check_against_run(run: RunData, est: RunEstimate, measured_as: str | None = None) -> CalibrationCheck:
+    """The run's measured time, energy and peak memory beside the estimate of its own device."""
+    return calibration_check(MeasuredRun.of(run), estimated_totals(est), measured_as)

@@ -12,6 +12,9 @@ Every report table and figure reads these records, so a number shown anywhere ha
   the trace (``energy_estimate``) are kept apart and labelled.
 - Time/energy to a target accuracy: cumulative over rounds up to and including the first round whose
   test accuracy reaches the target (round wall time; client energy).
+- Measured peak memory: the distribution (min / median / max) of the successful records'
+  ``peak_mem_bytes`` with their ``mem_source`` (``analysis.measured.MemoryDistribution``), and the
+  device the run trained on (``analysis.measured.RunDevice``, from config.toml's fingerprint).
 - The costliest layers come from ``layers.json`` (one training step at the configured sparsity),
   one per module path (its rows summed), ranked by sparse FLOPs (what the run pays).
 """
@@ -21,12 +24,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from ..config import RunConfig
 from ..errors import BadInputError, check_fraction
 from ..traces.layers import LayersDoc
 from ..traces.run import RunData
 from ..traces.schema import ClientRoundRecord
 from ..vocab import FLOP_KEYS, GEMM_CLASSES, GEMM_PHASES
+from .measured import MemoryDistribution, RunDevice
 
 #: RunConfig options shown in the report's configuration block, in this order (None values left out).
 CONFIG_KEYS = ("model", "dataset", "rounds", "clients", "clients_per_round", "local_epochs", "batch_size",
@@ -178,6 +184,8 @@ class RunSummary:
     rounds: tuple[RoundPoint, ...]
     target: TargetReach | None = None
     warnings: tuple[str, ...] = field(default=())
+    memory: MemoryDistribution = field(default=MemoryDistribution("none", 0, 0))
+    run_device: RunDevice = field(default=RunDevice("cpu", "cpu", False))
 
 
     def __repr__(self) -> str:
@@ -246,6 +254,10 @@ def summarize_run(run: RunData, *, target_accuracy: float | None = None, top_k: 
         rounds=tuple(rounds),
         target=None,
         warnings=tuple(warnings),
+        memory=MemoryDistribution.of(np.array([np.nan if c.peak_mem_bytes is None else float(c.peak_mem_bytes)
+                                               for c in ok], dtype=np.float64),
+                                     np.array([c.mem_source for c in ok], dtype=object)),
+        run_device=RunDevice.of(run),
     )
     if target_accuracy is None:
         return summary

@@ -95,7 +95,7 @@ def _unit_table(cal: UnitCalibration, bench_ref: str) -> dict[str, Any]:
 
 
 def host_document(res: HostCalibration) -> dict[str, Any]:
-    """The device-file document (a dict for tomli_w) of a host calibration."""
+    """The device-file document (a dict for ``tomlwrite.dumps``) of a host calibration."""
     if not res.units:
         raise BadInputError("nothing was calibrated")
     info = res.info
@@ -136,7 +136,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 def write_device_file(res: HostCalibration, path: str | os.PathLike[str]) -> Path:
     """Validate the document with hardware_models' own parser, then write it atomically."""
-    import tomli_w
+    from ..tomlwrite import dumps
 
     doc = host_document(res)
     out = Path(path).expanduser()
@@ -145,7 +145,7 @@ def write_device_file(res: HostCalibration, path: str | os.PathLike[str]) -> Pat
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BadInputError(f"cannot write device file {out}: {exc.strerror or exc}") from None
-    atomic_write(out, tomli_w.dumps(doc))  # a failing disk leaves no partial device file
+    atomic_write(out, dumps(doc))  # a failing disk leaves no partial device file
     return out
 
 

@@ -16,20 +16,27 @@ from .options import CostingSelection, costing_options, emit_json
               help="Seed of the --device-mix assignment (default: the run's seed, else 0).")
 @click.option("--per-round/--no-per-round", default=None,
               help="Show the per-round table (default: on for runs of at most 20 rounds).")
+@click.option("--measured-as", "measured_as", default=None, metavar="NAME",
+              help="Set the run's measured time, energy and memory beside this requested device's estimate "
+                   "(default: the requested device that matches the run's recorded device; see docs/accelerators.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, as_json: bool) -> None:
-    """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense."""
-    from ..analysis.estimate import RECORD_FIELDS, estimate_run
+def estimate(run: str, costing: CostingSelection, seed: int | None, per_round: bool | None, measured_as: str | None,
+             as_json: bool) -> None:
+    """Per-round time (compute, communication) and energy of RUN on each device, and sparse vs dense;
+    the run's own measurements beside the estimate of the device it ran on."""
+    from ..analysis.estimate import CHECK_FIELDS, check_against_run, estimate_run
     from ..hardware_models import Costing
     from ..traces import load_run
 
     resolved = Costing.from_selection(costing)
-    data = load_run(run, fields=RECORD_FIELDS)
+    data = load_run(run, fields=CHECK_FIELDS)
     est = estimate_run(data, resolved, seed=seed)
+    check = check_against_run(data, est, measured_as)
     if as_json:
-        emit_json(est.to_json())
+        emit_json({**est.to_json(), "measured_vs_estimated": check.to_json()})
         return
     _render(est, per_round)
+    _render_check(check)
 
 
 def _fmt_ratio(x: float | None, pct: bool = False) -> str:
@@ -78,3 +85,27 @@ def _render(est: Any, per_round: bool | None) -> None:
               "'wait (idle)' and not included in energy")
     if est.mix:
         con.print(f"device mix (seed {est.mix['seed']}): {est.mix['assignment']}")
+
+
+def _render_check(check: Any) -> None:
+    """The calibration table: measured beside estimated on the run's own device, with the ratio."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..units import fmt_bytes, fmt_energy, fmt_time
+
+    con = Console(width=max(Console().width, 160))
+    if check.device is None:
+        con.print(f"measured vs estimated: {check.match.note}")
+        return
+    fmt = {"time_s": fmt_time, "energy_j": fmt_energy, "peak_mem_bytes": fmt_bytes}
+    label = {"time_s": "client time", "energy_j": "client energy", "peak_mem_bytes": "peak memory/client"}
+    t = Table(title=f"measured on {check.run_device.device} ({check.run_device.name}) vs estimated on {check.device}")
+    for col in ("quantity", "measured", "measured as", "estimated", "estimated as", "measured/estimated"):
+        t.add_column(col, justify="right" if col in ("measured", "estimated", "measured/estimated") else "left")
+    for c in check.checks:
+        f = fmt[c.quantity]
+        t.add_row(label[c.quantity], "-" if c.measured is None else f(c.measured), c.measured_source,
+                  "-" if c.estimated is None else f(c.estimated), c.estimated_basis, _fmt_ratio(c.ratio))
+    con.print(t)
+    con.print(f"note: {check.match.note}")

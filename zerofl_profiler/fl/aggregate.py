@@ -1,4 +1,4 @@
-"""Server-side aggregation of client uploads (pure numpy; the Flower adapter calls the same code).
+"""Server-side aggregation of client uploads, on torch tensors on the run's device (both engines call it).
 
 A client's contribution is what the server decoded from its upload: per tensor, the sent values
 (full shape, 0 where nothing was sent), a mask of the sent entries (None = every entry sent),
@@ -20,7 +20,10 @@ Aggregators (registry ``AGGREGATORS``):
 
 With dense uploads (every mask None) both reduce to plain FedAvg. Integer tensors (BatchNorm's
 ``num_batches_tracked``) are averaged the same way, rounded to the nearest integer, and keep
-their dtype; float tensors keep their dtype too.
+their dtype; float tensors keep their dtype too. Sums accumulate in float64 (float32 on Apple MPS,
+which has no float64), in the same order and at the same precisions as a numpy implementation of
+these rules (``tests/fl/test_aggregate.py`` keeps one as the reference); numpy inputs are accepted
+and land on the host.
 """
 
 from __future__ import annotations
@@ -29,23 +32,34 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from ..errors import BadInputError, unknown_name
+from .worker import as_tensor
 
 VALUE_KINDS = ("weights", "diffs")
+
+
+Tensor = torch.Tensor
 
 
 @dataclass(frozen=True, eq=False)
 class Contribution:
     """One client's decoded upload and its sample count: the only input aggregation needs."""
 
-    values: Mapping[str, np.ndarray]  # full shape; 0 where not sent
-    masks: Mapping[str, np.ndarray | None]  # bool, same shape; None = all sent
+    values: Mapping[str, Tensor]  # full shape; 0 where not sent
+    masks: Mapping[str, Tensor | None]  # bool, same shape; None = all sent
     values_are: Mapping[str, str]  # per tensor: "weights" or "diffs"
     num_samples: int
 
+    def on(self, device: torch.device) -> "Contribution":
+        """The same contribution with every tensor on ``device`` (numpy arrays wrapped)."""
+        return Contribution({k: as_tensor(v, device) for k, v in self.values.items()},
+                            {k: None if m is None else as_tensor(m, device) for k, m in self.masks.items()},
+                            self.values_are, self.num_samples)
 
-def _check(global_state: Mapping[str, np.ndarray], contributions: Sequence[Contribution]) -> float:
+
+def _check(global_state: Mapping[str, Tensor], contributions: Sequence[Contribution]) -> float:
     """Same keys and shapes everywhere, positive samples; returns n (total samples)."""
     if not contributions:
         raise BadInputError("nothing to aggregate: no client contributions")
@@ -59,11 +73,11 @@ def _check(global_state: Mapping[str, np.ndarray], contributions: Sequence[Contr
             raise BadInputError(f"contribution {i}: num_samples must be > 0, got {c.num_samples}")
         for k, v in c.values.items():
             if v.shape != global_state[k].shape:
-                raise BadInputError(f"contribution {i}: {k} has shape {v.shape}, global "
-                                    f"{global_state[k].shape}")
+                raise BadInputError(f"contribution {i}: {k} has shape {tuple(v.shape)}, global "
+                                    f"{tuple(global_state[k].shape)}")
             m = c.masks.get(k)
-            if m is not None and np.shape(m) != v.shape:
-                raise BadInputError(f"contribution {i}: mask of {k} has shape {np.shape(m)}, values {v.shape}")
+            if m is not None and m.shape != v.shape:
+                raise BadInputError(f"contribution {i}: mask of {k} has shape {tuple(m.shape)}, values {tuple(v.shape)}")
             if c.values_are.get(k, "weights") not in VALUE_KINDS:
                 raise BadInputError(f"contribution {i}: {k} values are {c.values_are.get(k)!r}")
     return float(sum(c.num_samples for c in contributions))
@@ -77,43 +91,56 @@ def _values_are(key: str, contributions: Sequence[Contribution]) -> str:
     return kinds.pop()
 
 
-def _cast(result: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Back to the global tensor's dtype; integers are rounded, not truncated."""
-    if np.issubdtype(like.dtype, np.integer) or like.dtype == np.bool_:
-        return np.rint(result).astype(like.dtype)
-    return result.astype(like.dtype)
+def _acc_dtype(device: torch.device) -> torch.dtype:
+    """float64 accumulators, except on MPS (no float64 there)."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
-def _fedavg_tensor(key: str, w: np.ndarray, contributions: Sequence[Contribution], n: float
-                   ) -> np.ndarray:
+def _cast(result: Tensor, like: Tensor) -> Tensor:
+    """Back to the global tensor's dtype; integers are rounded (half to even, as np.rint), not truncated."""
+    if not like.is_floating_point() and not like.is_complex():
+        return torch.round(result).to(like.dtype)
+    return result.to(like.dtype)
+
+
+def _fedavg_tensor(key: str, w: Tensor, contributions: Sequence[Contribution], n: float) -> Tensor:
     """Sample-weighted sum with unsent entries as zero (weights) or as no change (diffs)."""
-    acc = np.zeros(w.shape, dtype=np.float64)
+    acc_dtype = _acc_dtype(w.device)
+    acc = torch.zeros(w.shape, dtype=acc_dtype, device=w.device)
     for c in contributions:
-        acc += (c.num_samples / n) * c.values[key]  # unsent entries are 0 in values
+        v = c.values[key]  # unsent entries are 0 in values
+        # a float tensor is scaled at its own precision, an integer one in the accumulator's (as numpy does)
+        acc += (c.num_samples / n) * (v if v.is_floating_point() else v.to(acc_dtype))
     if _values_are(key, contributions) == "diffs":
         acc += w
     return acc
 
 
-def _masked_mean_tensor(key: str, w: np.ndarray, contributions: Sequence[Contribution],
-                        n: float) -> np.ndarray:
+def _masked_mean_tensor(key: str, w: Tensor, contributions: Sequence[Contribution], n: float) -> Tensor:
     """Sample-weighted mean over only the clients that sent each entry; unsent by all: w_t."""
-    num = np.zeros(w.shape, dtype=np.float64)
-    den = np.zeros(w.shape, dtype=np.float64)
+    acc_dtype = _acc_dtype(w.device)
+    num = torch.zeros(w.shape, dtype=acc_dtype, device=w.device)
+    den = torch.zeros(w.shape, dtype=acc_dtype, device=w.device)
+    zero = torch.zeros((), dtype=acc_dtype, device=w.device)
     for c in contributions:
         m = c.masks.get(key)
-        sent = np.ones(w.shape, dtype=bool) if m is None else np.asarray(m, dtype=bool)
-        num += np.where(sent, c.num_samples * c.values[key].astype(np.float64), 0.0)
-        den += c.num_samples * sent
+        v = c.num_samples * c.values[key].to(acc_dtype)
+        if m is None:
+            num += v
+            den += c.num_samples
+        else:
+            sent = m.to(torch.bool)
+            num += torch.where(sent, v, zero)
+            den += c.num_samples * sent
     have = den > 0
-    mean = np.divide(num, den, out=np.zeros_like(num), where=have)
-    base = w.astype(np.float64)
+    mean = torch.where(have, num / torch.where(have, den, torch.ones_like(den)), zero)
+    base = w.to(acc_dtype)
     if _values_are(key, contributions) == "diffs":
         return base + mean  # mean is 0 where nobody sent
-    return np.where(have, mean, base)
+    return torch.where(have, mean, base)
 
 
-TensorRule = Callable[[str, np.ndarray, Sequence[Contribution], float], np.ndarray]
+TensorRule = Callable[[str, Tensor, Sequence[Contribution], float], Tensor]
 
 AGGREGATORS: dict[str, TensorRule] = {
     "fedavg": _fedavg_tensor,
@@ -122,13 +149,16 @@ AGGREGATORS: dict[str, TensorRule] = {
 DEFAULT_AGGREGATOR = "fedavg"
 
 
-def aggregate(global_state: Mapping[str, np.ndarray], contributions: Sequence[Contribution],
-              method: str = DEFAULT_AGGREGATOR) -> dict[str, np.ndarray]:
-    """The next global model from this round's contributions (see module docstring for rules)."""
+def aggregate(global_state: Mapping[str, Tensor | np.ndarray], contributions: Sequence[Contribution],
+              method: str = DEFAULT_AGGREGATOR) -> dict[str, Tensor]:
+    """The next global model from this round's contributions, on the global state's device (rules above)."""
     try:
         rule = AGGREGATORS[method]
     except KeyError:
         raise BadInputError(unknown_name("aggregator", method, AGGREGATORS)) from None
-    n = _check(global_state, contributions)
-    return {k: _cast(rule(k, np.asarray(w), contributions, n), np.asarray(w))
-            for k, w in global_state.items()}
+    first = next(iter(global_state.values()), None)
+    device = first.device if isinstance(first, Tensor) else torch.device("cpu")
+    glob = {k: as_tensor(w, device) for k, w in global_state.items()}
+    contribs = [c.on(device) for c in contributions]
+    n = _check(glob, contribs)
+    return {k: _cast(rule(k, w, contribs, n), w) for k, w in glob.items()}

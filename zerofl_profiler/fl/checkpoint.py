@@ -29,7 +29,7 @@ class Checkpoint:
 
     run_id: str
     round: int
-    global_state: dict[str, np.ndarray]
+    global_state: Mapping[str, np.ndarray | torch.Tensor]  # host numpy when read back
     config_digest: str | None = None  # None only in version-1 files
 
 
@@ -37,7 +37,8 @@ def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
     """The checkpoint as the bytes of checkpoint.pt."""
     obj = {"version": CHECKPOINT_VERSION, "run_id": ckpt.run_id, "round": int(ckpt.round),
            "config_digest": ckpt.config_digest,
-           "global_state": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in ckpt.global_state.items()}}
+           "global_state": {k: v.detach().cpu().contiguous() if isinstance(v, torch.Tensor)
+                            else torch.from_numpy(np.ascontiguousarray(v)) for k, v in ckpt.global_state.items()}}
     buf = io.BytesIO()
     torch.save(obj, buf)
     return buf.getvalue()

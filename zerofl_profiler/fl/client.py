@@ -24,7 +24,7 @@ from .augment import augment_generator
 from .runtime import augmentation
 from .data import ArrayDataset
 from .accelerator import WindowReading, device_batches, device_ops
-from .worker import Worker, get_worker, load_numpy_state, run_device, state_nbytes, state_to_numpy
+from .worker import Worker, get_worker, load_numpy_state, run_device, state_nbytes, to_device_state
 
 #: A client's data is an ArrayDataset (its share of the training split).
 ClientData = ArrayDataset
@@ -136,7 +136,7 @@ def count_round_flops(worker: Worker, cfg: RunConfig, batch_sizes: list[int],
     return total
 
 
-def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg: RunConfig, round: int,
+def train_client(global_state: Mapping[str, np.ndarray | torch.Tensor], client: ClientData, cfg: RunConfig, round: int,
                  client_id: int, meter: Meter | None = None, *, lr: float | None = None, run_id: str = "") -> ClientResult:
     """Train one client for one round from the global state; never raises for a diverged client."""
     from ..sparse import collect_densities, collect_mask_work, reset_density_stats, reset_masks
@@ -145,6 +145,8 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     meter = meter if meter is not None else NullMeter()
     lr = cfg.lr_for_round(round) if lr is None else float(lr)
     worker = get_worker(cfg, client.input_shape, client.num_classes)
+    device = run_device(cfg)
+    global_state = to_device_state(global_state, device)  # no copy when the engine holds it there already
     load_numpy_state(worker.model, global_state)
     seed = client_seed(cfg.seed, round, client_id)
     reset_masks(worker.model, seed=seed)
@@ -155,7 +157,6 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     sizes: list[int] = []
     loss: float | None = None
     error: str | None = None
-    device = run_device(cfg)
     ops = device_ops(device)
     dev = WindowReading()
     ops.synchronize()  # the download (state load) is not part of the training window
@@ -181,8 +182,9 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     bytes_up_dense = state_nbytes(global_state)
     if error is None:
         e0 = time.perf_counter()
-        upload = make_upload(cfg.upload, state_to_numpy(worker.model), global_state, cfg.weight_sparsity,
-                             cfg.mask_ratio, cfg.encoding, gemm_keys(worker))
+        upload = make_upload(cfg.upload, worker.model.state_dict(), global_state, cfg.weight_sparsity,
+                             cfg.mask_ratio, cfg.encoding, gemm_keys(worker))  # on the device; shares no memory
+        ops.synchronize()
         extra["encode_time_s"] = time.perf_counter() - e0
         bytes_up, bytes_up_dense = int(upload.nbytes), int(upload.nbytes_dense)
     record = ClientRoundRecord(

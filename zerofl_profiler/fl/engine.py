@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from ..config import RunConfig
 from ..errors import ConfigError, TrainingError
 from ..power import Meter, NullMeter
@@ -27,7 +25,7 @@ from .checkpoint import Checkpoint, load_own_checkpoint, save_checkpoint
 from .client import ClientData, ClientResult, train_client
 from .data import ArrayDataset
 from .runtime import apply_threads, sparse_config
-from .worker import Worker, build_dense, get_worker, state_to_numpy
+from .worker import TensorState, Worker, build_dense, get_worker, model_state, to_device_state
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ class RunContext:
     test: ArrayDataset
     clients: list[ClientData]
     worker: Worker
-    global_state: dict[str, np.ndarray]
+    global_state: TensorState  # on the run's device: clients load it, the server aggregates into it there
     start_round: int  # first round still to run
     meter: Meter
     resumed_from: int | None = None
@@ -162,12 +160,14 @@ class RunContext:
         from .accelerator import device_ops
 
         ok = [r for r in results if r.ok]
-        device_ops(self.cfg.accelerator).synchronize()  # no client's device work leaks into this window
+        ops = device_ops(self.cfg.accelerator)
+        ops.synchronize()  # no client's device work leaks into this window
         t0 = time.perf_counter()
         with self.meter.window(f"round-{rnd}/aggregation") as win:
             if ok:
                 self.global_state = aggregate_uploads(self.global_state, [(r.upload, r.record.samples) for r in ok],
                                                       self.cfg.aggregation)
+            ops.synchronize()  # the window covers the aggregation's device work
         agg_s = time.perf_counter() - t0
         ev = evaluate_modes(self.global_state, self.test, self.cfg) if self.cfg.evaluates_round(rnd) else Evaluation()
         rec = RoundRecord(
@@ -294,9 +294,9 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
         stored = rundir.read_config()
         info = TraceInfo.from_dict(stored.trace, f"{rundir.config_path}: [{TRACE_TABLE}]")
         if ckpt is not None:
-            global_state, start, resumed_from = ckpt.global_state, ckpt.round + 1, ckpt.round
+            global_state, start, resumed_from = to_device_state(ckpt.global_state, cfg.accelerator), ckpt.round + 1, ckpt.round
         else:
-            global_state, resumed_from = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes)), 0
+            global_state, resumed_from = initial_state(cfg, worker), 0
         rundir.trim_after(start - 1)
         if not rundir.layers_path.is_file():  # killed between config.toml and layers.json
             rundir.write_layers(layers)
@@ -306,10 +306,15 @@ def _setup(cfg: RunConfig, rundir: RunDir, resume: bool, meter: Meter | None, ow
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         stored = rundir.create(cfg, run_id, layers, environment=fingerprint(cfg.accelerator), partition_stats=pstats,
                                trace=info.to_toml_dict())
-        global_state = state_to_numpy(build_dense(cfg, worker.input_shape, worker.num_classes))
+        global_state = initial_state(cfg, worker)
     rundir.open_appenders(energy_skipped=info.energy_skipped)
     return RunContext(cfg, rundir, stored, train, test, clients, worker, global_state, start, meter, resumed_from,
                       owns)
+
+
+def initial_state(cfg: RunConfig, worker: Worker) -> TensorState:
+    """The round-0 global model (seeded), on the run's device."""
+    return to_device_state(model_state(build_dense(cfg, worker.input_shape, worker.num_classes)), cfg.accelerator)
 
 
 def trace_info_for(cfg: RunConfig, meter: Any) -> TraceInfo:

@@ -75,7 +75,7 @@ def _score(model: nn.Module, test_data: ArrayDataset, batch_size: int, device: s
     return int(correct) / n, float(loss_sum) / n
 
 
-def evaluate_modes(model_state: Mapping[str, np.ndarray], test_data: ArrayDataset, cfg: RunConfig) -> Evaluation:
+def evaluate_modes(model_state: Mapping[str, np.ndarray | torch.Tensor], test_data: ArrayDataset, cfg: RunConfig) -> Evaluation:
     """Evaluate the global model as ``cfg.eval_mode`` says (the sparse model, the dense one, or both)."""
     worker = get_worker(cfg, test_data.input_shape, test_data.num_classes)
     out: dict[str, float] = {}

@@ -16,6 +16,11 @@ k = vocab.kept_count(numel, min(1, 1 - sparsity + mask_ratio)) per tensor (the s
 masks use). The kept entries are encoded with ``zerofl_profiler.encoding`` (csr | bitmask | dense);
 ``Upload.nbytes`` is the size of the real payload arrays, ``Upload.nbytes_dense`` what a dense
 upload of the same tensors costs (equal to the client's dense download).
+
+Everything here runs on torch tensors on the run's device (``fl.device_encoding``): the client
+encodes where it trained, the server decodes and aggregates there. Host numpy arrays are accepted
+as input (wrapped without a copy on the CPU). Only ``Upload.to_arrays`` (the Flower engine's
+serialisation) moves a payload to the host, and ``from_arrays`` moves it back, once each.
 """
 
 from __future__ import annotations
@@ -24,13 +29,17 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import torch
 
-from ..encoding import EncodedTensor, decode, encode, get_encoding
+from ..encoding import EncodedTensor, get_encoding
 from ..errors import BadInputError, check_fraction, unknown_name
 from ..vocab import kept_count
 from .aggregate import Contribution
+from .device_encoding import decode_tensor, dtype_name, encode_tensor, payload_names, sent_mask, torch_dtype
+from .worker import as_tensor
 
-ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+StateLike = Mapping[str, "np.ndarray | torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,11 @@ class UploadVariant:
 UPLOADS: dict[str, UploadVariant] = {
     v.name: v for v in (
         UploadVariant("dense", None, "weights", "every weight, dense"),
-        UploadVariant("topk-weights", lambda new, glob: np.abs(new), "weights",
+        UploadVariant("topk-weights", lambda new, glob: new.abs(), "weights",
                       "top-k trained weights by magnitude"),
-        UploadVariant("diff-topk-weights", lambda new, glob: np.abs(new), "diffs",
+        UploadVariant("diff-topk-weights", lambda new, glob: new.abs(), "diffs",
                       "new - global at the top-k trained weights' positions"),
-        UploadVariant("topk-diff", lambda new, glob: np.abs(new - glob), "diffs",
+        UploadVariant("topk-diff", lambda new, glob: (new - glob).abs(), "diffs",
                       "new - global at the top-k largest changes"),
     )
 }
@@ -71,16 +80,32 @@ def kept_fraction(sparsity: float, mask_ratio: float) -> float:
     return min(1.0, 1.0 - s + m)
 
 
-def topk_positions(score: np.ndarray, density: float) -> np.ndarray:
-    """Boolean mask (flat) of the k highest scores; k rounded as the SWAT masks round it."""
-    flat = np.asarray(score).reshape(-1)
-    k = kept_count(flat.size, density)
-    mask = np.zeros(flat.size, dtype=bool)
-    if k >= flat.size:
-        mask[:] = True
-    elif k > 0:
-        mask[np.argpartition(-flat, k - 1)[:k]] = True
+def _mask_host(flat: torch.Tensor, k: int) -> torch.Tensor:
+    """The k largest on the CPU: numpy's O(n) selection on the tensor's own memory (no copy in), about
+    2-3x faster there than torch.topk on a 2.4M-entry ResNet weight tensor, and fewer dispatches for small ones."""
+    mask = np.zeros(flat.numel(), dtype=bool)
+    mask[np.argpartition(-flat.numpy(), k - 1)[:k]] = True
+    return torch.from_numpy(mask)
+
+
+def _mask_device(flat: torch.Tensor, k: int) -> torch.Tensor:
+    """The k largest on an accelerator, where they already are."""
+    mask = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    mask[torch.topk(flat, k, sorted=False).indices] = True
     return mask
+
+
+#: device type -> how the mask of the k highest scores is built (the same kept set; ties are unordered).
+SELECT: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {"cpu": _mask_host}
+
+
+def topk_positions(score: np.ndarray | torch.Tensor, density: float) -> torch.Tensor:
+    """Boolean mask (flat, on the score's device) of the k highest scores; k rounded as the SWAT masks round it."""
+    flat = (score if isinstance(score, torch.Tensor) else as_tensor(score)).detach().reshape(-1)
+    k = kept_count(flat.numel(), density)
+    if k >= flat.numel():
+        return torch.ones(flat.numel(), dtype=torch.bool, device=flat.device)
+    return SELECT.get(flat.device.type, _mask_device)(flat, k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,8 +115,8 @@ class Upload:
     variant: str
     encoding: str  # encoding of the conv/linear weight tensors ("dense" for the dense variant)
     values_are: str  # of the encoded tensors; raw tensors are always weights
-    encoded: Mapping[str, EncodedTensor]
-    raw: Mapping[str, np.ndarray]
+    encoded: Mapping[str, EncodedTensor]  # payloads are tensors on the run's device
+    raw: Mapping[str, torch.Tensor]
     order: tuple[str, ...]  # state-dict order, fixes the layout of to_arrays()
 
     @property
@@ -102,21 +127,22 @@ class Upload:
     @property
     def nbytes_dense(self) -> int:
         """Bytes of a dense upload of the same tensors (fp32 weights, buffers at their dtype)."""
-        enc = sum(e.numel * np.dtype(e.value_dtype).itemsize for e in self.encoded.values())
+        enc = sum(e.numel * torch.empty((), dtype=torch_dtype(e.value_dtype)).element_size()
+                  for e in self.encoded.values())
         return int(enc + sum(a.nbytes for a in self.raw.values()))
 
     def to_arrays(self) -> list[np.ndarray]:
-        """A flat list for Flower: per tensor in state order, its payload arrays (or the raw array)."""
-        out: list[np.ndarray] = []
+        """A flat list of host arrays for Flower: per tensor in state order, its payload arrays (or the raw one)."""
+        out: list[torch.Tensor] = []
         for key in self.order:
             if key in self.encoded:
                 out.extend(self.encoded[key].payload.values())
             else:
                 out.append(self.raw[key])
-        return out
+        return [t.detach().cpu().numpy() for t in out]
 
 
-def _check_states(new_state: Mapping[str, np.ndarray], global_state: Mapping[str, np.ndarray],
+def _check_states(new_state: Mapping[str, torch.Tensor], global_state: Mapping[str, torch.Tensor],
                   gemm_keys: Iterable[str]) -> set[str]:
     """Same keys and shapes in both states; gemm keys exist and are floating point."""
     if set(new_state) != set(global_state):
@@ -127,137 +153,127 @@ def _check_states(new_state: Mapping[str, np.ndarray], global_state: Mapping[str
     if missing:
         raise BadInputError(f"gemm keys not in the model state: {missing[:5]}")
     for k, v in new_state.items():
-        if np.shape(v) != np.shape(global_state[k]):
-            raise BadInputError(f"{k}: client shape {np.shape(v)} != global {np.shape(global_state[k])}")
-        if k in gk and not np.issubdtype(np.asarray(v).dtype, np.floating):
-            raise BadInputError(f"{k}: only floating-point weights can be top-k'd, got {np.asarray(v).dtype}")
+        if tuple(v.shape) != tuple(global_state[k].shape):
+            raise BadInputError(f"{k}: client shape {tuple(v.shape)} != global {tuple(global_state[k].shape)}")
+        if k in gk and not v.is_floating_point():
+            raise BadInputError(f"{k}: only floating-point weights can be top-k'd, got {v.dtype}")
     return gk
 
 
-def make_upload(kind: str, new_state: Mapping[str, np.ndarray], global_state: Mapping[str, np.ndarray],
-                sparsity: float, mask_ratio: float, encoding: str, gemm_keys: Iterable[str]) -> Upload:
-    """What one client sends after local training, encoded as it would go on the wire."""
+def _device_of(state: StateLike) -> torch.device:
+    """The device of a state's tensors (the host for numpy arrays)."""
+    first = next(iter(state.values()), None)
+    return first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+
+
+def make_upload(kind: str, new_state: StateLike, global_state: StateLike, sparsity: float, mask_ratio: float,
+                encoding: str, gemm_keys: Iterable[str]) -> Upload:
+    """What one client sends after local training, encoded on the device of ``new_state``.
+
+    The upload shares no memory with ``new_state``, so the caller may pass the live state_dict of
+    a model it goes on training.
+    """
     variant = get_upload_variant(kind)
     get_encoding(encoding)
-    gk = _check_states(new_state, global_state, gemm_keys)
+    device = _device_of(new_state)
+    new_t = {k: as_tensor(v, device).detach() for k, v in new_state.items()}
+    glob_t = {k: as_tensor(v, device) for k, v in global_state.items()}
+    gk = _check_states(new_t, glob_t, gemm_keys)
     density = kept_fraction(sparsity, mask_ratio)
     enc_kind = "dense" if variant.score is None else encoding
     encoded: dict[str, EncodedTensor] = {}
-    raw: dict[str, np.ndarray] = {}
+    raw: dict[str, torch.Tensor] = {}
     for key in global_state:  # the server's order, so to_arrays() matches from_arrays()
-        new = np.asarray(new_state[key])
+        new = new_t[key]
         if key not in gk:
-            raw[key] = np.array(new, copy=True)
+            raw[key] = new.clone()
             continue
-        glob = np.asarray(global_state[key]).astype(new.dtype, copy=False)
+        glob = glob_t[key] if glob_t[key].dtype == new.dtype else glob_t[key].to(new.dtype)
         mask = None if variant.score is None else topk_positions(variant.score(new, glob), density)
         sent = new if variant.values_are == "weights" else (new - glob)
-        encoded[key] = encode(np.ascontiguousarray(sent), mask, enc_kind)
+        encoded[key] = encode_tensor(sent.contiguous(), mask, enc_kind)
     return Upload(kind, enc_kind, variant.values_are, encoded, raw, tuple(global_state))
 
 
 # ----------------------------------------------------------------------------- decoding
-def _mask_dense(t: EncodedTensor) -> np.ndarray:
-    """A dense payload carries no mask: the server can only take non-zero entries as sent."""
-    return np.asarray(t.payload["values"]).reshape(-1) != 0
-
-
-def _mask_csr(t: EncodedTensor) -> np.ndarray:
-    idx = np.asarray(t.payload["indices"], dtype=np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= t.numel):
-        raise BadInputError(f"csr payload has indices outside 0..{t.numel - 1}")
-    m = np.zeros(t.numel, dtype=bool)
-    m[idx] = True
-    return m
-
-
-def _mask_bitmask(t: EncodedTensor) -> np.ndarray:
-    bits = np.asarray(t.payload["bitmask"])
-    if bits.dtype != np.uint8 or bits.size != -(-t.numel // 8):
-        raise BadInputError(f"bitmask payload must be {-(-t.numel // 8)} uint8 bytes, got {bits.dtype} {bits.size}")
-    return np.unpackbits(bits, count=t.numel).astype(bool)
-
-
-#: Which entries a payload says were sent, per encoding (what the receiver can know).
-SENT_MASK: dict[str, Callable[[EncodedTensor], np.ndarray]] = {
-    "dense": _mask_dense, "csr": _mask_csr, "bitmask": _mask_bitmask,
-}
-
-
 @dataclass(frozen=True, eq=False)
 class DecodedUpload:
-    """An upload as the server reads it: full-shape values (0 where unsent) and sent masks."""
+    """An upload as the server reads it: full-shape values (0 where unsent) and sent masks, on its device."""
 
-    values: Mapping[str, np.ndarray]
-    masks: Mapping[str, np.ndarray | None]  # None: every entry sent (dense tensors)
+    values: Mapping[str, torch.Tensor]
+    masks: Mapping[str, torch.Tensor | None]  # None: every entry sent (dense tensors)
     values_are: Mapping[str, str]
 
     def contribution(self, num_samples: int) -> Contribution:
         """The aggregation input, weighted by the client's sample count."""
         return Contribution(self.values, self.masks, self.values_are, int(num_samples))
 
-    def client_model(self, global_state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def client_model(self, global_state: StateLike) -> dict[str, torch.Tensor]:
         """The client model the server can rebuild: diffs added to w_global, unsent weights 0."""
-        return {k: (np.asarray(global_state[k]) + v).astype(np.asarray(global_state[k]).dtype)
-                if self.values_are[k] == "diffs" else v for k, v in self.values.items()}
+        out: dict[str, torch.Tensor] = {}
+        for k, v in self.values.items():
+            g = as_tensor(global_state[k], v.device)
+            out[k] = (g + v).to(g.dtype) if self.values_are[k] == "diffs" else v
+        return out
 
 
-def decode_upload(upload: Upload, global_state: Mapping[str, np.ndarray]) -> DecodedUpload:
+def decode_upload(upload: Upload, global_state: StateLike) -> DecodedUpload:
     """Decode every tensor and its sent mask, checked against the global model's tensors."""
     keys = set(upload.encoded) | set(upload.raw)
     if keys != set(global_state):
         raise BadInputError(f"upload tensors differ from the global model: {sorted(keys ^ set(global_state))[:5]}")
     every_entry = get_upload_variant(upload.variant).score is None  # the dense variant sent all
-    values: dict[str, np.ndarray] = {}
-    masks: dict[str, np.ndarray | None] = {}
+    values: dict[str, torch.Tensor] = {}
+    masks: dict[str, torch.Tensor | None] = {}
     kinds: dict[str, str] = {}
     for key in global_state:
-        shape = np.shape(global_state[key])
+        shape = tuple(global_state[key].shape)
         if key in upload.encoded:
             t = upload.encoded[key]
-            if tuple(t.shape) != tuple(shape):
+            if tuple(t.shape) != shape:
                 raise BadInputError(f"{key}: upload shape {t.shape} != global {shape}")
-            mask = SENT_MASK[t.kind](t)
-            carried = t.numel if t.kind == "dense" else int(mask.sum())
+            mask = None if every_entry and t.kind == "dense" else sent_mask(t)  # not needed: all sent, none to check
+            carried = t.numel if t.kind == "dense" else int(torch.count_nonzero(mask))
             if t.nnz != carried:
                 raise BadInputError(f"{key}: {t.kind} payload carries {t.nnz} values for {carried} positions")
-            values[key] = decode(t)
-            masks[key] = None if every_entry else mask.reshape(shape)
+            values[key] = decode_tensor(t)
+            masks[key] = None if every_entry or mask is None else mask.reshape(shape)
             kinds[key] = upload.values_are
         else:
-            arr = np.asarray(upload.raw[key])
-            if arr.shape != shape:
-                raise BadInputError(f"{key}: upload shape {arr.shape} != global {shape}")
+            arr = upload.raw[key]
+            if tuple(arr.shape) != shape:
+                raise BadInputError(f"{key}: upload shape {tuple(arr.shape)} != global {shape}")
             values[key], masks[key], kinds[key] = arr, None, "weights"
     return DecodedUpload(values, masks, kinds)
 
 
-def from_arrays(arrays: Sequence[np.ndarray], global_state: Mapping[str, np.ndarray], *, variant: str,
+def from_arrays(arrays: Sequence[np.ndarray], global_state: StateLike, *, variant: str,
                 encoding: str, gemm_keys: Iterable[str]) -> Upload:
-    """Rebuild an Upload from ``Upload.to_arrays()`` output, given what the server already knows."""
+    """Rebuild an Upload from ``Upload.to_arrays()`` output on the global state's device."""
     v = get_upload_variant(variant)
-    enc_kind = "dense" if v.score is None else encoding
-    names = list(encode(np.zeros(1, np.float32), None, get_encoding(enc_kind).name).payload)
+    enc_kind = "dense" if v.score is None else get_encoding(encoding).name
+    names = payload_names(enc_kind)
     gk = set(gemm_keys)
     need = sum(len(names) if k in gk else 1 for k in global_state)
     if len(arrays) != need:
         raise BadInputError(f"upload has {len(arrays)} arrays; {variant}/{enc_kind} for this model needs {need}")
+    device = _device_of(global_state)
     it = iter(arrays)
     encoded: dict[str, EncodedTensor] = {}
-    raw: dict[str, np.ndarray] = {}
+    raw: dict[str, torch.Tensor] = {}
     for key, g in global_state.items():
-        g = np.asarray(g)
         if key in gk:
-            payload = {n: np.asarray(next(it)) for n in names}
-            encoded[key] = EncodedTensor(enc_kind, tuple(g.shape), payload, str(payload["values"].dtype))
+            payload = {n: as_tensor(next(it), device) for n in names}
+            encoded[key] = EncodedTensor(enc_kind, tuple(int(s) for s in g.shape), payload,
+                                         dtype_name(payload["values"].dtype))
         else:
-            raw[key] = np.asarray(next(it))
+            raw[key] = as_tensor(next(it), device)
     return Upload(variant, enc_kind, v.values_are, encoded, raw, tuple(global_state))
 
 
-def aggregate_uploads(global_state: Mapping[str, np.ndarray], uploads: Sequence[tuple[Upload, int]],
-                      method: str = "fedavg") -> dict[str, np.ndarray]:
-    """Server step: decode each (upload, num_samples) and aggregate into the next global model."""
+def aggregate_uploads(global_state: StateLike, uploads: Sequence[tuple[Upload, int]],
+                      method: str = "fedavg") -> dict[str, torch.Tensor]:
+    """Server step: decode each (upload, num_samples) and aggregate into the next global model, on its device."""
     from .aggregate import aggregate
 
     contribs = [decode_upload(u, global_state).contribution(n) for u, n in uploads]
@@ -266,4 +282,4 @@ def aggregate_uploads(global_state: Mapping[str, np.ndarray], uploads: Sequence[
 
 __all__ = ["UPLOADS", "Upload", "UploadVariant", "DecodedUpload", "make_upload",
            "decode_upload", "from_arrays", "aggregate_uploads", "kept_fraction", "topk_positions",
-           "get_upload_variant", "SENT_MASK"]
+           "get_upload_variant", "SELECT"]

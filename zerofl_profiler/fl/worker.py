@@ -104,16 +104,47 @@ def run_device(cfg: RunConfig) -> str:
 _DEVICES: dict[str, str] = {}
 
 
+#: A model state as the engines hold it: tensors on the run's device, in state-dict order.
+TensorState = dict[str, torch.Tensor]
+
+
+def as_tensor(value: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """A tensor on ``device``: a host numpy array is wrapped without a copy where torch allows it."""
+    dev = device if isinstance(device, torch.device) else torch.device(device)
+    if isinstance(value, torch.Tensor):
+        return value if value.device == dev else value.to(dev)
+    arr = np.asarray(value)
+    t = torch.from_numpy(arr) if arr.flags.writeable and arr.flags.c_contiguous else torch.tensor(arr)
+    return t.to(dev)
+
+
+def to_device_state(state: Mapping[str, np.ndarray | torch.Tensor], device: str | torch.device) -> TensorState:
+    """A state (numpy from a checkpoint or Flower, or tensors) as tensors on ``device``; no copy where already there."""
+    dev = torch.device(device)
+    return {k: as_tensor(v, dev) for k, v in state.items()}
+
+
+def to_host(state: Mapping[str, np.ndarray | torch.Tensor]) -> dict[str, np.ndarray]:
+    """A state as host numpy arrays: the one crossing for what must be serialised (Flower, checkpoints)."""
+    return {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v) for k, v in state.items()}
+
+
+def model_state(model: nn.Module) -> TensorState:
+    """A detached copy of the state_dict (params and buffers) on the model's own device."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
-    """A detached numpy copy of the state_dict (params and buffers), the form uploads use."""
+    """A detached numpy copy of the state_dict (params and buffers), for host-side code and tests."""
     return {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
 
 
-def load_numpy_state(model: nn.Module, state: Mapping[str, np.ndarray]) -> None:
-    """Overwrite every parameter and buffer from a numpy state (strict: same keys)."""
-    model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+def load_numpy_state(model: nn.Module, state: Mapping[str, np.ndarray | torch.Tensor]) -> None:
+    """Overwrite every parameter and buffer from a state of numpy arrays or tensors (strict: same keys)."""
+    model.load_state_dict({k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(v))
+                           for k, v in state.items()}, strict=True)
 
 
-def state_nbytes(state: Mapping[str, np.ndarray]) -> int:
+def state_nbytes(state: Mapping[str, np.ndarray | torch.Tensor]) -> int:
     """Bytes of a dense model transfer (what a client downloads)."""
-    return int(sum(np.asarray(v).nbytes for v in state.values()))
+    return int(sum(v.nbytes if isinstance(v, torch.Tensor) else np.asarray(v).nbytes for v in state.values()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.comparison import RunComparison
-from .tables import (Table, assumptions_table, comparison_table, config_table, device_table, estimate_notes,
+from .tables import (Table, assumptions_table, calibration_table, comparison_table, config_table, device_table, estimate_notes,
                      host_estimate_notes, layers_table, side_by_side_table)
 
 NO_DEVICE_NOTE = ("no device estimates: pass --device NAME (see `zerofl-profile devices`) to estimate time, "
@@ -53,9 +53,14 @@ def sections(comparison: RunComparison) -> tuple[Section, ...]:
         if s.top_layers:
             tables.append(layers_table(s))
         tables.append(side_by_side_table(s, costs))
+        check = comparison.check_of(s)
+        if check is not None and check.device is not None:
+            tables.append(calibration_table(s, check))
         if costs:
             tables += [device_table(s, costs), assumptions_table(s, costs)]
-        notes = tuple(f"estimate note: {n}" for n in estimate_notes(costs)) + host_estimate_notes(s) + s.warnings
+        check_note = () if check is None else (f"measured vs estimated: {check.match.note}",)
+        notes = (tuple(f"estimate note: {n}" for n in estimate_notes(costs)) + check_note + host_estimate_notes(s)
+                 + s.warnings)
         out.append(Section(f"run:{s.run_id}", s.name, 2, (f"run directory {s.path} (run id {s.run_id})",),
                            tuple(tables), notes))
     return tuple(out)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..analysis.comparison import DeviceCost
+from ..analysis.measured import CalibrationCheck, MemoryDistribution
 from ..analysis.summary import RunSummary
 from ..traces.schema import FLOP_KEYS
 from ..units import fmt_bytes, fmt_count, fmt_energy, fmt_flops, fmt_time
@@ -57,6 +58,22 @@ def _host_estimate(s: RunSummary) -> str:
     return f"{fmt_energy(e.estimate_total_j)} ({e.estimate_method})"
 
 
+def _memory_spread(m: MemoryDistribution) -> str:
+    """min / median / max of the measured per-client-round peaks, with the source and coverage."""
+    if not m.measured:
+        return "not measured (no memory source on this device)"
+    spread = " / ".join(fmt_bytes(v) for v in (m.min_bytes, m.median_bytes, m.max_bytes))  # type: ignore[arg-type]
+    cover = "" if m.measured == m.records else f", {m.measured}/{m.records} client-rounds"
+    return f"{spread} ({m.source}{cover})"
+
+
+def _memory_peak(m: MemoryDistribution) -> str:
+    """The largest measured per-client-round peak and its source."""
+    if not m.measured or m.max_bytes is None:
+        return "not measured (no memory source on this device)"
+    return f"{fmt_bytes(m.max_bytes)} ({m.source}, max of {m.measured} client-rounds)"
+
+
 def comparison_table(summaries: Sequence[RunSummary]) -> Table:
     """Several runs side by side: one column per run, one row per figure of merit."""
     rows: list[tuple[str, ...]] = []
@@ -90,6 +107,7 @@ def comparison_table(summaries: Sequence[RunSummary]) -> Table:
     row("client time, sum (measured)", lambda s: fmt_time(s.client_wall_time_s))
     row("client energy (measured)", _measured_energy)
     row("client energy (estimated on the host, from the trace)", _host_estimate)
+    row("peak memory/client-round, min / median / max (measured)", lambda s: _memory_spread(s.memory))
     targets = [s.target for s in summaries if s.target is not None]
     if targets:
         pct = f"{targets[0].target * 100:g}%"
@@ -154,7 +172,7 @@ def side_by_side_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
     e = s.energy
     measured_e = None if e.total_j is None else e.total_j / n_rounds
     host_e = None if e.estimate_total_j is None else e.estimate_total_j / n_rounds
-    header = ["quantity", f"measured on the host ({e.source if e.total_j is not None else 'time only'})",
+    header = ["quantity", f"measured on {s.run_device.device} ({e.source if e.total_j is not None else 'time only'})",
               f"estimated on the host ({e.estimate_method or 'none'})"]
     header += [f"estimated on {c.device}" for c in costs]
     rows: list[tuple[str, ...]] = [
@@ -163,7 +181,7 @@ def side_by_side_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
         ("client energy/round (all clients)", _opt(fmt_energy, measured_e) if measured_e is not None
          else "not measured (no energy counter)", _opt(fmt_energy, host_e),
          *(_with_comm(c, fmt_energy(c.mean_energy_j), c.mean_comm_energy_j, fmt_energy) for c in costs)),
-        ("peak memory/client", "not recorded (the trace holds no memory measurement)", "n/a",
+        ("peak memory/client", _memory_peak(s.memory), "n/a",
          *(_opt(fmt_bytes, c.peak_memory_bytes) for c in costs)),
     ]
     t = s.target
@@ -178,6 +196,22 @@ def side_by_side_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
         else:
             rows.append((f"time / energy to {pct}", "not reached", "not reached", *("not reached" for _ in costs)))
     return Table(f"{s.name}: measured and estimated side by side", tuple(header), tuple(rows))
+
+
+_CHECK_LABELS = {"time_s": ("client time", fmt_time), "energy_j": ("client energy", fmt_energy),
+                 "peak_mem_bytes": ("peak memory/client", fmt_bytes)}
+
+
+def calibration_table(s: RunSummary, check: CalibrationCheck) -> Table:
+    """The run's measurements beside the estimate of the device it ran on, with measured/estimated."""
+    rows = []
+    for c in check.checks:
+        label, f = _CHECK_LABELS[c.quantity]
+        rows.append((label, _opt(f, c.measured), c.measured_source, _opt(f, c.estimated), c.estimated_basis,
+                     _ratio(c.ratio)))
+    return Table(f"{s.name}: measured on {check.run_device.device} ({check.run_device.name}) vs estimated on "
+                 f"{check.device}", ("quantity", "measured", "measured as", f"estimated on {check.device}",
+                                     "estimated as", "measured / estimated"), tuple(rows))
 
 
 def assumptions_table(s: RunSummary, costs: Sequence[DeviceCost]) -> Table:
@@ -213,5 +247,5 @@ def host_estimate_notes(s: RunSummary) -> tuple[str, ...]:
         f"host energy estimate ({e.estimate_method}): basis not recorded in the trace",)
 
 
-__all__ = ["Table", "assumptions_table", "comparison_table", "config_table", "device_table",
+__all__ = ["Table", "assumptions_table", "calibration_table", "comparison_table", "config_table", "device_table",
            "estimate_notes", "host_estimate_notes", "layers_table", "side_by_side_table"]

@@ -24,9 +24,11 @@ from flwr.app import Array, ArrayRecord, ConfigRecord  # noqa: E402
 SEP = "/"
 
 
-def state_to_arrays(state: Mapping[str, np.ndarray]) -> ArrayRecord:
-    """The dense model, one named array per state tensor, in state order."""
-    return ArrayRecord.from_array_dict({k: Array(np.asarray(v, order="C")) for k, v in state.items()})
+def state_to_arrays(state: Mapping[str, Any]) -> ArrayRecord:
+    """The dense model, one named array per state tensor, in state order (device tensors cross to the host here)."""
+    from ..worker import to_host
+
+    return ArrayRecord.from_array_dict({k: Array(np.asarray(v, order="C")) for k, v in to_host(state).items()})
 
 
 def arrays_to_state(record: ArrayRecord) -> dict[str, np.ndarray]:
