@@ -147,7 +147,7 @@ def train_client(global_state: Mapping[str, np.ndarray], client: ClientData, cfg
     worker = get_worker(cfg, client.input_shape, client.num_classes)
     load_numpy_state(worker.model, global_state)
     seed = client_seed(cfg.seed, round, client_id)
-    reset_masks(worker.model, seed=seed)
+    reset_masks(worker.model)
     reset_density_stats(worker.model)
     torch.manual_seed(seed)
     rng = np.random.default_rng([cfg.seed, round, client_id, 0xDA7A])
