@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -168,16 +167,3 @@ def threshold_sparsify(t: torch.Tensor, threshold: float) -> tuple[torch.Tensor,
     out = _keep_at_least(t, threshold)
     kept = _count_kept(out)  # |t| >= threshold > 0: every kept entry is non-zero
     return out, Selection(threshold, kept, kept, n)
-
-
-def benchmark_pieces() -> dict[str, Callable[..., object]]:
-    """The SWAT step's per-layer pieces, for benchmarks/bench_sparse.py's breakdown."""
-    from .stats import DensityStats
-
-    st = DensityStats()
-    sel = Selection(1.0, 1, 1, 2)
-    return {
-        "weight mask": lambda w, x, dw, da: keep_topk(w, dw),
-        "activation mask": lambda w, x, dw, da: keep_topk(x, da),
-        "statistics": lambda w, x, dw, da: st.add(sel, sel),
-    }
