@@ -47,10 +47,10 @@ class Selection:
 
 #: float dtype -> (struct formats of the value and of its bits, bit shift to the dtype, bits dtype, bits of -0.0)
 _FLOAT_BITS = {
-    torch.float64: ("<d", "<Q", 0, torch.int64, -(1 << 63)),
-    torch.float32: ("<f", "<I", 0, torch.int32, -(1 << 31)),
-    torch.float16: ("<e", "<H", 0, torch.int16, -(1 << 15)),
-    torch.bfloat16: ("<f", "<I", 16, torch.int16, -(1 << 15)),  # bfloat16 = the top half of a float32
+    torch.float64: ("<d", "<Q", 0, np.int64, -(1 << 63)),
+    torch.float32: ("<f", "<I", 0, np.int32, -(1 << 31)),
+    torch.float16: ("<e", "<H", 0, np.int16, -(1 << 15)),
+    torch.bfloat16: ("<f", "<I", 16, np.int16, -(1 << 15)),  # bfloat16 = the top half of a float32
 }
 
 
@@ -61,9 +61,10 @@ def _count_bits(t: torch.Tensor, signed_zeros: bool) -> int | None:
     ``torch.count_nonzero`` from 64K entries up (6 us vs 290 us at 65536, 0.3 ms vs 11 ms at 2M; 1 thread).
     """
     spec = _FLOAT_BITS.get(t.dtype)
-    if t.device.type != "cpu" or spec is None:
+    if spec is None or not t.is_cpu:
         return None
-    bits = t.detach().view(spec[3]).numpy()
+    t = t.detach()
+    bits = t.view(torch.int16).numpy() if t.dtype == torch.bfloat16 else t.numpy().view(spec[3])  # numpy has no bfloat16
     n = int(np.count_nonzero(bits))
     return n - int(np.count_nonzero(bits == spec[4])) if signed_zeros else n
 
@@ -88,12 +89,20 @@ def _below(v: float, dtype: torch.dtype) -> float:
 
 
 def _kth_cpu(t: torch.Tensor, k: int) -> tuple[float, int]:
-    """(v, #(|t| >= v)) by one in-place introselect of |t|; the tie count from the part below v."""
+    """(v, #(|t| >= v)) by one in-place introselect of |t|; the tie count from the part below v.
+
+    The zeros are counted first (one pass over the bits): with fewer than k non-zeros v is 0 and no
+    selection runs, and otherwise the split point lies among the non-zeros, away from the run of
+    equal zeros (a post-ReLU input's half) where introselect measured up to 6x slower.
+    """
     flat = t.detach().reshape(-1)
     if flat.dtype not in (torch.float32, torch.float64):
         flat = flat.float()  # float16/bfloat16 values are exact in float32
     a = np.abs(flat.numpy())
-    i = a.size - k
+    n = a.size
+    if int(np.count_nonzero(a.view(np.int64 if a.dtype == np.float64 else np.int32))) < k:
+        return 0.0, n
+    i = n - k
     a.partition(i)
     v = a[i]
     below = a[:i]
@@ -103,7 +112,7 @@ def _kth_cpu(t: torch.Tensor, k: int) -> tuple[float, int]:
 
 def kth_largest(t: torch.Tensor, k: int) -> tuple[float, int | None]:
     """(v, #(|t| >= v), or None where not counted): the k-th largest |t| over the whole tensor (1 <= k < numel)."""
-    if t.device.type == "cpu":
+    if t.is_cpu:
         return _kth_cpu(t, k)
     return float(t.detach().reshape(-1).abs().topk(k, sorted=False).values.min()), None
 
