@@ -16,8 +16,9 @@ The breakdown of the exact step's extra time comes from two more variants in the
 so each piece is timed where it runs (inside the step, caches as a step leaves them), not alone:
 SWAT at 0 % (the SWAT layers' custom autograd Functions and bookkeeping, no mask: "autograd +
 other"), SWAT 90 % on the weights only ("weight mask" = its step minus the 0 % step) and the
-exact step ("activation mask" = exact minus weights only). The density statistics (a few float
-additions per layer and step, inside every SWAT step) are timed alone.
+exact step ("activation mask" = exact minus weights only), each the median over rounds of the
+same-round difference. The density statistics (a few float additions per layer and step, inside
+every SWAT step) are timed alone.
 """
 
 from __future__ import annotations
@@ -170,14 +171,15 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
         missing = [n for n in VARIANTS if n not in models]
         for n in missing:
             emit(f"  {n:<20} (not supported by this version)")
-        step_ms = {n: 1e3 * statistics.median(times[n]) / case.steps for n in models}
         if all(n in models for n in BREAKDOWN_VARIANTS):
+            def extra(a: str, b: str) -> float:
+                """ms/step of variant a over variant b: the median of the same-round differences."""
+                return 1e3 * statistics.median(x - y for x, y in zip(times[a], times[b])) / case.steps
+
             stats_ms = 1e3 * statistics_seconds(models["exact"], bd_repeats)
-            emit(f"  breakdown of the exact step's extra {step_ms['exact'] - step_ms['dense']:.2f} ms/step: "
-                 f"autograd + other {step_ms['swat 0%'] - step_ms['dense']:.2f}  "
-                 f"weight mask {step_ms['weights only'] - step_ms['swat 0%']:.2f}  "
-                 f"activation mask {step_ms['exact'] - step_ms['weights only']:.2f}  "
-                 f"(statistics, timed alone: {stats_ms:.3f})")
+            emit(f"  breakdown of the exact step's extra {extra('exact', 'dense'):.2f} ms/step (same-round medians): "
+                 f"autograd + other {extra('swat 0%', 'dense'):.2f}  weight mask {extra('weights only', 'swat 0%'):.2f}  "
+                 f"activation mask {extra('exact', 'weights only'):.2f}  (statistics, timed alone: {stats_ms:.3f})")
     return lines
 
 
