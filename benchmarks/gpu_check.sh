@@ -24,5 +24,5 @@ run train3 40
 run overhead 50
 run resnet18 40
 run calibrate 30
-run swat 30
+run swat 15
 echo "results: $RES"
