@@ -11,9 +11,16 @@ process (the machine swings 30-50 %); each round is one block of steps per varia
 from freshly reset masks, as a client-round does, so the threshold schedule refreshes once per 10
 steps. The ratio is the median over rounds of (SWAT block time / dense block time of the same
 round); the PASS/FAIL column judges that wall-time ratio, and the CPU-time ratio (process CPU
-seconds, which a core taken by another process inflates less) is printed beside it. The breakdown times the SWAT pieces alone on the tensors a real step sees (every SWAT
-layer's weight and input): weight mask, activation mask, density statistics; the rest of the
-difference to the dense step is "autograd + other" (custom Function, extra copies, Python).
+seconds, which a core taken by another process inflates less) is printed beside it.
+
+The breakdown of the exact step's extra time comes from two more variants in the same rounds,
+so each piece is timed where it runs (inside the step, caches as a step leaves them), not alone:
+SWAT at 0 % (the SWAT layers' custom autograd Functions and bookkeeping, no mask: "autograd +
+other"), SWAT 90 % on the weights only ("weight mask" = its step minus the 0 % step) and the
+exact step ("activation mask" = exact minus weights only), each the median over rounds of the
+same-round difference. The density statistics (a few float additions per layer and step, inside
+every SWAT step) are timed alone.
+
 ``--kernels`` instead times, per weight density, the dense step, the masked-dense SWAT step and the
 same step on real CSR kernels (``--sparse-kernels csr``), with their ratios (``kernel_section``).
 """
@@ -51,18 +58,23 @@ CASES = {
     "resnet18": Case("resnet18", (3, 32, 32), 32, 10, 1.3, 1.1),
     "cnn": Case("cnn", (1, 8, 8), 16, 40, 1.5, 1.2),
 }
-#: variant -> SparseConfig keyword arguments (None = the dense model)
+#: variant -> SparseConfig keyword arguments over weight/activation sparsity 0.9 (None = the dense model)
 VARIANTS: dict[str, dict | None] = {
     "dense": None,
     "exact": {"mask_every": 1},
     "swat-threshold/10": {"mask_every": 10, "mask_schedule": "swat-threshold"},
+}
+#: the breakdown's variants (not judged): SWAT layers with no mask, and with the weight mask only
+BREAKDOWN_VARIANTS: dict[str, dict] = {
+    "swat 0%": {"weight_sparsity": 0.0, "activation_sparsity": 0.0},
+    "weights only": {"activation_sparsity": 0.0},
 }
 
 
 def _sparse_config(kw: dict) -> SparseConfig | None:
     """The variant's config, or None when this version of the code does not know the option."""
     try:
-        return SparseConfig(0.9, **kw)
+        return SparseConfig(**{"weight_sparsity": 0.9, **kw})
     except TypeError:
         return None
 
@@ -117,36 +129,13 @@ def _time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(out)
 
 
-def breakdown(model: nn.Module, xb: torch.Tensor, repeats: int) -> dict[str, float]:
-    """Seconds per step of the SWAT pieces alone, summed over the SWAT layers: weight / activation mask, stats."""
-    from zerofl_profiler.sparse import masks
+def statistics_seconds(model: nn.Module, repeats: int) -> float:
+    """Seconds per step of the density statistics alone: one ``DensityStats.add`` per SWAT layer."""
+    from zerofl_profiler.sparse import Selection
 
-    inputs: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_pre_hook(lambda mod, a, n=n: inputs.__setitem__(n, a[0].detach()))
-             for n, m in swat_layers(model).items()]
-    model(xb)
-    for h in hooks:
-        h.remove()
-    pieces = masks.benchmark_pieces() if hasattr(masks, "benchmark_pieces") else _legacy_pieces()
-    out = {k: 0.0 for k in pieces}
-    for n, m in swat_layers(model).items():
-        w, x = m.weight.detach(), inputs[n]
-        for k, fn in pieces.items():
-            out[k] += _time(lambda: fn(w, x, m.weight_density, m.activation_density), repeats)
-    return out
-
-
-def _legacy_pieces() -> dict[str, Callable[..., object]]:
-    """The SWAT step's pieces in the version with index-scatter masks and count_nonzero statistics."""
-    from zerofl_profiler.sparse.masks import topk_mask, topk_sparsify
-    from zerofl_profiler.sparse.stats import DensityStats
-
-    st = DensityStats()
-    return {
-        "weight mask": lambda w, x, dw, da: w * topk_mask(w, dw),
-        "activation mask": lambda w, x, dw, da: topk_sparsify(x, da),
-        "statistics": lambda w, x, dw, da: st.add(w, x, True, True),
-    }
+    sel = Selection(1.0, 1, 1, 2)
+    layers = list(swat_layers(model).values())
+    return len(layers) * _time(lambda: layers[0].density_stats.add(sel, sel), repeats)
 
 
 def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, device: torch.device) -> list[str]:
@@ -154,7 +143,7 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
     torch.manual_seed(0)
     dense = build_model(case.model, num_classes=10, input_shape=case.shape).to(device)
     models: dict[str, nn.Module] = {}
-    for name, kw in VARIANTS.items():
+    for name, kw in {**VARIANTS, **BREAKDOWN_VARIANTS}.items():
         if kw is None:
             models[name] = copy.deepcopy(dense)
             continue
@@ -182,7 +171,7 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
         where = f"{t} thread(s)" if device.type == "cpu" else str(device)
         emit(f"{case.model} b{case.batch}, {where}: dense step {dense_ms:.2f} ms (median of {rounds})")
         for n in models:
-            if n == "dense":
+            if n == "dense" or n in BREAKDOWN_VARIANTS:
                 continue
             ratio = statistics.median(s / d for s, d in zip(times[n], times["dense"]))
             cpu_ratio = statistics.median(s / d for s, d in zip(cpu[n], cpu["dense"]))
@@ -193,11 +182,15 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
         missing = [n for n in VARIANTS if n not in models]
         for n in missing:
             emit(f"  {n:<20} (not supported by this version)")
-        bd = breakdown(models["exact"], batches[0][0], bd_repeats)
-        extra = 1e3 * (statistics.median(times["exact"]) - statistics.median(times["dense"])) / case.steps
-        parts = "  ".join(f"{k} {1e3 * v:.2f}" for k, v in bd.items())
-        emit(f"  breakdown of the exact step's extra {extra:.2f} ms: {parts}  "
-                     f"autograd + other {extra - 1e3 * sum(bd.values()):.2f} (ms/step)")
+        if all(n in models for n in BREAKDOWN_VARIANTS):
+            def extra(a: str, b: str) -> float:
+                """ms/step of variant a over variant b: the median of the same-round differences."""
+                return 1e3 * statistics.median(x - y for x, y in zip(times[a], times[b])) / case.steps
+
+            stats_ms = 1e3 * statistics_seconds(models["exact"], bd_repeats)
+            emit(f"  breakdown of the exact step's extra {extra('exact', 'dense'):.2f} ms/step (same-round medians): "
+                 f"autograd + other {extra('swat 0%', 'dense'):.2f}  weight mask {extra('weights only', 'swat 0%'):.2f}  "
+                 f"activation mask {extra('exact', 'weights only'):.2f}  (statistics, timed alone: {stats_ms:.3f})")
     return lines
 
 
@@ -258,7 +251,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count (more = steadier)")
     ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts")
     ap.add_argument("--cases", default="resnet18,cnn", help=f"comma-separated, from {', '.join(CASES)}")
-    ap.add_argument("--breakdown-repeats", type=int, default=3, help="repeats per piece in the breakdown")
+    ap.add_argument("--breakdown-repeats", type=int, default=3, help="repeats of the statistics timing")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; on cuda --threads is ignored")
     ap.add_argument("--kernels", default=None, metavar="D,D,...",
                     help="instead: dense / masked-dense / CSR step per weight density (CPU, first --threads, "

@@ -34,5 +34,6 @@ run overhead 45
 run resnet18 40
 run calibrate 30
 run semi24 20
+run swat 15
 echo "[gpu_check] done in ${SECONDS} s" | tee -a "$RES"
 echo "results: $RES"

@@ -278,6 +278,19 @@ def semi24(args: argparse.Namespace) -> list[str]:
     return lines
 
 
+@section("swat")
+def swat(args: argparse.Namespace) -> list[str]:
+    """SWAT step / dense step ratios and their breakdown on the GPU (benchmarks/bench_sparse.py --device cuda)."""
+    need("torch")
+    need_cuda()
+    bench = Path(__file__).with_name("bench_sparse.py")
+    r = subprocess.run([sys.executable, str(bench), "--device", "cuda", "--rounds", "3"], capture_output=True,
+                       text=True, timeout=args.budget_s)
+    if r.returncode != 0:
+        return [f"swat FAILED (exit {r.returncode}): {r.stderr.strip()[-500:]}"]
+    return r.stdout.strip().splitlines()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("section", choices=sorted(SECTIONS))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("env", "nvml", "train3", "overhead", "resnet18", "calibrate", "semi24")
+SECTIONS = ("env", "nvml", "train3", "overhead", "resnet18", "calibrate", "semi24", "swat")
 
 #: Installed here, but not on the GPU box gpu_check.sh is written for.
 BLOCKER = '''

@@ -105,7 +105,7 @@ def test_eval_uses_topk_of_current_weights_and_follows_loads():
         w2.numel() - keep_count(w2.numel(), 0.3) + 1).values), new["bias"])
     torch.testing.assert_close(lin(x), ref)
     reset_masks(lin)
-    assert lin._mask is None and lin._w_sp is None and lin._eval_w is None
+    assert lin._state.mask is None and lin._state.w_sp is None and lin._state.eval_w is None
 
 
 def test_unsupported_layers_are_bad_input():

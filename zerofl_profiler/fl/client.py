@@ -149,7 +149,7 @@ def train_client(global_state: Mapping[str, np.ndarray | torch.Tensor], client: 
     global_state = to_device_state(global_state, device)  # no copy when the engine holds it there already
     load_numpy_state(worker.model, global_state)
     seed = client_seed(cfg.seed, round, client_id)
-    reset_masks(worker.model, seed=seed)
+    reset_masks(worker.model)
     reset_density_stats(worker.model)
     torch.manual_seed(seed)
     rng = np.random.default_rng([cfg.seed, round, client_id, 0xDA7A])

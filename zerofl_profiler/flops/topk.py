@@ -1,15 +1,14 @@
 """What one SWAT top-k mask costs, as a function of the tensor size n AND the kept count k.
 
-``sparse.masks.select`` (the only selection code) runs once per *selection*, i.e. only on the
+``sparse.masks.keep_topk`` (the only selection code) runs once per *selection*, i.e. only on the
 steps that compute a mask (weights every ``mask_every`` steps; the saved input every step under
 the ``fixed-positions`` schedule, every ``mask_every`` steps under ``swat-threshold``). Per tensor
-of n elements keeping k = keep_count(n, d) it runs ``abs`` (n), then either one exact
-``kthvalue`` over n (small tensors, accelerators) or, on large CPU tensors, a ``kthvalue`` of a
-4096-entry random sample, one compare (n), a ``masked_select`` of the side of the estimate that
-holds the k-th value (about k entries at SWAT's densities) and an exact ``kthvalue`` of that set;
-then the mask is one compare (n) and ``t * mask`` (n). The density statistics come from the
-counts the selection already has (no extra pass). Steps that reuse frozen positions or a frozen
-threshold run a compare and a multiply (n) and no selection; they get no top-k row.
+of n elements keeping k = keep_count(n, d) it runs ``abs`` (n), one quickselect that splits off
+the k largest (numpy's introselect on the CPU, ``topk`` on accelerators), a max over the n - k
+below (the tie check), and keeps the entries with one threshold op (n). The density statistics
+come from the counts the selection already has (no extra pass). Steps that reuse frozen
+positions or a frozen threshold run a threshold op or a multiply (n) and no selection; they get
+no top-k row.
 
 Two rows per sparsified layer, each with its own op class (its own fitted rate):
 

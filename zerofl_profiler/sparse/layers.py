@@ -12,18 +12,41 @@ from torch import nn
 from ..errors import BadInputError
 from .functions import SwatConv2dFn, SwatLinearFn
 from .kernels import KERNELS, KernelChoice, nm_mask, reduction_dim
-from .masks import Selection, keep_topk, threshold_sparsify, topk_mask
+from .masks import Selection, count_nonzero, keep_topk, threshold_sparsify, topk_mask
 from .stats import DensityStats
 
 
-def _sparse_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
+class MaskState:
+    """One layer's mask state between steps, reset per client-round.
+
+    A plain object rather than attributes of the module: every attribute write on an
+    ``nn.Module`` goes through its ``__setattr__`` (measured about 2 us), several times a step.
+    """
+
+    __slots__ = ("step", "mask", "mask_sel", "w_sp", "w_sel", "w_version", "w_thr", "x_thr", "eval_w",
+                 "eval_version")
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.mask: torch.Tensor | None = None  # frozen positions (0/1, the weights' dtype) ...
+        self.mask_sel: Selection | None = None  # ... and what they keep
+        self.w_sp: torch.Tensor | None = None  # the last exact top-k of the weights ...
+        self.w_sel: Selection | None = None
+        self.w_version = -1  # ... and the weights' version it was computed from
+        self.w_thr: float | None = None  # frozen thresholds (swat-threshold)
+        self.x_thr: float | None = None
+        self.eval_w: torch.Tensor | None = None  # evaluation weights and their version
+        self.eval_version = -1
+
+
+def _sparse_weight(layer: "SwatMixin", st: MaskState, w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
     """The exact top-k of the weights, reused while the weights are unchanged (same tensor version)."""
-    version = layer.weight._version
-    if layer._w_sp is None or layer._w_version != version or layer._w_sel is None:
-        layer._w_sp, layer._w_sel = _select_weight(layer, w)
-        layer._w_version = version
+    version = w._version
+    if st.w_sp is None or st.w_version != version or st.w_sel is None:
+        st.w_sp, st.w_sel = _select_weight(layer, w)
+        st.w_version = version
         layer.density_stats.weight_selections[w.numel()] += 1
-    return layer._w_sp, layer._w_sel
+    return st.w_sp, st.w_sel  # type: ignore[return-value]
 
 
 def _select_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, Selection]:
@@ -32,53 +55,51 @@ def _select_weight(layer: "SwatMixin", w: torch.Tensor) -> tuple[torch.Tensor, S
         kept = nm_mask(w, 2, 4)
         w_sp = w * kept
         n = int(kept.sum())
-        return w_sp, Selection(0.0, n, int(torch.count_nonzero(w_sp)), w.numel())
-    return keep_topk(w, layer.weight_density, layer._generator(w))
+        return w_sp, Selection(0.0, n, count_nonzero(w_sp), w.numel())
+    return keep_topk(w, layer.weight_density)
 
 
-def _fixed_positions(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+def _fixed_positions(layer: "SwatMixin", st: MaskState, w: torch.Tensor, x: torch.Tensor, refresh: bool
                      ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
     """Weight positions frozen between refreshes; the input's exact top-k every step."""
-    w = layer.weight.detach()
     w_sel = None
     if layer.weight_density < 1.0:
         if layer.mask_every == 1:
-            w, w_sel = _sparse_weight(layer, w)
-        elif refresh or layer._mask is None:
-            w_sp, w_sel = _sparse_weight(layer, w)
+            w, w_sel = _sparse_weight(layer, st, w)
+        elif refresh or st.mask is None:
+            w_sp, w_sel = _sparse_weight(layer, st, w)
             # kept positions as a 0/1 float tensor: the frozen steps then cost one plain multiply
             if layer.mask_structure == "2:4":
                 kept = nm_mask(w, 2, 4)
             else:
                 kept = w_sp != 0 if w_sel.threshold > 0.0 else topk_mask(w, layer.weight_density)
-            layer._mask, layer._mask_sel, w = kept.to(w.dtype), w_sel, w_sp
+            st.mask, st.mask_sel, w = kept.to(w.dtype), w_sel, w_sp
         else:
-            w, w_sel = w * layer._mask, layer._mask_sel
+            w, w_sel = w * st.mask, st.mask_sel
     x_sel = None
     if layer.activation_density < 1.0:
-        x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
+        x, x_sel = keep_topk(x, layer.activation_density)
         layer.density_stats.activation_selections[x.numel()] += 1
     return x, w, w_sel, x_sel
 
 
-def _swat_threshold(layer: "SwatMixin", x: torch.Tensor, refresh: bool
+def _swat_threshold(layer: "SwatMixin", st: MaskState, w: torch.Tensor, x: torch.Tensor, refresh: bool
                     ) -> tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]:
     """SWAT's own schedule: exact top-k on refresh steps, whose k-th values are then frozen as thresholds."""
-    w = layer.weight.detach()
     w_sel = x_sel = None
     if layer.weight_density < 1.0:
-        if refresh or layer._w_thr is None:
-            w, w_sel = _sparse_weight(layer, w)
-            layer._w_thr = w_sel.threshold
+        if refresh or st.w_thr is None:
+            w, w_sel = _sparse_weight(layer, st, w)
+            st.w_thr = w_sel.threshold
         else:
-            w, w_sel = threshold_sparsify(w, layer._w_thr)
+            w, w_sel = threshold_sparsify(w, st.w_thr)
     if layer.activation_density < 1.0:
-        if refresh or layer._x_thr is None:
-            x, x_sel = keep_topk(x, layer.activation_density, layer._generator(x))
-            layer._x_thr = x_sel.threshold
+        if refresh or st.x_thr is None:
+            x, x_sel = keep_topk(x, layer.activation_density)
+            st.x_thr = x_sel.threshold
             layer.density_stats.activation_selections[x.numel()] += 1
         else:
-            x, x_sel = threshold_sparsify(x, layer._x_thr)
+            x, x_sel = threshold_sparsify(x, st.x_thr)
     return x, w, w_sel, x_sel
 
 
@@ -86,7 +107,7 @@ def _swat_threshold(layer: "SwatMixin", x: torch.Tensor, refresh: bool
 class MaskSchedule:
     """What a training step does between refreshes, and whether the input's selection is periodic too."""
 
-    step: Callable[["SwatMixin", torch.Tensor, bool],
+    step: Callable[["SwatMixin", MaskState, torch.Tensor, torch.Tensor, bool],
                    tuple[torch.Tensor, torch.Tensor, Selection | None, Selection | None]]
     freezes_activations: bool
 
@@ -117,41 +138,18 @@ class SwatMixin:
         self.mask_schedule = mask_schedule
         self._schedule = SCHEDULES[mask_schedule].step
         self.density_stats = DensityStats()
-        self._mask_seed = 0
         self.reset_mask()
 
-    def reset_mask(self, seed: int | None = None) -> None:
-        """Forget the current mask and thresholds so the next step recomputes them (a new global model arrived).
+    def reset_mask(self) -> None:
+        """Forget the current mask and thresholds so the next step recomputes them (a new global model arrived)."""
+        self._state = MaskState()
 
-        ``seed`` reseeds the generator of the threshold estimate's samples (see ``masks``), so a
-        client-round's samples are a function of (seed, step) alone.
-        """
-        self._mask: torch.Tensor | None = None  # frozen positions (0/1, the weights' dtype)
-        self._mask_sel: Selection | None = None
-        self._w_sp: torch.Tensor | None = None  # the last exact top-k of the weights ...
-        self._w_sel: Selection | None = None
-        self._w_version = -1  # ... and the weights' version it was computed from
-        self._w_thr: float | None = None
-        self._x_thr: float | None = None
-        self._eval_w: torch.Tensor | None = None
-        self._eval_version = -1
-        self._step = 0
-        if seed is not None:
-            self._mask_seed = int(seed)
-        self._gens: dict[torch.device, torch.Generator] = {}
-
-    def _generator(self, t: torch.Tensor) -> torch.Generator:
-        g = self._gens.get(t.device)
-        if g is None:
-            g = self._gens[t.device] = torch.Generator(device=t.device)
-            g.manual_seed(self._mask_seed)
-        return g
-
-    def _training_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _training_pair(self, weight: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(sparse input, sparse weight) of one training step, per the schedule; records the step's densities."""
-        refresh = self._step % self.mask_every == 0
-        self._step += 1
-        x_sp, w_sp, w_sel, x_sel = self._schedule(self, x.detach(), refresh)
+        st = self._state
+        refresh = st.step % self.mask_every == 0
+        st.step += 1
+        x_sp, w_sp, w_sel, x_sel = self._schedule(self, st, weight.detach(), x.detach(), refresh)
         self.density_stats.add(w_sel, x_sel)
         return x_sp, w_sp
 
@@ -165,10 +163,11 @@ class SwatMixin:
             return self.weight
         if torch.is_grad_enabled():  # differentiable, so never cached
             return _select_weight(self, self.weight)[0]
-        if self._eval_w is None or self._eval_version != self.weight._version:
-            self._eval_w = _select_weight(self, self.weight.detach())[0]
-            self._eval_version = self.weight._version
-        return self._eval_w
+        st = self._state
+        if st.eval_w is None or st.eval_version != self.weight._version:
+            st.eval_w = _select_weight(self, self.weight.detach())[0]
+            st.eval_version = self.weight._version
+        return st.eval_w
 
     def extra_repr(self) -> str:  # type: ignore[override]
         base = super().extra_repr()  # type: ignore[misc]
@@ -181,10 +180,10 @@ class SwatConv2d(SwatMixin, nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if self.training and torch.is_grad_enabled():
-            x_sp, w_sp = self._training_pair(x)
+            w = self.weight
+            x_sp, w_sp = self._training_pair(w, x)
             fn = KERNELS.get(("conv2d", self.sparse_kernel.kernel), SwatConv2dFn)
-            return fn.apply(x, self.weight, self.bias, x_sp, w_sp, self.stride, self.padding, self.dilation,
-                            self.groups)
+            return fn.apply(x, w, self.bias, x_sp, w_sp, self.stride, self.padding, self.dilation, self.groups)
         return F.conv2d(x, self._eval_weight(), self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -193,9 +192,10 @@ class SwatLinear(SwatMixin, nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if self.training and torch.is_grad_enabled():
-            x_sp, w_sp = self._training_pair(x)
+            w = self.weight
+            x_sp, w_sp = self._training_pair(w, x)
             fn = KERNELS.get(("linear", self.sparse_kernel.kernel), SwatLinearFn)
-            return fn.apply(x, self.weight, self.bias, x_sp, w_sp)
+            return fn.apply(x, w, self.bias, x_sp, w_sp)
         return F.linear(x, self._eval_weight(), self.bias)
 
 

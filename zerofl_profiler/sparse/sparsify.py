@@ -83,14 +83,10 @@ def reset_density_stats(model: nn.Module) -> None:
         m.density_stats.reset()
 
 
-def reset_masks(model: nn.Module, seed: int | None = None) -> None:
-    """Make every SWAT layer recompute its mask on the next step (new weights were loaded).
-
-    ``seed`` (e.g. the client-round's seed) reseeds each layer's sample generator with
-    (seed, layer index), so a resumed round draws the same samples.
-    """
-    for i, m in enumerate(swat_layers(model).values()):
-        m.reset_mask(None if seed is None else (int(seed) * 1_000_003 + i) % (1 << 63))
+def reset_masks(model: nn.Module) -> None:
+    """Make every SWAT layer recompute its mask on the next step (new weights were loaded)."""
+    for m in swat_layers(model).values():
+        m.reset_mask()
 
 
 def collect_mask_work(model: nn.Module) -> dict[str, MaskWork]:
