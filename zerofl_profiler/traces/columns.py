@@ -671,6 +671,8 @@ def _load_parallel(p: Path, name: str, want: frozenset[str] | None, size: int, w
     from .parallel import line_ranges, run_in_order
 
     ranges = line_ranges(p, size, max(workers, -(-size // RANGE_BYTES)))
+    if name == "msgspec":
+        decoders.typed_lines_decoder(ClientRoundRecord)  # built once here, inherited by forked workers
     layers = _Layers(p)
     bufs: _Buffers | None = None
     batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = (
