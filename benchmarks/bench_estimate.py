@@ -12,7 +12,8 @@ then prints measured medians of alternating repeats (wall time and CPU time: the
   records/s, in one process and in worker processes (one per usable core), alternating; CPU time
   includes the workers';
 - end to end: ``zerofl-profile estimate RUN --device x10 --no-per-round`` in a fresh subprocess, its
-  wall and CPU time and peak RSS (from wait4), with ``ZEROFL_LOAD_WORKERS=1`` and without, alternating;
+  wall and CPU time (from wait4) and peak RSS (its own VmHWM, and its largest worker's), with
+  ``ZEROFL_LOAD_WORKERS=1`` and without, alternating;
 - the costing alone: numpy over synthetic columns (10^5 rounds of 10 clients, 5-49 batches of 32 per
   record, one in ten ending with a partial batch of 7), 10 devices over LTE, with and without a
   50/50 device mix.
@@ -211,13 +212,28 @@ def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
     return {k: n / statistics.median(v) for k, v in cpus.items()}
 
 
-def run_estimate_cli(run: Path, workers: str | None = None) -> tuple[float, float, int, int]:
-    """(wall s, CPU s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process.
+#: Runs the CLI and, at exit, prints its own peak RSS (VmHWM: this process's memory since exec, unlike
+#: wait4's ru_maxrss, which on Linux keeps the high-water mark of the process that forked it -- here
+#: the benchmark itself) and the largest worker's (ru_maxrss of the finished children, which counts
+#: the pages a forked worker shares with its parent).
+_PEAK_WRAPPER = """
+import atexit, resource, runpy, sys
+def peak():
+    hwm = next((int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')), 0)
+    print('@@peak-kb', hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+atexit.register(peak)
+sys.argv[0] = 'zerofl-profile'
+runpy.run_module('zerofl_profiler', run_name='__main__', alter_sys=True)
+"""
 
-    CPU time includes the loader's worker processes; peak RSS is the largest of the process and its
-    workers (wait4's ru_maxrss), not their sum. ``workers``: $ZEROFL_LOAD_WORKERS for the run.
+
+def run_estimate_cli(run: Path, workers: str | None = None) -> tuple[float, float, int, int, int]:
+    """(wall s, CPU s, peak RSS bytes, largest worker's peak RSS bytes, exit code) of `zerofl-profile estimate`
+    on 10 devices, in a fresh process.
+
+    CPU time includes the loader's worker processes. ``workers``: $ZEROFL_LOAD_WORKERS for the run.
     """
-    args = [sys.executable, "-m", "zerofl_profiler", "estimate", str(run), "--no-per-round"]
+    args = [sys.executable, "-c", _PEAK_WRAPPER, "estimate", str(run), "--no-per-round"]
     for d in DEVICES:
         args += ["--device", d]
     env = dict(os.environ)
@@ -231,7 +247,9 @@ def run_estimate_cli(run: Path, workers: str | None = None) -> tuple[float, floa
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(err, file=sys.stderr)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, code  # Linux reports kB
+    peak = [ln.split()[1:] for ln in err.splitlines() if ln.startswith("@@peak-kb")]
+    own, kids = (int(peak[-1][0]) * 1024, int(peak[-1][1]) * 1024) if peak else (usage.ru_maxrss * 1024, 0)
+    return wall, usage.ru_utime + usage.ru_stime, own, kids, code
 
 
 def verdict(ok: bool) -> str:
@@ -293,19 +311,22 @@ def main() -> None:
             summary.append(f"{verdict(n / med >= TARGET_LOAD_RATE)} load + validate, {label}: {n / med:,.0f} "
                            f"records/s wall ({n / cpu:,.0f} per CPU-second); target >= {TARGET_LOAD_RATE:,}")
 
-        est: dict[str, tuple[list[float], list[float], list[int]]] = {"1 process": ([], [], []), par: ([], [], [])}
+        est: dict[str, tuple[list[float], list[float], list[int], list[int]]] = {
+            "1 process": ([], [], [], []), par: ([], [], [], [])}
         for _ in range(reps):
             for label, env in (("1 process", "1"), (par, None)):
-                wall, cpu, peak, code = run_estimate_cli(run, env)
+                wall, cpu, peak, worker_peak, code = run_estimate_cli(run, env)
                 if code:
                     raise SystemExit(f"estimate failed with exit code {code}")
-                for acc, v in zip(est[label], (wall, cpu, peak)):
+                for acc, v in zip(est[label], (wall, cpu, peak, worker_peak)):
                     acc.append(v)
-        for label, (walls_e, cpus_e, rss) in est.items():
+        for label, (walls_e, cpus_e, rss, worker_rss) in est.items():
             wall, cpu = statistics.median(walls_e), statistics.median(cpus_e)
+            workers_note = (f", largest worker {max(worker_rss) / 2**20:,.0f} MiB (pages shared with the parent "
+                            f"included)" if max(worker_rss) else "")
             print(f"end to end `zerofl-profile estimate` ({n:,} records, {len(DEVICES)} devices, load in {label}): "
                   f"median wall {wall:.2f} s (min {min(walls_e):.2f}, max {max(walls_e):.2f}), median CPU {cpu:.2f} s, "
-                  f"peak RSS {max(rss) / 2**20:,.0f} MiB (max of {reps})")
+                  f"peak RSS {max(rss) / 2**20:,.0f} MiB{workers_note} (max of {reps})")
             summary.append(f"{verdict(wall <= TARGET_ESTIMATE_S)} estimate end to end, load in {label}: {wall:.2f} s "
                            f"wall ({cpu:.2f} s CPU); target <= {TARGET_ESTIMATE_S:g} s")
             summary.append(f"{verdict(max(rss) < TARGET_RSS_BYTES)} estimate peak RSS, load in {label}: "

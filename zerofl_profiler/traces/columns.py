@@ -543,9 +543,11 @@ def _version_of(obj: Mapping[str, Any]) -> None:
     _check_version(obj["schema_version"])
 
 
-#: Traces smaller than this are read in this process: below it, starting workers and sending their
-#: columns back costs more than the second core saves (measured with ``benchmarks/bench_estimate.py
-#: --workers``; see docs/traces.md).
+#: Traces smaller than this are read in this process. Measured on 2 cores: starting two forked workers
+#: and stopping them takes 8 ms; the parallel path spends 10-45% more CPU than one process (the
+#: parent's joining, each range's columns pickled both ways); one process needs about 0.3 CPU-s for
+#: 64 MiB of engine lines. From here on two free cores save a few tenths of a second; a few MiB would
+#: save nothing. See docs/traces.md for the figures.
 PARALLEL_MIN_BYTES = 64 << 20
 #: Bytes of trace per worker task: small enough that results arrive steadily (the parent copies each
 #: into the columns and frees it, so at most a few ranges' columns exist twice) and that stopping a
