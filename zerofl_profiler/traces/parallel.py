@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterator, Sequence
 
@@ -93,17 +94,31 @@ def _ignore_sigint() -> None:
 def run_in_order(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], workers: int) -> Iterator[Future]:
     """``fn(*args)`` for each args in worker processes, yielded as finished futures in call order.
 
-    The caller reads ``future.result()`` (which re-raises the worker's exception). Leaving the
+    The caller reads ``future.result()`` (which re-raises the worker's exception) and should drop
+    the future before asking for the next, so that results do not pile up. Leaving the
     loop early (a break, an exception, KeyboardInterrupt) cancels what has not started and joins
     every worker before the exception goes on.
     """
     ctx = multiprocessing.get_context(start_method())
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    todo = iter(calls)
+    pending: deque[Future] = deque()
+
+    def top_up() -> None:  # at most two calls per worker in flight: finished results cannot pile up
+        while len(pending) < 2 * workers:
+            args = next(todo, None)
+            if args is None:
+                return
+            pending.append(pool.submit(fn, *args))
+
     try:
-        futures = [pool.submit(fn, *args) for args in calls]
-        for fut in futures:
+        top_up()
+        while pending:
+            fut = pending.popleft()  # not kept here once handed on: its result is freed when the caller drops it
             fut.exception()  # waits; the result (or error) stays on the future
+            top_up()
             yield fut
+            del fut
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
