@@ -543,11 +543,10 @@ def _version_of(obj: Mapping[str, Any]) -> None:
     _check_version(obj["schema_version"])
 
 
-#: Traces smaller than this are read in this process. Measured on 2 cores: starting two forked workers
-#: and stopping them takes 8 ms; the parallel path spends 10-45% more CPU than one process (the
-#: parent's joining, each range's columns pickled both ways); one process needs about 0.3 CPU-s for
-#: 64 MiB of engine lines. From here on two free cores save a few tenths of a second; a few MiB would
-#: save nothing. See docs/traces.md for the figures.
+#: Traces smaller than this are read in this process. Measured on 2 idle cores (engine lines, all
+#: columns, medians of 5 alternating): two workers took 1.59x the wall time of one process on 8 MiB,
+#: 1.00x on 32 MiB, 0.89x on 64 MiB, 0.77x on 128 MiB (starting and stopping the pool: 6 ms; the
+#: parent's joining and the pickled columns cost 10-45% more CPU in all). See docs/traces.md.
 PARALLEL_MIN_BYTES = 64 << 20
 #: Bytes of trace per worker task: small enough that results arrive steadily (the parent copies each
 #: into the columns and frees it, so at most a few ranges' columns exist twice) and that stopping a
@@ -700,7 +699,8 @@ def _load_parallel(p: Path, name: str, want: frozenset[str] | None, size: int, w
             bufs.add(cols)
             next_line += part.n_lines
             del part, cols, fut
-    assert bufs is not None  # a file of size >= PARALLEL_MIN_BYTES has at least one range
+    if bufs is None:  # no ranges: an empty file
+        bufs = _Reader(p, name, want, None).filled()
     return _assemble(bufs, p, layers, batches)
 
 
@@ -729,7 +729,7 @@ def load_columns(path: str | Path, *, decoder: str = "auto",
         raise BadInputError(f"no such trace file: {p}")
     name = "json" if convert is not None else decoders.resolve(decoder)
     size = p.stat().st_size
-    if n_workers > 1 and convert is None and size >= PARALLEL_MIN_BYTES:
+    if n_workers > 1 and convert is None and size >= max(PARALLEL_MIN_BYTES, 1):
         return _load_parallel(p, name, want, size, n_workers)
     reader = _Reader(p, name, want, convert)
     _without_gc(reader.read)
