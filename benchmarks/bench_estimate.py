@@ -9,9 +9,11 @@ then prints measured medians of alternating repeats (wall time and CPU time: the
   (if installed) and ``json``: the measurement behind the decoder choice;
 - ``load_columns`` on the slice with msgspec and with the standard-library fallback;
 - load + validate: ``load_run`` on the whole trace (all columns, and only the costing's columns) in
-  records/s;
+  records/s, in one process and in worker processes (one per usable core), alternating; CPU time
+  includes the workers';
 - end to end: ``zerofl-profile estimate RUN --device x10 --no-per-round`` in a fresh subprocess, its
-  wall and CPU time and peak RSS (from wait4);
+  wall and CPU time (from wait4) and peak RSS (its own VmHWM, and its largest worker's), with
+  ``ZEROFL_LOAD_WORKERS=1`` and without, alternating;
 - the costing alone: numpy over synthetic columns (10^5 rounds of 10 clients, 5-49 batches of 32 per
   record, one in ten ending with a partial batch of 7), 10 devices over LTE, with and without a
   50/50 device mix.
@@ -45,6 +47,7 @@ from zerofl_profiler.hardware_models.rounds import price_population
 from zerofl_profiler.hardware_models.workload import ClientRounds, batch_triplets, from_layers
 from zerofl_profiler.traces import ClientRoundRecord, EnergyBlock, TraceInfo, load_columns, load_run
 from zerofl_profiler.traces.io import strip_run_skipped
+from zerofl_profiler.traces.parallel import WORKERS_ENV, worker_count
 from zerofl_profiler.traces.schema import FLOP_BLOCK_KEYS
 
 DEVICES = ("h100", "a100", "v100", "t4", "jetson-agx-orin@30W", "jetson-xavier-nx", "jetson-tx2", "jetson-nano",
@@ -157,16 +160,24 @@ def write_run(run: Path, n: int, clients_per_round: int = 10, template: str = "e
     return size / max(n, 1)
 
 
+def cpu_time() -> float:
+    """CPU seconds of this process and of its finished children (the loader's worker processes)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def alternate(variants: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """(wall s, CPU s) of each variant per repeat, the variants run in turn within each repeat."""
+    """(wall s, CPU s, workers included) of each variant per repeat, the variants run in turn within each repeat."""
     walls: dict[str, list[float]] = {k: [] for k in variants}
     cpus: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(repeats):
         for k, f in variants.items():
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0 = time.perf_counter(), cpu_time()
             f()
             walls[k].append(time.perf_counter() - t0)
-            cpus[k].append(time.process_time() - c0)
+            cpus[k].append(cpu_time() - c0)
     return walls, cpus
 
 
@@ -201,20 +212,44 @@ def decoder_rates(path: Path, n: int, repeats: int) -> dict[str, float]:
     return {k: n / statistics.median(v) for k, v in cpus.items()}
 
 
-def run_estimate_cli(run: Path) -> tuple[float, float, int, int]:
-    """(wall s, CPU s, peak RSS bytes, exit code) of `zerofl-profile estimate` on 10 devices, in a fresh process."""
-    args = [sys.executable, "-m", "zerofl_profiler", "estimate", str(run), "--no-per-round"]
+#: Runs the CLI and, at exit, prints its own peak RSS (VmHWM: this process's memory since exec, unlike
+#: wait4's ru_maxrss, which on Linux keeps the high-water mark of the process that forked it -- here
+#: the benchmark itself) and the largest worker's (ru_maxrss of the finished children, which counts
+#: the pages a forked worker shares with its parent).
+_PEAK_WRAPPER = """
+import atexit, resource, runpy, sys
+def peak():
+    hwm = next((int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')), 0)
+    print('@@peak-kb', hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+atexit.register(peak)
+sys.argv[0] = 'zerofl-profile'
+runpy.run_module('zerofl_profiler', run_name='__main__', alter_sys=True)
+"""
+
+
+def run_estimate_cli(run: Path, workers: str | None = None) -> tuple[float, float, int, int, int]:
+    """(wall s, CPU s, peak RSS bytes, largest worker's peak RSS bytes, exit code) of `zerofl-profile estimate`
+    on 10 devices, in a fresh process.
+
+    CPU time includes the loader's worker processes. ``workers``: $ZEROFL_LOAD_WORKERS for the run.
+    """
+    args = [sys.executable, "-c", _PEAK_WRAPPER, "estimate", str(run), "--no-per-round"]
     for d in DEVICES:
         args += ["--device", d]
+    env = dict(os.environ)
+    if workers is not None:
+        env[WORKERS_ENV] = workers
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = proc.stderr.read().decode() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     if code:
         print(err, file=sys.stderr)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, code  # Linux reports kB
+    peak = [ln.split()[1:] for ln in err.splitlines() if ln.startswith("@@peak-kb")]
+    own, kids = (int(peak[-1][0]) * 1024, int(peak[-1][1]) * 1024) if peak else (usage.ru_maxrss * 1024, 0)
+    return wall, usage.ru_utime + usage.ru_stime, own, kids, code
 
 
 def verdict(ok: bool) -> str:
@@ -256,12 +291,18 @@ def main() -> None:
             print(f"load_columns on {n_slice:,} lines, {label}: {n_slice / statistics.median(walls[k]):,.0f} "
                   f"records/s wall, {n_slice / statistics.median(cpus[k]):,.0f} per CPU-second (medians of {reps})")
 
-        def load(fields: Any) -> None:
-            data = load_run(run, fields=fields)
+        auto = worker_count(None)
+        par = f"{auto} workers" if auto > 1 else "1 process (one core: no workers)"
+
+        def load(fields: Any, workers: int) -> None:
+            data = load_run(run, fields=fields, workers=workers)
             assert len(data.columns) == n
 
-        walls, cpus = alternate({"all columns": lambda: load(None),
-                                 "the costing's columns": lambda: load(RECORD_FIELDS)}, reps)
+        variants = {}
+        for label, fields in (("all columns", None), ("the costing's columns", RECORD_FIELDS)):
+            variants[f"{label}, 1 process"] = lambda f=fields: load(f, 1)
+            variants[f"{label}, {par}"] = lambda f=fields: load(f, auto)
+        walls, cpus = alternate(variants, reps)
         for label in walls:
             med, cpu = statistics.median(walls[label]), statistics.median(cpus[label])
             print(f"load + validate (load_run, {label}) {n:,} records: median wall {med:.2f} s = {n / med:,.0f} "
@@ -270,22 +311,26 @@ def main() -> None:
             summary.append(f"{verdict(n / med >= TARGET_LOAD_RATE)} load + validate, {label}: {n / med:,.0f} "
                            f"records/s wall ({n / cpu:,.0f} per CPU-second); target >= {TARGET_LOAD_RATE:,}")
 
-        walls_e, cpus_e, rss = [], [], []
+        est: dict[str, tuple[list[float], list[float], list[int], list[int]]] = {
+            "1 process": ([], [], [], []), par: ([], [], [], [])}
         for _ in range(reps):
-            wall, cpu, peak, code = run_estimate_cli(run)
-            if code:
-                raise SystemExit(f"estimate failed with exit code {code}")
-            walls_e.append(wall)
-            cpus_e.append(cpu)
-            rss.append(peak)
-        wall, cpu = statistics.median(walls_e), statistics.median(cpus_e)
-        print(f"end to end `zerofl-profile estimate` ({n:,} records, {len(DEVICES)} devices): median wall {wall:.2f} s "
-              f"(min {min(walls_e):.2f}, max {max(walls_e):.2f}), median CPU {cpu:.2f} s, peak RSS "
-              f"{max(rss) / 2**20:,.0f} MiB (max of {reps})")
-        summary.append(f"{verdict(wall <= TARGET_ESTIMATE_S)} estimate end to end: {wall:.2f} s wall ({cpu:.2f} s "
-                       f"CPU); target <= {TARGET_ESTIMATE_S:g} s")
-        summary.append(f"{verdict(max(rss) < TARGET_RSS_BYTES)} estimate peak RSS: {max(rss) / 2**20:,.0f} MiB; "
-                       f"target < {TARGET_RSS_BYTES / 2**20:,.0f} MiB (1 GB)")
+            for label, env in (("1 process", "1"), (par, None)):
+                wall, cpu, peak, worker_peak, code = run_estimate_cli(run, env)
+                if code:
+                    raise SystemExit(f"estimate failed with exit code {code}")
+                for acc, v in zip(est[label], (wall, cpu, peak, worker_peak)):
+                    acc.append(v)
+        for label, (walls_e, cpus_e, rss, worker_rss) in est.items():
+            wall, cpu = statistics.median(walls_e), statistics.median(cpus_e)
+            workers_note = (f", largest worker {max(worker_rss) / 2**20:,.0f} MiB (pages shared with the parent "
+                            f"included)" if max(worker_rss) else "")
+            print(f"end to end `zerofl-profile estimate` ({n:,} records, {len(DEVICES)} devices, load in {label}): "
+                  f"median wall {wall:.2f} s (min {min(walls_e):.2f}, max {max(walls_e):.2f}), median CPU {cpu:.2f} s, "
+                  f"peak RSS {max(rss) / 2**20:,.0f} MiB{workers_note} (max of {reps})")
+            summary.append(f"{verdict(wall <= TARGET_ESTIMATE_S)} estimate end to end, load in {label}: {wall:.2f} s "
+                           f"wall ({cpu:.2f} s CPU); target <= {TARGET_ESTIMATE_S:g} s")
+            summary.append(f"{verdict(max(rss) < TARGET_RSS_BYTES)} estimate peak RSS, load in {label}: "
+                           f"{max(rss) / 2**20:,.0f} MiB; target < {TARGET_RSS_BYTES / 2**20:,.0f} MiB (1 GB)")
 
     if not a.skip_costing:
         step = from_layers(synthetic_layers())

@@ -110,12 +110,14 @@ def trace_info(run_dir: Path, config: Mapping[str, Any], trace: Path) -> tuple[i
     return version, TraceInfo.from_dict(table, f"{where}: [{TRACE_TABLE}]")
 
 
-def load_run(path: str | Path, *, decoder: str = "auto", fields: Iterable[str] | None = None) -> RunData:
+def load_run(path: str | Path, *, decoder: str = "auto", fields: Iterable[str] | None = None,
+             workers: int | None = None) -> RunData:
     """Load and validate RUN_DIR (config.toml, trace.jsonl, rounds.jsonl, layers.json).
 
     A bare trace.jsonl path is accepted too (config, rounds and layers then come from its folder
     where present). ``decoder`` picks the JSON decoder (``auto``: msgspec where installed);
-    ``fields`` the client-round columns to build (None: all; every record is validated either way).
+    ``fields`` the client-round columns to build (None: all; every record is validated either way);
+    ``workers`` the processes that read a large trace (see :func:`.columns.load_columns`).
     """
     p = Path(path)
     if not p.exists():
@@ -128,7 +130,8 @@ def load_run(path: str | Path, *, decoder: str = "auto", fields: Iterable[str] |
     config = read_config(run_dir)
     stored = rd.read_config() if rd.config_path.is_file() else None
     version, info = trace_info(run_dir, config, trace)
-    columns = load_columns(trace, decoder=decoder, convert=upgrade_client if version == V1 else None, fields=fields)
+    columns = load_columns(trace, decoder=decoder, convert=upgrade_client if version == V1 else None, fields=fields,
+                           workers=workers)
     rounds = (read_round_records(run_dir / ROUNDS_FILE, energy_skipped=info.energy_skipped)
               if (run_dir / ROUNDS_FILE).is_file() else [])
     return RunData(run_dir, stored, info, columns, rounds, rd.read_layers(), version, trace)
