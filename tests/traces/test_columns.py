@@ -195,6 +195,27 @@ def test_bad_line_inside_a_full_block_is_named(tmp_path: Path, decoder: str) -> 
 
 
 @pytest.mark.parametrize("decoder", ["msgspec", "json"])
+@pytest.mark.parametrize(("field", "value"), [("steps", 2**63), ("bytes_up", 2**64), ("round", 2**63)])
+def test_count_beyond_int64_is_named_not_an_overflow(tmp_path: Path, decoder: str, field: str, value: int) -> None:
+    """Counts live in int64 columns: one past int64's range is a bad line, never an OverflowError."""
+    run = tmp_path / "run"
+    tracegen.write_run(run, 50)
+    path = run / "trace.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    bad = json.loads(lines[7])
+    bad[field] = value
+    lines[7] = (json.dumps(bad) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(TraceFormatError) as exc:
+        load_columns(path, decoder=decoder)
+    assert str(exc.value) == f"{path}:8: {field} must be <= {2**63 - 1}, got {value}"
+    bad[field] = 2**63 - 1  # the largest int64 is a valid count
+    lines[7] = (json.dumps(bad) + "\n").encode()
+    path.write_bytes(b"".join(lines))
+    assert int(getattr(load_columns(path, decoder=decoder), "round" if field == "round" else field)[7]) == 2**63 - 1
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
 def test_torn_last_line_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoder: str) -> None:
     """A last line without its newline (a record being appended, or torn by a kill) is not read,
     however the blocks fall; a line longer than a block is read whole."""

@@ -70,6 +70,31 @@ def test_second_writer_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
     second.release()
 
 
+def test_loser_waits_for_a_winner_that_has_locked_but_not_yet_written_its_pid(tmp_path: Path) -> None:
+    """The winner writes its PID just after taking the flock: a loser in between still names it."""
+    import fcntl
+    import threading
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    winner = open(run_dir / LOCK_FILE, "a+", encoding="utf-8")
+    fcntl.flock(winner.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # locked, lock file still empty
+
+    def write_pid() -> None:
+        winner.write("4242 otherhost\n")
+        winner.flush()
+
+    timer = threading.Timer(0.1, write_pid)
+    timer.start()
+    try:
+        with pytest.raises(RunLockedError) as ei:
+            RunDir(run_dir).acquire()
+        assert "PID 4242 on otherhost" in str(ei.value)
+    finally:
+        timer.join()
+        winner.close()
+
+
 def test_train_on_a_locked_run_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     holder = subprocess.Popen(

@@ -30,6 +30,7 @@ import json
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Mapping
@@ -195,8 +196,7 @@ class RunDir(os.PathLike[str]):
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = LockHolder.parse(fh.read())
+            holder = _holder_of(fh)
             fh.close()
             who = f"PID {holder.pid} on {holder.host}" if holder else "another process"
             raise RunLockedError(f"{self.path} is being written by {who} (lock {self.lock_path}); "
@@ -396,3 +396,18 @@ def _fsync_file(path: Path) -> None:
 
 __all__ = ["CHECKPOINT_FILE", "FLOWER_LOG", "LOCK_FILE", "RUN_FILES", "append_log", "LockHolder", "RunDir", "RunLockedError", "StoredRun",
            "as_rundir", "read_stored_run"]
+
+
+#: How long a process that lost the lock waits for the winner to write its PID (it does so just after locking).
+HOLDER_WAIT_S = 0.5
+
+
+def _holder_of(fh: IO[str]) -> LockHolder | None:
+    """The lock file's holder; a winner that has locked but not yet written its PID is waited for briefly."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        fh.seek(0)
+        holder = LockHolder.parse(fh.read())
+        if holder is not None or time.monotonic() >= deadline:
+            return holder
+        time.sleep(0.01)

@@ -50,7 +50,9 @@ LAYERS_FILE = "layers.json"
 #: The config.toml table holding :class:`TraceInfo`.
 TRACE_TABLE = "trace"
 
-Count = Annotated[int, Range(ge=0)]
+#: Counts are stored in int64 columns, so a count above 2**63 - 1 is bad input, not an overflow.
+INT64_MAX = 2**63 - 1
+Count = Annotated[int, Range(ge=0, le=INT64_MAX)]
 Seconds = Annotated[float, Range(ge=0)]
 Joules = Annotated[float, Range(ge=0)]
 Fraction = Annotated[float, Range(ge=0, le=1)]

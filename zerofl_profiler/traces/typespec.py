@@ -249,7 +249,8 @@ def check(value: Any, tp: Any, path: str, *, as_obj: bool = False) -> Any:
             if rng.ge is not None and value < rng.ge:
                 raise TraceFormatError(f"{path} must be >= {rng.ge:g}, got {value!r}")
             if rng.le is not None and value > rng.le:
-                raise TraceFormatError(f"{path} must be <= {rng.le:g}, got {value!r}")
+                limit = f"{rng.le:g}" if isinstance(rng.le, float) else str(rng.le)
+                raise TraceFormatError(f"{path} must be <= {limit}, got {value!r}")
         return value
     if tp is str:
         if not isinstance(value, str):
