@@ -118,6 +118,10 @@ def mnn_rows(repo: Path) -> list[dict]:
     return rows
 
 
+#: the trace's optimizer column -> the FLOP counter's optimizer (defaults of torch.optim.Adam/Adadelta)
+ZEUS_OPTIMIZERS = {"adam": "adam", "adadelta": "adadelta"}
+
+
 def zeus_rows(repo: Path) -> list[dict]:
     """ResNet-50 ImageNet epochs on a V100 at its highest power limit (250 W) with average power."""
     commit = head(repo)
@@ -132,12 +136,12 @@ def zeus_rows(repo: Path) -> list[dict]:
         model, samples, samples_basis = ZEUS_SETS[ds]
         rows.append({
             "id": f"zeus-v100-{net}-b{b}-{opt}-{pl}w", "device": "v100", "unit": "gpu", "runtime": "pytorch-eager",
-            "model": model, "batch": int(b), "optimizer": "adam", "precision": "fp32",
+            "model": model, "batch": int(b), "optimizer": ZEUS_OPTIMIZERS[opt], "precision": "fp32",
             "precision_basis": ("assumption: the trace states no precision; its batch-256 epoch (0.70 s per "
                                 "step, 364 img/s) matches NVIDIA's FP32 V100 figure (356 img/s), not AMP "
                                 "(1156 img/s)"),
             "setup": (f"Zeus NSDI'23 power trace, power limit {pl} W (the trace's highest is 250 W; board variant "
-                      f"not stated), optimizer {opt} counted as adam (two state tensors per parameter)"),
+                      f"not stated), optimizer {opt} (torch.optim, for-loop path of PyTorch 1.10)"),
             "power_limit_w": int(pl),
             "measured": {"value": float(t), "unit": "s_per_epoch", "epoch_samples": samples,
                          "epoch_samples_basis": samples_basis},

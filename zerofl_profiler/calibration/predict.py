@@ -76,7 +76,7 @@ def price_step(rows: StepRows, unit: DeviceProfile) -> StepPrice:
     dev = _ARRAYS.get(unit, "arrays", lambda: DeviceArrays.of([unit]))
     roof = roofline(rows.flops_dense, rows.nbytes, rows.row_class, dev)
     busy = float((utilisation(rows.flops_dense, rows.nbytes, rows.row_class, dev, roof) * roof).sum())
-    x = float(dev.dispatch_time(rows.kernels, roof)[0])
+    x = float(dev.dispatch_time(rows.kernels, roof, rows.row_launches)[0])
     t = float(roof.sum()) + x
     e = float(compute_energy(np.array([[t]]), np.array([float(rows.flops_dense.sum())]),
                              np.array([float(rows.nbytes.sum())]), dev, np.array([[busy]]))[0, 0])

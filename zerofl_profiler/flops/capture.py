@@ -6,13 +6,22 @@ nothing copied, nothing computed) gives exact shapes at the real batch size in a
 milliseconds for a ResNet-18, independent of batch size and device. Intercepting at the aten
 level (a ``TorchDispatchMode``) sees what module hooks cannot: residual adds, ``F.relu`` and
 other functional ops inside a block's ``forward``, so nothing is silently dropped. Backward costs
-are derived from the forward shapes by formula instead of running backward. Models that cannot
-run on ``meta`` (data-dependent ops such as ``.item()``) fall back to one real forward pass.
+are derived from the forward shapes by formula. Models that cannot run on ``meta`` (data-dependent
+ops such as ``.item()``) fall back to one real forward pass.
+
+The same pass also counts the aten ops eager PyTorch dispatches (``ModelTrace.dispatched``): every
+op of the forward, of a cross-entropy loss on the output and of its backward (run on ``meta``
+too), per module and phase. A backward op is charged to the module whose forward created the
+autograd node running it (:func:`torch._C._current_autograd_node`; each module's forward labels
+the nodes it created, innermost module first). Ops of the loss go to ``<loss>``. Launch counting
+is best effort: a model whose backward cannot run leaves ``dispatched`` empty (one dispatch per
+row is then assumed downstream).
 """
 
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from typing import Any
 
 import torch
@@ -30,6 +39,9 @@ _VIEW_OPS = frozenset({
     "alias", "slice", "select", "squeeze", "unsqueeze", "as_strided", "contiguous", "clone", "_to_copy",
 })
 ROOT = "<model>"
+LOSS = "<loss>"
+#: Profiler markers the optimizer and autograd emit: dispatched, but no tensor work.
+_MARKERS = frozenset({"_record_function_enter", "_record_function_enter_new", "_record_function_exit"})
 
 
 class _Recorder(TorchDispatchMode):
@@ -42,6 +54,9 @@ class _Recorder(TorchDispatchMode):
         self.stack: list[str] = []
         self.ops: list[OpRecord] = []
         self._keep: list[torch.Tensor] = []  # keep views alive so their ids are never reused
+        self.phase = "forward"  # "forward" records OpRecords; "backward" only counts dispatches
+        self.labels: dict[Any, str] = {}  # autograd node -> module whose forward created it
+        self.dispatched: Counter[tuple[str, str]] = Counter()  # (module, phase) -> aten ops
 
     def _info(self, t: Any) -> Any:
         if isinstance(t, torch.Tensor):
@@ -53,6 +68,14 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         op = func.overloadpacket.__name__
+        if op not in _MARKERS:
+            if self.phase == "backward":
+                node = torch._C._current_autograd_node()
+                self.dispatched[(self.labels.get(node, LOSS), "backward")] += 1
+                return out
+            self.dispatched[(self.stack[-1] if self.stack else ROOT, "forward")] += 1
+        if self.phase != "forward" or (self.stack and self.stack[-1] == LOSS):
+            return out
         in_tensors = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
         out_tensors = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
         if op.rstrip("_") in _VIEW_OPS and in_tensors and id(in_tensors[0]) in self.param_ids:
@@ -78,7 +101,7 @@ def _forward(model: nn.Module, x: torch.Tensor, tensors: dict[str, torch.Tensor]
         return hook
 
     def pop(mod: nn.Module, inp: Any, out: Any) -> None:
-        rec.stack.pop()
+        _label_nodes(rec.labels, out, inp, rec.stack.pop())
 
     handles = []
     for name, m in model.named_modules():
@@ -94,6 +117,41 @@ def _forward(model: nn.Module, x: torch.Tensor, tensors: dict[str, torch.Tensor]
     if not leaves:
         raise BadInputError(f"model {type(model).__name__} returned no tensor")
     return leaves[0]
+
+
+def _grad_fns(value: Any) -> list[Any]:
+    return [t.grad_fn for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+
+
+def _label_nodes(labels: dict[Any, str], out: Any, inp: Any, name: str) -> None:
+    """Charge the autograd nodes a module's forward created (those not yet labelled) to the module."""
+    stop = set(_grad_fns(inp))
+    todo = [n for n in _grad_fns(out) if n not in labels and n not in stop]
+    while todo:
+        node = todo.pop()
+        if node in labels or node in stop:
+            continue
+        labels[node] = name
+        todo.extend(nxt for nxt, _ in node.next_functions if nxt is not None and nxt not in labels)
+
+
+def _backward(out: torch.Tensor, rec: _Recorder) -> None:
+    """Dispatch a cross-entropy loss on the output and its backward, counting their ops (best effort)."""
+    try:
+        n = out.numel() // out.shape[-1] if out.dim() >= 2 else 1
+        target = torch.zeros(n, dtype=torch.long, device=out.device)  # the data loader's, not the step's
+        with torch.enable_grad(), rec:
+            rec.stack.append(LOSS)
+            logits = out.reshape(-1, out.shape[-1]) if out.dim() >= 2 else out.reshape(1, -1)
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            rec.stack.pop()
+            rec.phase = "backward"
+            loss.backward()
+    except Exception:  # launch counts are optional: the FLOP count stands without them
+        rec.dispatched.clear()
+    finally:
+        rec.phase = "done"
+        rec.stack.clear()
 
 
 def _param_dtype(model: nn.Module) -> torch.dtype:
@@ -132,8 +190,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, *,
-                name: str | None = None) -> ModelTrace:
-    """Run one shape pass in training mode (meta device first, real pass as fallback)."""
+                name: str | None = None, dispatch: bool = True) -> ModelTrace:
+    """Run one shape pass in training mode (meta device first, real pass as fallback).
+
+    ``dispatch`` also runs the loss and backward to count the aten ops they dispatch (module docstring).
+    """
     if not isinstance(model, nn.Module):
         raise BadInputError(f"expected a torch.nn.Module, got {type(model).__name__}")
     shape = (int(batch_size), *(int(s) for s in input_shape))
@@ -159,10 +220,16 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], batch_size: int,
     finally:
         for m, mode in modes:
             m.training = mode
+    if dispatch and out.requires_grad and out.is_floating_point():
+        _backward(out, rec)
+    else:
+        rec.dispatched.clear()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return ModelTrace(
         model=name or type(model).__name__, batch_size=int(batch_size), input_shape=tuple(shape[1:]),
         ops=tuple(rec.ops), output_shape=tuple(int(s) for s in out.shape), trainable_params=int(trainable),
         sparsifiable=tuple(n or ROOT for n in sparsifiable_layers(model)),
         default_dense=tuple(n or ROOT for n in default_dense_layers(model)),
-        method=method, module_types={n: t for n, (t, _) in types.items()})
+        method=method, module_types={n: t for n, (t, _) in types.items()},
+        dispatched=tuple(sorted((m, p, n) for (m, p), n in rec.dispatched.items())),
+        param_tensors=sum(1 for p in model.parameters() if p.requires_grad))

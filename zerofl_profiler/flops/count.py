@@ -11,11 +11,20 @@ dw < 1) and of its saved input activation (when da < 1), per step on average (se
 entries, counted only for the steps that select (``selection_periods``: the weight's once per
 ``mask_every`` steps, the input's every step or, under ``swat-threshold``, once per ``mask_every``).
 Their counts are not FLOPs and stay out of the FLOP totals (reported as ``topk``).
+
+Dispatches (``launches`` per row and phase): the aten ops eager PyTorch dispatches, as the shape
+pass counted them (:mod:`.capture`): a module's forward ops on its first row's ``forward``, its
+backward ops on that row's first backward phase (``backward_input``, or ``backward_weight`` for a
+layer that computes no input gradient); a module with dispatches but no FLOP row (views,
+concatenations, channel shuffles) gets a zero-FLOP row of its own; the loss's on ``<loss>``; the
+optimizer's per parameter tensor (:func:`.training.update_dispatches`) on ``<optimizer>``'s
+``update``. Top-k rows keep their own kernel count downstream.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 from torch import nn
@@ -24,11 +33,11 @@ from ..errors import BadInputError, check_fraction
 from ..units import dtype_bytes
 from .bytes import row_bytes
 from .capture import trace_model
-from .records import GEMM_CLASSES, PHASES, Cost, ModelTrace
+from .records import GEMM_CLASSES, PHASES, TOPK_CLASSES, Cost, ModelTrace
 from .registry import lookup, normalise
 from .report import FlopReport, LayerCount
 from .topk import topk_counts
-from .training import cross_entropy_cost, get_optimizer, optimizer_cost
+from .training import GRAD_RESET_OPS, cross_entropy_cost, get_optimizer, optimizer_cost, update_dispatches
 
 Densities = Mapping[str, Mapping[str, float]]
 
@@ -89,14 +98,53 @@ def _per_step(count: int, every: int) -> int:
     return count if every == 1 else int(round(count / every))
 
 
+def _backward_phase(row: LayerCount) -> str:
+    if row.op_class in GEMM_CLASSES and not row.dense["backward_input"] and row.dense["backward_weight"]:
+        return "backward_weight"
+    return "backward_input"
+
+
+def _with_launches(layers: list[LayerCount], trace: ModelTrace, optimizer: str, grad_reset: str,
+                   e: int) -> list[LayerCount]:
+    """The rows with their dispatched aten ops per phase (module docstring); unchanged when not counted."""
+    if not trace.dispatched:
+        return layers
+    first: dict[str, int] = {}
+    for i, row in enumerate(layers):
+        if row.op_class not in TOPK_CLASSES:
+            first.setdefault(row.name, i)
+    launches = [None if r.op_class in TOPK_CLASSES else {p: 0 for p in PHASES} for r in layers]
+    extra: dict[str, dict[str, int]] = {}
+    for module, phase, n in trace.dispatched:
+        i = first.get(module)
+        if i is None:
+            counts = extra.setdefault(module, {p: 0 for p in PHASES})
+            counts["forward" if phase == "forward" else "backward_input"] += n
+            continue
+        counts = launches[i]
+        counts["forward" if phase == "forward" else _backward_phase(layers[i])] += n
+    opt = first.get("<optimizer>")
+    if opt is not None:
+        launches[opt]["update"] += update_dispatches(optimizer, trace.param_tensors, grad_reset)
+    out = [r if c is None else replace(r, launches=c) for r, c in zip(layers, launches)]
+    zero = {p: 0 for p in PHASES}
+    for module, counts in extra.items():
+        out.append(LayerCount(module, trace.module_types.get(module, ""), "elementwise", dict(zero), dict(zero),
+                              row_bytes([], e, sparsified=False, dw=1.0, da=1.0), launches=counts))
+    return out
+
+
 def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, weight_sparsity: float = 0.0,
                      activation_sparsity: float | None = None, dense_layers: Sequence[str] | None = None,
                      dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd",
-                     selection_periods: tuple[int, int] = (1, 1)) -> FlopReport:
+                     selection_periods: tuple[int, int] = (1, 1), grad_reset: str = "none") -> FlopReport:
     """Cost a captured shape pass; re-use one trace for many sparsities or measured densities.
 
     ``selection_periods`` = (weight, input) steps per top-k selection (``SparseConfig.selection_periods``).
+    ``grad_reset`` = what ``zero_grad`` dispatches (:data:`.training.GRAD_RESET_OPS`).
     """
+    if grad_reset not in GRAD_RESET_OPS:
+        raise BadInputError(f"unknown gradient reset {grad_reset!r}; known: {', '.join(GRAD_RESET_OPS)}")
     w_every, x_every = selection_periods
     for v in selection_periods:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -136,6 +184,7 @@ def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, w
     upd = optimizer_cost(opt.name, trace.trainable_params)
     layers.append(LayerCount("<optimizer>", opt.name, "optimizer", upd.flops(), upd.flops(),
                              row_bytes([upd], e, sparsified=False, dw=1.0, da=1.0, buffers=opt.buffers)))
+    layers = _with_launches(layers, trace, opt.name, grad_reset, e)
     return FlopReport(model=trace.model, batch_size=trace.batch_size, input_shape=trace.input_shape,
                       weight_sparsity=ws, activation_sparsity=as_, dtype=str(dtype).replace("torch.", ""),
                       optimizer=opt.name, dense_layers=dense, layers=layers, uncounted=uncounted,
@@ -146,11 +195,11 @@ def count_training_step(model: nn.Module, input_shape: Sequence[int], batch_size
                         densities: Densities | None = None, weight_sparsity: float = 0.0,
                         activation_sparsity: float | None = None, dense_layers: Sequence[str] | None = None,
                         dtype: str = "float32", num_classes: int | None = None, optimizer: str = "sgd",
-                        model_name: str | None = None) -> FlopReport:
+                        model_name: str | None = None, grad_reset: str = "none") -> FlopReport:
     """FLOPs and bytes of one SGD step (forward + backward + update) per layer and phase, dense and SWAT."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise BadInputError(f"batch size must be a positive integer, got {batch_size!r}")
     trace = trace_model(model, tuple(input_shape), batch_size, name=model_name)
     return count_from_trace(trace, densities=densities, weight_sparsity=weight_sparsity,
                             activation_sparsity=activation_sparsity, dense_layers=dense_layers, dtype=dtype,
-                            num_classes=num_classes, optimizer=optimizer)
+                            num_classes=num_classes, optimizer=optimizer, grad_reset=grad_reset)

@@ -103,3 +103,6 @@ class ModelTrace:
     default_dense: tuple[str, ...]
     method: str = "meta"
     module_types: dict[str, str] = field(default_factory=dict)
+    #: aten ops eager PyTorch dispatches, as (module, "forward" | "backward", count); empty = not counted
+    dispatched: tuple[tuple[str, str, int], ...] = ()
+    param_tensors: int = 0  # trainable parameter tensors (the for-loop optimizers run per tensor)

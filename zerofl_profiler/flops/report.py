@@ -33,14 +33,19 @@ class LayerCount:
     weight_density: float = 1.0
     activation_density: float = 1.0
     sparsified: bool = False
+    #: aten ops eager PyTorch dispatches for this row, by phase (None: not counted; see count.py)
+    launches: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as it appears in ``layers`` of ``flops --json``."""
-        return {
+        d = {
             "name": self.name, "type": self.type, "op_class": self.op_class, "sparsified": self.sparsified,
             "density": {"weight": self.weight_density, "activation": self.activation_density},
             "dense": dict(self.dense), "sparse": dict(self.sparse), "bytes": self.bytes,
         }
+        if self.launches is not None:
+            d["launches"] = dict(self.launches)
+        return d
 
 
 def _block(layers: list[LayerCount], kind: str) -> dict[str, int]:

@@ -16,8 +16,10 @@ efficiency ``eta[c]``, saturating-curve constant ``h`` (FLOPs; 0 = flat), per-ke
 
   Async (CUDA streams): the host queues the step's kernels while the device runs earlier ones, so
   a step takes the longer of its dispatch and its device time (host-bound at small batches,
-  device-bound at large ones). ``d_r = F_sparse_r / F_dense_r``. The per-kernel overhead does not
-  shrink with sparsity. Sparse steps also pay the top-k mask rows (op classes ``topk``/``topk_kept``).
+  device-bound at large ones). ``k_r`` is one per row with work, or, on a unit whose
+  ``dispatch_unit`` is ``op``, the aten ops eager PyTorch dispatches for the row (the counter's
+  ``launches``; one per row where a document has none). ``d_r = F_sparse_r / F_dense_r``. The
+  per-kernel overhead does not shrink with sparsity. Sparse steps also pay the top-k mask rows (op classes ``topk``/``topk_kept``).
 * Utilisation of a row ``u_r = max(F_r / P_c, s_c * B_r / BW) / roof_r`` (achieved FLOP/s or byte/s,
   whichever bound, over the peak); dispatch time ``X`` has utilisation 0.
 * Energy, one declared mode per device::
@@ -77,6 +79,7 @@ class DeviceArrays:
     peak_class: np.ndarray | None = None  # (D, len(OP_CLASSES)); None = peak for every class
     byte_scale: np.ndarray | None = None  # (D, len(OP_CLASSES)); None = FP32 bytes for every class
     async_dispatch: np.ndarray | None = None  # (D,) bool; None = serial everywhere
+    op_dispatch: np.ndarray | None = None  # (D,) bool: overhead per dispatched aten op; None = per row
     half_work: np.ndarray | None = None  # (D,) saturating-curve constant h; None = flat
     dynamic_w: np.ndarray | None = None  # (D,) dynamic power; NaN where the flat active power applies
     sparse_curves: tuple[tuple[tuple[float, ...], tuple[float, ...]] | None, ...] = ()
@@ -97,6 +100,7 @@ class DeviceArrays:
             peak_class=np.array([[p.peak(c) for c in OP_CLASSES] for p in profiles], dtype=np.float64),
             byte_scale=np.array([[p.bytes_scale(c) for c in OP_CLASSES] for p in profiles], dtype=np.float64),
             async_dispatch=np.array([p.dispatch == "async" for p in profiles], dtype=bool),
+            op_dispatch=np.array([p.dispatch_unit == "op" for p in profiles], dtype=bool),
             half_work=arr("half_work_flops"),
             dynamic_w=np.array([np.nan if p.dynamic_power_w is None else p.dynamic_power_w for p in profiles]),
             sparse_curves=tuple(p.sparse_curve for p in profiles))
@@ -112,9 +116,15 @@ class DeviceArrays:
         b = np.asarray(nbytes, dtype=np.float64)[None, :]
         return b if self.byte_scale is None else b * self.byte_scale[:, op_class]
 
-    def dispatch_time(self, kernels: np.ndarray, roof: np.ndarray) -> np.ndarray:
-        """Dispatch time X (D,) a step adds to the roofline ``roof`` (D, R) of its rows with ``kernels`` (R,)."""
+    def dispatch_time(self, kernels: np.ndarray, roof: np.ndarray, launches: np.ndarray | None = None) -> np.ndarray:
+        """Dispatch time X (D,) a step adds to the roofline ``roof`` (D, R) of its rows with ``kernels`` (R,).
+
+        A device whose overhead is per aten op (``op_dispatch``) pays it per ``launches`` (R,) instead.
+        """
         serial = self.overhead * float(np.asarray(kernels, dtype=np.float64).sum())
+        if launches is not None and self.op_dispatch is not None and self.op_dispatch.any():
+            serial = np.where(self.op_dispatch, self.overhead * float(np.asarray(launches, dtype=np.float64).sum()),
+                              serial)
         if self.async_dispatch is None or not self.async_dispatch.any():
             return serial
         return np.where(self.async_dispatch, np.maximum(serial - roof.sum(axis=1), 0.0), serial)
@@ -294,8 +304,9 @@ def price_step(rows: StepRows, dev: DeviceArrays) -> StepPrice:
         phase_s=_phase_sum(roof, rows.row_phase), phase_util_s=_phase_sum(util * roof, rows.row_phase),
         sparse_phase_s=_phase_sum(roof * factor, rows.row_phase),
         sparse_phase_util_s=_phase_sum(util * roof * factor, rows.row_phase),
-        overhead_s=dev.dispatch_time(rows.kernels, roof),
-        sparse_overhead_s=dev.dispatch_time(rows.kernels, roof * factor), topk_s=topk, topk_util_s=topk_u,
+        overhead_s=dev.dispatch_time(rows.kernels, roof, rows.row_launches),
+        sparse_overhead_s=dev.dispatch_time(rows.kernels, roof * factor, rows.row_launches), topk_s=topk,
+        topk_util_s=topk_u,
         phase_flops=_phase_sum(rows.flops_dense, rows.row_phase), phase_bytes=_phase_sum(rows.nbytes, rows.row_phase),
         topk_flops=float(rows.topk_flops.sum()), topk_bytes=float(rows.topk_bytes.sum()))
 

@@ -40,6 +40,10 @@ HALF_TENSOR_CLASSES = tuple(c for c in OP_CLASSES if c not in TOPK_CLASSES + ("o
 #: ``async`` (CUDA streams: the host queues kernels while the device runs earlier ones, so a row
 #: takes the longer of its roofline and its dispatch, ``max(roof, k * o)``).
 DISPATCH_MODES = ("serial", "async")
+#: What ``kernel_overhead_s`` is paid per: ``row`` (one dispatch per layer x phase row with work, the
+#: default) or ``op`` (per aten op the runtime dispatches, as the FLOP counter counts them for eager
+#: PyTorch: ``launches`` in layers.json; a document without them falls back to one per row).
+DISPATCH_UNITS = ("row", "op")
 
 
 def run_precision(precision: str) -> dict[str, str]:
@@ -160,12 +164,15 @@ class RuntimeProfile:
     half_work_flops: Quantity | None = None
     precision: Mapping[str, str] = field(default_factory=dict)
     dispatch: str | None = None
+    dispatch_unit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d: dict[str, Any] = {}
         if self.dispatch is not None:
             d["dispatch"] = self.dispatch
+        if self.dispatch_unit is not None:
+            d["dispatch_unit"] = self.dispatch_unit
         if self.kernel_overhead_s is not None:
             d["kernel_overhead_s"] = self.kernel_overhead_s.to_json()
         if self.efficiency:
@@ -201,6 +208,7 @@ class ComputeUnit:
     default_runtime: str | None = None
     runtimes: Mapping[str, RuntimeProfile] = field(default_factory=dict)
     dispatch: str | None = None
+    dispatch_unit: str | None = None
 
     def quantities(self) -> dict[str, Quantity]:
         """Every number of this unit by dotted field name (for completeness checks and display)."""
@@ -235,6 +243,8 @@ class ComputeUnit:
             d["default_runtime"] = self.default_runtime
         if self.dispatch is not None:
             d["dispatch"] = self.dispatch
+        if self.dispatch_unit is not None:
+            d["dispatch_unit"] = self.dispatch_unit
         if self.runtimes:
             d["runtimes"] = {k: r.to_json() for k, r in self.runtimes.items()}
         return d
@@ -260,7 +270,8 @@ class DeviceProfile:
     each op class runs in (its element size, and for the GEMM classes its peak: :meth:`peak`);
     ``half_work_flops`` = 0 means flat efficiencies; ``dynamic_power_w`` None means the flat
     ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``;
-    ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES).
+    ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES); ``dispatch_unit`` what
+    ``kernel_overhead_s`` is paid per (DISPATCH_UNITS).
     """
 
     name: str
@@ -285,6 +296,7 @@ class DeviceProfile:
     sparse_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     runtime: str | None = None
     dispatch: str = "serial"
+    dispatch_unit: str = "row"
 
     def eff(self, op_class: str) -> float:
         """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
@@ -324,7 +336,7 @@ class DeviceProfile:
                 "energy_basis": ("per_op" if self.energy_mode == "per_op" else
                                  "idle + dynamic x utilisation" if self.dynamic_power_w is not None
                                  else "active_power while busy"),
-                "dispatch": self.dispatch,
+                "dispatch": self.dispatch, "dispatch_unit": self.dispatch_unit,
                 "efficiency_curve": "flat" if not self.half_work_flops else
                 f"saturating, half_work_flops = {self.half_work_flops:g}",
                 "sparse_efficiency": "curve over density" if self.sparse_curve else self.sparse_efficiency}
@@ -340,6 +352,7 @@ class DeviceProfile:
                 "efficiency": {k: self.eff(k) for k in OP_CLASSES}, "ram_bytes": self.ram_bytes,
                 "peak_by_class": {k: self.peak(k) for k in OP_CLASSES},
                 "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "dispatch": self.dispatch,
+                "dispatch_unit": self.dispatch_unit,
                 "half_work_flops": self.half_work_flops, "dynamic_power_w": self.dynamic_power_w,
                 "sparse_efficiency_curve": None if self.sparse_curve is None else
                 {"density": list(self.sparse_curve[0]), "efficiency": list(self.sparse_curve[1])},
@@ -412,6 +425,7 @@ class DeviceSpec:
         eff_q = dict(u.efficiency)
         overhead_q, half_q, prec = u.kernel_overhead_s, u.half_work_flops, dict(u.precision)
         dispatch = u.dispatch or "serial"
+        dispatch_unit = u.dispatch_unit or "row"
         rt_name = u.default_runtime
         if runtime is not None and runtime != u.default_runtime:
             if runtime not in u.runtimes:
@@ -423,6 +437,7 @@ class DeviceSpec:
             half_q = rt.half_work_flops or half_q
             prec.update(rt.precision)
             dispatch = rt.dispatch or dispatch
+            dispatch_unit = rt.dispatch_unit or dispatch_unit
             rt_name = runtime
 
         def val(q: Quantity | None) -> float:
@@ -442,7 +457,7 @@ class DeviceSpec:
             precision=MappingProxyType(prec), half_work_flops=val(half_q),
             dynamic_power_w=None if u.dynamic_power_w is None else val(u.dynamic_power_w),
             sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name,
-            dispatch=dispatch)
+            dispatch=dispatch, dispatch_unit=dispatch_unit)
         return prof if precision is None else prof.with_precision(precision)
 
     def quantities(self) -> dict[str, Quantity]:

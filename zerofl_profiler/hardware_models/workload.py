@@ -1,7 +1,9 @@
 """The workload a price is computed from: one training step as rows, and client-rounds as columns.
 
 * :class:`StepProfile` is one training step at the counted (reference) batch size, row by row
-  (layer x phase): dense and sparse FLOPs, bytes, kernels, op class, plus what of each row does
+  (layer x phase): dense and sparse FLOPs, bytes, kernels (1 per row with work), launches (the aten
+  ops eager PyTorch dispatches for the row, from the counter's ``launches``; a document without
+  them: the kernels), op class, plus what of each row does
   not grow with the batch, so :meth:`StepProfile.at_batch` gives the same step at any batch
   actually run. Built by ``from_layers(doc)`` from a ``flops --json`` document
   (= RUN_DIR/layers.json) or by ``from_totals()`` when only the trace's per-phase totals exist
@@ -44,7 +46,7 @@ GEMM_KINDS = GEMM_CLASSES
 #: Optimizer state in units of the weights' size, keyed by the FLOP counter's optimizer names
 #: (zerofl_profiler.flops.training.OPTIMIZERS): plain SGD keeps none, momentum one buffer, Adam two.
 OPTIMIZER_STATE = {"sgd": 0.0, "sgd_wd": 0.0, "sgd_momentum": 1.0, "sgd_momentum_wd": 1.0,
-                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "none": 0.0}
+                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "adadelta": 2.0, "none": 0.0}
 
 
 def class_index(op_class: str) -> int:
@@ -66,6 +68,13 @@ class StepRows:
     topk_bytes: np.ndarray
     topk_kernels: np.ndarray
     topk_class: np.ndarray
+    launches: np.ndarray | None = None  # per row: dispatched aten ops; None = the kernels
+
+    @property
+    def row_launches(self) -> np.ndarray:
+        """Dispatched aten ops per row (the kernels, one per row with work, where none were counted)."""
+        return self.launches if self.launches is not None and len(self.launches) == len(self.kernels) \
+            else self.kernels
 
 
 def _empty() -> np.ndarray:
@@ -99,6 +108,12 @@ class StepProfile:
     fixed_flops: np.ndarray = field(default_factory=_empty)  # bool per row; empty = none fixed
     fixed_bytes: np.ndarray = field(default_factory=_empty)  # bytes per row; empty = none fixed
     topk_batch_share: np.ndarray = field(default_factory=_empty)  # per top-k row; empty = all batch-fixed
+    launches: np.ndarray = field(default_factory=_empty)  # per row; empty = the kernels (one per row)
+
+    @property
+    def row_launches(self) -> np.ndarray:
+        """Dispatched aten ops per row (the kernels, one per row with work, where none were counted)."""
+        return self.launches if len(self.launches) == len(self.kernels) else self.kernels
 
     @property
     def topk_classes(self) -> np.ndarray:
@@ -138,13 +153,15 @@ class StepProfile:
         share = self.topk_batch_share if len(self.topk_batch_share) == t else np.zeros(t)
         if r == 1.0:
             return StepRows(self.row_phase, self.row_class, self.flops_dense, self.flops_sparse, self.nbytes,
-                            self.kernels, self.topk_flops, self.topk_bytes, self.topk_kernels, self.topk_classes)
+                            self.kernels, self.topk_flops, self.topk_bytes, self.topk_kernels, self.topk_classes,
+                            self.row_launches)
         tk = (1.0 - share) + share * r
         return StepRows(self.row_phase, self.row_class,
                         np.where(fixed_f, self.flops_dense, self.flops_dense * r),
                         np.where(fixed_f, self.flops_sparse, self.flops_sparse * r),
                         fixed_b + (self.nbytes - fixed_b) * r, self.kernels,
-                        self.topk_flops * tk, self.topk_bytes * tk, self.topk_kernels, self.topk_classes)
+                        self.topk_flops * tk, self.topk_bytes * tk, self.topk_kernels, self.topk_classes,
+                        self.row_launches)
 
     def memory_at(self, batch: float) -> MemoryEstimate | None:
         """Peak memory with the saved activations of ``batch`` samples."""
@@ -234,6 +251,8 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
     nb: list[float] = []
     fixed_f: list[bool] = []
     fixed_b: list[float] = []
+    lau: list[float] = []
+    counted = False  # whether any row states its launches
     tk_f: list[float] = []
     tk_b: list[float] = []
     tk_k: list[float] = []
@@ -254,6 +273,9 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
         kind = _row_kind(row)
         bblock = row.get("bytes") or {}
         phases = [k for k in dict.fromkeys(list(dense) + list(sparse)) if k != "total"]
+        launches = row.get("launches")
+        launches = launches if isinstance(launches, Mapping) else {}
+        counted = counted or bool(launches)
         if kind in TOPK_CLASSES:
             f = sum(_num(sparse.get(k)) for k in phases)
             b = sum(_phase_bytes(bblock, k, "sparse") for k in phases)
@@ -269,7 +291,8 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
             f_d = _num(dense.get(k))
             f_s = _num(sparse.get(k, f_d))
             b = _phase_bytes(bblock, k, "dense")
-            if f_d == 0 and f_s == 0 and b == 0:
+            n_l = _num(launches.get(k))
+            if f_d == 0 and f_s == 0 and b == 0 and n_l == 0:
                 continue
             ph, oc = _target(kind, k)
             names.append(f"{row.get('name', idx)}:{k}")
@@ -280,6 +303,7 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
             nb.append(b)
             fixed_f.append(kind == "optimizer" or k == "update")
             fixed_b.append(_weight_bytes(kind, k, w_b, b))
+            lau.append(n_l)
         if kind in GEMM_KINDS and isinstance(bblock, Mapping):
             elem = max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
             n_w = w_b / elem
@@ -325,7 +349,8 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
         topk_bytes=np.array(tk_b, dtype=np.float64), topk_kernels=np.array(tk_k, dtype=np.float64),
         memory=memory, notes=tuple(notes), topk_class=np.array(tk_c, dtype=np.int64),
         reference_batch=ref if ref > 0 else None, fixed_flops=np.array(fixed_f, dtype=bool),
-        fixed_bytes=np.array(fixed_b, dtype=np.float64), topk_batch_share=np.array(tk_share, dtype=np.float64))
+        fixed_bytes=np.array(fixed_b, dtype=np.float64), topk_batch_share=np.array(tk_share, dtype=np.float64),
+        launches=np.array(lau, dtype=np.float64) if counted else _empty())
 
 
 def from_totals() -> StepProfile:

@@ -2,8 +2,9 @@
 
 A device whose catalogue file already holds fitted values starts from its declared (pre-fit)
 file in ``prior/``, so a refit, and above all a held-out evaluation, never starts from numbers
-fitted to the very rows it is judged on. Per-precision peaks and the precision each op class
-runs in come from ``declared.toml`` with their sources.
+fitted to the very rows it is judged on. Per-precision peaks, the precision each op class runs
+in, the runtime's dispatch mode and unit and, where the unit is an aten op, the per-op dispatch
+prior (``kernel_overhead_s``) come from ``declared.toml`` with their sources.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Mapping, Sequence
 
 from ...errors import BadInputError
 from ...hardware_models.catalogue import resolve_device
-from ...hardware_models.records import DISPATCH_MODES, DeviceProfile
+from ...hardware_models.records import DISPATCH_MODES, DISPATCH_UNITS, DeviceProfile
 
 #: catalogue category (and unit) -> device class that shares the efficiency shape
 DEVICE_CLASS = {("phone", "cpu"): "phone-cpu", ("phone", "gpu"): "phone-gpu", ("gpu", "gpu"): "gpu",
@@ -90,8 +91,16 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         if dispatch not in DISPATCH_MODES:
             raise BadInputError(f"declared.toml: device.{dev}.{unit}.dispatch: must be one of "
                                 f"{', '.join(DISPATCH_MODES)}, got {dispatch!r}")
+        unit_of = x.get("dispatch_unit", {}).get("value", prof.dispatch_unit)
+        if unit_of not in DISPATCH_UNITS:
+            raise BadInputError(f"declared.toml: device.{dev}.{unit}.dispatch_unit: must be one of "
+                                f"{', '.join(DISPATCH_UNITS)}, got {unit_of!r}")
+        overhead = x.get("kernel_overhead_s", {}).get("value", prof.kernel_overhead_s)
+        if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or not 0 <= overhead <= 1:
+            raise BadInputError(f"declared.toml: device.{dev}.{unit}.kernel_overhead_s: must be a number of "
+                                f"seconds in [0, 1], got {overhead!r}")
         runtime = str(x.get("runtime", "default"))
         model = replace(prof, peaks=MappingProxyType({**prof.peaks, **peaks}), precision=MappingProxyType(prec),
-                        dispatch=dispatch, runtime=runtime)
+                        dispatch=dispatch, dispatch_unit=unit_of, kernel_overhead_s=float(overhead), runtime=runtime)
         out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs)
     return out

@@ -28,7 +28,8 @@ SOURCE_FIELDS = ("repository", "commit", "file", "quote")
 #: models with a definition in .models (the fit counts their work)
 MODELLED = ("mnn-lenet", "mnn-alexnet", "mnn-squeezenet", "mnn-googlenet", "shufflenet-v2", "mobilenet-v2",
             "resnet50-v1.5")
-OPTIMIZER_NAMES = ("sgd", "sgd_wd", "sgd_momentum", "sgd_momentum_wd", "sgd_nesterov", "adam", "none")
+OPTIMIZER_NAMES = ("sgd", "sgd_wd", "sgd_momentum", "sgd_momentum_wd", "sgd_nesterov", "adam", "adadelta",
+                   "none")
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,20 @@ from .models import PUBLISHED_MODELS
 from .rows import PublishedRow
 
 
+#: What ``zero_grad`` dispatched in the sources' PyTorch (every GPU row's source ran PyTorch < 2.0,
+#: whose ``zero_grad()`` zeroes each gradient in place: Zeus's Dockerfile at its first commit
+#: 9703b31 installs ``pytorch==1.10.1``; DeepLearningExamples' ConvNets Dockerfile builds on
+#: ``nvcr.io/nvidia/pytorch:21.03-py3``, whose README says its results were obtained in the
+#: pytorch-21.03 NGC container). The phone rows' runtime (MNN) is priced per row, so it does not matter there.
+GRAD_RESET = "zero"
+
+
 def count_doc(model: str, batch: int, optimizer: str) -> dict:
     """The `flops --json` document of one training step of ``model`` at ``batch``."""
     from ...flops import count_training_step
 
     factory, shape = PUBLISHED_MODELS[model]
-    return count_training_step(factory(), shape, batch, optimizer=optimizer).to_json()
+    return count_training_step(factory(), shape, batch, optimizer=optimizer, grad_reset=GRAD_RESET).to_json()
 
 
 def workload_direct(model: str, batch: int, optimizer: str) -> StepRows:
@@ -49,4 +57,4 @@ def row_workload(row: PublishedRow) -> StepRows:
 def describe(rows: StepRows) -> str:
     """A short label of a step's size."""
     f = float(rows.flops_dense.sum())
-    return f"{f / 1e9:.3g} GFLOP, {int(np.count_nonzero(rows.kernels))} ops"
+    return f"{f / 1e9:.3g} GFLOP, {int(np.count_nonzero(rows.kernels))} rows, {int(rows.row_launches.sum())} aten ops"

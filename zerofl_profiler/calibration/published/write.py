@@ -3,7 +3,9 @@
 The shipped v1 file is edited as text so its comments, sources and v1 fields stay as they are:
 ``schema = 2``; the unit table gains the declared per-precision peaks, ``default_runtime`` (the
 runtime the fitted rows ran: PyTorch eager on the GPUs, MNN on the phone CPU; the plain fields then
-describe it), its ``dispatch`` where it is not serial (CUDA: async) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
+describe it), its ``dispatch`` where it is not serial (CUDA: async), its ``dispatch_unit`` where it
+is not a row (eager PyTorch: an aten op; with the declared per-op prior as ``kernel_overhead_s``
+where the fit could not identify it) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
 ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
 ``efficiency.*`` (gemm, gemm_grouped, optimizer, elementwise) in place (their old sources stay in the file); ``efficiency_curve`` holds the
 fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
@@ -99,6 +101,12 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
     _set_in_section(lines, unit, "default_runtime", f'"{d.runtime}"')
     if decl.model.dispatch != "serial":
         _set_in_section(lines, unit, "dispatch", f'"{decl.model.dispatch}"')
+    if decl.model.dispatch_unit != "row":
+        _set_in_section(lines, unit, "dispatch_unit", f'"{decl.model.dispatch_unit}"')
+    if "kernel_overhead_s" in decl.extras_sources and not (d.status == "fitted" and "overhead" in d.fitted):
+        src = decl.extras_sources["kernel_overhead_s"]
+        _set_in_section(lines, unit, "kernel_overhead_s", f"{{value = {decl.model.kernel_overhead_s:.6g}, "
+                                                          f"source = \"{src}\"}}")
     if d.dynamic_power_w is not None:
         _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
     for cls_name, prec in sorted(decl.model.precision.items()):
