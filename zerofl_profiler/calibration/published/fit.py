@@ -41,10 +41,14 @@ G_START = 0.3
 #: op classes whose efficiency a device class shares and fits, with its starting value (elementwise
 #: is also the ceiling of pooling and normalisation rows, which fall back to it)
 CLASS_EFFICIENCY_START = {"optimizer": 0.05, "elementwise": 0.05}
+#: starting points of an async unit's overhead, as multiples of its declared value (the first wins ties)
+OVERHEAD_STARTS = (1.0, 4.0)
 #: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
-#: ... and the least absolute drop (a fit already exact cannot be improved by a curve)
+#: ... and the least absolute drop (a fit already exact cannot be improved by a curve) ...
 CURVE_MIN_DROP = 0.01
+#: ... and the fewest networks in the rows (one network's sizes do not identify a shared shape)
+CURVE_MIN_MODELS = 2
 
 
 @dataclass(frozen=True)
@@ -193,11 +197,15 @@ def fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[str
     On a compute-bound op the curve adds ``h / (P * eff)`` seconds, a per-op constant like the
     dispatch overhead, so ``half_work_flops`` is kept only when it lowers the rms log error by
     more than ``CURVE_GAIN`` (and ``CURVE_MIN_DROP``) over a flat-efficiency fit with the same other
-    parameters.
+    parameters, and only when the rows hold at least ``CURVE_MIN_MODELS`` networks: the curve is a
+    shape shared across networks, and one network's layer sizes cannot tell it apart from that
+    network's own kernels.
     """
     modes = modes or {}
     flat = _fit_class(device_class, rows, work, declared, modes, curve=False)
     if not flat.fitted and not any(d.status == "fitted" for d in flat.devices.values()):
+        return flat
+    if len({r.model for r in rows}) < CURVE_MIN_MODELS:
         return flat
     curved = _fit_class(device_class, rows, work, declared, modes, curve=True)
     if "half_work" in curved.fitted and curved.rms_log_error < (1 - CURVE_GAIN) * flat.rms_log_error \
@@ -286,16 +294,23 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                   else math.log(d.mem_bandwidth_bytes_per_s))
     x = np.array(x0)
     if names:
-        # a few starting points for h: the objective is not convex in it
+        # a few starting points for h: the objective is not convex in it; nor, under async dispatch,
+        # in the overhead (max(device, dispatch) is flat in it wherever every row is device-bound),
+        # so such units also start from OVERHEAD_STARTS times their declared value
         best = None
+        ovh = [i for i, (key, p) in enumerate(layout) if p == "overhead"
+               and declared[key[:2]].model.dispatch == "async"]
         for h0 in ((None,) if "half_work" not in shared else (1e6, 1e8, 1e10)):
-            xs = x.copy()
-            if h0 is not None:
-                xs[0] = math.log(h0)
-            xf = gauss_newton(resid, xs)
-            c = float(np.sum(resid(xf) ** 2))
-            if best is None or c < best[0]:
-                best = (c, xf)
+            for o0 in (OVERHEAD_STARTS if ovh else (1.0,)):
+                xs = x.copy()
+                if h0 is not None:
+                    xs[0] = math.log(h0)
+                for i in ovh:
+                    xs[len(shared) + i] += math.log(o0)
+                xf = gauss_newton(resid, xs)
+                c = float(np.sum(resid(xf) ** 2))
+                if best is None or c < best[0] - 1e-9 * max(1.0, abs(best[0])):
+                    best = (c, xf)
         x = best[1]
     sh, per = unpack(x)
     u = units(x)
