@@ -313,3 +313,35 @@ def test_16bit_rows_move_half_the_bytes(tmp_path: Path) -> None:
     cls = np.array([class_index("elementwise"), class_index("optimizer")])
     assert roofline(f, b, cls, dev16)[0].tolist() == pytest.approx([0.5e-3, 1e-3])
     assert roofline(f, b, cls, dev32)[0].tolist() == pytest.approx([1e-3, 1e-3])
+
+
+def test_dispatch_unit_parses_inherits_and_prices(tmp_path: Path) -> None:
+    """`dispatch_unit = "op"`: the overhead is paid per counted aten op; absent it is per row, as before."""
+    from zerofl_profiler.hardware_models.workload import StepRows
+
+    text = v2_toml(unit_extra='dispatch_unit = "op"\ndefault_runtime = "eager"',
+                   tables='[units.gpu.runtimes.rows]\ndispatch_unit = "row"\n[units.gpu.runtimes.other]\n'
+                          f'kernel_overhead_s = {{value = 2e-3, source = {SRC}}}')
+    spec = _spec(tmp_path, text)
+    op, row, other = spec.profile(), spec.profile(runtime="rows"), spec.profile(runtime="other")
+    assert (op.dispatch_unit, row.dispatch_unit, other.dispatch_unit) == ("op", "row", "op")
+    assert _spec(tmp_path, v2_toml(), "plain.toml").profile().dispatch_unit == "row"
+    assert op.assumptions()["dispatch_unit"] == "op"
+    z = np.zeros(0)
+    args = (np.array([0, 0]), np.array([class_index("gemm"), class_index("elementwise")]),
+            np.array([2.5e5, 0.0]), np.array([2.5e5, 0.0]), np.array([0.0, 8.0]), np.array([1.0, 1.0]),
+            z, z, z, np.zeros(0, dtype=np.int64))
+    counted = StepRows(*args, launches=np.array([7.0, 5.0]))
+    plain = StepRows(*args)  # a layers document without launches
+    # serial dispatch, 1 ms per dispatch: 12 ops on the op unit, 2 rows on the row unit and wherever none are counted
+    assert price_step(counted, DeviceArrays.of([op])).overhead_s[0] == pytest.approx(12e-3)
+    assert price_step(counted, DeviceArrays.of([other])).overhead_s[0] == pytest.approx(24e-3)
+    assert price_step(counted, DeviceArrays.of([row])).overhead_s[0] == pytest.approx(2e-3)
+    assert price_step(plain, DeviceArrays.of([op])).overhead_s[0] == pytest.approx(2e-3)
+    both = price_step(counted, DeviceArrays.of([op, row]))
+    assert both.overhead_s == pytest.approx([12e-3, 2e-3])
+    for v1_priced in (price_step(counted, DeviceArrays.of([row])), price_step(plain, DeviceArrays.of([row]))):
+        assert v1_priced.overhead_s[0] == pytest.approx(price_step(plain, DeviceArrays.of([row])).overhead_s[0])
+    assert "'units.gpu.dispatch_unit'" in _err(tmp_path, v2_toml(unit_extra='dispatch_unit = "kernel"'))
+    v1 = device_toml(name="toy2").replace("[units.cpu]", '[units.cpu]\ndispatch_unit = "op"', 1)
+    assert "schema = 2" in _err(tmp_path, v1)

@@ -142,7 +142,7 @@ def _backward(out: torch.Tensor, rec: _Recorder) -> None:
         target = torch.zeros(n, dtype=torch.long, device=out.device)  # the data loader's, not the step's
         with torch.enable_grad(), rec:
             rec.stack.append(LOSS)
-            logits = out.reshape(-1, out.shape[-1]) if out.dim() >= 2 else out.reshape(1, -1)
+            logits = out if out.dim() == 2 else out.reshape(-1, out.shape[-1]) if out.dim() > 2 else out.reshape(1, -1)
             loss = torch.nn.functional.cross_entropy(logits, target)
             rec.stack.pop()
             rec.phase = "backward"

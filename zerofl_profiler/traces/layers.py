@@ -60,6 +60,7 @@ class LayerRow:
     sparsified: bool = False
     weight_density: float | None = None
     activation_density: float | None = None
+    launches: Mapping[str, float] | None = None  # aten ops dispatched per phase; None = not counted
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -198,9 +199,10 @@ def _row(ctx: _Ctx, i: int, v: Any) -> LayerRow:
     if not isinstance(sparsified, bool):
         raise ctx.fail(f"{where}.sparsified", f"must be true or false, got {sparsified!r}")
     dens = ctx.mapping(r.get("density", {}), f"{where}.density")
+    launches = _phase_counts(ctx, r["launches"], f"{where}.launches") if "launches" in r else None
     return LayerRow(name, typ, oc, dense, sparse, _row_bytes(ctx, r.get("bytes"), f"{where}.bytes"), sparsified,
                     ctx.opt_number(dens.get("weight"), f"{where}.density.weight"),
-                    ctx.opt_number(dens.get("activation"), f"{where}.density.activation"))
+                    ctx.opt_number(dens.get("activation"), f"{where}.density.activation"), launches)
 
 
 def _parse(obj: Any, source: str) -> LayersDoc:
