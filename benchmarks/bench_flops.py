@@ -32,6 +32,7 @@ def main() -> None:
         "count dense (full)": lambda: count_training_step(model, shape, b),
         "count sparse 0.9 (full)": lambda: count_training_step(model, shape, b, weight_sparsity=0.9),
         "shape pass only": lambda: trace_model(model, shape, b),
+        "shape pass, no dispatch count": lambda: trace_model(model, shape, b, dispatch=False),
         "costing only (re-used trace)": lambda: count_from_trace(trace, weight_sparsity=0.9),
     }
     for f in variants.values():  # warm-up

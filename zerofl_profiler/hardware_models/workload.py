@@ -325,6 +325,9 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
         tk_k.append(k_n)
         tk_share.append(x_part / (w_part + x_part) if w_part + x_part > 0 else 0.0)
     notes = ["basis: per-layer roofline from layers.json"]
+    if not counted:
+        notes.append("layers.json counts no dispatched aten ops (launches): a unit priced per op "
+                     "(dispatch_unit = op) is charged one dispatch per row")
     if tk_f:
         notes.append("top-k mask cost from the counter's top-k rows")
     elif derived:
