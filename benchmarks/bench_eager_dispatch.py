@@ -21,20 +21,9 @@ import statistics
 import time
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from zerofl_profiler.calibration.published.models import shufflenet_v2
-
-
-class _Count(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.n = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        if not func.overloadpacket.__name__.startswith("_record_function"):
-            self.n += 1
-        return func(*args, **(kwargs or {}))
+from zerofl_profiler.flops.capture import count_dispatched
 
 
 def main() -> None:
@@ -58,10 +47,7 @@ def main() -> None:
 
     for _ in range(3):
         step()
-    counter = _Count()
-    with counter:
-        step()
-    ops = counter.n
+    ops = count_dispatched(step)
     t = torch.zeros(1)
     n_add = 20000
     per_op_step: list[float] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from zerofl_profiler.flops import count_training_step
+from zerofl_profiler.flops.capture import count_dispatched
 from zerofl_profiler.flops.training import OPTIMIZERS, update_dispatches
 from zerofl_profiler.hardware_models.workload import from_layers
 
@@ -43,17 +43,6 @@ def test_view_only_modules_get_a_row_and_topk_rows_none() -> None:
     assert all(r.launches is None for r in rep.layers if r.op_class in ("topk", "topk_kept"))
 
 
-class _Count(TorchDispatchMode):
-    def __init__(self) -> None:
-        super().__init__()
-        self.n = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        if not func.overloadpacket.__name__.startswith("_record_function"):
-            self.n += 1
-        return func(*args, **(kwargs or {}))
-
-
 def _net() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(8, 8, 3, groups=8, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
@@ -75,12 +64,10 @@ def test_count_matches_a_real_eager_step(grad_reset: str) -> None:
         opt.step()
 
     step()  # the first step creates the momentum buffers (a clone instead of mul_ + add_)
-    counter = _Count()
-    with counter:
-        step()
+    real = count_dispatched(step)
     rep = count_training_step(_net(), (3, 8, 8), 4, optimizer="sgd_momentum_wd", grad_reset=grad_reset)
     counted = sum(sum(r.launches.values()) for r in rep.layers if r.launches is not None)
-    assert counted == counter.n
+    assert counted == real
 
 
 def test_update_dispatches_per_tensor() -> None:
@@ -97,10 +84,7 @@ def test_adadelta_ops_match_the_installed_for_loop_path() -> None:
     for p in params:
         p.grad = torch.ones_like(p)
     opt.step()
-    counter = _Count()
-    with counter:
-        opt.step()
-    assert counter.n == update_dispatches("adadelta", len(params)) + len(params)
+    assert count_dispatched(opt.step) == update_dispatches("adadelta", len(params)) + len(params)
 
 
 def test_layers_document_carries_launches_and_old_documents_fall_back() -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -42,6 +42,27 @@ ROOT = "<model>"
 LOSS = "<loss>"
 #: Profiler markers the optimizer and autograd emit: dispatched, but no tensor work.
 _MARKERS = frozenset({"_record_function_enter", "_record_function_enter_new", "_record_function_exit"})
+
+
+class _Tally(TorchDispatchMode):
+    """Count every aten op dispatched (profiler markers aside), with no attribution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if func.overloadpacket.__name__ not in _MARKERS:
+            self.n += 1
+        return func(*args, **(kwargs or {}))
+
+
+def count_dispatched(fn: Callable[[], Any]) -> int:
+    """Aten ops eager PyTorch dispatches while ``fn()`` runs (a real step, for measurement and checks)."""
+    tally = _Tally()
+    with tally:
+        fn()
+    return tally.n
 
 
 class _Recorder(TorchDispatchMode):
