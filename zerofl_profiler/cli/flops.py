@@ -33,6 +33,9 @@ def render_table(report: Any, console: Any) -> None:
     t.add_column("weights", justify="right")
     t.add_column("dw/da", justify="right")
     for r in report.layers:
+        if not any(r.dense.values()) and not any(r.sparse.values()) and not any(
+                r.bytes[k] for k in ("weights", "input", "output")):
+            continue  # a module that only dispatches ops (views, a Flatten): its count is in --json launches
         swat = r.op_class in GEMM_CLASSES + TOPK_CLASSES
         dens = f"{r.weight_density:.2g}/{r.activation_density:.2g}" if swat else ""
         unit = {"topk": "cmp", "topk_kept": "ent"}.get(r.op_class)  # comparisons / kept entries, not FLOPs
