@@ -22,23 +22,23 @@ plus `tools/train/benchmark`; `Build Flags: ABI=arm64-v8a`). Read there:
   || lReal % 8 != 0"; each level does 7 sub-products instead of 8. arm64 packing:
   `arm/CommonOptFunctionNeon.cpp: MNNGetMatMulPackMode`: "*eP = 12; *lP = 1; ... *hP = 8".
 
-This script holds that Strassen rule (:func:`strassen_macs`) and MNN's im2col buffers
-(:func:`im2col_bytes`) and reruns the phone fit with each priced in (a variant of the rows'
-work only; the package's cost model is unchanged), printing in-sample and held-out results per
-model beside the unmodified fit:
+The cost model prices the mnn runtime's dense GEMM rows at that rule's multiply-adds
+(``gemm_algorithm = "mnn-strassen"``, ``zerofl_profiler/hardware_models/gemm_algorithms.py``).
+This script reruns the phone fit three ways and prints in-sample and held-out results per model:
+as shipped (``mnn-strassen``), with every counted FLOP multiplied (``direct``: the rows' GEMM
+shapes dropped), and with MNN's im2col buffers added to the conv rows' bytes (``im2col``:
+:func:`im2col_bytes`, on top of the shipped rule; not in the cost model, it raises the held-out
+error; docs/fidelity.md, "Results"):
 
-    .venv/bin/python benchmarks/mnn_terms.py            # base, strassen, im2col (a few minutes)
-    .venv/bin/python benchmarks/mnn_terms.py strassen   # one variant
-
-Neither is in the cost model: both raise the phone's held-out error (docs/fidelity.md, "Results").
+    .venv/bin/python benchmarks/mnn_terms.py                # all three (about a minute)
+    .venv/bin/python benchmarks/mnn_terms.py direct         # one
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass, replace
-from functools import lru_cache
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -50,146 +50,44 @@ sys.path.insert(0, str(ROOT))
 from zerofl_profiler.calibration.published.fidelity import run_fidelity  # noqa: E402
 from zerofl_profiler.calibration.published.rows import PublishedRow, load_rows  # noqa: E402
 from zerofl_profiler.calibration.published.summary import by_model_lines, summary_lines  # noqa: E402
-from zerofl_profiler.calibration.published.workloads import step_profile  # noqa: E402
-from zerofl_profiler.hardware_models.workload import StepRows, class_index  # noqa: E402
+from zerofl_profiler.calibration.published.workloads import row_workload  # noqa: E402
+from zerofl_profiler.hardware_models.gemm_algorithms import GemmShape  # noqa: E402
+from zerofl_profiler.hardware_models.records import PHASES  # noqa: E402
+from zerofl_profiler.hardware_models.workload import StepRows  # noqa: E402
 
-#: arm64 MatMul packing (MNNGetMatMulPackMode), MNNGetC4DivNumber(8) = 2, CPUMatMul's max depth.
-E_PACK, H_PACK, H_DIV, MAX_DEPTH = 12, 8, 2, 5
-#: MNN's penalty on the Strassen adds (StrassenMatmulComputor.cpp, "pernaty").
-PENALTY = 1.5
 FP32 = 4
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _trivial(e: int, l_real: int, h_c4: int, b_h: int) -> int:
-    """Multiply-adds of `_generateTrivalMatMul`: every e column against hMin = min(4 hC4, 8 bH) rows."""
-    return e * l_real * min(4 * h_c4, H_PACK * b_h)
-
-
-def _strassen(e: int, l_c4: int, l_real: int, h_c4: int, b_h: int, depth: int, max_depth: int) -> int:
-    """`_generateMatMul` on AT (lC4, e, 4), BT (bH, lReal, 8), CT (hC4, e, 4): executed multiply-adds."""
-    e_sub = (e // E_PACK) // 2 * E_PACK
-    l_sub = l_c4 // 2
-    h_sub = (h_c4 // H_DIV) // 2 * H_DIV
-    if depth >= max_depth or e_sub == 0 or h_sub == 0 or l_real % 8 != 0:
-        return _trivial(e, l_real, h_c4, b_h)
-    bl_sub, bh_sub = l_sub * 4, (h_sub * 4) // H_PACK
-    a_cost = 4 * e_sub * l_sub * 4
-    b_cost = 4 * bl_sub * bh_sub * H_PACK
-    c_cost = 7 * e_sub * h_sub * 4
-    save = (e // E_PACK) * (4 * E_PACK * h_sub + l_sub * E_PACK * 4 + bl_sub * bh_sub * H_PACK)
-    if save - (a_cost + b_cost + c_cost) * PENALTY <= 0:
-        return _trivial(e, l_real, h_c4, b_h)
-    macs = 7 * _strassen(e_sub, l_sub, bl_sub, h_sub, bh_sub, depth + 1, max_depth)
-    if h_c4 - 2 * h_sub > 0:  # remainH: the whole AT against the last rows of B
-        macs += _trivial(e, l_real, h_c4 - 2 * h_sub, b_h - 2 * bh_sub)
-    if e - 2 * e_sub > 0:  # remainE: the last columns of A against the whole B
-        macs += _trivial(e - 2 * e_sub, l_real, h_c4, b_h)
-    return macs
-
-
-def strassen_macs(e: int, l: int, h: int, max_depth: int = MAX_DEPTH) -> int:
-    """Multiply-adds CPUMatMul executes for C (e x h) = A (e x l) B (l x h) (direct: e*l*h).
-
-    e == 1 and h == 1 take CPUMatMul's vector paths (`_scheduleForVecE`, `_scheduleForVec`): direct.
-    """
-    if e == 1 or h == 1:
-        return e * l * h
-    return _strassen(e, _ceil(l, 4), l, _ceil(h, 4), _ceil(h, H_PACK), 0, max_depth)
-
-
-@dataclass(frozen=True)
-class GemmShape:
-    """One conv (groups = 1) or linear layer as a GEMM: R output rows per sample, inner K, M outputs."""
-
-    kind: str  # "conv" | "linear"
-    rows_per_sample: int  # conv: oh*ow; linear: 1
-    inner: int  # conv: ic*kh*kw; linear: in_features
-    outputs: int  # conv: oc; linear: out_features
-
-    def mnn_dims(self, phase: str, batch: int) -> tuple[int, int, int]:
-        """(e, l, h) of the MatMul MNN's geometry builds for ``phase`` (files named in the docstring)."""
-        r, k, m = self.rows_per_sample * batch, self.inner, self.outputs
-        if phase == "forward":  # GeometryConv2D: C (n*oh*ow, oc) = im2col^T * W^T; linear: X * W^T
-            return r, k, m
-        if phase == "backward_input":  # deconv: C (oc*kh*kw, n*ih*iw); MatMulGrad: dY * W
-            return (k, m, r) if self.kind == "conv" else (r, m, k)
-        # weight gradient: BackPropFilter C (ic*kh*kw, oc); MatMulGrad: dY^T * X
-        return (k, r, m) if self.kind == "conv" else (m, r, k)
-
-
-def im2col_bytes(shape: GemmShape, phase: str, batch: int) -> float:
-    """Bytes of MNN's im2col/col2im buffer (K x R floats) a conv phase moves beyond the direct conv.
+def im2col_bytes(shape: GemmShape, phase: str) -> float:
+    """Bytes of MNN's im2col/col2im buffer (inner x rows floats) a conv phase moves beyond the direct conv.
 
     Forward and weight gradient: the im2col raster writes it, CPUMatMul's A pack reads it and writes
     the packed copy (3 passes). Input gradient: the MatMul's packed C and its unpack (3), the col2im
-    raster (2) and the ReduceSum over kh*kw reading it (1). Linear layers have none.
+    raster (2) and the ReduceSum over kh*kw reading it (1). Linear layers (matmul) have none.
     """
     if shape.kind != "conv":
         return 0.0
     passes = 6 if phase == "backward_input" else 3
-    return float(passes * FP32 * shape.inner * shape.rows_per_sample * batch)
-
-
-@lru_cache(maxsize=None)
-def gemm_shapes(model: str) -> dict[str, GemmShape]:
-    """GEMM shape of every dense conv and linear layer of a published model, by module name."""
-    import torch
-    from torch import nn
-
-    from zerofl_profiler.calibration.published.models import PUBLISHED_MODELS
-
-    factory, in_shape = PUBLISHED_MODELS[model]
-    net = factory()
-    out: dict[str, GemmShape] = {}
-    hooks = []
-    for name, mod in net.named_modules():
-        if isinstance(mod, nn.Conv2d) and mod.groups == 1:
-            def conv_hook(m: nn.Conv2d, _i: object, o: torch.Tensor, name: str = name) -> None:
-                out[name] = GemmShape("conv", o.shape[2] * o.shape[3],
-                                      m.in_channels * m.kernel_size[0] * m.kernel_size[1], m.out_channels)
-            hooks.append(mod.register_forward_hook(conv_hook))
-        elif isinstance(mod, nn.Linear):
-            out[name] = GemmShape("linear", 1, mod.in_features, mod.out_features)
-    with torch.no_grad():
-        net(torch.zeros(1, *in_shape))
-    for h in hooks:
-        h.remove()
-    return out
+    return float(passes * FP32 * shape.inner * shape.rows)
 
 
 def variant_work(variant: str) -> Callable[[PublishedRow], StepRows]:
-    """The rows' work with MNN's ``variant`` priced in on the mnn runtime's GEMM rows ("base": none)."""
-    gemm = class_index("gemm")
+    """The rows' work for ``variant`` (only the mnn runtime's rows differ from the shipped ones)."""
 
     def work_of(row: PublishedRow) -> StepRows:
-        prof = step_profile(row.model, row.optimizer)
-        rows = prof.at_batch(row.batch)
-        if variant == "base" or row.runtime != "mnn":
+        rows = row_workload(row)
+        if variant == "mnn-strassen" or row.runtime != "mnn":
             return rows
-        shapes = gemm_shapes(row.model)
-        flops, nbytes = rows.flops_dense.copy(), rows.nbytes.copy()
-        for i, name in enumerate(prof.row_names):
-            layer, phase = name.rsplit(":", 1)
-            if rows.row_class[i] != gemm:
-                continue
-            if layer not in shapes:
-                raise KeyError(f"{row.model}: GEMM row {name!r} has no layer shape")
-            s = shapes[layer]
-            if variant == "strassen":
-                e, l, h = s.mnn_dims(phase, row.batch)
-                flops[i] *= strassen_macs(e, l, h) / (e * l * h)
-            elif variant == "im2col":
-                nbytes[i] += im2col_bytes(s, phase, row.batch)
-        return replace(rows, flops_dense=flops, flops_sparse=np.minimum(rows.flops_sparse, flops), nbytes=nbytes)
+        if variant == "direct":
+            return replace(rows, gemm=())
+        extra = np.array([sum(im2col_bytes(s, PHASES[p]) for s in shapes)
+                          for shapes, p in zip(rows.gemm, rows.row_phase)]) if rows.gemm else 0.0
+        return replace(rows, nbytes=rows.nbytes + extra)
 
     return work_of
 
 
-VARIANTS = ("base", "strassen", "im2col")
+VARIANTS = ("mnn-strassen", "direct", "im2col")
 
 
 def main(argv: list[str] | None = None) -> int:

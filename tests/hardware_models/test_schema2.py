@@ -313,3 +313,16 @@ def test_16bit_rows_move_half_the_bytes(tmp_path: Path) -> None:
     cls = np.array([class_index("elementwise"), class_index("optimizer")])
     assert roofline(f, b, cls, dev16)[0].tolist() == pytest.approx([0.5e-3, 1e-3])
     assert roofline(f, b, cls, dev32)[0].tolist() == pytest.approx([1e-3, 1e-3])
+
+
+def test_gemm_algorithm_parses_and_inherits(tmp_path: Path) -> None:
+    """`gemm_algorithm` on a unit or a runtime profile; an unknown name or a schema-1 file is one line."""
+    text = v2_toml(unit_extra='default_runtime = "cuda"',
+                   tables='[units.gpu.runtimes.mnn]\ngemm_algorithm = "mnn-strassen"\n[units.gpu.runtimes.other]\n'
+                          f'kernel_overhead_s = {{value = 2e-3, source = {SRC}}}')
+    spec = _spec(tmp_path, text)
+    assert spec.profile().gemm_algorithm == "direct" and "gemm_algorithm" not in spec.profile().assumptions()
+    assert spec.profile(runtime="mnn").gemm_algorithm == "mnn-strassen"
+    assert spec.profile(runtime="mnn").assumptions()["gemm_algorithm"] == "mnn-strassen"
+    assert spec.profile(runtime="other").gemm_algorithm == "direct"
+    assert "'units.gpu.gemm_algorithm'" in _err(tmp_path, v2_toml(unit_extra='gemm_algorithm = "winograd"'))

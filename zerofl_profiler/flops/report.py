@@ -33,14 +33,18 @@ class LayerCount:
     weight_density: float = 1.0
     activation_density: float = 1.0
     sparsified: bool = False
+    gemm: tuple[tuple[str, int, int, int], ...] = ()  # dense GEMM shapes of the row (kind, rows, inner, outputs)
 
     def to_json(self) -> dict[str, Any]:
-        """The row as it appears in ``layers`` of ``flops --json``."""
-        return {
+        """The row as it appears in ``layers`` of ``flops --json`` (``gemm`` only on dense GEMM rows)."""
+        d = {
             "name": self.name, "type": self.type, "op_class": self.op_class, "sparsified": self.sparsified,
             "density": {"weight": self.weight_density, "activation": self.activation_density},
             "dense": dict(self.dense), "sparse": dict(self.sparse), "bytes": self.bytes,
         }
+        if self.gemm:
+            d["gemm"] = [{"kind": k, "rows": r, "inner": i, "outputs": o} for k, r, i, o in self.gemm]
+        return d
 
 
 def _block(layers: list[LayerCount], kind: str) -> dict[str, int]:

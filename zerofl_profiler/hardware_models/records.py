@@ -160,12 +160,15 @@ class RuntimeProfile:
     half_work_flops: Quantity | None = None
     precision: Mapping[str, str] = field(default_factory=dict)
     dispatch: str | None = None
+    gemm_algorithm: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d: dict[str, Any] = {}
         if self.dispatch is not None:
             d["dispatch"] = self.dispatch
+        if self.gemm_algorithm is not None:
+            d["gemm_algorithm"] = self.gemm_algorithm
         if self.kernel_overhead_s is not None:
             d["kernel_overhead_s"] = self.kernel_overhead_s.to_json()
         if self.efficiency:
@@ -201,6 +204,7 @@ class ComputeUnit:
     default_runtime: str | None = None
     runtimes: Mapping[str, RuntimeProfile] = field(default_factory=dict)
     dispatch: str | None = None
+    gemm_algorithm: str | None = None
 
     def quantities(self) -> dict[str, Quantity]:
         """Every number of this unit by dotted field name (for completeness checks and display)."""
@@ -235,6 +239,8 @@ class ComputeUnit:
             d["default_runtime"] = self.default_runtime
         if self.dispatch is not None:
             d["dispatch"] = self.dispatch
+        if self.gemm_algorithm is not None:
+            d["gemm_algorithm"] = self.gemm_algorithm
         if self.runtimes:
             d["runtimes"] = {k: r.to_json() for k, r in self.runtimes.items()}
         return d
@@ -260,7 +266,8 @@ class DeviceProfile:
     each op class runs in (its element size, and for the GEMM classes its peak: :meth:`peak`);
     ``half_work_flops`` = 0 means flat efficiencies; ``dynamic_power_w`` None means the flat
     ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``;
-    ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES).
+    ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES); ``gemm_algorithm`` how its dense
+    GEMM rows multiply (``gemm_algorithms.GEMM_ALGORITHMS``; ``direct`` = every counted FLOP).
     """
 
     name: str
@@ -285,6 +292,7 @@ class DeviceProfile:
     sparse_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     runtime: str | None = None
     dispatch: str = "serial"
+    gemm_algorithm: str = "direct"
 
     def eff(self, op_class: str) -> float:
         """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
@@ -325,6 +333,7 @@ class DeviceProfile:
                                  "idle + dynamic x utilisation" if self.dynamic_power_w is not None
                                  else "active_power while busy"),
                 "dispatch": self.dispatch,
+                **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
                 "efficiency_curve": "flat" if not self.half_work_flops else
                 f"saturating, half_work_flops = {self.half_work_flops:g}",
                 "sparse_efficiency": "curve over density" if self.sparse_curve else self.sparse_efficiency}
@@ -340,6 +349,7 @@ class DeviceProfile:
                 "efficiency": {k: self.eff(k) for k in OP_CLASSES}, "ram_bytes": self.ram_bytes,
                 "peak_by_class": {k: self.peak(k) for k in OP_CLASSES},
                 "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "dispatch": self.dispatch,
+                **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
                 "half_work_flops": self.half_work_flops, "dynamic_power_w": self.dynamic_power_w,
                 "sparse_efficiency_curve": None if self.sparse_curve is None else
                 {"density": list(self.sparse_curve[0]), "efficiency": list(self.sparse_curve[1])},
@@ -412,6 +422,7 @@ class DeviceSpec:
         eff_q = dict(u.efficiency)
         overhead_q, half_q, prec = u.kernel_overhead_s, u.half_work_flops, dict(u.precision)
         dispatch = u.dispatch or "serial"
+        algorithm = u.gemm_algorithm or "direct"
         rt_name = u.default_runtime
         if runtime is not None and runtime != u.default_runtime:
             if runtime not in u.runtimes:
@@ -423,6 +434,7 @@ class DeviceSpec:
             half_q = rt.half_work_flops or half_q
             prec.update(rt.precision)
             dispatch = rt.dispatch or dispatch
+            algorithm = rt.gemm_algorithm or algorithm
             rt_name = runtime
 
         def val(q: Quantity | None) -> float:
@@ -442,7 +454,7 @@ class DeviceSpec:
             precision=MappingProxyType(prec), half_work_flops=val(half_q),
             dynamic_power_w=None if u.dynamic_power_w is None else val(u.dynamic_power_w),
             sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name,
-            dispatch=dispatch)
+            dispatch=dispatch, gemm_algorithm=algorithm)
         return prof if precision is None else prof.with_precision(precision)
 
     def quantities(self) -> dict[str, Quantity]:

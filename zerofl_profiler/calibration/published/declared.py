@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 
 from ...errors import BadInputError
 from ...hardware_models.catalogue import resolve_device
+from ...hardware_models.gemm_algorithms import check_algorithm
 from ...hardware_models.records import DISPATCH_MODES, DeviceProfile
 
 #: catalogue category (and unit) -> device class that shares the efficiency shape
@@ -90,8 +91,10 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         if dispatch not in DISPATCH_MODES:
             raise BadInputError(f"declared.toml: device.{dev}.{unit}.dispatch: must be one of "
                                 f"{', '.join(DISPATCH_MODES)}, got {dispatch!r}")
+        algorithm = check_algorithm(x.get("gemm_algorithm", {}).get("value", prof.gemm_algorithm),
+                                    f"declared.toml: device.{dev}.{unit}.gemm_algorithm")
         runtime = str(x.get("runtime", "default"))
         model = replace(prof, peaks=MappingProxyType({**prof.peaks, **peaks}), precision=MappingProxyType(prec),
-                        dispatch=dispatch, runtime=runtime)
+                        dispatch=dispatch, runtime=runtime, gemm_algorithm=algorithm)
         out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs)
     return out

@@ -99,6 +99,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
     _set_in_section(lines, unit, "default_runtime", f'"{d.runtime}"')
     if decl.model.dispatch != "serial":
         _set_in_section(lines, unit, "dispatch", f'"{decl.model.dispatch}"')
+    if decl.model.gemm_algorithm != "direct":
+        _set_in_section(lines, unit, "gemm_algorithm", f'"{decl.model.gemm_algorithm}"')
     if d.dynamic_power_w is not None:
         _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
     for cls_name, prec in sorted(decl.model.precision.items()):
