@@ -26,9 +26,10 @@ from functools import lru_cache
 from typing import Callable, Mapping
 
 from ..errors import BadInputError
+from ..vocab import GEMM_PHASES
 
 #: Phases a GEMM row can be in (the FLOP counter's GEMM phases).
-FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT = "forward", "backward_input", "backward_weight"
+FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT = GEMM_PHASES
 
 
 @dataclass(frozen=True)
