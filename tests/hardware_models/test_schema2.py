@@ -345,3 +345,16 @@ def test_dispatch_unit_parses_inherits_and_prices(tmp_path: Path) -> None:
     assert "'units.gpu.dispatch_unit'" in _err(tmp_path, v2_toml(unit_extra='dispatch_unit = "kernel"'))
     v1 = device_toml(name="toy2").replace("[units.cpu]", '[units.cpu]\ndispatch_unit = "op"', 1)
     assert "schema = 2" in _err(tmp_path, v1)
+
+
+def test_gemm_algorithm_parses_and_inherits(tmp_path: Path) -> None:
+    """`gemm_algorithm` on a unit or a runtime profile; an unknown name or a schema-1 file is one line."""
+    text = v2_toml(unit_extra='default_runtime = "cuda"',
+                   tables='[units.gpu.runtimes.mnn]\ngemm_algorithm = "mnn-strassen"\n[units.gpu.runtimes.other]\n'
+                          f'kernel_overhead_s = {{value = 2e-3, source = {SRC}}}')
+    spec = _spec(tmp_path, text)
+    assert spec.profile().gemm_algorithm == "direct" and "gemm_algorithm" not in spec.profile().assumptions()
+    assert spec.profile(runtime="mnn").gemm_algorithm == "mnn-strassen"
+    assert spec.profile(runtime="mnn").assumptions()["gemm_algorithm"] == "mnn-strassen"
+    assert spec.profile(runtime="other").gemm_algorithm == "direct"
+    assert "'units.gpu.gemm_algorithm'" in _err(tmp_path, v2_toml(unit_extra='gemm_algorithm = "winograd"'))

@@ -74,8 +74,9 @@ def with_fields(unit: DeviceProfile, **kw: Any) -> DeviceProfile:
 def price_step(rows: StepRows, unit: DeviceProfile) -> StepPrice:
     """The dense step's time and energy on ``unit`` exactly as `compare` prices one step of it."""
     dev = _ARRAYS.get(unit, "arrays", lambda: DeviceArrays.of([unit]))
-    roof = roofline(rows.flops_dense, rows.nbytes, rows.row_class, dev)
-    busy = float((utilisation(rows.flops_dense, rows.nbytes, rows.row_class, dev, roof) * roof).sum())
+    executed = dev.executed_flops(rows)
+    roof = roofline(executed, rows.nbytes, rows.row_class, dev)
+    busy = float((utilisation(executed, rows.nbytes, rows.row_class, dev, roof) * roof).sum())
     x = float(dev.dispatch_time(rows.kernels, roof, rows.row_launches)[0])
     t = float(roof.sum()) + x
     e = float(compute_energy(np.array([[t]]), np.array([float(rows.flops_dense.sum())]),

@@ -166,7 +166,8 @@ def count_from_trace(trace: ModelTrace, *, densities: Densities | None = None, w
         sparsified = op_class in GEMM_CLASSES and name in dens and (dw < 1.0 or da < 1.0)
         d = _sum_flops(costs)
         layers.append(LayerCount(name, typ, op_class, d, _scaled(d, dw, da) if sparsified else dict(d),
-                                 row_bytes(costs, e, sparsified=sparsified, dw=dw, da=da), dw, da, sparsified))
+                                 row_bytes(costs, e, sparsified=sparsified, dw=dw, da=da), dw, da, sparsified,
+                                 gemm=tuple(c.gemm for c in costs if c.gemm is not None)))
         if sparsified:
             w = sum(c.weights for c in costs) if dw < 1.0 else 0
             x = sum(c.inputs for c in costs) if da < 1.0 else 0

@@ -85,8 +85,12 @@ def conv_formula(rec: OpRecord) -> list[Cost]:
     bi = conv_backward_input_count(x.shape, w.shape, out.shape, transposed) if x.requires_grad else 0
     bw = conv_backward_weight_count(x.shape, w.shape, out.shape, groups, transposed) if w.requires_grad else 0
     cls = "gemm_grouped" if groups > 1 else "gemm"  # grouped/depthwise: its own kernel on every device
+    shape = None
+    if groups == 1 and not transposed:  # the product a runtime's GEMM sees: (N*out pixels x C_in*k) (x C_out)
+        shape = ("conv", x.shape[0] * prod(out.shape[2:]), w.shape[1] * prod(w.shape[2:]), w.shape[0])
     gemm = Cost(cls, forward=fwd, backward_input=bi, backward_weight=bw, weights=w.numel, inputs=x.numel,
-                outputs=out.numel, needs_input_grad=x.requires_grad, needs_weight_grad=w.requires_grad)
+                outputs=out.numel, needs_input_grad=x.requires_grad, needs_weight_grad=w.requires_grad,
+                gemm=shape)
     return [gemm, *_bias_cost(bias, out)]
 
 
@@ -110,9 +114,13 @@ def _matmul_costs(a: TensorInfo, b: TensorInfo, out: TensorInfo, bias: TensorInf
     grad_a = mm_flop_count(out.shape, _swap_last(b.shape))
     grad_b = mm_flop_count(_swap_last(a.shape), out.shape)
     g_act, g_wt = (grad_b, grad_a) if weight_is_a else (grad_a, grad_b)
+    shape = None
+    if not weight_is_a and len(b.shape) == 2 and len(a.shape) >= 2:  # x (.. x K) @ W (K x M): a linear layer
+        shape = ("matmul", prod(a.shape[:-1]), a.shape[-1], b.shape[-1])
     gemm = Cost("gemm", forward=fwd, backward_input=g_act if act.requires_grad else 0,
                 backward_weight=g_wt if wt.requires_grad else 0, weights=wt.numel, inputs=act.numel,
-                outputs=out.numel, needs_input_grad=act.requires_grad, needs_weight_grad=wt.requires_grad)
+                outputs=out.numel, needs_input_grad=act.requires_grad, needs_weight_grad=wt.requires_grad,
+                gemm=shape)
     return [gemm, *_bias_cost(bias, out)]
 
 

@@ -83,6 +83,7 @@ class Cost:
     needs_weight_grad: bool = False
     label: str | None = None
     index_elems: int = 0  # int64 indices written in forward and read in backward (max-pool argmax)
+    gemm: tuple[str, int, int, int] | None = None  # dense GEMM: (kind conv|matmul, rows, inner, outputs)
 
     def flops(self) -> dict[str, int]:
         """FLOPs by phase."""

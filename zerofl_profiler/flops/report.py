@@ -35,9 +35,10 @@ class LayerCount:
     sparsified: bool = False
     #: aten ops eager PyTorch dispatches for this row, by phase (None: not counted; see count.py)
     launches: dict[str, int] | None = None
+    gemm: tuple[tuple[str, int, int, int], ...] = ()  # dense GEMM shapes of the row (kind, rows, inner, outputs)
 
     def to_json(self) -> dict[str, Any]:
-        """The row as it appears in ``layers`` of ``flops --json``."""
+        """The row as it appears in ``layers`` of ``flops --json`` (``gemm`` only on dense GEMM rows)."""
         d = {
             "name": self.name, "type": self.type, "op_class": self.op_class, "sparsified": self.sparsified,
             "density": {"weight": self.weight_density, "activation": self.activation_density},
@@ -45,6 +46,8 @@ class LayerCount:
         }
         if self.launches is not None:
             d["launches"] = dict(self.launches)
+        if self.gemm:
+            d["gemm"] = [{"kind": k, "rows": r, "inner": i, "outputs": o} for k, r, i, o in self.gemm]
         return d
 
 

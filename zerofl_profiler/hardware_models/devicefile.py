@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ..errors import BadInputError
+from .gemm_algorithms import GEMM_ALGORITHMS
 from .records import (
     CATEGORIES,
     DISPATCH_MODES, DISPATCH_UNITS,
@@ -53,7 +54,7 @@ ENERGY_MODE_FIELDS = {"active_power": ("active_power_w",), "per_op": ("energy_pe
 #: Unit keys that exist from schema 2 on.
 SCHEMA2_UNIT_KEYS = ("peak_flops_tf32", "peak_flops_fp16", "peak_flops_bf16", "dynamic_power_w",
                      "sparse_efficiency_curve", "precision", "efficiency_curve", "default_runtime", "runtimes",
-                     "dispatch", "dispatch_unit")
+                     "dispatch", "dispatch_unit", "gemm_algorithm")
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,13 @@ def _parse_dispatch_unit(ctx: _Ctx, raw: Any, path: str) -> str:
     return str(raw)
 
 
+def _parse_gemm_algorithm(ctx: _Ctx, raw: Any, path: str) -> str:
+    ctx.need_v2(path)
+    if raw not in GEMM_ALGORITHMS:
+        raise ctx.fail(path, f"must be one of {', '.join(GEMM_ALGORITHMS)}, got {raw!r}")
+    return str(raw)
+
+
 def _parse_sparse_curve(ctx: _Ctx, raw: Any, path: str) -> SparseEfficiencyCurve:
     ctx.need_v2(path)
     if not isinstance(raw, Mapping):
@@ -238,7 +246,8 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
         raise ctx.fail(path, "has an invalid runtime name (lower-case letters, digits, '.', '-', '_')")
     if not isinstance(raw, Mapping):
         raise ctx.fail(path, "must be a table")
-    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision", "dispatch", "dispatch_unit")
+    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision", "dispatch", "dispatch_unit",
+             "gemm_algorithm")
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ctx.fail(f"{path}.{unknown[0]}", f"is not a field a runtime profile can set ({', '.join(known)})")
@@ -253,7 +262,9 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
         precision=MappingProxyType(_parse_precision(ctx, raw.get("precision", {}), f"{path}.precision")),
         dispatch=_parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch") if "dispatch" in raw else None,
         dispatch_unit=_parse_dispatch_unit(ctx, raw["dispatch_unit"], f"{path}.dispatch_unit")
-        if "dispatch_unit" in raw else None)
+        if "dispatch_unit" in raw else None,
+        gemm_algorithm=_parse_gemm_algorithm(ctx, raw["gemm_algorithm"], f"{path}.gemm_algorithm")
+        if "gemm_algorithm" in raw else None)
 
 
 def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit:
@@ -288,6 +299,8 @@ def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit
         kw["dispatch"] = _parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch")
     if "dispatch_unit" in raw:
         kw["dispatch_unit"] = _parse_dispatch_unit(ctx, raw["dispatch_unit"], f"{path}.dispatch_unit")
+    if "gemm_algorithm" in raw:
+        kw["gemm_algorithm"] = _parse_gemm_algorithm(ctx, raw["gemm_algorithm"], f"{path}.gemm_algorithm")
     if "default_runtime" in raw:
         v = raw["default_runtime"]
         if not isinstance(v, str) or not RUNTIME_RE.match(v):

@@ -54,10 +54,26 @@ from typing import Sequence
 
 import numpy as np
 
+from .gemm_algorithms import executed_fraction
 from .records import OP_CLASSES, PHASES, DeviceProfile, NetworkSpec
 from .workload import ClientRounds, StepProfile, StepRows, class_index
 
 BITS_PER_BYTE = 8
+#: (id of a StepRows' gemm tuple, algorithm) -> (that tuple, executed/counted per row): a step's rows are
+#: priced many times (the published-data fit) but their fractions depend only on the shapes.
+_FRACTIONS: dict[tuple[int, str], tuple[object, np.ndarray]] = {}
+
+
+def _fractions(rows: StepRows, algorithm: str) -> np.ndarray:
+    key = (id(rows.gemm), algorithm)
+    hit = _FRACTIONS.get(key)
+    if hit is not None and hit[0] is rows.gemm:
+        return hit[1]
+    if len(_FRACTIONS) > 4096:
+        _FRACTIONS.clear()
+    frac = np.array([executed_fraction(algorithm, s, PHASES[p]) for s, p in zip(rows.gemm, rows.row_phase)])
+    _FRACTIONS[key] = (rows.gemm, frac)
+    return frac
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class DeviceArrays:
     half_work: np.ndarray | None = None  # (D,) saturating-curve constant h; None = flat
     dynamic_w: np.ndarray | None = None  # (D,) dynamic power; NaN where the flat active power applies
     sparse_curves: tuple[tuple[tuple[float, ...], tuple[float, ...]] | None, ...] = ()
+    gemm_algorithm: tuple[str, ...] = ()  # per device; () = direct everywhere
 
     @staticmethod
     def of(profiles: Sequence[DeviceProfile]) -> "DeviceArrays":
@@ -103,7 +120,8 @@ class DeviceArrays:
             op_dispatch=np.array([p.dispatch_unit == "op" for p in profiles], dtype=bool),
             half_work=arr("half_work_flops"),
             dynamic_w=np.array([np.nan if p.dynamic_power_w is None else p.dynamic_power_w for p in profiles]),
-            sparse_curves=tuple(p.sparse_curve for p in profiles))
+            sparse_curves=tuple(p.sparse_curve for p in profiles),
+            gemm_algorithm=tuple(p.gemm_algorithm for p in profiles))
 
     def peaks(self, op_class: np.ndarray) -> np.ndarray:
         """Peak (D, R) each row is priced at."""
@@ -115,6 +133,14 @@ class DeviceArrays:
         """Bytes (D, R) each row moves: the counter's FP32 bytes times its class's element-size factor."""
         b = np.asarray(nbytes, dtype=np.float64)[None, :]
         return b if self.byte_scale is None else b * self.byte_scale[:, op_class]
+
+    def executed_flops(self, rows: StepRows) -> np.ndarray:
+        """FLOPs each device's GEMM algorithm executes for the dense rows: (R,) when every device multiplies
+        directly (the counted FLOPs), else (D, R) (gemm_algorithms; the counted FLOPs stay the trace's)."""
+        if all(a == "direct" for a in self.gemm_algorithm) or len(rows.gemm) != len(rows.flops_dense):
+            return rows.flops_dense
+        return np.stack([rows.flops_dense if a == "direct" else rows.flops_dense * _fractions(rows, a)
+                         for a in self.gemm_algorithm])
 
     def dispatch_time(self, kernels: np.ndarray, roof: np.ndarray, launches: np.ndarray | None = None) -> np.ndarray:
         """Dispatch time X (D,) a step adds to the roofline ``roof`` (D, R) of its rows with ``kernels`` (R,).
@@ -159,14 +185,16 @@ def dense_kernel_notes(profiles: Sequence[DeviceProfile], densities: Sequence[fl
 
 
 def roofline(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev: DeviceArrays) -> np.ndarray:
-    """Roofline time (D, R) of R rows on D devices: max((F + h) / (P_c * eta[c]), s_c * B / BW)."""
+    """Roofline time (D, R) of R rows on D devices: max((F + h) / (P_c * eta[c]), s_c * B / BW).
+
+    ``flops`` is (R,) or, per device (DeviceArrays.executed_flops), (D, R)."""
     flops = np.asarray(flops, dtype=np.float64)
     nbytes = np.asarray(nbytes, dtype=np.float64)
     cls = np.asarray(op_class, dtype=np.int64)
     eff = dev.eff[:, cls]  # (D, R)
-    work = flops[None, :]
+    work = flops if flops.ndim == 2 else flops[None, :]
     if dev.half_work is not None and dev.half_work.any():
-        work = work + dev.half_work[:, None] * (flops > 0)[None, :]
+        work = work + dev.half_work[:, None] * (work > 0)
     t_compute = work / (dev.peaks(cls) * eff)
     t_memory = dev.row_bytes(nbytes, cls) / dev.bw[:, None]
     return np.maximum(t_compute, t_memory)
@@ -176,7 +204,8 @@ def utilisation(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev
                 roof: np.ndarray) -> np.ndarray:
     """Achieved FLOP/s or byte/s, whichever bound, over its peak (D, R); 0 for empty rows."""
     cls = np.asarray(op_class, dtype=np.int64)
-    achieved = np.maximum(np.asarray(flops, dtype=np.float64)[None, :] / dev.peaks(cls),
+    f = np.asarray(flops, dtype=np.float64)
+    achieved = np.maximum((f if f.ndim == 2 else f[None, :]) / dev.peaks(cls),
                           dev.row_bytes(nbytes, cls) / dev.bw[:, None])
     out = np.zeros_like(roof)
     np.divide(achieved, roof, out=out, where=roof > 0)
@@ -289,8 +318,9 @@ def _phase_sum(values: np.ndarray, row_phase: np.ndarray) -> np.ndarray:
 
 def price_step(rows: StepRows, dev: DeviceArrays) -> StepPrice:
     """Price one step's rows on every device (the roofline, utilisation and top-k terms)."""
-    roof = roofline(rows.flops_dense, rows.nbytes, rows.row_class, dev)  # (D, R)
-    util = utilisation(rows.flops_dense, rows.nbytes, rows.row_class, dev, roof)
+    executed = dev.executed_flops(rows)
+    roof = roofline(executed, rows.nbytes, rows.row_class, dev)  # (D, R)
+    util = utilisation(executed, rows.nbytes, rows.row_class, dev, roof)
     d_row = density_of(rows.flops_sparse, rows.flops_dense)
     factor = 1.0 - dev.sparse_efficiency(d_row) * (1.0 - d_row)[None, :]
     n_dev = len(dev.names)

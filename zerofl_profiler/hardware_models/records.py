@@ -165,6 +165,7 @@ class RuntimeProfile:
     precision: Mapping[str, str] = field(default_factory=dict)
     dispatch: str | None = None
     dispatch_unit: str | None = None
+    gemm_algorithm: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -173,6 +174,8 @@ class RuntimeProfile:
             d["dispatch"] = self.dispatch
         if self.dispatch_unit is not None:
             d["dispatch_unit"] = self.dispatch_unit
+        if self.gemm_algorithm is not None:
+            d["gemm_algorithm"] = self.gemm_algorithm
         if self.kernel_overhead_s is not None:
             d["kernel_overhead_s"] = self.kernel_overhead_s.to_json()
         if self.efficiency:
@@ -209,6 +212,7 @@ class ComputeUnit:
     runtimes: Mapping[str, RuntimeProfile] = field(default_factory=dict)
     dispatch: str | None = None
     dispatch_unit: str | None = None
+    gemm_algorithm: str | None = None
 
     def quantities(self) -> dict[str, Quantity]:
         """Every number of this unit by dotted field name (for completeness checks and display)."""
@@ -245,6 +249,8 @@ class ComputeUnit:
             d["dispatch"] = self.dispatch
         if self.dispatch_unit is not None:
             d["dispatch_unit"] = self.dispatch_unit
+        if self.gemm_algorithm is not None:
+            d["gemm_algorithm"] = self.gemm_algorithm
         if self.runtimes:
             d["runtimes"] = {k: r.to_json() for k, r in self.runtimes.items()}
         return d
@@ -271,7 +277,8 @@ class DeviceProfile:
     ``half_work_flops`` = 0 means flat efficiencies; ``dynamic_power_w`` None means the flat
     ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``;
     ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES); ``dispatch_unit`` what
-    ``kernel_overhead_s`` is paid per (DISPATCH_UNITS).
+    ``kernel_overhead_s`` is paid per (DISPATCH_UNITS); ``gemm_algorithm`` how its dense
+    GEMM rows multiply (``gemm_algorithms.GEMM_ALGORITHMS``; ``direct`` = every counted FLOP).
     """
 
     name: str
@@ -297,6 +304,7 @@ class DeviceProfile:
     runtime: str | None = None
     dispatch: str = "serial"
     dispatch_unit: str = "row"
+    gemm_algorithm: str = "direct"
 
     def eff(self, op_class: str) -> float:
         """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
@@ -337,6 +345,7 @@ class DeviceProfile:
                                  "idle + dynamic x utilisation" if self.dynamic_power_w is not None
                                  else "active_power while busy"),
                 "dispatch": self.dispatch, "dispatch_unit": self.dispatch_unit,
+                **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
                 "efficiency_curve": "flat" if not self.half_work_flops else
                 f"saturating, half_work_flops = {self.half_work_flops:g}",
                 "sparse_efficiency": "curve over density" if self.sparse_curve else self.sparse_efficiency}
@@ -353,6 +362,7 @@ class DeviceProfile:
                 "peak_by_class": {k: self.peak(k) for k in OP_CLASSES},
                 "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "dispatch": self.dispatch,
                 "dispatch_unit": self.dispatch_unit,
+                **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
                 "half_work_flops": self.half_work_flops, "dynamic_power_w": self.dynamic_power_w,
                 "sparse_efficiency_curve": None if self.sparse_curve is None else
                 {"density": list(self.sparse_curve[0]), "efficiency": list(self.sparse_curve[1])},
@@ -426,6 +436,7 @@ class DeviceSpec:
         overhead_q, half_q, prec = u.kernel_overhead_s, u.half_work_flops, dict(u.precision)
         dispatch = u.dispatch or "serial"
         dispatch_unit = u.dispatch_unit or "row"
+        algorithm = u.gemm_algorithm or "direct"
         rt_name = u.default_runtime
         if runtime is not None and runtime != u.default_runtime:
             if runtime not in u.runtimes:
@@ -438,6 +449,7 @@ class DeviceSpec:
             prec.update(rt.precision)
             dispatch = rt.dispatch or dispatch
             dispatch_unit = rt.dispatch_unit or dispatch_unit
+            algorithm = rt.gemm_algorithm or algorithm
             rt_name = runtime
 
         def val(q: Quantity | None) -> float:
@@ -457,7 +469,7 @@ class DeviceSpec:
             precision=MappingProxyType(prec), half_work_flops=val(half_q),
             dynamic_power_w=None if u.dynamic_power_w is None else val(u.dynamic_power_w),
             sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name,
-            dispatch=dispatch, dispatch_unit=dispatch_unit)
+            dispatch=dispatch, dispatch_unit=dispatch_unit, gemm_algorithm=algorithm)
         return prof if precision is None else prof.with_precision(precision)
 
     def quantities(self) -> dict[str, Quantity]:

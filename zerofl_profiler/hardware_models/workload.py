@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import TraceFormatError
 from ..vocab import GEMM_CLASSES, GEMM_PHASES, TOPK_CLASSES
+from .gemm_algorithms import GemmShape
 from .records import OP_CLASSES, PHASE_CLASS, PHASES
 from .results import MemoryEstimate
 
@@ -69,6 +70,7 @@ class StepRows:
     topk_kernels: np.ndarray
     topk_class: np.ndarray
     launches: np.ndarray | None = None  # per row: dispatched aten ops; None = the kernels
+    gemm: tuple[tuple[GemmShape, ...], ...] = ()  # per row: its dense GEMM shapes at this batch; () = none known
 
     @property
     def row_launches(self) -> np.ndarray:
@@ -109,11 +111,19 @@ class StepProfile:
     fixed_bytes: np.ndarray = field(default_factory=_empty)  # bytes per row; empty = none fixed
     topk_batch_share: np.ndarray = field(default_factory=_empty)  # per top-k row; empty = all batch-fixed
     launches: np.ndarray = field(default_factory=_empty)  # per row; empty = the kernels (one per row)
+    gemm: tuple[tuple[GemmShape, ...], ...] = ()  # per row: dense GEMM shapes at reference_batch; () = none
 
     @property
     def row_launches(self) -> np.ndarray:
         """Dispatched aten ops per row (the kernels, one per row with work, where none were counted)."""
         return self.launches if len(self.launches) == len(self.kernels) else self.kernels
+
+    def gemm_at(self, r: float) -> tuple[tuple[GemmShape, ...], ...]:
+        """The rows' GEMM shapes with the batch-proportional ``rows`` scaled by ``r``."""
+        if r == 1.0 or not self.gemm:
+            return self.gemm
+        return tuple(tuple(GemmShape(s.kind, max(1, int(round(s.rows * r))), s.inner, s.outputs) for s in row)
+                     for row in self.gemm)
 
     @property
     def topk_classes(self) -> np.ndarray:
@@ -154,14 +164,14 @@ class StepProfile:
         if r == 1.0:
             return StepRows(self.row_phase, self.row_class, self.flops_dense, self.flops_sparse, self.nbytes,
                             self.kernels, self.topk_flops, self.topk_bytes, self.topk_kernels, self.topk_classes,
-                            self.row_launches)
+                            self.row_launches, self.gemm)
         tk = (1.0 - share) + share * r
         return StepRows(self.row_phase, self.row_class,
                         np.where(fixed_f, self.flops_dense, self.flops_dense * r),
                         np.where(fixed_f, self.flops_sparse, self.flops_sparse * r),
                         fixed_b + (self.nbytes - fixed_b) * r, self.kernels,
                         self.topk_flops * tk, self.topk_bytes * tk, self.topk_kernels, self.topk_classes,
-                        self.row_launches)
+                        self.row_launches, self.gemm_at(r))
 
     def memory_at(self, batch: float) -> MemoryEstimate | None:
         """Peak memory with the saved activations of ``batch`` samples."""
@@ -222,6 +232,25 @@ def _target(kind: str, phase: str) -> tuple[str, str]:
     return "elementwise", kind if kind not in GEMM_KINDS else "elementwise"
 
 
+def _gemm_shapes(row: Mapping[str, Any], idx: int) -> tuple[GemmShape, ...]:
+    """A GEMM row's ``gemm`` list (the counter's dense product shapes); () when the document has none."""
+    raw = row.get("gemm")
+    if raw is None:
+        return ()
+    where = f"layers document row {row.get('name', idx)!r}: gemm"
+    if not isinstance(raw, list):
+        raise TraceFormatError(f"{where} must be a list of {{kind, rows, inner, outputs}}")
+    out = []
+    for g in raw:
+        if not isinstance(g, Mapping) or g.get("kind") not in ("conv", "matmul"):
+            raise TraceFormatError(f"{where}: each entry needs kind 'conv' or 'matmul', got {g!r}")
+        dims = [g.get(k) for k in ("rows", "inner", "outputs")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in dims):
+            raise TraceFormatError(f"{where}: rows, inner and outputs must be positive integers, got {g!r}")
+        out.append(GemmShape(str(g["kind"]), *dims))
+    return tuple(out)
+
+
 class JsonDocument(Protocol):
     """A typed document that can give back its JSON form (traces.layers.LayersDoc does)."""
 
@@ -253,6 +282,7 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
     fixed_b: list[float] = []
     lau: list[float] = []
     counted = False  # whether any row states its launches
+    gemm: list[tuple[GemmShape, ...]] = []
     tk_f: list[float] = []
     tk_b: list[float] = []
     tk_k: list[float] = []
@@ -283,6 +313,7 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
                 k_n = float(sum(1 for k in phases if _num(sparse.get(k)) or _phase_bytes(bblock, k, "sparse")))
                 pending_topk.append((str(row.get("name", idx)), kind, f, b, k_n))
             continue
+        shapes = _gemm_shapes(row, idx) if kind in GEMM_KINDS else ()
         w_b = _first(bblock, _WEIGHT_KEYS) if isinstance(bblock, Mapping) else 0.0
         if isinstance(bblock, Mapping) and kind != "optimizer":
             weights_bytes += w_b
@@ -304,6 +335,7 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
             fixed_f.append(kind == "optimizer" or k == "update")
             fixed_b.append(_weight_bytes(kind, k, w_b, b))
             lau.append(n_l)
+            gemm.append(shapes if ph in GEMM_PHASES else ())
         if kind in GEMM_KINDS and isinstance(bblock, Mapping):
             elem = max(1.0, _num(bblock.get("dtype_bytes")) or FP32_BYTES)
             n_w = w_b / elem
@@ -353,7 +385,8 @@ def from_layers(doc: Mapping[str, Any] | JsonDocument, *, optimizer_state_factor
         memory=memory, notes=tuple(notes), topk_class=np.array(tk_c, dtype=np.int64),
         reference_batch=ref if ref > 0 else None, fixed_flops=np.array(fixed_f, dtype=bool),
         fixed_bytes=np.array(fixed_b, dtype=np.float64), topk_batch_share=np.array(tk_share, dtype=np.float64),
-        launches=np.array(lau, dtype=np.float64) if counted else _empty())
+        launches=np.array(lau, dtype=np.float64) if counted else _empty(),
+        gemm=tuple(gemm) if any(gemm) else ())
 
 
 def from_totals() -> StepProfile:

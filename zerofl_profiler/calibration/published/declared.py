@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from ...errors import BadInputError
 from ...hardware_models.catalogue import resolve_device
+from ...hardware_models.gemm_algorithms import check_algorithm
 from ...hardware_models.records import DISPATCH_MODES, DISPATCH_UNITS, DeviceProfile
 
 #: catalogue category (and unit) -> device class that shares the efficiency shape
@@ -99,8 +100,11 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         if isinstance(overhead, bool) or not isinstance(overhead, (int, float)) or not 0 <= overhead <= 1:
             raise BadInputError(f"declared.toml: device.{dev}.{unit}.kernel_overhead_s: must be a number of "
                                 f"seconds in [0, 1], got {overhead!r}")
+        algorithm = check_algorithm(x.get("gemm_algorithm", {}).get("value", prof.gemm_algorithm),
+                                    f"declared.toml: device.{dev}.{unit}.gemm_algorithm")
         runtime = str(x.get("runtime", "default"))
         model = replace(prof, peaks=MappingProxyType({**prof.peaks, **peaks}), precision=MappingProxyType(prec),
-                        dispatch=dispatch, dispatch_unit=unit_of, kernel_overhead_s=float(overhead), runtime=runtime)
+                        dispatch=dispatch, dispatch_unit=unit_of, kernel_overhead_s=float(overhead), runtime=runtime,
+                        gemm_algorithm=algorithm)
         out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs)
     return out

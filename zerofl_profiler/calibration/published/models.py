@@ -7,9 +7,19 @@ The FLOP counter prices what these modules run, so each follows the code the mea
 * ``mnn_alexnet``: MNN ``tools/train/source/models/Alexnet.cpp`` (11x11/4 VALID conv to 96,
   5x5 SAME to 256, three 3x3 SAME convs, three 3/2 max-pools, linear 6400->4096->10), 3x224x224.
 * ``mnn_squeezenet``: MNN ``tools/train/source/models/SqueezeNet.cpp`` (7x7/2 conv to 96, eight fire
-  modules, no activations, 1x1 conv to 10 classes, 14x14 average pool), 3x224x224.
+  modules, no activations, 1x1 conv to 10 classes, average pool), 3x224x224.
 * ``mnn_googlenet``: MNN ``tools/train/source/models/GoogLeNet.cpp`` (7x7/2 and 3x3 convs, nine
-  inception modules, no activations, 7x7 average pool, 1x1 conv to 10 classes), 3x224x224.
+  inception modules, no activations, average pool, 1x1 conv to 10 classes), 3x224x224.
+
+  Both constructors reuse one ``NN::ConvOption`` after setting ``convOption.stride = {2, 2}`` for
+  the 7x7 stem and never call ``convOption.reset()`` (``Alexnet.cpp`` and ``Lenet.cpp`` do), and
+  ``NN::ConvOption`` is a plain struct (``include/MNN/expr/NN.hpp``), so every later convolution of
+  the constructor runs at stride 2 too: GoogLeNet's 3x3 conv to 192 (its inceptions then run at
+  14, 7 and 4 pixels, not 28, 14 and 7) and its 1x1 classifier, SqueezeNet's 1x1 classifier (14 ->
+  7 pixels); the fire and inception modules build their own options (stride 1). MNN clamps a
+  pooling window to its input (``source/shape/ShapePool.cpp``: ``kernelWidth = std::min(
+  layer->kernelX(), w)``), so the 7x7 and 14x14 average pools cover the 4x4 and 7x7 maps.
+  Read in UbiquitousLearning/Benchmark-On-Device-Training @ 752659f, the MNN the rows ran.
 * ``shufflenet_v2``: ShuffleNetV2 1.0 for CIFAR-100 as Zeus's own CIFAR-100 example defines it
   (``examples/ZeusDataLoader/cifar100/models/shufflenetv2.py``), 3x32x32.
 * ``mobilenet_v2``: MobileNetV2 1.0 (Sandler et al. 2018; MNN ``MobilenetV2.cpp`` builds the same
@@ -58,12 +68,12 @@ class _Fire(nn.Module):
 
 
 def mnn_squeezenet() -> nn.Module:
-    """SqueezeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    """SqueezeNet as MNN's training benchmark builds it (SAME padding, no activations, stride-2 classifier)."""
     fires = [(96, 16, 64, 64), (128, 16, 64, 64), (128, 32, 128, 128), "pool", (256, 32, 128, 128),
              (256, 48, 192, 192), (384, 48, 192, 192), (384, 64, 256, 256), "pool", (512, 64, 256, 256)]
     layers: list[nn.Module] = [nn.Conv2d(3, 96, 7, 2, 3), nn.MaxPool2d(3, 2, 1)]
     layers += [nn.MaxPool2d(3, 2, 1) if f == "pool" else _Fire(*f) for f in fires]
-    layers += [nn.Conv2d(512, 10, 1), nn.AvgPool2d(14), nn.Flatten()]
+    layers += [nn.Conv2d(512, 10, 1, 2), nn.AvgPool2d(7), nn.Flatten()]  # stride 2 carried over (docstring)
     return nn.Sequential(*layers)
 
 
@@ -80,15 +90,16 @@ class _Inception(nn.Module):
 
 
 def mnn_googlenet() -> nn.Module:
-    """GoogLeNet as MNN's training benchmark defines it (SAME padding, no activations)."""
+    """GoogLeNet as MNN's training benchmark builds it (SAME padding, no activations, stride-2 3x3 conv)."""
     inc = [(192, 64, 96, 128, 16, 32, 32), (256, 128, 128, 192, 32, 96, 64), "pool",
            (480, 192, 96, 208, 16, 48, 64), (512, 160, 112, 224, 24, 64, 64), (512, 128, 128, 256, 24, 64, 64),
            (512, 112, 144, 288, 32, 64, 64), (528, 256, 160, 320, 32, 128, 128), "pool",
            (832, 256, 160, 320, 32, 128, 128), (832, 384, 192, 384, 48, 128, 128)]
-    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1), nn.Conv2d(64, 192, 3, padding=1),
+    # the 3x3 conv and the classifier keep the stem's stride 2 (docstring): 56 -> 28 pixels, then 14, 7, 4
+    layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1), nn.Conv2d(64, 192, 3, 2, 1),
                                nn.MaxPool2d(3, 2, 1)]
     layers += [nn.MaxPool2d(3, 2, 1) if i == "pool" else _Inception(*i) for i in inc]
-    layers += [nn.AvgPool2d(7), nn.Conv2d(1024, 10, 1), nn.Flatten(), nn.Softmax(-1)]
+    layers += [nn.AvgPool2d(4), nn.Conv2d(1024, 10, 1, 2), nn.Flatten(), nn.Softmax(-1)]
     return nn.Sequential(*layers)
 
 

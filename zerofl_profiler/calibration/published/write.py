@@ -107,6 +107,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
         src = decl.extras_sources["kernel_overhead_s"]
         _set_in_section(lines, unit, "kernel_overhead_s", f"{{value = {decl.model.kernel_overhead_s:.6g}, "
                                                           f"source = \"{src}\"}}")
+    if decl.model.gemm_algorithm != "direct":
+        _set_in_section(lines, unit, "gemm_algorithm", f'"{decl.model.gemm_algorithm}"')
     if d.dynamic_power_w is not None:
         _set_in_section(lines, unit, "dynamic_power_w", _q(d.dynamic_power_w))
     for cls_name, prec in sorted(decl.model.precision.items()):
