@@ -131,11 +131,8 @@ def _time(fn: Callable[[], object], repeats: int) -> float:
 
 def statistics_seconds(model: nn.Module, repeats: int) -> float:
     """Seconds per step of the density statistics alone: one ``DensityStats.add`` per SWAT layer."""
-    from zerofl_profiler.sparse import Selection
-
-    sel = Selection(1.0, 1, 1, 2)
     layers = list(swat_layers(model).values())
-    return len(layers) * _time(lambda: layers[0].density_stats.add(sel, sel), repeats)
+    return len(layers) * _time(lambda: layers[0].density_stats.add(0.5, 0.5), repeats)
 
 
 def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, device: torch.device) -> list[str]:

@@ -59,3 +59,51 @@ class SwatLinearFn(torch.autograd.Function):
         gw = g2.t().matmul(x_sp.reshape(-1, x_sp.shape[-1])) if need[1] else None
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
         return gi, gw, gb, None, None
+
+
+# ---------------------------------------------------------------- the same math on torch's own backward nodes
+#: autograd node -> its saved slot holding the op's input (slot names follow torch's derivatives.yaml)
+_INPUT_SLOTS = {"ConvolutionBackward0": "_raw_saved_input", "AddmmBackward0": "_raw_saved_mat1",
+                "MmBackward0": "_raw_saved_self"}
+
+
+class _NotTheInput(RuntimeError):
+    """The node's saved slot holds some other tensor than the op's input (another torch version)."""
+
+
+def _unpack(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+def straight_through(w: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
+    """A tensor whose value is w_sp and whose gradient goes to w unchanged (so pruned weights can come back).
+
+    ``w + (w_sp - w)`` is w_sp exactly: kept entries add +0.0, dropped ones give w - w = +0.0.
+    """
+    return w + (w_sp - w.detach())
+
+
+def save_sparse_input(out: torch.Tensor, x: torch.Tensor, x_sp: torch.Tensor) -> bool:
+    """Make the backward node of ``out = op(x, w)`` keep x_sp where it kept x; False where it cannot.
+
+    A hook on that one saved tensor (``register_hooks``) swaps it when the op saves it, so torch's
+    own C++ backward then computes the weight gradient from x_sp, with no Python backward. False
+    (the caller then uses the custom Function) when the node is not one of ``_INPUT_SLOTS``, the slot
+    holds another tensor, or saved-tensor hooks are already set (a ``saved_tensors_hooks`` context).
+    """
+    node = out.grad_fn
+    slot = getattr(node, _INPUT_SLOTS.get(type(node).__name__, ""), None)
+    if slot is None:
+        return False
+    ptr, shape = x.data_ptr(), x.shape
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() != ptr or t.shape != shape:
+            raise _NotTheInput
+        return x_sp
+
+    try:
+        slot.register_hooks(pack, _unpack)
+    except RuntimeError:
+        return False
+    return True

@@ -168,11 +168,21 @@ def topk_sparsify(t: torch.Tensor, density: float) -> torch.Tensor:
     return keep_topk(t, density)[0]
 
 
+def threshold_cut(threshold: float, dtype: torch.dtype) -> float:
+    """The ``hardshrink`` cut that keeps exactly |t| >= threshold (> 0) in ``dtype``: its float just below."""
+    return _below(threshold, dtype)
+
+
+def threshold_keep(t: torch.Tensor, cut: float) -> tuple[torch.Tensor, int]:
+    """t where |t| > cut, else +0.0, and how many entries were kept: one op and one count."""
+    out = F.hardshrink(t, cut)
+    return out, _count_kept(out)  # cut >= 0: every kept entry is non-zero
+
+
 def threshold_sparsify(t: torch.Tensor, threshold: float) -> tuple[torch.Tensor, Selection]:
     """Keep |t| >= threshold (every tie kept, as SWAT's frozen threshold does): the kept count drifts."""
     n = t.numel()
     if threshold <= 0.0:
         return t, Selection(threshold, n, count_nonzero(t), n)
-    out = _keep_at_least(t, threshold)
-    kept = _count_kept(out)  # |t| >= threshold > 0: every kept entry is non-zero
+    out, kept = threshold_keep(t, threshold_cut(threshold, t.dtype))
     return out, Selection(threshold, kept, kept, n)
