@@ -61,49 +61,34 @@ class SwatLinearFn(torch.autograd.Function):
         return gi, gw, gb, None, None
 
 
-# ---------------------------------------------------------------- the same math on torch's own backward nodes
-#: autograd node -> its saved slot holding the op's input (slot names follow torch's derivatives.yaml)
-_INPUT_SLOTS = {"ConvolutionBackward0": "_raw_saved_input", "AddmmBackward0": "_raw_saved_mat1",
-                "MmBackward0": "_raw_saved_self"}
+# ------------------------------------------------ the same math on torch's own op and backward node
+_TOP_HOOKS = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
 
 
-class _NotTheInput(RuntimeError):
-    """The node's saved slot holds some other tensor than the op's input (another torch version)."""
+def native_path_ok() -> bool:
+    """Whether ``sparse_view``/``swap_saved`` give SWAT's gradients here: no saved-tensor hooks are set.
 
-
-def _unpack(t: torch.Tensor) -> torch.Tensor:
-    return t
-
-
-def straight_through(w: torch.Tensor, w_sp: torch.Tensor) -> torch.Tensor:
-    """A tensor whose value is w_sp and whose gradient goes to w unchanged (so pruned weights can come back).
-
-    ``w + (w_sp - w)`` is w_sp exactly: kept entries add +0.0, dropped ones give w - w = +0.0.
+    Under ``torch.autograd.graph.saved_tensors_hooks`` (checkpointing, offloading) the op's saved
+    input is packed before ``swap_saved`` runs, so the layer uses the custom Function instead.
     """
-    return w + (w_sp - w.detach())
+    return _TOP_HOOKS is not None and _TOP_HOOKS(False) is None
 
 
-def save_sparse_input(out: torch.Tensor, x: torch.Tensor, x_sp: torch.Tensor) -> bool:
-    """Make the backward node of ``out = op(x, w)`` keep x_sp where it kept x; False where it cannot.
+def sparse_view(t: torch.Tensor, t_sp: torch.Tensor) -> torch.Tensor:
+    """A view of t whose values are t_sp: an op reads t_sp, and the gradient of the view lands on t unmasked.
 
-    A hook on that one saved tensor (``register_hooks``) swaps it when the op saves it, so torch's
-    own C++ backward then computes the weight gradient from x_sp, with no Python backward. False
-    (the caller then uses the custom Function) when the node is not one of ``_INPUT_SLOTS``, the slot
-    holds another tensor, or saved-tensor hooks are already set (a ``saved_tensors_hooks`` context).
+    ``.data`` replaces the view's storage without touching t or autograd's graph (the view's
+    backward is a plain reshape of the gradient), so SWAT's straight-through weight costs no pass.
     """
-    node = out.grad_fn
-    slot = getattr(node, _INPUT_SLOTS.get(type(node).__name__, ""), None)
-    if slot is None:
-        return False
-    ptr, shape = x.data_ptr(), x.shape
+    v = t.view_as(t)
+    v.data = t_sp
+    return v
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        if t.data_ptr() != ptr or t.shape != shape:
-            raise _NotTheInput
-        return x_sp
 
-    try:
-        slot.register_hooks(pack, _unpack)
-    except RuntimeError:
-        return False
-    return True
+def swap_saved(v: torch.Tensor, t_sp: torch.Tensor) -> None:
+    """After an op saved the view v of its input, point v at t_sp: the op's backward then reads t_sp.
+
+    The forward already ran on the dense input; torch's C++ backward node holds v itself, so its
+    weight gradient uses t_sp with no Python backward.
+    """
+    v.data = t_sp

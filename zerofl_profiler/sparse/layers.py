@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import BadInputError
-from .functions import SwatConv2dFn, SwatLinearFn, save_sparse_input, straight_through
+from .functions import SwatConv2dFn, SwatLinearFn, native_path_ok, sparse_view, swap_saved
 from .kernels import KERNELS, KernelChoice, nm_mask, reduction_dim
 from .masks import Selection, count_nonzero, keep_topk, threshold_cut, threshold_keep, topk_mask
 from .stats import DensityStats
@@ -201,7 +201,7 @@ class SwatMixin:
         self.mask_every = int(mask_every)
         self.mask_schedule = mask_schedule
         self._schedule = SCHEDULES[mask_schedule].step
-        # a sparse kernel's Function, else None: torch's own op and backward node (``save_sparse_input``)
+        # a sparse kernel's Function, else None: torch's own op and backward node (``functions.sparse_view``)
         self._fn = KERNELS.get((self._kind, self.sparse_kernel.kernel))
         self.density_stats = DensityStats()
         self.reset_mask()
@@ -253,9 +253,12 @@ class SwatConv2d(SwatMixin, nn.Conv2d):
         x_sp, w_sp = self._training_pair(w, x)
         fn = self._fn
         if fn is None:
-            out = F.conv2d(x, w if w_sp is None else straight_through(w, w_sp), self.bias, self.stride,
-                           self.padding, self.dilation, self.groups)
-            if x_sp is None or save_sparse_input(out, x, x_sp):
+            if native_path_ok():
+                xv = x if x_sp is None else x.view_as(x)
+                out = F.conv2d(xv, w if w_sp is None else sparse_view(w, w_sp), self.bias, self.stride,
+                               self.padding, self.dilation, self.groups)
+                if x_sp is not None:
+                    swap_saved(xv, x_sp)
                 return out
             fn = SwatConv2dFn
         return fn.apply(x, w, self.bias, x if x_sp is None else x_sp, w.detach() if w_sp is None else w_sp,
@@ -274,11 +277,15 @@ class SwatLinear(SwatMixin, nn.Linear):
         x_sp, w_sp = self._training_pair(w, x)
         fn = self._fn
         if fn is None:
-            # 2-D so that the node is addmm/mm, whose saved input is x itself (a view of it for N-D x)
-            x2 = x if x.dim() == 2 else x.reshape(-1, x.shape[-1])
-            out = F.linear(x2, w if w_sp is None else straight_through(w, w_sp), self.bias)
-            if x_sp is None or save_sparse_input(out, x2, x_sp if x2 is x else x_sp.reshape(x2.shape)):
-                return out if x2 is x else out.reshape(*x.shape[:-1], out.shape[-1])
+            if native_path_ok():
+                # 2-D, so that linear is one addmm/mm whose saved input is this view itself
+                xv = x if x_sp is None else x.reshape(-1, x.shape[-1]) if x.dim() != 2 else x.view_as(x)
+                out = F.linear(xv, w if w_sp is None else sparse_view(w, w_sp), self.bias)
+                if x_sp is not None:
+                    swap_saved(xv, x_sp.reshape(xv.shape))
+                    if x.dim() != 2:
+                        out = out.reshape(*x.shape[:-1], out.shape[-1])
+                return out
             fn = SwatLinearFn
         return fn.apply(x, w, self.bias, x if x_sp is None else x_sp, w.detach() if w_sp is None else w_sp)
 
