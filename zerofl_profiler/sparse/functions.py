@@ -1,10 +1,18 @@
-"""SWAT custom autograd functions for Conv2d and Linear: the math only, masks come in ready-made.
+"""SWAT's training-step math for Conv2d and Linear, on two paths that give the same numbers.
 
-The layer (``layers.SwatMixin``) hands over the input x, the sparse input x_sp (top-k of x over
-the whole batch tensor, computed before it is saved), the dense weight and the sparse weight
-w_sp. Forward is ``op(x, w_sp)``. Backward computes the input gradient with w_sp and the weight
-gradient with x_sp; the output gradient stays dense and the gradient lands on the dense weight,
-so pruned weights can come back.
+The layer (``layers.SwatMixin``) brings the input x, the sparse input x_sp (top-k of x over the
+whole batch tensor), the dense weight and the sparse weight w_sp. Forward is ``op(x, w_sp)``;
+backward computes the input gradient with w_sp and the weight gradient with x_sp; the output
+gradient stays dense and the gradient lands on the dense weight, so pruned weights can come back.
+
+- Native path (dense kernels, the default): torch's own ``F.conv2d``/``F.linear`` on two views,
+  ``sparse_view(w, w_sp)`` and a view of x that ``swap_saved`` points at x_sp once the forward
+  has run; torch's C++ backward node then reads exactly SWAT's pair, with no Python backward
+  (measured on the ``cnn`` model's SWAT conv, 1 thread: 13 us over a plain conv2d forward and
+  backward, against 41 us for the Function).
+- Custom Functions (``SwatConv2dFn``, ``SwatLinearFn``): the same math with a Python backward,
+  used under ``saved_tensors_hooks`` (``native_path_ok``) and as the reference the sparse
+  kernels (``kernels.py``) reuse.
 """
 
 from __future__ import annotations

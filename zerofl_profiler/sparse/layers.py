@@ -1,4 +1,9 @@
-"""Conv2d/Linear subclasses that train the SWAT way; same parameters and state_dict keys as dense."""
+"""Conv2d/Linear subclasses that train the SWAT way; same parameters and state_dict keys as dense.
+
+Each training step: the schedule (``SCHEDULES``) gives the sparse input and weight and their kept
+fractions; the layer then runs torch's own op on views of them (``functions.sparse_view``), or a
+sparse kernel's Function (``kernels.KERNELS``), or the custom Function where saved-tensor hooks are set.
+"""
 
 from __future__ import annotations
 
