@@ -73,9 +73,11 @@ def test_saved_tensor_hooks_fall_back_to_the_function():
     gouts = [torch.randn(2, 4, 5, 5, generator=g)]
     packed = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(1) or t, lambda t: t):
-        assert not native_path_ok()
+        assert not native_path_ok("cpu")
         got = _run(native, xs, gouts)
-    assert packed and native_path_ok()
+    assert packed and native_path_ok("cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not native_path_ok("cpu")  # autocast saves a cast copy of the input: the Function it is
     for a, b in zip(got, _run(ref, xs, gouts)):
         assert torch.equal(a, b)
 

@@ -11,7 +11,7 @@ gradient stays dense and the gradient lands on the dense weight, so pruned weigh
   (measured on the ``cnn`` model's SWAT conv, 1 thread: 13 us over a plain conv2d forward and
   backward, against 41 us for the Function).
 - Custom Functions (``SwatConv2dFn``, ``SwatLinearFn``): the same math with a Python backward,
-  used under ``saved_tensors_hooks`` (``native_path_ok``) and as the reference the sparse
+  used under ``saved_tensors_hooks`` or autocast (``native_path_ok``) and as the reference the sparse
   kernels (``kernels.py``) reuse.
 """
 
@@ -73,13 +73,14 @@ class SwatLinearFn(torch.autograd.Function):
 _TOP_HOOKS = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
 
 
-def native_path_ok() -> bool:
-    """Whether ``sparse_view``/``swap_saved`` give SWAT's gradients here: no saved-tensor hooks are set.
+def native_path_ok(device_type: str) -> bool:
+    """Whether ``sparse_view``/``swap_saved`` give SWAT's gradients here: no saved-tensor hooks, no autocast.
 
     Under ``torch.autograd.graph.saved_tensors_hooks`` (checkpointing, offloading) the op's saved
-    input is packed before ``swap_saved`` runs, so the layer uses the custom Function instead.
+    input is packed before ``swap_saved`` runs, and under autocast the op saves a cast copy of its
+    input; in both cases the layer uses the custom Function instead.
     """
-    return _TOP_HOOKS is not None and _TOP_HOOKS(False) is None
+    return _TOP_HOOKS is not None and _TOP_HOOKS(False) is None and not torch.is_autocast_enabled(device_type)
 
 
 def sparse_view(t: torch.Tensor, t_sp: torch.Tensor) -> torch.Tensor:

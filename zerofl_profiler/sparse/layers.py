@@ -2,7 +2,7 @@
 
 Each training step: the schedule (``SCHEDULES``) gives the sparse input and weight and their kept
 fractions; the layer then runs torch's own op on views of them (``functions.sparse_view``), or a
-sparse kernel's Function (``kernels.KERNELS``), or the custom Function where saved-tensor hooks are set.
+sparse kernel's Function (``kernels.KERNELS``), or the custom Function under saved-tensor hooks or autocast.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ class SwatConv2d(SwatMixin, nn.Conv2d):
         x_sp, w_sp = self._training_pair(w, x)
         fn = self._fn
         if fn is None:
-            if native_path_ok():
+            if native_path_ok(x.device.type):
                 xv = x if x_sp is None else x.view_as(x)
                 out = F.conv2d(xv, w if w_sp is None else sparse_view(w, w_sp), self.bias, self.stride,
                                self.padding, self.dilation, self.groups)
@@ -282,7 +282,7 @@ class SwatLinear(SwatMixin, nn.Linear):
         x_sp, w_sp = self._training_pair(w, x)
         fn = self._fn
         if fn is None:
-            if native_path_ok():
+            if native_path_ok(x.device.type):
                 # 2-D, so that linear is one addmm/mm whose saved input is this view itself
                 xv = x if x_sp is None else x.reshape(-1, x.shape[-1]) if x.dim() != 2 else x.view_as(x)
                 out = F.linear(xv, w if w_sp is None else sparse_view(w, w_sp), self.bias)
