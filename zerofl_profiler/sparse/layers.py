@@ -101,7 +101,7 @@ def _exact_pair(layer: "SwatMixin", st: MaskState, w: torch.Tensor, x: torch.Ten
     mask_x = layer.activation_density < 1.0
     if layer.weight_density < 1.0:
         stale = st.w_sp is None or st.w_version != w._version or st.w_sel is None
-        if (stale and mask_x and min(w.numel(), x.numel()) >= OVERLAP_FROM and torch.get_num_threads() > 1):
+        if stale and mask_x and min(w.numel(), x.numel()) >= OVERLAP_FROM and torch.get_num_threads() > 1:
             pending = _worker().submit(_select_weight, layer, w)
             try:
                 x_sp, x_sel = keep_topk(x, layer.activation_density)
