@@ -94,3 +94,31 @@ def test_dense_weight_is_untouched_and_gets_the_unmasked_gradient():
     out.sum().backward()
     pruned = topk_mask(w0, 0.2).logical_not()
     assert bool((layer.weight.grad[pruned] != 0).any())
+
+
+@pytest.mark.parametrize("schedule", ["fixed-positions", "swat-threshold"])
+def test_overlapped_selections_equal_sequential_ones(monkeypatch, schedule):
+    """At 2+ threads the weights' top-k runs in the worker thread beside the input's: same masks, grads, stats."""
+    from zerofl_profiler.sparse import layers
+
+    g = torch.Generator().manual_seed(14)
+    layer = nn.Conv2d(8, 16, 3, padding=1)
+    xs = [torch.randn(4, 8, 6, 6, generator=g) for _ in range(3)]
+    gouts = [torch.randn(4, 16, 6, 6, generator=g) for _ in range(3)]
+    threads = torch.get_num_threads()
+    got = {}
+    handoffs = []
+    real_worker = layers._worker
+    monkeypatch.setattr(layers, "_worker", lambda: handoffs.append(1) or real_worker())
+    try:
+        torch.set_num_threads(2)
+        for name, start in (("overlap", 1), ("sequential", 1 << 62)):
+            monkeypatch.setattr(layers, "OVERLAP_FROM", start)
+            swat = to_swat("c", copy.deepcopy(layer), 0.7, 0.6, 2, schedule)
+            got[name] = (_run(swat, xs, gouts), swat.density_stats.mean(),
+                         swat.density_stats.work(swat.weight_density, swat.activation_density))
+    finally:
+        torch.set_num_threads(threads)
+    (a, da, wa), (b, db, wb) = got["overlap"], got["sequential"]
+    assert all(torch.equal(u, v) for u, v in zip(a, b)) and da == db and wa == wb
+    assert handoffs  # the overlapped run did hand the weights' selection to the worker
