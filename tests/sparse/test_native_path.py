@@ -122,3 +122,14 @@ def test_overlapped_selections_equal_sequential_ones(monkeypatch, schedule):
     (a, da, wa), (b, db, wb) = got["overlap"], got["sequential"]
     assert all(torch.equal(u, v) for u, v in zip(a, b)) and da == db and wa == wb
     assert handoffs  # the overlapped run did hand the weights' selection to the worker
+
+
+def test_input_without_grad_still_gives_the_sparse_weight_gradient():
+    """A first layer's input needs no gradient; the weight gradient still comes from the sparse input."""
+    torch.manual_seed(0)
+    layer = nn.Conv2d(3, 4, 3, padding=1)
+    native, ref = _twins(layer, SwatConv2dFn, "fixed-positions")
+    x, g = torch.randn(2, 3, 5, 5), torch.randn(2, 4, 5, 5)
+    native(x).backward(g)
+    ref(x).backward(g)
+    assert torch.equal(native.weight.grad, ref.weight.grad) and torch.equal(native.bias.grad, ref.bias.grad)
