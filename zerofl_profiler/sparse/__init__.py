@@ -1,4 +1,4 @@
-"""SWAT sparse training (as ZeroFL uses it): top-k masks, custom autograd layers, density stats."""
+"""SWAT sparse training (as ZeroFL uses it): top-k masks, SWAT Conv2d/Linear layers, density stats."""
 
 from .config import SparseConfig
 from .stats import MaskWork

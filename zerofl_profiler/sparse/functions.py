@@ -1,10 +1,18 @@
-"""SWAT custom autograd functions for Conv2d and Linear: the math only, masks come in ready-made.
+"""SWAT's training-step math for Conv2d and Linear, on two paths that give the same numbers.
 
-The layer (``layers.SwatMixin``) hands over the input x, the sparse input x_sp (top-k of x over
-the whole batch tensor, computed before it is saved), the dense weight and the sparse weight
-w_sp. Forward is ``op(x, w_sp)``. Backward computes the input gradient with w_sp and the weight
-gradient with x_sp; the output gradient stays dense and the gradient lands on the dense weight,
-so pruned weights can come back.
+The layer (``layers.SwatMixin``) brings the input x, the sparse input x_sp (top-k of x over the
+whole batch tensor), the dense weight and the sparse weight w_sp. Forward is ``op(x, w_sp)``;
+backward computes the input gradient with w_sp and the weight gradient with x_sp; the output
+gradient stays dense and the gradient lands on the dense weight, so pruned weights can come back.
+
+- Native path (dense kernels, the default): torch's own ``F.conv2d``/``F.linear`` on two views,
+  ``sparse_view(w, w_sp)`` and a view of x that ``swap_saved`` points at x_sp once the forward
+  has run; torch's C++ backward node then reads exactly SWAT's pair, with no Python backward
+  (measured on the ``cnn`` model's SWAT conv, 1 thread: 13 us over a plain conv2d forward and
+  backward, against 41 us for the Function).
+- Custom Functions (``SwatConv2dFn``, ``SwatLinearFn``): the same math with a Python backward,
+  used under ``saved_tensors_hooks`` or autocast (``native_path_ok``) and as the reference the sparse
+  kernels (``kernels.py``) reuse.
 """
 
 from __future__ import annotations
@@ -59,3 +67,37 @@ class SwatLinearFn(torch.autograd.Function):
         gw = g2.t().matmul(x_sp.reshape(-1, x_sp.shape[-1])) if need[1] else None
         gb = g2.sum(0) if (ctx.has_bias and need[2]) else None
         return gi, gw, gb, None, None
+
+
+# ------------------------------------------------ the same math on torch's own op and backward node
+_TOP_HOOKS = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
+
+
+def native_path_ok(device_type: str) -> bool:
+    """Whether ``sparse_view``/``swap_saved`` give SWAT's gradients here: no saved-tensor hooks, no autocast.
+
+    Under ``torch.autograd.graph.saved_tensors_hooks`` (checkpointing, offloading) the op's saved
+    input is packed before ``swap_saved`` runs, and under autocast the op saves a cast copy of its
+    input; in both cases the layer uses the custom Function instead.
+    """
+    return _TOP_HOOKS is not None and _TOP_HOOKS(False) is None and not torch.is_autocast_enabled(device_type)
+
+
+def sparse_view(t: torch.Tensor, t_sp: torch.Tensor) -> torch.Tensor:
+    """A view of t whose values are t_sp: an op reads t_sp, and the gradient of the view lands on t unmasked.
+
+    ``.data`` replaces the view's storage without touching t or autograd's graph (the view's
+    backward is a plain reshape of the gradient), so SWAT's straight-through weight costs no pass.
+    """
+    v = t.view_as(t)
+    v.data = t_sp
+    return v
+
+
+def swap_saved(v: torch.Tensor, t_sp: torch.Tensor) -> None:
+    """After an op saved the view v of its input, point v at t_sp: the op's backward then reads t_sp.
+
+    The forward already ran on the dense input; torch's C++ backward node holds v itself, so its
+    weight gradient uses t_sp with no Python backward.
+    """
+    v.data = t_sp

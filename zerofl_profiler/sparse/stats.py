@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .masks import Selection
-
 
 @dataclass(frozen=True)
 class MaskWork:
@@ -41,10 +39,10 @@ class DensityStats:
         self.weight_selections: Counter[int] = Counter()
         self.activation_selections: Counter[int] = Counter()
 
-    def add(self, weight: Selection | None, activation: Selection | None) -> None:
-        """Record one training step; None = that component ran dense."""
-        self._w += 1.0 if weight is None else weight.density
-        self._a += 1.0 if activation is None else activation.density
+    def add(self, weight: float, activation: float) -> None:
+        """Record one training step's kept fractions (1.0 for a component that ran dense)."""
+        self._w += weight
+        self._a += activation
         self.steps += 1
 
     def mean(self) -> dict[str, float] | None:
