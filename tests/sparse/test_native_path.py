@@ -133,3 +133,25 @@ def test_input_without_grad_still_gives_the_sparse_weight_gradient():
     native(x).backward(g)
     ref(x).backward(g)
     assert torch.equal(native.weight.grad, ref.weight.grad) and torch.equal(native.bias.grad, ref.bias.grad)
+
+
+def test_self_check_passes_on_this_build_and_a_failing_check_falls_back(monkeypatch):
+    """The once-per-device check agrees with aten's backward here; where it does not, the Function runs."""
+    from zerofl_profiler.sparse import functions, layers
+
+    assert functions._self_check("cpu") is True
+    monkeypatch.setattr(functions, "_CHECKED", {})
+    monkeypatch.setattr(functions, "_self_check", lambda device_type: False)
+    assert native_path_ok("cpu") is False
+    calls = []
+
+    class Counting(SwatConv2dFn):
+        @staticmethod
+        def forward(ctx, *args):  # type: ignore[override]
+            calls.append(1)
+            return SwatConv2dFn.forward(ctx, *args)
+
+    monkeypatch.setattr(layers, "SwatConv2dFn", Counting)
+    layer = to_swat("l", nn.Conv2d(3, 4, 3, padding=1), 0.7, 0.6, 1)
+    layer(torch.randn(2, 3, 6, 6, requires_grad=True)).sum().backward()
+    assert calls == [1] and layer.weight.grad is not None

@@ -73,14 +73,51 @@ class SwatLinearFn(torch.autograd.Function):
 _TOP_HOOKS = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
 
 
+#: device type -> whether the native path passed its self-check there (``_self_check``)
+_CHECKED: dict[str, bool] = {}
+
+
 def native_path_ok(device_type: str) -> bool:
     """Whether ``sparse_view``/``swap_saved`` give SWAT's gradients here: no saved-tensor hooks, no autocast.
 
     Under ``torch.autograd.graph.saved_tensors_hooks`` (checkpointing, offloading) the op's saved
     input is packed before ``swap_saved`` runs, and under autocast the op saves a cast copy of its
-    input; in both cases the layer uses the custom Function instead.
+    input; in both cases the layer uses the custom Function instead. The path relies on how this
+    torch build saves an op's inputs, so it is also checked once per device type against the
+    Function's math (``_self_check``) and left unused where the two disagree.
     """
-    return _TOP_HOOKS is not None and _TOP_HOOKS(False) is None and not torch.is_autocast_enabled(device_type)
+    if _TOP_HOOKS is None or _TOP_HOOKS(False) is not None or torch.is_autocast_enabled(device_type):
+        return False
+    ok = _CHECKED.get(device_type)
+    if ok is None:
+        ok = _CHECKED[device_type] = _self_check(device_type)
+    return ok
+
+
+def _self_check(device_type: str) -> bool:
+    """One tiny conv and linear on ``device_type`` through the native path, against aten's backward on (x_sp, w_sp)."""
+    dev = torch.device(device_type)
+    with torch.enable_grad():
+        x = torch.linspace(-1.0, 1.0, 2 * 3 * 5 * 5, device=dev).reshape(2, 3, 5, 5).requires_grad_(True)
+        w = torch.nn.Parameter(torch.linspace(-0.5, 0.7, 4 * 3 * 3 * 3, device=dev).reshape(4, 3, 3, 3))
+        x_sp, w_sp = x.detach() * (x.detach().abs() > 0.4), w.detach() * (w.detach().abs() > 0.3)
+        xv = x.view_as(x)
+        out = F.conv2d(xv, sparse_view(w, w_sp), None, 1, 1)
+        swap_saved(xv, x_sp)
+        g = torch.linspace(0.2, -0.3, out.numel(), device=dev).reshape(out.shape)
+        gi, gw = torch.autograd.grad(out, (x, w), g)
+        ri, rw, _ = torch.ops.aten.convolution_backward(g, x_sp, w_sp, None, [1, 1], [1, 1], [1, 1], False,
+                                                        [0, 0], 1, [True, True, False])
+        a = torch.linspace(-1.0, 1.0, 6 * 8, device=dev).reshape(6, 8).requires_grad_(True)
+        b = torch.nn.Parameter(torch.linspace(0.6, -0.4, 5 * 8, device=dev).reshape(5, 8))
+        a_sp, b_sp = a.detach() * (a.detach().abs() > 0.5), b.detach() * (b.detach().abs() > 0.2)
+        av = a.view_as(a)
+        lout = F.linear(av, sparse_view(b, b_sp))
+        swap_saved(av, a_sp)
+        lg = torch.linspace(-0.1, 0.4, lout.numel(), device=dev).reshape(lout.shape)
+        la, lb = torch.autograd.grad(lout, (a, b), lg)
+    return bool(torch.allclose(gi, ri, atol=1e-5) and torch.allclose(gw, rw, atol=1e-5)
+                and torch.allclose(la, lg @ b_sp, atol=1e-5) and torch.allclose(lb, lg.t() @ a_sp, atol=1e-5))
 
 
 def sparse_view(t: torch.Tensor, t_sp: torch.Tensor) -> torch.Tensor:
