@@ -24,8 +24,13 @@ The FLOP counter prices what these modules run, so each follows the code the mea
   (``examples/ZeusDataLoader/cifar100/models/shufflenetv2.py``), 3x32x32.
 * ``mobilenet_v2``: MobileNetV2 1.0 (Sandler et al. 2018; MNN ``MobilenetV2.cpp`` builds the same
   inverted-residual table), 1001 classes as MNN's default, 3x224x224.
-* ``resnet50_v15``: ResNet-50 v1.5 (stride 2 in the 3x3 conv of a down-sampling bottleneck, as
-  NVIDIA DeepLearningExamples describes it), 1000 classes, 3x224x224.
+* ``resnet50_v15``, ``resnext101_32x4d``, ``se_resnext101_32x4d``: NVIDIA DeepLearningExamples'
+  ``ResNet`` (``PyTorch/Classification/ConvNets/image_classification/models/resnet.py`` and the
+  ``SqueezeAndExcitation`` of ``common.py`` @ 729963d): ResNet-50 v1.5 (stride 2 in the 3x3 conv of a
+  down-sampling bottleneck), ResNeXt-101 32x4d (layers 3, 4, 23, 3; bottleneck widths 128, 256, 512,
+  1024 with 32 groups in the 3x3 conv; expansion 2) and SE-ResNeXt-101 32x4d (the same with a
+  squeeze-and-excitation of 16 units after each block's last batch norm, fused into the residual as
+  ``addcmul``), 1000 classes, 3x224x224.
 
 torch is imported by this module only; the rows and the fit never need it.
 """
@@ -178,32 +183,75 @@ def mobilenet_v2(num_classes: int = 1001) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-class _Bottleneck(nn.Module):
-    def __init__(self, cin: int, width: int, stride: int) -> None:
+class _SqueezeExcitation(nn.Module):
+    """DeepLearningExamples' ``SqueezeAndExcitation``: spatial mean, linear to ``squeeze`` units, ReLU,
+    linear back, sigmoid (``squeeze`` is a width, 16, not a ratio)."""
+
+    def __init__(self, channels: int, squeeze: int) -> None:
         super().__init__()
-        cout = width * 4
+        self.squeeze = nn.Linear(channels, squeeze)
+        self.expand = nn.Linear(squeeze, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.sigmoid(self.expand(torch.relu(self.squeeze(torch.mean(x, [2, 3])))))
+        return out.unsqueeze(2).unsqueeze(3)
+
+
+class _Bottleneck(nn.Module):
+    """DeepLearningExamples' ``Bottleneck``: 1x1, 3x3 (stride, ``groups``), 1x1 to ``width * expansion``,
+    optionally squeeze-and-excitation fused into the residual (``addcmul``, its ``fused_se`` default)."""
+
+    def __init__(self, cin: int, width: int, stride: int, groups: int = 1, expansion: int = 4,
+                 se_squeeze: int | None = None) -> None:
+        super().__init__()
+        cout = width * expansion
         self.body = nn.Sequential(
             nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
         self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
                      if stride != 1 or cin != cout else None)
+        self.se = _SqueezeExcitation(cout, se_squeeze) if se_squeeze is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+        out = self.body(x)
+        residual = x if self.down is None else self.down(x)
+        if self.se is None:
+            return torch.relu(out + residual)
+        return torch.relu(torch.addcmul(residual, out, self.se(out)))
 
 
-def resnet50_v15(num_classes: int = 1000) -> nn.Module:
-    """ResNet-50 v1.5 at 224x224."""
+def _dle_resnet(blocks: tuple[int, ...], widths: tuple[int, ...], expansion: int, groups: int = 1,
+                se_squeeze: int | None = None, num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``ResNet`` (``image_classification/models/resnet.py``) at 224x224: 7x7/2 stem to
+    64, 3/2 max-pool, four stages (stride 2 in the 3x3 conv of each later stage's first block), average
+    pool, linear."""
     layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                                nn.MaxPool2d(3, 2, 1)]
     cin = 64
-    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            layers.append(_Bottleneck(cin, width, stride if i == 0 else 1))
-            cin = width * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, num_classes)]
+    for stage, (width, n) in enumerate(zip(widths, blocks)):
+        for i in range(n):
+            stride = 2 if stage > 0 and i == 0 else 1
+            layers.append(_Bottleneck(cin, width, stride, groups, expansion, se_squeeze))
+            cin = width * expansion
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
     return nn.Sequential(*layers)
+
+
+def resnet50_v15(num_classes: int = 1000) -> nn.Module:
+    """ResNet-50 v1.5 at 224x224 (DeepLearningExamples' ``resnet50``: layers 3, 4, 6, 3, widths 64-512, x4)."""
+    return _dle_resnet((3, 4, 6, 3), (64, 128, 256, 512), 4, num_classes=num_classes)
+
+
+def resnext101_32x4d(num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``resnext101-32x4d``: layers 3, 4, 23, 3, widths 128-1024, x2, cardinality 32."""
+    return _dle_resnet((3, 4, 23, 3), (128, 256, 512, 1024), 2, groups=32, num_classes=num_classes)
+
+
+def se_resnext101_32x4d(num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``se-resnext101-32x4d``: ResNeXt-101 32x4d with ``SEBottleneck`` (squeeze 16)."""
+    return _dle_resnet((3, 4, 23, 3), (128, 256, 512, 1024), 2, groups=32, se_squeeze=16,
+                       num_classes=num_classes)
 
 
 #: model name used in the published rows -> (factory, input shape)
@@ -215,4 +263,6 @@ PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]
     "shufflenet-v2": (shufflenet_v2, (3, 32, 32)),
     "mobilenet-v2": (mobilenet_v2, (3, 224, 224)),
     "resnet50-v1.5": (resnet50_v15, (3, 224, 224)),
+    "resnext101-32x4d": (resnext101_32x4d, (3, 224, 224)),
+    "se-resnext101-32x4d": (se_resnext101_32x4d, (3, 224, 224)),
 }

@@ -27,7 +27,7 @@ POWER_UNITS = ("w_average",)
 SOURCE_FIELDS = ("repository", "commit", "file", "quote")
 #: models with a definition in .models (the fit counts their work)
 MODELLED = ("mnn-lenet", "mnn-alexnet", "mnn-squeezenet", "mnn-googlenet", "shufflenet-v2", "mobilenet-v2",
-            "resnet50-v1.5")
+            "resnet50-v1.5", "resnext101-32x4d", "se-resnext101-32x4d")
 OPTIMIZER_NAMES = ("sgd", "sgd_wd", "sgd_momentum", "sgd_momentum_wd", "sgd_nesterov", "adam", "adadelta",
                    "none")
 
