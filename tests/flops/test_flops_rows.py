@@ -83,7 +83,8 @@ def test_residual_add_and_functional_relu_are_counted() -> None:
 
 
 @pytest.mark.parametrize("name,per_param", [("sgd", 2), ("sgd_wd", 4), ("sgd_momentum", 4),
-                                            ("sgd_momentum_wd", 6), ("adam", 12), ("none", 0)])
+                                            ("sgd_momentum_wd", 6), ("adam", 12),
+                                            ("rmsprop_momentum_wd", 13), ("none", 0)])
 def test_optimizer_variants(name: str, per_param: int) -> None:
     rep = count_training_step(_mlp(), (4,), 2, optimizer=name)
     assert rep.totals["dense"]["optimizer"] == per_param * 23

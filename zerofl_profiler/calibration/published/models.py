@@ -31,12 +31,17 @@ The FLOP counter prices what these modules run, so each follows the code the mea
   1024 with 32 groups in the 3x3 conv; expansion 2) and SE-ResNeXt-101 32x4d (the same with a
   squeeze-and-excitation of 16 units after each block's last batch norm, fused into the residual as
   ``addcmul``), 1000 classes, 3x224x224.
+* ``efficientnet_b0``, ``efficientnet_b4``, ``efficientnet_widese_b0``, ``efficientnet_widese_b4``:
+  DeepLearningExamples' ``EfficientNet`` (``efficientnet.py`` @ 729963d: ``effnet_b0_layers`` and its
+  ``scale``, ``MBConvBlock``, ``SequentialSqueezeAndExcitation``, ``StochasticDepthResidual``; SiLU),
+  1000 classes, at the image size of ``configs.yml`` (224 for B0, 380 for B4).
 
 torch is imported by this module only; the rows and the fit never need it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -254,6 +259,111 @@ def se_resnext101_32x4d(num_classes: int = 1000) -> nn.Module:
                        num_classes=num_classes)
 
 
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    """DeepLearningExamples' ``LayerBuilder.conv(..., bn=True, act=...)``: bias-free conv, padding (k-1)/2,
+    batch norm, SiLU."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                               nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.SiLU()) if act else nn.Sequential(*layers)
+
+
+class _StochasticDepth(nn.Module):
+    """DeepLearningExamples' ``StochasticDepthResidual`` in training: a dropout of a one-element mask
+    (no gradient), then ``addcmul(residual, mask, x)``."""
+
+    def __init__(self, survival_prob: float) -> None:
+        super().__init__()
+        self.survival_prob = survival_prob
+        self.register_buffer("mask", torch.ones(()), persistent=False)
+
+    def forward(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            mask = nn.functional.dropout(self.mask, p=1 - self.survival_prob, training=self.training)
+        return torch.addcmul(residual, mask, x)
+
+
+class _MBConv(nn.Module):
+    """DeepLearningExamples' ``MBConvBlock``: 1x1 expansion (absent at ratio 1), depthwise k x k, a
+    squeeze-and-excitation (spatial mean, linear, SiLU, linear, sigmoid, times the input) of
+    ``int(0.25 * base)`` units (base: the block's input width; the hidden width in the WideSE models),
+    1x1 projection; the residual when the shape is kept."""
+
+    def __init__(self, k: int, cin: int, cout: int, expand: int, stride: int, wide_se: bool,
+                 survival_prob: float) -> None:
+        super().__init__()
+        hidden = cin * expand
+        squeeze = max(1, int((hidden if wide_se else cin) * 0.25))
+        self.expand = None if expand == 1 else _conv_bn(cin, hidden, 1)
+        self.depsep = _conv_bn(hidden, hidden, k, stride, groups=hidden)
+        self.se_squeeze, self.se_expand = nn.Linear(hidden, squeeze), nn.Linear(squeeze, hidden)
+        self.proj = _conv_bn(hidden, cout, 1, act=False)
+        self.residual = stride == 1 and cin == cout
+        self.drop = _StochasticDepth(survival_prob) if self.residual and survival_prob != 1.0 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.depsep(x if self.expand is None else self.expand(x))
+        se = torch.mean(h, [2, 3])
+        se = torch.sigmoid(self.se_expand(nn.functional.silu(self.se_squeeze(se)))).unsqueeze(2).unsqueeze(3)
+        b = self.proj(se * h)
+        if not self.residual:
+            return b
+        return torch.add(x, b) if self.drop is None else self.drop(x, b)
+
+
+#: EfficientNet-B0's stages (``effnet_b0_layers``): kernel, stride, repeats, expansion, channels
+_EFFNET_B0 = ((3, 1, 1, 1, 16), (3, 2, 2, 6, 24), (5, 2, 2, 6, 40), (3, 2, 3, 6, 80), (5, 1, 3, 6, 112),
+              (5, 2, 4, 6, 192), (3, 1, 1, 6, 320))
+
+
+def _scale_width(c: int, wc: float, divisor: int = 8) -> int:
+    """``EffNetArch._scale_width``: round to a multiple of 8, never more than 10% down."""
+    c_ = c * wc
+    r = max(divisor, int(c_ + divisor / 2) // divisor * divisor)
+    return r + divisor if r < 0.9 * c_ else r
+
+
+def _efficientnet(wc: float, dc: float, dropout: float, survival_prob: float, wide_se: bool,
+                  num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``EfficientNet`` (``image_classification/models/efficientnet.py``) scaled by
+    width ``wc`` and depth ``dc`` as ``EffNetArch.scale``; stochastic depth per block as
+    ``_get_survival_prob`` (1 - (1 - survival_prob) * block / blocks, 1 for a block that changes shape)."""
+    stages = [(k, s, int(math.ceil(r * dc)), e, _scale_width(c, wc)) for k, s, r, e, c in _EFFNET_B0]
+    blocks = sum(r for _, _, r, _, _ in stages)
+    stem = _scale_width(32, wc)
+    layers: list[nn.Module] = [_conv_bn(3, stem, 3, 2)]
+    cin, done = stem, 0
+    for k, s, r, e, c in stages:
+        for i in range(r):
+            sp = 1.0 - (1.0 - survival_prob) * float(done + i) / blocks
+            layers.append(_MBConv(k, cin, c, e, s if i == 0 else 1, wide_se, sp))
+            cin = c
+        done += r
+    feat = _scale_width(1280, wc)
+    layers += [_conv_bn(cin, feat, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+               nn.Linear(feat, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def efficientnet_b0() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-b0`` (dropout 0.2, no stochastic depth), 224x224."""
+    return _efficientnet(1.0, 1.0, 0.2, 1.0, False)
+
+
+def efficientnet_b4() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-b4`` (width 1.4, depth 1.8, dropout 0.4, survival 0.8), 380x380."""
+    return _efficientnet(1.4, 1.8, 0.4, 0.8, False)
+
+
+def efficientnet_widese_b0() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-widese-b0``: B0 with squeeze-and-excitation on the hidden width."""
+    return _efficientnet(1.0, 1.0, 0.2, 1.0, True)
+
+
+def efficientnet_widese_b4() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-widese-b4``: B4 with squeeze-and-excitation on the hidden width."""
+    return _efficientnet(1.4, 1.8, 0.4, 0.8, True)
+
+
 #: model name used in the published rows -> (factory, input shape)
 PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
     "mnn-lenet": (mnn_lenet, (1, 28, 28)),
@@ -265,4 +375,8 @@ PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]
     "resnet50-v1.5": (resnet50_v15, (3, 224, 224)),
     "resnext101-32x4d": (resnext101_32x4d, (3, 224, 224)),
     "se-resnext101-32x4d": (se_resnext101_32x4d, (3, 224, 224)),
+    "efficientnet-b0": (efficientnet_b0, (3, 224, 224)),
+    "efficientnet-b4": (efficientnet_b4, (3, 380, 380)),
+    "efficientnet-widese-b0": (efficientnet_widese_b0, (3, 224, 224)),
+    "efficientnet-widese-b4": (efficientnet_widese_b4, (3, 380, 380)),
 }
