@@ -45,9 +45,9 @@ def test_resnext_structure_follows_dle(model: str, groups: int, se: int) -> None
 def test_efficientnet_scaling_follows_dle(model: str, params: int) -> None:
     """DLE's B0 table and its ``scale(wc=1.4, dc=1.8)``: 16 and 32 MBConv blocks, head 1280 and 1792 wide,
     stochastic depth on each of B4's 25 shape-keeping blocks (every stage's first block changes the
-    width). The parameter counts are those of DLE's own ``EfficientNet`` modules built from the DeepLearningExamples clone at 729963d (once, when
-    this was written; the clone is not a test dependency), 5.3M and 19M as rounded in the EfficientNet
-    paper."""
+    width). The parameter counts are those of DLE's own ``EfficientNet`` modules built from the
+    DeepLearningExamples clone at 729963d (once, when this was written; the clone is not a test
+    dependency), 5.3M and 19M as rounded in the EfficientNet paper."""
     net = PUBLISHED_MODELS[model][0]()
     depthwise = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
     assert len(depthwise) == (16 if model.endswith("b0") else 32)
