@@ -27,9 +27,10 @@ path, the only path before PyTorch 2.0 and the one the published rows' sources r
 ``sqrt()``, ``/``, ``add_``, ``addcdiv_``), and ``torch/optim/adadelta.py`` for Adadelta
 (``mul_().addcmul_()``, ``add().sqrt_()``, ``add().sqrt_().div_().mul_()``, ``add_``,
 ``mul_().addcmul_()``), and the functional ``rmsprop`` of ``torch/optim/_functional.py`` for RMSprop
-(``grad.add``, ``mul_().addcmul_()``, ``sqrt().add_()``, ``mul_().addcdiv_()``, ``add_``). The step counter is a Python number there (a host-side tensor from 1.12 on);
-it launches nothing and is not counted. The foreach and fused paths (PyTorch >= 2.0 defaults on CUDA)
-launch a few kernels per parameter *group* instead; they are not counted here.
+(``grad.add``, ``mul_().addcmul_()``, ``sqrt().add_()``, ``mul_().addcdiv_()``, ``add_``). The step
+counter is a Python number there (a host-side tensor from 1.12 on); it launches nothing and is not
+counted. The foreach and fused paths (PyTorch >= 2.0 defaults on CUDA) launch a few kernels per
+parameter *group* instead; they are not counted here.
 ``GRAD_RESET_OPS`` adds what ``zero_grad`` dispatches per tensor.
 
 SWAT computes a dense weight gradient, so the update is dense in the sparse count too.
