@@ -150,39 +150,112 @@ def zeus_rows(repo: Path) -> list[dict]:
     return rows
 
 
+#: DeepLearningExamples ConvNets README directory -> (configs.yml model key = our model name, id stem)
+DLE_MODELS = {"resnet50v1.5": ("resnet50", "resnet50-v1.5", "resnet50"),
+              "resnext101-32x4d": ("resnext101-32x4d", "resnext101-32x4d", "resnext101-32x4d"),
+              "se-resnext101-32x4d": ("se-resnext101-32x4d", "se-resnext101-32x4d", "se-resnext101-32x4d")}
+#: training-performance table heading -> (device, memory, configs.yml platform, column 1's precision)
+DLE_TABLES = {
+    "##### Training performance: NVIDIA DGX A100 (8x A100 80GB)": ("a100", "80g", "DGXA100", "TF32"),
+    "##### Training performance: NVIDIA DGX-1 16GB (8x V100 16GB)": ("v100", "16g", "DGX1V", "FP32"),
+    "##### Training performance: NVIDIA DGX-1 32GB (8x V100 32GB)": ("v100", "32g", "DGX1V", "FP32"),
+}
+DLE_TF32 = "TF32 is supported in the NVIDIA Ampere GPU architecture and is enabled by default."
+
+
 def dle_rows(repo: Path) -> list[dict]:
-    """ResNet-50 v1.5 training throughput (1 and 8 GPUs) of NVIDIA's PyTorch ConvNets README."""
+    """Training throughput (1 and 8 GPUs) of NVIDIA's PyTorch ConvNets READMEs, batch from configs.yml."""
+    import yaml  # PyYAML (dev extra): configs.yml uses anchors and merge keys
+
     commit = head(repo)
-    path = "PyTorch/Classification/ConvNets/resnet50v1.5/README.md"
-    lines = git_show(repo, path).splitlines()
-    tables = {
-        "##### Training performance: NVIDIA DGX A100 (8x A100 80GB)": (
-            "a100", (("tf32", 256, "TF32 column; configs.yml DGXA100 TF32 batch_size: 256; README: 'TF32 is "
-                      "supported in the NVIDIA Ampere GPU architecture and is enabled by default.'"),
-                     ("fp16", 256, "mixed-precision (AMP) column; configs.yml DGXA100 AMP batch_size: 256"))),
-        "##### Training performance: NVIDIA DGX-1 16GB (8x V100 16GB)": (
-            "v100", (("fp32", 112, "FP32 column; configs.yml DGX1V FP32 batch_size: 112"),
-                     ("fp16", 256, "mixed-precision (AMP) column; configs.yml DGX1V AMP batch_size: 256"))),
-        "##### Training performance: NVIDIA DGX-1 32GB (8x V100 32GB)": (
-            "v100", (("fp32", 112, "FP32 column; configs.yml DGX1V FP32 batch_size: 112"),
-                     ("fp16", 256, "mixed-precision (AMP) column; configs.yml DGX1V AMP batch_size: 256"))),
-    }
+    base = "PyTorch/Classification/ConvNets"
+    configs = yaml.safe_load(git_show(repo, f"{base}/configs.yml"))["models"]
+    rows = []
+    for mdir, (key, model, stem) in DLE_MODELS.items():
+        path = f"{base}/{mdir}/README.md"
+        text = git_show(repo, path)
+        assert DLE_TF32 in text, path
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() not in DLE_TABLES:
+                continue
+            device, mem, platform, prec1 = DLE_TABLES[line.strip()]
+            hdr = lines[i + 2]
+            heads = [c.strip() for c in hdr.strip().strip("|").split("|")]
+            assert heads[1] == f"**Throughput - {prec1}**" and heads[2] == "**Throughput - mixed precision**", hdr
+            batch = {p: configs[key][platform][p]["batch_size"] for p in (prec1, "AMP")}
+            cols = ((("tf32" if prec1 == "TF32" else "fp32"), prec1,
+                     f"{prec1} column; configs.yml {platform} {prec1} batch_size: {batch[prec1]}"
+                     + (f"; README: '{DLE_TF32}'" if prec1 == "TF32" else "")),
+                    ("fp16", "AMP", f"mixed-precision (AMP) column; configs.yml {platform} AMP batch_size: "
+                                    f"{batch['AMP']}"))
+            for one in (ln for ln in lines[i + 2:i + 8] if ln.replace(" ", "").startswith(("|1|", "|8|"))):
+                cells = [c.strip() for c in one.strip("|").split("|")]
+                gpus = int(cells[0])
+                for col, (prec, cfg, basis) in enumerate(cols, start=1):
+                    b = batch[cfg]
+                    rows.append({
+                        "id": f"dle-{device}-{mem}-{stem}-{prec}-b{b}-{gpus}gpu", "device": device,
+                        "unit": "gpu", "runtime": "pytorch-eager", "model": model, "batch": b,
+                        "gpus": gpus, "optimizer": "sgd_momentum_wd", "precision": prec, "precision_basis": basis,
+                        "setup": f"{line.strip()[6:]}, {gpus}-GPU row, pytorch-21.03 NGC container, batch per GPU",
+                        "measured": {"value": float(cells[col].split()[0]), "unit": "samples_per_s"},
+                        "source": {"repository": DLE_REPO, "commit": commit, "file": path, "header": hdr,
+                                   "quote": one}})
+    return rows
+
+
+#: EfficientNet README's training-performance headings -> (device, memory, configs.yml platform, column 1)
+DLE_EFFNET_TABLES = {
+    "##### Training performance: NVIDIA A100 (8x A100 80GB)": ("a100", "80g", "DGXA100", "TF32"),
+    "##### Training performance: NVIDIA DGX-1 (8x V100 16GB)": ("v100", "16g", "DGX1V-16G", "FP32"),
+    "##### Training performance: NVIDIA DGX-1 (8x V100 32GB)": ("v100", "32g", "DGX1V-32G", "FP32"),
+}
+DLE_EFFNET_MODELS = ("efficientnet-b0", "efficientnet-b4", "efficientnet-widese-b0", "efficientnet-widese-b4")
+DLE_RMSPROP = ("configs.yml efficientnet_params: optimizer: rmsprop, momentum: 0.9, weight_decay per model "
+               "(image_classification/optimizers.py: torch.optim.RMSprop, not centered)")
+
+
+def dle_effnet_rows(repo: Path) -> list[dict]:
+    """EfficientNet training throughput of NVIDIA's PyTorch ConvNets README (one table per system, a row
+    per model and GPU count), batch from configs.yml."""
+    import yaml  # PyYAML (dev extra)
+
+    commit = head(repo)
+    base = "PyTorch/Classification/ConvNets"
+    configs = yaml.safe_load(git_show(repo, f"{base}/configs.yml"))["models"]
+    path = f"{base}/efficientnet/README.md"
+    text = git_show(repo, path)
+    assert DLE_TF32 in text, path
+    lines = text.splitlines()
     rows = []
     for i, line in enumerate(lines):
-        if line.strip() not in tables:
+        if line.strip() not in DLE_EFFNET_TABLES:
             continue
-        device, cols = tables[line.strip()]
-        hdr = lines[i + 2]
-        for one in (ln for ln in lines[i + 2:i + 8] if ln.replace(" ", "").startswith(("|1|", "|8|"))):
+        device, mem, platform, prec1 = DLE_EFFNET_TABLES[line.strip()]
+        j = next(k for k in range(i + 1, i + 6) if lines[k].startswith("|"))
+        hdr = lines[j]
+        heads = [c.strip() for c in hdr.strip().strip("|").split("|")]
+        assert heads[:4] == ["**Model**", "**GPUs**", f"**{prec1}**", "**Throughput - mixed precision**"], hdr
+        for one in lines[j + 2:]:
+            if not one.startswith("|"):
+                break
             cells = [c.strip() for c in one.strip("|").split("|")]
-            gpus = int(cells[0])
-            mem = "16g" if "16GB" in line else "32g" if "32GB" in line else "80g"
-            for col, (prec, batch, basis) in enumerate(cols, start=1):
+            model, gpus = cells[0], int(cells[1])
+            assert model in DLE_EFFNET_MODELS, one
+            cfg = configs[model][platform]
+            for col, (prec, key) in enumerate(((("tf32" if prec1 == "TF32" else "fp32"), prec1), ("fp16", "AMP")),
+                                              start=2):
+                b = cfg[key]["batch_size"]
+                basis = (f"{prec1} column; configs.yml {model} {platform} {prec1} batch_size: {b}"
+                         + (f"; README: '{DLE_TF32}'" if prec1 == "TF32" else "") if key != "AMP" else
+                         f"mixed-precision (AMP) column; configs.yml {model} {platform} AMP batch_size: {b}")
                 rows.append({
-                    "id": f"dle-{device}-{mem}-resnet50-{prec}-b{batch}-{gpus}gpu", "device": device,
-                    "unit": "gpu", "runtime": "pytorch-eager", "model": "resnet50-v1.5", "batch": batch,
-                    "gpus": gpus, "optimizer": "sgd_momentum_wd", "precision": prec, "precision_basis": basis,
-                    "setup": f"{line.strip()[6:]}, {gpus}-GPU row, pytorch-21.03 NGC container, batch per GPU",
+                    "id": f"dle-{device}-{mem}-{model}-{prec}-b{b}-{gpus}gpu", "device": device,
+                    "unit": "gpu", "runtime": "pytorch-eager", "model": model, "batch": b,
+                    "gpus": gpus, "optimizer": "rmsprop_momentum_wd", "precision": prec, "precision_basis": basis,
+                    "setup": (f"{line.strip()[6:]}, {gpus}-GPU row, PyTorch 21.03 NGC container, batch per GPU, "
+                              f"image size {cfg[key]['image_size']}; optimizer: {DLE_RMSPROP}"),
                     "measured": {"value": float(cells[col].split()[0]), "unit": "samples_per_s"},
                     "source": {"repository": DLE_REPO, "commit": commit, "file": path, "header": hdr,
                                "quote": one}})
@@ -196,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dle", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
-    rows = mnn_rows(a.mnn) + zeus_rows(a.zeus) + dle_rows(a.dle)
+    rows = mnn_rows(a.mnn) + zeus_rows(a.zeus) + dle_rows(a.dle) + dle_effnet_rows(a.dle)
     text = ("# Published, measured training steps (generated by benchmarks/extract_published.py; every\n"
             "# number and quote is copied from the named file at the named commit). Read by\n"
             "# zerofl_profiler.calibration.published.rows.\n"

@@ -98,3 +98,14 @@ def test_layers_document_carries_launches_and_old_documents_fall_back() -> None:
     old = from_layers(doc)
     assert len(old.launches) == 0 and (old.row_launches == old.kernels).all()
     assert old.at_batch(7).launches is not None and (old.at_batch(7).row_launches == old.kernels).all()
+
+
+def test_rmsprop_ops_match_the_installed_for_loop_path() -> None:
+    """torch's single-tensor RMSprop with momentum and weight decay dispatches the 8 ops per tensor the
+    table says, plus its host-side step counter (as Adadelta's)."""
+    params = [torch.zeros(3, requires_grad=True), torch.zeros(2, 2, requires_grad=True)]
+    opt = torch.optim.RMSprop(params, momentum=0.9, weight_decay=1e-5, foreach=False)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    opt.step()
+    assert count_dispatched(opt.step) == update_dispatches("rmsprop_momentum_wd", len(params)) + len(params)

@@ -83,7 +83,8 @@ def test_residual_add_and_functional_relu_are_counted() -> None:
 
 
 @pytest.mark.parametrize("name,per_param", [("sgd", 2), ("sgd_wd", 4), ("sgd_momentum", 4),
-                                            ("sgd_momentum_wd", 6), ("adam", 12), ("none", 0)])
+                                            ("sgd_momentum_wd", 6), ("adam", 12),
+                                            ("rmsprop_momentum_wd", 13), ("none", 0)])
 def test_optimizer_variants(name: str, per_param: int) -> None:
     rep = count_training_step(_mlp(), (4,), 2, optimizer=name)
     assert rep.totals["dense"]["optimizer"] == per_param * 23
@@ -170,3 +171,25 @@ def test_repr_is_one_short_line() -> None:
     text = repr(rep)
     assert "\n" not in text and len(text) < 300
     assert f"layers={len(rep.layers)}" in text and f"{rep.flop_reduction:.2f}x" in text
+
+
+def test_addcmul_is_an_add_and_a_multiply() -> None:
+    """``torch.addcmul(r, a, s)`` (a fused squeeze-and-excitation residual): 2 FLOPs per element forward,
+    1 per operand that needs a gradient backward; a broadcast factor counts per output element."""
+
+    class Fused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1)
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            s = self.fc(y.mean([2, 3])).unsqueeze(2).unsqueeze(3)
+            return torch.addcmul(x.sum(1, keepdim=True), y, s).flatten(1)
+
+    rep = count_training_step(Fused(), (3, 2, 2), 2)
+    n = 2 * 4 * 2 * 2
+    row = rep.layer("<model>", "addcmul").dense
+    assert (row["forward"], row["backward_input"]) == (2 * n, 2 * n)  # the input x needs no gradient
+    assert rep.uncounted == []

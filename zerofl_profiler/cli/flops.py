@@ -80,7 +80,8 @@ def render_table(report: Any, console: Any) -> None:
               help="Layers kept dense, replacing the default (the first conv); 'none' for no dense layer.")
 @click.option("--dtype", default="float32", show_default=True, help="Element type for byte counts.")
 @click.option("--optimizer", default="sgd", show_default=True,
-              help="Update counted: sgd, sgd_wd, sgd_momentum, sgd_momentum_wd, sgd_nesterov, adam, none.")
+              help="Update counted: sgd, sgd_wd, sgd_momentum, sgd_momentum_wd, sgd_nesterov, adam, adadelta, "
+                   "rmsprop_momentum_wd, none.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of the table.")
 def flops(model_spec: str, input_shape: str | None, num_classes: int, batch_size: int, sparsity: float | None,
           weight_sparsity: float | None, activation_sparsity: float | None, dense_layers: str | None, dtype: str,

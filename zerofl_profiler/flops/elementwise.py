@@ -16,6 +16,7 @@ silu / hardswish    5 / 5      9 / 4            x * sigmoid(x); x * relu6(x+3) /
 add / sub           1          1                the add; its backward is the gradient
                                                  accumulation at the matching fork (sub: negate)
 mul / div           1          1 per operand    div's divisor gradient costs 3
+addcmul             2          1 per operand    a + t1 * t2 (scalar value folded): as add + mul
 dropout             2          2                mask and scale (RNG is not a FLOP)
 softmax             5          4                max, sub, exp, sum, div; y (dy - sum(dy y))
 log_softmax         5          4                max, sub, exp, sum, sub; dy - exp(y) sum(dy)
@@ -117,6 +118,17 @@ def mul_formula(rec: OpRecord) -> list[Cost]:
     n = rec.out.numel
     return [_activation_cost(rec, n, n * len(_grad_operands(rec, False)),
                              weight_bwd=n * len(_grad_operands(rec, True)))]
+
+
+@register("addcmul")
+def addcmul_formula(rec: OpRecord) -> list[Cost]:
+    """``input + value * t1 * t2``: a multiply and an add per element (the scalar ``value`` folded);
+    backward one FLOP per operand that needs a gradient (``input``: the accumulation, as add; each
+    factor: a multiply, as mul)."""
+    n = rec.out.numel
+    ops = [t for t in rec.args[:3] if isinstance(t, TensorInfo) and t.floating and t.requires_grad]
+    return [_activation_cost(rec, 2 * n, n * sum(not t.is_param for t in ops),
+                             weight_bwd=n * sum(t.is_param for t in ops))]
 
 
 @register("div")

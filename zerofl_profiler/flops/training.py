@@ -3,19 +3,22 @@
 Registries, so a new loss or optimizer is one entry. The optimizer names say exactly which
 variant is counted, per trainable parameter P:
 
-=================  =========  =======  ====  ======================================================
-name               FLOPs/P    buffers  ops   update
-=================  =========  =======  ====  ======================================================
-sgd                2          0        1     p -= lr * g           (no momentum, no weight decay)
-sgd_wd             4          0        2     g += wd * p; p -= lr * g
-sgd_momentum       4          1        3     b = mu * b + g; p -= lr * b   (no weight decay)
-sgd_momentum_wd    6          1        4     weight decay, then momentum
-sgd_nesterov       6          1        4     b = mu * b + g; g += mu * b; p -= lr * g
-adam               12         2        8     two moment updates (3 + 4), sqrt, +eps, divide, *lr, subtract
-adadelta           16         2        11    E[g2] = rho E[g2] + (1-rho) g2 (4); std = sqrt(E[g2] + eps) (2);
-                                             d = sqrt(E[d2] + eps) / std * g (4); E[d2] update (4); p -= lr d (2)
-none               0          0        0     no update counted (e.g. counting a forward/backward only)
-=================  =========  =======  ====  ======================================================
+===================  =========  =======  ====  ======================================================
+name                 FLOPs/P    buffers  ops   update
+===================  =========  =======  ====  ======================================================
+sgd                  2          0        1     p -= lr * g           (no momentum, no weight decay)
+sgd_wd               4          0        2     g += wd * p; p -= lr * g
+sgd_momentum         4          1        3     b = mu * b + g; p -= lr * b   (no weight decay)
+sgd_momentum_wd      6          1        4     weight decay, then momentum
+sgd_nesterov         6          1        4     b = mu * b + g; g += mu * b; p -= lr * g
+adam                 12         2        8     two moment updates (3 + 4), sqrt, +eps, divide, *lr, subtract
+adadelta             16         2        11    E[g2] = rho E[g2] + (1-rho) g2 (4); std = sqrt(E[g2] + eps) (2);
+                                               d = sqrt(E[d2] + eps) / std * g (4); E[d2] update (4); p -= lr d (2)
+rmsprop_momentum_wd  13         2        8     g += wd * p (2); v = a v + (1-a) g2 (4); sqrt, +eps (2);
+                                               b = mu * b + g / avg (3); p -= lr * b (2)   (not centered)
+none                 0          0        0     no update counted (e.g. counting a forward/backward only)
+===================  =========  =======  ====  ======================================================
+
 
 ``ops`` = aten ops eager PyTorch dispatches per parameter *tensor* on the for-loop (single-tensor)
 path, the only path before PyTorch 2.0 and the one the published rows' sources ran (PyTorch 1.9 /
@@ -23,9 +26,11 @@ path, the only path before PyTorch 2.0 and the one the published rows' sources r
 ``buf.mul_().add_()``, ``param.add_``) and Adam (``mul_().add_()``, ``mul_().addcmul_()``,
 ``sqrt()``, ``/``, ``add_``, ``addcdiv_``), and ``torch/optim/adadelta.py`` for Adadelta
 (``mul_().addcmul_()``, ``add().sqrt_()``, ``add().sqrt_().div_().mul_()``, ``add_``,
-``mul_().addcmul_()``). The step counter is a Python number there (a host-side tensor from 1.12 on);
-it launches nothing and is not counted. The foreach and fused paths (PyTorch >= 2.0 defaults on CUDA)
-launch a few kernels per parameter *group* instead; they are not counted here.
+``mul_().addcmul_()``), and the functional ``rmsprop`` of ``torch/optim/_functional.py`` for RMSprop
+(``grad.add``, ``mul_().addcmul_()``, ``sqrt().add_()``, ``mul_().addcdiv_()``, ``add_``). The step
+counter is a Python number there (a host-side tensor from 1.12 on); it launches nothing and is not
+counted. The foreach and fused paths (PyTorch >= 2.0 defaults on CUDA) launch a few kernels per
+parameter *group* instead; they are not counted here.
 ``GRAD_RESET_OPS`` adds what ``zero_grad`` dispatches per tensor.
 
 SWAT computes a dense weight gradient, so the update is dense in the sparse count too.
@@ -69,6 +74,7 @@ for _spec in (
     OptimizerSpec("sgd_nesterov", 6, 1, "SGD with Nesterov momentum, no weight decay", 4),
     OptimizerSpec("adam", 12, 2, "Adam (bias corrections are per-step scalars)", 8),
     OptimizerSpec("adadelta", 16, 2, "Adadelta (rho, eps; lr scales the step)", 11),
+    OptimizerSpec("rmsprop_momentum_wd", 13, 2, "RMSprop with momentum and weight decay, not centered", 8),
     OptimizerSpec("none", 0, 0, "no update counted", 0),
 ):
     register_optimizer(_spec)

@@ -45,9 +45,11 @@ _OUTPUT_KEYS = ("output", "outputs", "output_activations", "activation_out", "ac
 #: Row kinds that are GEMM layers (their phases are the trace's forward/backward_* phases).
 GEMM_KINDS = GEMM_CLASSES
 #: Optimizer state in units of the weights' size, keyed by the FLOP counter's optimizer names
-#: (zerofl_profiler.flops.training.OPTIMIZERS): plain SGD keeps none, momentum one buffer, Adam two.
+#: (zerofl_profiler.flops.training.OPTIMIZERS): plain SGD keeps none, momentum one buffer, Adam two
+#: (RMSprop with momentum: square average and momentum buffer).
 OPTIMIZER_STATE = {"sgd": 0.0, "sgd_wd": 0.0, "sgd_momentum": 1.0, "sgd_momentum_wd": 1.0,
-                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "adadelta": 2.0, "none": 0.0}
+                   "sgd_nesterov": 1.0, "adam": 2.0, "adamw": 2.0, "adadelta": 2.0,
+                   "rmsprop_momentum_wd": 2.0, "none": 0.0}
 
 
 def class_index(op_class: str) -> int:

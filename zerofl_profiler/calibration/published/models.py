@@ -24,14 +24,24 @@ The FLOP counter prices what these modules run, so each follows the code the mea
   (``examples/ZeusDataLoader/cifar100/models/shufflenetv2.py``), 3x32x32.
 * ``mobilenet_v2``: MobileNetV2 1.0 (Sandler et al. 2018; MNN ``MobilenetV2.cpp`` builds the same
   inverted-residual table), 1001 classes as MNN's default, 3x224x224.
-* ``resnet50_v15``: ResNet-50 v1.5 (stride 2 in the 3x3 conv of a down-sampling bottleneck, as
-  NVIDIA DeepLearningExamples describes it), 1000 classes, 3x224x224.
+* ``resnet50_v15``, ``resnext101_32x4d``, ``se_resnext101_32x4d``: NVIDIA DeepLearningExamples'
+  ``ResNet`` (``PyTorch/Classification/ConvNets/image_classification/models/resnet.py`` and the
+  ``SqueezeAndExcitation`` of ``common.py`` @ 729963d): ResNet-50 v1.5 (stride 2 in the 3x3 conv of a
+  down-sampling bottleneck), ResNeXt-101 32x4d (layers 3, 4, 23, 3; bottleneck widths 128, 256, 512,
+  1024 with 32 groups in the 3x3 conv; expansion 2) and SE-ResNeXt-101 32x4d (the same with a
+  squeeze-and-excitation of 16 units after each block's last batch norm, fused into the residual as
+  ``addcmul``), 1000 classes, 3x224x224.
+* ``efficientnet_b0``, ``efficientnet_b4``, ``efficientnet_widese_b0``, ``efficientnet_widese_b4``:
+  DeepLearningExamples' ``EfficientNet`` (``efficientnet.py`` @ 729963d: ``effnet_b0_layers`` and its
+  ``scale``, ``MBConvBlock``, ``SequentialSqueezeAndExcitation``, ``StochasticDepthResidual``; SiLU),
+  1000 classes, at the image size of ``configs.yml`` (224 for B0, 380 for B4).
 
 torch is imported by this module only; the rows and the fit never need it.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -178,32 +188,180 @@ def mobilenet_v2(num_classes: int = 1001) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-class _Bottleneck(nn.Module):
-    def __init__(self, cin: int, width: int, stride: int) -> None:
+class _SqueezeExcitation(nn.Module):
+    """DeepLearningExamples' ``SqueezeAndExcitation``: spatial mean, linear to ``squeeze`` units, ReLU,
+    linear back, sigmoid (``squeeze`` is a width, 16, not a ratio)."""
+
+    def __init__(self, channels: int, squeeze: int) -> None:
         super().__init__()
-        cout = width * 4
+        self.squeeze = nn.Linear(channels, squeeze)
+        self.expand = nn.Linear(squeeze, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.sigmoid(self.expand(torch.relu(self.squeeze(torch.mean(x, [2, 3])))))
+        return out.unsqueeze(2).unsqueeze(3)
+
+
+class _Bottleneck(nn.Module):
+    """DeepLearningExamples' ``Bottleneck``: 1x1, 3x3 (stride, ``groups``), 1x1 to ``width * expansion``,
+    optionally squeeze-and-excitation fused into the residual (``addcmul``, its ``fused_se`` default)."""
+
+    def __init__(self, cin: int, width: int, stride: int, groups: int = 1, expansion: int = 4,
+                 se_squeeze: int | None = None) -> None:
+        super().__init__()
+        cout = width * expansion
         self.body = nn.Sequential(
             nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
             nn.Conv2d(width, cout, 1, bias=False), nn.BatchNorm2d(cout))
         self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
                      if stride != 1 or cin != cout else None)
+        self.se = _SqueezeExcitation(cout, se_squeeze) if se_squeeze is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+        out = self.body(x)
+        residual = x if self.down is None else self.down(x)
+        if self.se is None:
+            return torch.relu(out + residual)
+        return torch.relu(torch.addcmul(residual, out, self.se(out)))
 
 
-def resnet50_v15(num_classes: int = 1000) -> nn.Module:
-    """ResNet-50 v1.5 at 224x224."""
+def _dle_resnet(blocks: tuple[int, ...], widths: tuple[int, ...], expansion: int, groups: int = 1,
+                se_squeeze: int | None = None, num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``ResNet`` (``image_classification/models/resnet.py``) at 224x224: 7x7/2 stem to
+    64, 3/2 max-pool, four stages (stride 2 in the 3x3 conv of each later stage's first block), average
+    pool, linear."""
     layers: list[nn.Module] = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
                                nn.MaxPool2d(3, 2, 1)]
     cin = 64
-    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            layers.append(_Bottleneck(cin, width, stride if i == 0 else 1))
-            cin = width * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, num_classes)]
+    for stage, (width, n) in enumerate(zip(widths, blocks)):
+        for i in range(n):
+            stride = 2 if stage > 0 and i == 0 else 1
+            layers.append(_Bottleneck(cin, width, stride, groups, expansion, se_squeeze))
+            cin = width * expansion
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes)]
     return nn.Sequential(*layers)
+
+
+def resnet50_v15(num_classes: int = 1000) -> nn.Module:
+    """ResNet-50 v1.5 at 224x224 (DeepLearningExamples' ``resnet50``: layers 3, 4, 6, 3, widths 64-512, x4)."""
+    return _dle_resnet((3, 4, 6, 3), (64, 128, 256, 512), 4, num_classes=num_classes)
+
+
+def resnext101_32x4d(num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``resnext101-32x4d``: layers 3, 4, 23, 3, widths 128-1024, x2, cardinality 32."""
+    return _dle_resnet((3, 4, 23, 3), (128, 256, 512, 1024), 2, groups=32, num_classes=num_classes)
+
+
+def se_resnext101_32x4d(num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``se-resnext101-32x4d``: ResNeXt-101 32x4d with ``SEBottleneck`` (squeeze 16)."""
+    return _dle_resnet((3, 4, 23, 3), (128, 256, 512, 1024), 2, groups=32, se_squeeze=16,
+                       num_classes=num_classes)
+
+
+def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    """DeepLearningExamples' ``LayerBuilder.conv(..., bn=True, act=...)``: bias-free conv, padding (k-1)/2,
+    batch norm, SiLU."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                               nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.SiLU()) if act else nn.Sequential(*layers)
+
+
+class _StochasticDepth(nn.Module):
+    """DeepLearningExamples' ``StochasticDepthResidual`` in training: a dropout of a one-element mask
+    (no gradient), then ``addcmul(residual, mask, x)``."""
+
+    def __init__(self, survival_prob: float) -> None:
+        super().__init__()
+        self.survival_prob = survival_prob
+        self.register_buffer("mask", torch.ones(()), persistent=False)
+
+    def forward(self, residual: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            mask = nn.functional.dropout(self.mask, p=1 - self.survival_prob, training=self.training)
+        return torch.addcmul(residual, mask, x)
+
+
+class _MBConv(nn.Module):
+    """DeepLearningExamples' ``MBConvBlock``: 1x1 expansion (absent at ratio 1), depthwise k x k, a
+    squeeze-and-excitation (spatial mean, linear, SiLU, linear, sigmoid, times the input) of
+    ``int(0.25 * base)`` units (base: the block's input width; the hidden width in the WideSE models),
+    1x1 projection; the residual when the shape is kept."""
+
+    def __init__(self, k: int, cin: int, cout: int, expand: int, stride: int, wide_se: bool,
+                 survival_prob: float) -> None:
+        super().__init__()
+        hidden = cin * expand
+        squeeze = max(1, int((hidden if wide_se else cin) * 0.25))
+        self.expand = None if expand == 1 else _conv_bn(cin, hidden, 1)
+        self.depsep = _conv_bn(hidden, hidden, k, stride, groups=hidden)
+        self.se_squeeze, self.se_expand = nn.Linear(hidden, squeeze), nn.Linear(squeeze, hidden)
+        self.proj = _conv_bn(hidden, cout, 1, act=False)
+        self.residual = stride == 1 and cin == cout
+        self.drop = _StochasticDepth(survival_prob) if self.residual and survival_prob != 1.0 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.depsep(x if self.expand is None else self.expand(x))
+        se = torch.mean(h, [2, 3])
+        se = torch.sigmoid(self.se_expand(nn.functional.silu(self.se_squeeze(se)))).unsqueeze(2).unsqueeze(3)
+        b = self.proj(se * h)
+        if not self.residual:
+            return b
+        return torch.add(x, b) if self.drop is None else self.drop(x, b)
+
+
+#: EfficientNet-B0's stages (``effnet_b0_layers``): kernel, stride, repeats, expansion, channels
+_EFFNET_B0 = ((3, 1, 1, 1, 16), (3, 2, 2, 6, 24), (5, 2, 2, 6, 40), (3, 2, 3, 6, 80), (5, 1, 3, 6, 112),
+              (5, 2, 4, 6, 192), (3, 1, 1, 6, 320))
+
+
+def _scale_width(c: int, wc: float, divisor: int = 8) -> int:
+    """``EffNetArch._scale_width``: round to a multiple of 8, never more than 10% down."""
+    c_ = c * wc
+    r = max(divisor, int(c_ + divisor / 2) // divisor * divisor)
+    return r + divisor if r < 0.9 * c_ else r
+
+
+def _efficientnet(wc: float, dc: float, dropout: float, survival_prob: float, wide_se: bool,
+                  num_classes: int = 1000) -> nn.Module:
+    """DeepLearningExamples' ``EfficientNet`` (``image_classification/models/efficientnet.py``) scaled by
+    width ``wc`` and depth ``dc`` as ``EffNetArch.scale``; stochastic depth per block as
+    ``_get_survival_prob`` (1 - (1 - survival_prob) * block / blocks, 1 for a block that changes shape)."""
+    stages = [(k, s, int(math.ceil(r * dc)), e, _scale_width(c, wc)) for k, s, r, e, c in _EFFNET_B0]
+    blocks = sum(r for _, _, r, _, _ in stages)
+    stem = _scale_width(32, wc)
+    layers: list[nn.Module] = [_conv_bn(3, stem, 3, 2)]
+    cin, done = stem, 0
+    for k, s, r, e, c in stages:
+        for i in range(r):
+            sp = 1.0 - (1.0 - survival_prob) * float(done + i) / blocks
+            layers.append(_MBConv(k, cin, c, e, s if i == 0 else 1, wide_se, sp))
+            cin = c
+        done += r
+    feat = _scale_width(1280, wc)
+    layers += [_conv_bn(cin, feat, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+               nn.Linear(feat, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def efficientnet_b0() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-b0`` (dropout 0.2, no stochastic depth), 224x224."""
+    return _efficientnet(1.0, 1.0, 0.2, 1.0, False)
+
+
+def efficientnet_b4() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-b4`` (width 1.4, depth 1.8, dropout 0.4, survival 0.8), 380x380."""
+    return _efficientnet(1.4, 1.8, 0.4, 0.8, False)
+
+
+def efficientnet_widese_b0() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-widese-b0``: B0 with squeeze-and-excitation on the hidden width."""
+    return _efficientnet(1.0, 1.0, 0.2, 1.0, True)
+
+
+def efficientnet_widese_b4() -> nn.Module:
+    """DeepLearningExamples' ``efficientnet-widese-b4``: B4 with squeeze-and-excitation on the hidden width."""
+    return _efficientnet(1.4, 1.8, 0.4, 0.8, True)
 
 
 #: model name used in the published rows -> (factory, input shape)
@@ -215,4 +373,10 @@ PUBLISHED_MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]
     "shufflenet-v2": (shufflenet_v2, (3, 32, 32)),
     "mobilenet-v2": (mobilenet_v2, (3, 224, 224)),
     "resnet50-v1.5": (resnet50_v15, (3, 224, 224)),
+    "resnext101-32x4d": (resnext101_32x4d, (3, 224, 224)),
+    "se-resnext101-32x4d": (se_resnext101_32x4d, (3, 224, 224)),
+    "efficientnet-b0": (efficientnet_b0, (3, 224, 224)),
+    "efficientnet-b4": (efficientnet_b4, (3, 380, 380)),
+    "efficientnet-widese-b0": (efficientnet_widese_b0, (3, 224, 224)),
+    "efficientnet-widese-b4": (efficientnet_widese_b4, (3, 380, 380)),
 }

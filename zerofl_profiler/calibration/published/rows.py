@@ -27,9 +27,10 @@ POWER_UNITS = ("w_average",)
 SOURCE_FIELDS = ("repository", "commit", "file", "quote")
 #: models with a definition in .models (the fit counts their work)
 MODELLED = ("mnn-lenet", "mnn-alexnet", "mnn-squeezenet", "mnn-googlenet", "shufflenet-v2", "mobilenet-v2",
-            "resnet50-v1.5")
+            "resnet50-v1.5", "resnext101-32x4d", "se-resnext101-32x4d", "efficientnet-b0", "efficientnet-b4",
+            "efficientnet-widese-b0", "efficientnet-widese-b4")
 OPTIMIZER_NAMES = ("sgd", "sgd_wd", "sgd_momentum", "sgd_momentum_wd", "sgd_nesterov", "adam", "adadelta",
-                   "none")
+                   "rmsprop_momentum_wd", "none")
 
 
 @dataclass(frozen=True)
