@@ -1,16 +1,15 @@
-"""Whether the GPU rows want depthwise and grouped convolutions priced apart (not in the cost model).
+"""Whether the GPU rows want depthwise and grouped convolutions priced apart, as the cost model does.
 
-The FLOP counter puts every convolution with groups > 1 in one op class, ``gemm_grouped``
-(``zerofl_profiler/flops/gemm.py``), so the GPU class fits one ``gemm_grouped / gemm`` ratio for
-ShuffleNetV2's and EfficientNet's depthwise convolutions (one input channel per group) and
-ResNeXt-101 32x4d's 32-group ones (4-32 input channels per group). This script refits the GPU rows
+The FLOP counter puts only depthwise convolutions (one input channel per group) in the op class
+``gemm_grouped`` (``zerofl_profiler/flops/gemm.py``); ResNeXt-101 32x4d's 32-group convolutions
+(4-32 input channels per group) are ``gemm``. This script refits the GPU rows
 (`zerofl-profile fidelity`'s rows on the V100 and A100; the GPU class's fit never sees the phone's)
-twice and prints in-sample and held-out results per device and model: as shipped, and with only
-depthwise convolutions in ``gemm_grouped`` (a grouped convolution with more than one input channel
-per group priced as ``gemm``)::
+as shipped and with every convolution of groups > 1 in ``gemm_grouped`` (one shared
+``gemm_grouped / gemm`` ratio for both kinds), and prints in-sample and held-out results per device
+and model::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/gpu_grouped_terms.py            # both variants
-    PYTHONPATH=. .venv/bin/python benchmarks/gpu_grouped_terms.py depthwise  # one
+    PYTHONPATH=. .venv/bin/python benchmarks/gpu_grouped_terms.py             # both variants
+    PYTHONPATH=. .venv/bin/python benchmarks/gpu_grouped_terms.py all-grouped # one
 
 Each variant runs the whole leave-one-model-out fit (minutes on a shared 2-core host).
 """
@@ -32,11 +31,12 @@ from zerofl_profiler.flops.gemm import conv_formula
 CONV_OPS = ("convolution", "_convolution", "cudnn_convolution", "_slow_conv2d_forward", "convolution_overrideable")
 
 
-def depthwise_only(rec):  # type: ignore[no-untyped-def]
-    """The shipped conv formula, with a grouped conv of more than one input channel per group as ``gemm``."""
+def all_grouped(rec):  # type: ignore[no-untyped-def]
+    """The shipped conv formula, with every convolution of groups > 1 as ``gemm_grouped``."""
     costs = conv_formula(rec)
-    if costs[0].op_class == "gemm_grouped" and rec.args[1].shape[1] > 1:
-        costs[0] = dataclasses.replace(costs[0], op_class="gemm")
+    groups = int(rec.args[8]) if len(rec.args) > 8 else 1
+    if costs[0].op_class == "gemm" and groups > 1:
+        costs[0] = dataclasses.replace(costs[0], op_class="gemm_grouped")
     return costs
 
 
@@ -59,11 +59,11 @@ def report(name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    variants = argv or ["shipped", "depthwise"]
+    variants = argv or ["shipped", "all-grouped"]
     for v in variants:
-        if v == "depthwise":
+        if v == "all-grouped":
             for op in CONV_OPS:
-                registry.FORMULAS[registry.normalise(op)] = depthwise_only
+                registry.FORMULAS[registry.normalise(op)] = all_grouped
         report(v)
     return 0
 

@@ -35,6 +35,15 @@ def test_row_classes() -> None:
     assert dw == 2 * 2 * 8 * 8 * 8 * 9  # 2 FLOP x batch x C x H x W x (C_in/g = 1) x 3 x 3
 
 
+def test_only_depthwise_convolutions_are_gemm_grouped() -> None:
+    """One input channel per group is depthwise (PyTorch's is_depthwise); 4 per group (ResNeXt-like) is GEMM work."""
+    net = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Conv2d(8, 16, 3, padding=1, groups=2),
+                        nn.Conv2d(16, 16, 1, groups=16), nn.Flatten(), nn.Linear(16 * 6 * 6, 3))
+    rep = count_training_step(net, (8, 6, 6), 2)
+    cls = {r.name: r.op_class for r in rep.layers if r.type == "Conv2d"}
+    assert cls == {"0": "gemm_grouped", "1": "gemm", "2": "gemm_grouped"}
+
+
 def test_max_pool_bytes_include_int64_indices() -> None:
     rep = count_training_step(_net(), (3, 16, 16), 2)
     b = rep.layer("3", "MaxPool2d").bytes["dense"]

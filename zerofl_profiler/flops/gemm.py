@@ -74,7 +74,10 @@ def _bias_cost(bias: TensorInfo | None, out: TensorInfo) -> list[Cost]:
 def conv_formula(rec: OpRecord) -> list[Cost]:
     """Conv forward + both backward phases (each only when its gradient is needed) + bias.
 
-    Op class ``gemm_grouped`` when groups > 1 (depthwise/grouped), else ``gemm``.
+    Op class ``gemm_grouped`` for a depthwise convolution (one input channel per group, groups > 1:
+    PyTorch's ``ConvParams::is_depthwise``, which sends it to dedicated depthwise kernels), else
+    ``gemm``: a grouped convolution with several input channels per group (ResNeXt's) is a set of
+    ordinary GEMMs, whose smaller size the efficiency curve prices.
     """
     x, w = rec.args[0], rec.args[1]
     bias = rec.args[2] if isinstance(rec.args[2], TensorInfo) else None
@@ -84,7 +87,8 @@ def conv_formula(rec: OpRecord) -> list[Cost]:
     fwd = conv_flop_count(x.shape, w.shape, out.shape, transposed)
     bi = conv_backward_input_count(x.shape, w.shape, out.shape, transposed) if x.requires_grad else 0
     bw = conv_backward_weight_count(x.shape, w.shape, out.shape, groups, transposed) if w.requires_grad else 0
-    cls = "gemm_grouped" if groups > 1 else "gemm"  # grouped/depthwise: its own kernel on every device
+    depthwise = groups > 1 and not transposed and x.shape[1] == groups
+    cls = "gemm_grouped" if depthwise else "gemm"  # depthwise: its own kernel on every device
     shape = None
     if groups == 1 and not transposed:  # the product a runtime's GEMM sees: (N*out pixels x C_in*k) (x C_out)
         shape = ("conv", x.shape[0] * prod(out.shape[2:]), w.shape[1] * prod(w.shape[2:]), w.shape[0])
