@@ -56,7 +56,7 @@ def test_every_readme_command_works_when_pasted_in_order(tmp_path):
             argv = [sys.executable, "-m", "zerofl_profiler", *argv[1:]]
         elif argv[0] == "python":
             argv = [sys.executable, *argv[1:]]
-        r = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, f"{cmd}\n{r.stderr[-2000:]}"
         assert "Traceback" not in r.stderr, f"{cmd}\n{r.stderr[-2000:]}"
     assert (tmp_path / "report.html").stat().st_size > 0

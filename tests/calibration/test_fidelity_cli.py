@@ -128,3 +128,18 @@ def test_write_mode_scales_the_peaks() -> None:
     assert mode["peak_flops"]["value"] == pytest.approx(15.7e12 * 0.6, rel=1e-5)
     assert mode["peak_flops_fp16"]["value"] == pytest.approx(125e12 * 0.6, rel=1e-5)
     assert mode["dynamic_power_w"] == {"value": 110.0, "source": "fit_published"}
+
+
+@pytest.mark.slow
+def test_held_out_fits_in_worker_processes_equal_one_process(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The held-out fits give the same document whether they run in worker processes or here."""
+    rows = _small_rows(tmp_path)
+    docs = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("ZEROFL_LOAD_WORKERS", workers)
+        res = run(capsys, "fidelity", "--rows", str(rows), "--json")
+        assert res.code == 0, res.err
+        docs.append(json.loads(res.out))
+    assert docs[0] == docs[1]
+    assert all(r["held_out_s"] is not None for r in docs[1]["rows"])

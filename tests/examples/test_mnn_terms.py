@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from _scripts import load_script
 
 
 def _terms():
-    spec = importlib.util.spec_from_file_location("mnn_terms_script", BENCH / "mnn_terms.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/mnn_terms.py", "mnn_terms_script")
 
 
 def test_variants_touch_only_mnn_rows():

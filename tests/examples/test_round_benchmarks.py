@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from _scripts import load_script
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def _bench_round():
-    spec = importlib.util.spec_from_file_location("bench_round_script", BENCH / "bench_round.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("benchmarks/bench_round.py", "bench_round_script")
 
 
 def test_extrapolation_is_clients_times_rounds_plus_evaluations():

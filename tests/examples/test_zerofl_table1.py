@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import tomllib
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,14 @@ import pytest
 from zerofl_profiler.cli import main
 from zerofl_profiler.config import RunConfig
 
+from _scripts import load_script
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TINY = ["--set", "clients=4", "--set", "clients_per_round=2", "--set", "energy='none'", "--set", "eval_batch_size=10"]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("zerofl_table1_example", EXAMPLES / "zerofl_table1.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("examples/zerofl_table1.py", "zerofl_table1_example")
 
 
 def _jsonl(path):

@@ -87,7 +87,8 @@ def line_ranges(path: os.PathLike[str] | str, size: int, parts: int) -> list[tup
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C goes to the parent, which joins the pool."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -100,7 +101,7 @@ def run_in_order(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], worke
     every worker before the exception goes on.
     """
     ctx = multiprocessing.get_context(start_method())
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=ignore_sigint)
     todo = iter(calls)
     pending: deque[Future] = deque()
 
@@ -123,4 +124,5 @@ def run_in_order(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], worke
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["WORKERS_ENV", "line_ranges", "run_in_order", "start_method", "usable_cores", "worker_count"]
+__all__ = ["WORKERS_ENV", "ignore_sigint", "line_ranges", "run_in_order", "start_method", "usable_cores",
+           "worker_count"]

@@ -6,12 +6,15 @@ rows; a unit whose rows are all one model falls back to its declared values (and
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 from ...hardware_models.records import DeviceProfile
 from ...hardware_models.workload import StepRows
+from ...traces.parallel import ignore_sigint, start_method, worker_count
 from ..predict import StepPrice, energy_above_idle
 from .declared import DeclaredUnit, declared_units
 from .exclusions import Context, exclusion_of
@@ -89,6 +92,32 @@ def mode_of(row: PublishedRow, ctx: Context) -> str | None:
     return f"{row.power_limit_w:g}W"
 
 
+#: (comparable rows, workloads, declared units, power modes) of the run in progress: fork-started
+#: workers inherit it, so a held-out fit ships only a model name and returns plain numbers.
+_HELD_CTX: tuple | None = None
+
+
+def _held_out(m: str) -> dict[str, tuple[float, float | None, str]]:
+    """Refit without model ``m`` and predict its rows: id -> (time, energy or None, basis)."""
+    kept, work, declared, modes = _HELD_CTX  # type: ignore[misc]
+    test = [r for r in kept if r.model == m]
+    # only the device classes that hold the model are refitted: a class's fit never sees other classes' rows
+    classes = {declared[(r.device, r.unit)].device_class for r in test}
+    train = [r for r in kept if r.model != m and declared[(r.device, r.unit)].device_class in classes]
+    sub = fit_all(train, work, declared, modes)
+    held = {}
+    for r in test:
+        decl = declared[(r.device, r.unit)]
+        cf = sub.get(decl.device_class)
+        base = (r.device, r.unit, None)
+        seen = cf is not None and base in cf.devices and cf.devices[base].status == "fitted"
+        basis = f"fitted without {m}" if seen else "declared values (no other model on this device)"
+        u = unit_model(decl, cf if seen else None, modes[r.id])
+        pr = predict_row(r, work[r.id], u)
+        held[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None or r.power_w else None, basis)
+    return held
+
+
 def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
                  progress: Callable[[str], None] | None = None) -> FidelityReport:
     """Exclude, fit in-sample, refit leaving each model out, and predict every comparable row."""
@@ -108,26 +137,29 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     modes = {r.id: mode_of(r, ctx) for r in kept}
     if progress:
         progress("fitting in-sample")
-    fits = fit_all(kept, work, declared, modes)
     models = sorted({r.model for r in kept})
+    global _HELD_CTX
+    _HELD_CTX = (kept, work, declared, modes)
     held: dict[str, tuple[float, float | None, str]] = {}
-    for m in models:
-        if progress:
-            progress(f"fitting without {m}")
-        test = [r for r in kept if r.model == m]
-        # only the device classes that hold the model are refitted: a class's fit never sees other classes' rows
-        classes = {declared[(r.device, r.unit)].device_class for r in test}
-        train = [r for r in kept if r.model != m and declared[(r.device, r.unit)].device_class in classes]
-        sub = fit_all(train, work, declared, modes)
-        for r in test:
-            decl = declared[(r.device, r.unit)]
-            cf = sub.get(decl.device_class)
-            base = (r.device, r.unit, None)
-            seen = cf is not None and base in cf.devices and cf.devices[base].status == "fitted"
-            basis = f"fitted without {m}" if seen else "declared values (no other model on this device)"
-            u = unit_model(decl, cf if seen else None, modes[r.id])
-            pr = predict_row(r, work[r.id], u)
-            held[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None or r.power_w else None, basis)
+    n = min(worker_count(None), len(models)) if start_method() == "fork" else 1
+    try:
+        if n > 1:  # the held-out fits run in worker processes while this one fits in-sample
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=ignore_sigint) as pool:
+                futures = [(m, pool.submit(_held_out, m)) for m in models]
+                fits = fit_all(kept, work, declared, modes)
+                for m, fut in futures:
+                    held.update(fut.result())
+                    if progress:
+                        progress(f"fitted without {m}")
+        else:
+            fits = fit_all(kept, work, declared, modes)
+            for m in models:
+                if progress:
+                    progress(f"fitting without {m}")
+                held.update(_held_out(m))
+    finally:
+        _HELD_CTX = None
     results = []
     for r in kept:
         decl = declared[(r.device, r.unit)]
