@@ -196,25 +196,20 @@ def _parse_precision(ctx: _Ctx, raw: Any, path: str) -> dict[str, str]:
     return _op_class_table(ctx, raw, path, "precision", one)
 
 
-def _parse_dispatch(ctx: _Ctx, raw: Any, path: str) -> str:
-    ctx.need_v2(path)
-    if raw not in DISPATCH_MODES:
-        raise ctx.fail(path, f"must be one of {', '.join(DISPATCH_MODES)}, got {raw!r}")
-    return str(raw)
+#: schema-2 fields whose value is one name out of a fixed set (field -> its names)
+CHOICE_FIELDS: dict[str, tuple[str, ...]] = {"dispatch": tuple(DISPATCH_MODES), "dispatch_unit": tuple(DISPATCH_UNITS),
+                                             "gemm_algorithm": tuple(GEMM_ALGORITHMS)}
 
 
-def _parse_dispatch_unit(ctx: _Ctx, raw: Any, path: str) -> str:
-    ctx.need_v2(path)
-    if raw not in DISPATCH_UNITS:
-        raise ctx.fail(path, f"must be one of {', '.join(DISPATCH_UNITS)}, got {raw!r}")
-    return str(raw)
-
-
-def _parse_gemm_algorithm(ctx: _Ctx, raw: Any, path: str) -> str:
-    ctx.need_v2(path)
-    if raw not in GEMM_ALGORITHMS:
-        raise ctx.fail(path, f"must be one of {', '.join(GEMM_ALGORITHMS)}, got {raw!r}")
-    return str(raw)
+def _parse_choice(ctx: _Ctx, raw: Mapping[str, Any], field: str, path: str) -> str | None:
+    """``raw[field]`` checked against its names (CHOICE_FIELDS); None where the table does not set it."""
+    if field not in raw:
+        return None
+    where, v, names = f"{path}.{field}", raw[field], CHOICE_FIELDS[field]
+    ctx.need_v2(where)
+    if v not in names:
+        raise ctx.fail(where, f"must be one of {', '.join(names)}, got {v!r}")
+    return str(v)
 
 
 def _parse_sparse_curve(ctx: _Ctx, raw: Any, path: str) -> SparseEfficiencyCurve:
@@ -246,8 +241,7 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
         raise ctx.fail(path, "has an invalid runtime name (lower-case letters, digits, '.', '-', '_')")
     if not isinstance(raw, Mapping):
         raise ctx.fail(path, "must be a table")
-    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision", "dispatch", "dispatch_unit",
-             "gemm_algorithm")
+    known = ("kernel_overhead_s", "efficiency", "efficiency_curve", "precision", *CHOICE_FIELDS)
     unknown = sorted(set(raw) - set(known))
     if unknown:
         raise ctx.fail(f"{path}.{unknown[0]}", f"is not a field a runtime profile can set ({', '.join(known)})")
@@ -260,11 +254,7 @@ def _parse_runtime(ctx: _Ctx, name: str, raw: Any, path: str) -> RuntimeProfile:
         half_work_flops=_parse_efficiency_curve(ctx, raw["efficiency_curve"], f"{path}.efficiency_curve")
         if "efficiency_curve" in raw else None,
         precision=MappingProxyType(_parse_precision(ctx, raw.get("precision", {}), f"{path}.precision")),
-        dispatch=_parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch") if "dispatch" in raw else None,
-        dispatch_unit=_parse_dispatch_unit(ctx, raw["dispatch_unit"], f"{path}.dispatch_unit")
-        if "dispatch_unit" in raw else None,
-        gemm_algorithm=_parse_gemm_algorithm(ctx, raw["gemm_algorithm"], f"{path}.gemm_algorithm")
-        if "gemm_algorithm" in raw else None)
+        **{f: _parse_choice(ctx, raw, f, path) for f in CHOICE_FIELDS})
 
 
 def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit:
@@ -295,12 +285,9 @@ def _parse_unit(ctx: _Ctx, name: str, raw: Any, energy_mode: str) -> ComputeUnit
                                                             f"{path}.sparse_efficiency_curve")
     if "precision" in raw:
         kw["precision"] = MappingProxyType(_parse_precision(ctx, raw["precision"], f"{path}.precision"))
-    if "dispatch" in raw:
-        kw["dispatch"] = _parse_dispatch(ctx, raw["dispatch"], f"{path}.dispatch")
-    if "dispatch_unit" in raw:
-        kw["dispatch_unit"] = _parse_dispatch_unit(ctx, raw["dispatch_unit"], f"{path}.dispatch_unit")
-    if "gemm_algorithm" in raw:
-        kw["gemm_algorithm"] = _parse_gemm_algorithm(ctx, raw["gemm_algorithm"], f"{path}.gemm_algorithm")
+    for f in CHOICE_FIELDS:
+        if f in raw:
+            kw[f] = _parse_choice(ctx, raw, f, path)
     if "default_runtime" in raw:
         v = raw["default_runtime"]
         if not isinstance(v, str) or not RUNTIME_RE.match(v):
