@@ -143,3 +143,12 @@ def test_held_out_fits_in_worker_processes_equal_one_process(tmp_path: Path, cap
         docs.append(json.loads(res.out))
     assert docs[0] == docs[1]
     assert all(r["held_out_s"] is not None for r in docs[1]["rows"])
+
+
+def test_bad_worker_count_stops_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZEROFL_LOAD_WORKERS", "abc")
+    res = run(capsys, "fidelity", "--rows", str(_small_rows(tmp_path)))
+    assert res.code == 2 and res.out == ""
+    assert res.err.strip().splitlines() == ["error: $ZEROFL_LOAD_WORKERS must be a whole number of processes, "
+                                            "not 'abc'"]

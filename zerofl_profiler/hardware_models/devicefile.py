@@ -25,6 +25,7 @@ from .gemm_algorithms import GEMM_ALGORITHMS
 from .records import (
     CATEGORIES,
     DISPATCH_MODES, DISPATCH_UNITS,
+    NAME_FIELDS,
     ENERGY_MODES,
     NETWORK_QUANTITIES,
     OP_CLASSES,
@@ -197,8 +198,8 @@ def _parse_precision(ctx: _Ctx, raw: Any, path: str) -> dict[str, str]:
 
 
 #: schema-2 fields whose value is one name out of a fixed set (field -> its names)
-CHOICE_FIELDS: dict[str, tuple[str, ...]] = {"dispatch": tuple(DISPATCH_MODES), "dispatch_unit": tuple(DISPATCH_UNITS),
-                                             "gemm_algorithm": tuple(GEMM_ALGORITHMS)}
+CHOICE_FIELDS: dict[str, tuple[str, ...]] = dict(zip(NAME_FIELDS, (tuple(DISPATCH_MODES), tuple(DISPATCH_UNITS),
+                                                                  tuple(GEMM_ALGORITHMS))))
 
 
 def _parse_choice(ctx: _Ctx, raw: Mapping[str, Any], field: str, path: str) -> str | None:

@@ -79,6 +79,9 @@ def resolve_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
     return efficiency[op_class]
 
 
+#: unit and runtime-profile fields that hold one name (how kernels are dispatched and multiplied)
+NAME_FIELDS = ("dispatch", "dispatch_unit", "gemm_algorithm")
+
 @dataclass(frozen=True)
 class Source:
     """Where a number comes from, so every estimate can be traced to a datasheet, paper or guess."""
@@ -170,12 +173,7 @@ class RuntimeProfile:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict."""
         d: dict[str, Any] = {}
-        if self.dispatch is not None:
-            d["dispatch"] = self.dispatch
-        if self.dispatch_unit is not None:
-            d["dispatch_unit"] = self.dispatch_unit
-        if self.gemm_algorithm is not None:
-            d["gemm_algorithm"] = self.gemm_algorithm
+        d.update({f: getattr(self, f) for f in NAME_FIELDS if getattr(self, f) is not None})
         if self.kernel_overhead_s is not None:
             d["kernel_overhead_s"] = self.kernel_overhead_s.to_json()
         if self.efficiency:
@@ -245,12 +243,7 @@ class ComputeUnit:
             d["precision"] = dict(self.precision)
         if self.default_runtime is not None:
             d["default_runtime"] = self.default_runtime
-        if self.dispatch is not None:
-            d["dispatch"] = self.dispatch
-        if self.dispatch_unit is not None:
-            d["dispatch_unit"] = self.dispatch_unit
-        if self.gemm_algorithm is not None:
-            d["gemm_algorithm"] = self.gemm_algorithm
+        d.update({f: getattr(self, f) for f in NAME_FIELDS if getattr(self, f) is not None})
         if self.runtimes:
             d["runtimes"] = {k: r.to_json() for k, r in self.runtimes.items()}
         return d

@@ -121,6 +121,7 @@ def _held_out(m: str) -> dict[str, tuple[float, float | None, str]]:
 def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
                  progress: Callable[[str], None] | None = None) -> FidelityReport:
     """Exclude, fit in-sample, refit leaving each model out, and predict every comparable row."""
+    workers = worker_count(None) if start_method() == "fork" else 1  # a bad $ZEROFL_LOAD_WORKERS stops here
     declared = declared_units([(r.device, r.unit) for r in rows])
     ctx = Context.of(rows, frozenset(declared))
     excluded: dict[str, list[str]] = {}
@@ -141,7 +142,7 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     global _HELD_CTX
     _HELD_CTX = (kept, work, declared, modes)
     held: dict[str, tuple[float, float | None, str]] = {}
-    n = min(worker_count(None), len(models)) if start_method() == "fork" else 1
+    n = min(workers, len(models))
     try:
         if n > 1:  # the held-out fits run in worker processes while this one fits in-sample
             ctx = multiprocessing.get_context("fork")
