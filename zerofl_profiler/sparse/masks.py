@@ -17,6 +17,8 @@ scatter; only a tie at v > 0 builds an index-cut mask.
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 from dataclasses import dataclass
 
@@ -94,19 +96,82 @@ def _below(v: float, dtype: torch.dtype) -> float:
 #: entries, equal at 1 thread); below it numpy's call costs less (1.1 us against 2.1 us at 4096).
 _TORCH_ABS_FROM = 1 << 16
 
+#: From this many entries v is bracketed from a sample before it is resolved (``_kth_bracketed``);
+#: below it one introselect of the whole tensor costs no more.
+BRACKET_FROM = 1 << 16
+#: Sample size of the bracket, and its half-width in binomial standard deviations of the sampled rank
+#: (a true k-th value outside [lo, hi] at 4 sigma: about 6e-5 of calls, which then take the full path).
+BRACKET_SAMPLE = 1 << 14
+BRACKET_SIGMAS = 4.0
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_positions(n: int) -> np.ndarray:
+    """Fixed pseudo-random flat positions (with repeats) of the bracket's sample: a function of n only.
+
+    They steer speed, never the result (which is the exact k-th value whatever the sample), so the
+    selection stays a pure function of the tensor: nothing to restore on --resume.
+    """
+    return np.random.default_rng(n).integers(0, n, BRACKET_SAMPLE)
+
+
+def _kth_bracketed(a: np.ndarray, k: int) -> tuple[float, int] | None:
+    """(v, #(a >= v)) for the k-th largest of a >= 0 by a sampled bracket, or None where it cannot tell.
+
+    The sample's order statistics around rank k/n give lo <= hi; one pass counts the entries above hi
+    (``not a <= hi``: NaN included, which the full introselect also ranks above every number) and
+    another gathers the band lo <= a <= hi, and only the band (a few % of a) is partitioned. When v
+    lies outside the band (the counts say so) or lo is 0, None: the caller runs the full selection.
+    Besides being 1.5-4x cheaper on the band's passes than a whole introselect at equal cost, this never hits
+    introselect's slow case (its median-of-medians fallback), which real post-ReLU inputs of ResNet-18
+    triggered at 45-100 ms on 1-2M entries where a typical call takes 2-3 ms.
+    """
+    n, m = a.size, BRACKET_SAMPLE
+    r = k * m / n  # expected rank of v from the top of the sample
+    half = BRACKET_SIGMAS * math.sqrt(r * (1.0 - k / n))
+    r_lo, r_hi = math.ceil(r + half), math.floor(r - half)
+    if r_lo >= m:
+        return None
+    s = a[_sample_positions(n)]
+    if r_hi >= 1:
+        s.partition((m - r_lo, m - r_hi))
+        lo, hi = s[m - r_lo], s[m - r_hi]
+    else:  # v is near the top: the band runs to +inf
+        s.partition(m - r_lo)
+        lo, hi = s[m - r_lo], a.dtype.type(np.inf)
+    if not lo > 0:  # zeros at the cut (or NaN): v may be 0, which the full path decides
+        return None
+    le_hi = a <= hi
+    above = n - int(np.count_nonzero(le_hi))
+    j = k - above  # v is the j-th largest of the band
+    if j <= 0:
+        return None
+    band = a[le_hi & (a >= lo)]
+    if j > band.size:
+        return None
+    i = band.size - j
+    band.partition(i)
+    v = band[i]
+    return float(v), above + j + int(np.count_nonzero(band[:i] == v))
+
 
 def _kth_cpu(t: torch.Tensor, k: int) -> tuple[float, int]:
-    """(v, #(|t| >= v)) by one in-place introselect of |t|; the tie count from the part below v.
+    """(v, #(|t| >= v)): from a sampled bracket on large tensors, else by one in-place introselect of |t|.
 
-    The zeros are counted first (one pass over the bits): with fewer than k non-zeros v is 0 and no
-    selection runs, and otherwise the split point lies among the non-zeros, away from the run of
-    equal zeros (a post-ReLU input's half) where introselect measured up to 6x slower.
+    The full path counts the zeros first (one pass over the bits): with fewer than k non-zeros v is 0
+    and no selection runs, and otherwise the split point lies among the non-zeros, away from the run
+    of equal zeros (a post-ReLU input's half) where introselect measured up to 6x slower. The tie
+    count comes from the part below v.
     """
     flat = t.detach().reshape(-1)
     if flat.dtype not in (torch.float32, torch.float64):
         flat = flat.float()  # float16/bfloat16 values are exact in float32
     n = flat.numel()
     a = flat.abs().numpy() if n >= _TORCH_ABS_FROM else np.abs(flat.numpy())  # a fresh, writable copy either way
+    if n >= BRACKET_FROM:
+        found = _kth_bracketed(a, k)
+        if found is not None:
+            return found
     if int(np.count_nonzero(a.view(np.int64 if a.dtype == np.float64 else np.int32))) < k:
         return 0.0, n
     i = n - k
