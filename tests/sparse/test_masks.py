@@ -212,3 +212,19 @@ def test_sample_positions_depend_on_the_size_only():
     assert np.array_equal(masks._sample_positions.__wrapped__(1 << 17), masks._sample_positions(1 << 17))
     p = masks._sample_positions(70001)
     assert p.min() >= 0 and p.max() < 70001 and p.size == masks.BRACKET_SAMPLE
+
+
+def test_tie_cut_on_non_contiguous_and_differentiable_tensors():
+    """Ties at v cut by flat (logical) index on a transposed view; the gradient is the kept mask."""
+    g = torch.Generator().manual_seed(15)
+    t = (torch.randint(-5, 6, (300, 400), generator=g).float() / 5).t()
+    assert not t.is_contiguous()
+    for d in (0.1, 0.35):
+        k = keep_count(t.numel(), d)
+        kept = _sort_reference(t, k)[2].reshape(t.shape)
+        assert np.array_equal(topk_mask(t, d).numpy(), kept)
+        out, sel = keep_topk(t, d)
+        assert torch.equal(out, t * torch.from_numpy(kept)) and sel.kept == k
+        w = t.clone().requires_grad_(True)
+        keep_topk(w, d)[0].sum().backward()
+        assert torch.equal(w.grad, torch.from_numpy(kept).float())
