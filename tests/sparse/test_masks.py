@@ -179,16 +179,18 @@ def test_large_tensors_of_other_dtypes_match_a_sort_reference(dtype):
 def test_the_bracket_is_used_and_a_missed_bracket_falls_back(monkeypatch):
     """A sample that misses v (all from the top, or all from the bottom) leaves the full path to decide."""
     g = torch.Generator().manual_seed(13)
-    t = torch.randn(1 << 17, generator=g)
+    t = torch.randn(masks.BRACKET_FROM + 1, generator=g)
     n, k = t.numel(), keep_count(t.numel(), 0.1)
     ref = _sort_reference(t, k)[:2]
     a = t.abs().numpy()
     assert masks._kth_bracketed(a.copy(), k) == ref  # the ordinary sample brackets v
     order = np.argsort(a)
+    calls = []
+    monkeypatch.setattr(masks, "_kth_bracketed", lambda a, k, f=masks._kth_bracketed: calls.append(f(a, k)) or calls[-1])
     for biased in (order[-masks.BRACKET_SAMPLE:], order[:masks.BRACKET_SAMPLE]):  # v above / below the band
         monkeypatch.setattr(masks, "_sample_positions", lambda n, p=biased: p)
-        assert masks._kth_bracketed(a.copy(), k) is None
         assert masks._kth_cpu(t, k) == ref
+        assert calls[-1] is None  # the bracket missed, the full introselect answered
 
 
 def test_bracketed_and_full_selection_agree_with_nan_and_inf(monkeypatch):
@@ -196,13 +198,13 @@ def test_bracketed_and_full_selection_agree_with_nan_and_inf(monkeypatch):
     g = torch.Generator().manual_seed(14)
     bracket = masks.BRACKET_FROM
     for n_nan in (3, 5000, 20000):
-        t = torch.randn(1 << 17, generator=g)
+        t = torch.randn(bracket + 7, generator=g)
         t[torch.randperm(t.numel(), generator=g)[:n_nan]] = float("nan")
         t[:7] = float("inf")
         got = {}
         for bracket_from in (bracket, 1 << 40):
             monkeypatch.setattr(masks, "BRACKET_FROM", bracket_from)
-            got[bracket_from] = [masks._kth_cpu(t, k) for k in (1, 10, 13107, 60000)]
+            got[bracket_from] = [masks._kth_cpu(t, k) for k in (1, 10, 13107, 200000)]
         assert repr(got[bracket]) == repr(got[1 << 40])  # NaN == NaN by repr
         if n_nan < 13107:  # NaN counted above the band: the bracket itself resolves v
             assert masks._kth_bracketed(t.abs().numpy(), 13107) == got[bracket][2]
