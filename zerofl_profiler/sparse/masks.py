@@ -10,8 +10,8 @@ How v is found (exact and deterministic: the same v and tie count as a full sort
 below ``BRACKET_FROM`` entries, one introselect over a copy of |t| (numpy's in-place
 ``partition``), measured 3-10x faster than torch's ``kthvalue`` or ``topk`` at every size a SWAT
 layer sees; the max of the part below v then says whether any dropped entry ties with v. From
-``BRACKET_FROM`` up, a sample at fixed positions (a function of n only) brackets v, two passes
-count the entries above the bracket and gather the few % inside it, and only those are
+``BRACKET_FROM`` up, a sample at fixed positions (a function of n only) brackets v, one chunked
+pass counts the entries above the bracket and gathers the few % inside it, and only those are
 partitioned (``_kth_bracketed``); a bracket that misses v falls back to the full introselect.
 The bracket's worth is introselect's slow case: on real post-ReLU ResNet-18 inputs of 1-2M
 entries a whole-tensor ``partition`` took 45-100 ms on some layers (2-3 ms on the rest; the same
@@ -102,8 +102,9 @@ def _below(v: float, dtype: torch.dtype) -> float:
 _TORCH_ABS_FROM = 1 << 16
 
 #: From this many entries v is bracketed from a sample before it is resolved (``_kth_bracketed``).
-#: Below it one introselect of the whole tensor costs less, slow cases included (ResNet-18 b32 steps,
-#: 1 thread, selection CPU time per step: bracket from 64K 77 ms, from 512K 68 ms, never 112 ms).
+#: Below it one introselect of the whole tensor costs less, its slow cases included (``bench_sparse.py
+#: --selection``, 1 thread: 0.32 against 0.45 ms at 262144 entries, equal at 524288, 1.5 against 1.2 ms
+#: at 1M; the sample's fixed cost is about 0.1 ms).
 BRACKET_FROM = 1 << 19
 #: Sample size of the bracket, and its half-width in binomial standard deviations of the sampled rank
 #: (a true k-th value outside [lo, hi] at 4 sigma: about 6e-5 of calls, which then take the full path).
@@ -121,37 +122,53 @@ def _sample_positions(n: int) -> np.ndarray:
     return np.random.default_rng(n).integers(0, n, BRACKET_SAMPLE)
 
 
-def _kth_bracketed(a: np.ndarray, k: int) -> tuple[float, int] | None:
-    """(v, #(a >= v)) for the k-th largest of a >= 0 by a sampled bracket, or None where it cannot tell.
+#: Entries per chunk of the bracket's passes: |x|, both compares and the gather stay in a core's L2
+#: (2M entries, 1 thread: 1.8 ms in 64K chunks against 2.4 ms in whole-tensor passes).
+BRACKET_CHUNK = 1 << 16
 
-    The sample's order statistics around rank k/n give lo <= hi; one pass counts the entries above hi
-    (``not a <= hi``: NaN included, which the full introselect also ranks above every number) and
-    another gathers the band lo <= a <= hi, and only the band (a few % of a) is partitioned. When v
-    lies outside the band (the counts say so) or lo is 0, None: the caller runs the full selection.
-    Its cost hardly depends on the data's order, unlike a whole-tensor introselect (module docstring).
+
+def _kth_bracketed(x: np.ndarray, k: int) -> tuple[float, int] | None:
+    """(v, #(|x| >= v)) for the k-th largest |x| by a sampled bracket, or None where it cannot tell.
+
+    The sample's order statistics around rank k/n give lo <= hi; one chunked pass over x counts the
+    entries above hi (``not |x| <= hi``: NaN included, which the full introselect also ranks above
+    every number) and gathers the band lo <= |x| <= hi, and only the band (a few % of x) is
+    partitioned. When v lies outside the band (the counts say so) or lo is 0, None: the caller runs
+    the full selection. Its cost hardly depends on the data's order, unlike a whole-tensor
+    introselect (module docstring). x is only read.
     """
-    n, m = a.size, BRACKET_SAMPLE
+    n, m = x.size, BRACKET_SAMPLE
     r = k * m / n  # expected rank of v from the top of the sample
     half = BRACKET_SIGMAS * math.sqrt(r * (1.0 - k / n))
     r_lo, r_hi = math.ceil(r + half), math.floor(r - half)
     if r_lo >= m:
         return None
-    s = a[_sample_positions(n)]
+    s = np.abs(x[_sample_positions(n)])
     if r_hi >= 1:
         s.partition((m - r_lo, m - r_hi))
         lo, hi = s[m - r_lo], s[m - r_hi]
     else:  # v is near the top: the band runs to +inf
         s.partition(m - r_lo)
-        lo, hi = s[m - r_lo], a.dtype.type(np.inf)
+        lo, hi = s[m - r_lo], x.dtype.type(np.inf)
     if not lo > 0:  # zeros at the cut (or NaN): v may be 0, which the full path decides
         return None
-    le_hi = a <= hi
-    above = n - int(np.count_nonzero(le_hi))
+    c = min(BRACKET_CHUNK, n)
+    buf, le, ge = np.empty(c, x.dtype), np.empty(c, bool), np.empty(c, bool)
+    not_above, parts = 0, []
+    for start in range(0, n, c):
+        chunk = x[start:start + c]
+        size = chunk.size
+        a, le_c, ge_c = buf[:size], le[:size], ge[:size]
+        np.abs(chunk, out=a)
+        np.less_equal(a, hi, out=le_c)
+        not_above += int(np.count_nonzero(le_c))
+        np.greater_equal(a, lo, out=ge_c)
+        np.logical_and(le_c, ge_c, out=le_c)
+        parts.append(a[le_c])
+    above = n - not_above
     j = k - above  # v is the j-th largest of the band
-    if j <= 0:
-        return None
-    band = a[le_hi & (a >= lo)]
-    if j > band.size:
+    band = np.concatenate(parts)
+    if not 0 < j <= band.size:
         return None
     i = band.size - j
     band.partition(i)
@@ -171,11 +188,11 @@ def _kth_cpu(t: torch.Tensor, k: int) -> tuple[float, int]:
     if flat.dtype not in (torch.float32, torch.float64):
         flat = flat.float()  # float16/bfloat16 values are exact in float32
     n = flat.numel()
-    a = flat.abs().numpy() if n >= _TORCH_ABS_FROM else np.abs(flat.numpy())  # a fresh, writable copy either way
     if n >= BRACKET_FROM:
-        found = _kth_bracketed(a, k)
+        found = _kth_bracketed(flat.numpy(), k)
         if found is not None:
             return found
+    a = flat.abs().numpy() if n >= _TORCH_ABS_FROM else np.abs(flat.numpy())  # a fresh, writable copy either way
     if int(np.count_nonzero(a.view(np.int64 if a.dtype == np.float64 else np.int32))) < k:
         return 0.0, n
     i = n - k
