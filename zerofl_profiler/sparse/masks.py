@@ -14,8 +14,9 @@ layer sees; the max of the part below v then says whether any dropped entry ties
 pass counts the entries above the bracket and gathers the few % inside it, and only those are
 partitioned (``_kth_bracketed``); a bracket that misses v falls back to the full introselect.
 The bracket's worth is introselect's slow case: on real post-ReLU ResNet-18 inputs of 1-2M
-entries a whole-tensor ``partition`` took 45-100 ms on some layers (2-3 ms on the rest; the same
-data shuffled: 1-2.6 ms), the bracket 1.5-3 ms on all of them. Accelerators run one ``topk``.
+entries a whole-tensor ``partition`` took 45-100 ms on some layers (1.5-5 ms on the rest; the same
+data shuffled: 1-2.6 ms), the bracket 1.2-2.6 ms on all of them (``bench_sparse.py --selection``).
+Accelerators run one ``topk``.
 Keeping is one threshold op (``hardshrink`` at the float just below v keeps exactly |t| >= v),
 not an index scatter; a tie at v > 0 then zeroes the last tied positions.
 """
@@ -107,7 +108,7 @@ _TORCH_ABS_FROM = 1 << 16
 #: at 1M; the sample's fixed cost is about 0.1 ms).
 BRACKET_FROM = 1 << 19
 #: Sample size of the bracket, and its half-width in binomial standard deviations of the sampled rank
-#: (a true k-th value outside [lo, hi] at 4 sigma: about 6e-5 of calls, which then take the full path).
+#: (a k-th value outside [lo, hi] at 4 sigma: about 6e-5 of calls by a normal approximation; those take the full path).
 BRACKET_SAMPLE = 1 << 14
 BRACKET_SIGMAS = 4.0
 
