@@ -1,6 +1,7 @@
 """SWAT step vs dense step on the CPU: median ratios against the targets, and where the extra time goes.
 
     .venv/bin/python benchmarks/bench_sparse.py [--rounds 3] [--threads 1,2] [--cases resnet18,cnn] [--device cuda]
+    .venv/bin/python benchmarks/bench_sparse.py --selection [--cases resnet18] [--threads 1,2] [--rounds 5]
     .venv/bin/python benchmarks/bench_sparse.py --kernels 0.5,0.2,0.1,0.05,0.01 [--cases cnn] [--threads 1]
 
 One training step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on
@@ -22,6 +23,11 @@ weights only: the selection and the swapped saved input), each the median over r
 same-round difference. The density statistics (two float additions per layer and step, inside
 every SWAT step) are timed alone.
 
+``--selection`` instead times the exact k-th-value search alone on the tensors a SWAT step really
+selects (every SWAT layer's input and weight, captured in a few training steps): one whole-tensor
+introselect against the sampled bracket (``masks._kth_cpu`` with and without ``BRACKET_FROM``),
+alternating per tensor, medians per tensor shape (``selection_section``).
+
 ``--kernels`` instead times, per weight density, the dense step, the masked-dense SWAT step and the
 same step on real CSR kernels (``--sparse-kernels csr``), with their ratios (``kernel_section``).
 """
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -192,6 +199,72 @@ def run_case(case: Case, threads: list[int], rounds: int, bd_repeats: int, devic
     return lines
 
 
+# ------------------------------------------------------------------ the k-th value search alone
+def captured_selections(case: Case, steps: int) -> list[tuple[torch.Tensor, int]]:
+    """(tensor, k) of every exact selection in the last of ``steps`` SWAT 90 % training steps (inputs and weights)."""
+    from zerofl_profiler.sparse.masks import keep_count
+
+    torch.manual_seed(0)
+    model = sparsify(build_model(case.model, num_classes=10, input_shape=case.shape), SparseConfig(0.9))
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    g = torch.Generator().manual_seed(1)
+    got: list[tuple[torch.Tensor, int]] = []
+
+    def grab(layer: nn.Module, args: tuple) -> None:
+        for t in (args[0], layer.weight):
+            got.append((t.detach().clone(), keep_count(t.numel(), 0.1)))
+
+    for step in range(steps):
+        hooks = [m.register_forward_pre_hook(grab) for m in swat_layers(model).values()] if step == steps - 1 else []
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(torch.randn(case.batch, *case.shape, generator=g)),
+                        torch.randint(0, 10, (case.batch,), generator=g)).backward()
+        opt.step()
+        for h in hooks:
+            h.remove()
+    return got
+
+
+def selection_section(case: Case, rounds: int) -> list[str]:
+    """Whole-tensor introselect vs sampled bracket on one step's real selections: ms per shape and per step."""
+    from zerofl_profiler.sparse import masks
+
+    tensors = captured_selections(case, steps=3)
+    full: dict[tuple, list[float]] = {}
+    bracket: dict[tuple, list[float]] = {}
+    for t, k in tensors:
+        modes = (("full", 1 << 62), ("bracket", masks.BRACKET_FROM))
+        times: dict[str, list[float]] = {"full": [], "bracket": []}
+        for r in range(rounds + 1):  # the first round warms up
+            for name, bracket_from in modes[r % 2:] + modes[:r % 2]:
+                old, masks.BRACKET_FROM = masks.BRACKET_FROM, bracket_from
+                try:
+                    t0 = time.perf_counter()
+                    masks._kth_cpu(t, k)
+                    dt = time.perf_counter() - t0
+                finally:
+                    masks.BRACKET_FROM = old
+                if r:
+                    times[name].append(dt)
+        key = tuple(t.shape)
+        full.setdefault(key, []).append(statistics.median(times["full"]))
+        bracket.setdefault(key, []).append(statistics.median(times["bracket"]))
+    lines = [f"{case.model} b{case.batch}, {torch.get_num_threads()} thread(s): k-th value search per selection of one "
+             f"step (inputs and weights, density 0.1), medians of {rounds} alternating calls; per shape: median "
+             f"[max] over its layers, ms; bracket from {masks.BRACKET_FROM} entries",
+             "| shape | entries | layers | whole-tensor introselect | sampled bracket |", "|---|---:|---:|---:|---:|"]
+    for key in sorted(full, key=lambda s: -math.prod(s)):
+        f, b = full[key], bracket[key]
+        lines.append(f"| {'x'.join(map(str, key))} | {math.prod(key)} | {len(f)} | {1e3 * statistics.median(f):.2f} "
+                     f"[{1e3 * max(f):.2f}] | {1e3 * statistics.median(b):.2f} [{1e3 * max(b):.2f}] |")
+    lines.append(f"per step: introselect {1e3 * sum(map(sum, full.values())):.1f} ms, "
+                 f"as run (bracket from {masks.BRACKET_FROM}) {1e3 * sum(map(sum, bracket.values())):.1f} ms")
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
 # ------------------------------------------------------------------ real sparse kernels (CSR), per density
 def kernel_section(case: Case, densities: list[float], batch: int, steps: int, rounds: int) -> list[str]:
     """Dense vs masked-dense (the SWAT simulation) vs CSR training steps per density, on the CPU.
@@ -254,6 +327,8 @@ def main() -> None:
     ap.add_argument("--kernels", default=None, metavar="D,D,...",
                     help="instead: dense / masked-dense / CSR step per weight density (CPU, first --threads, "
                          "first --cases), e.g. 0.5,0.2,0.1,0.05,0.01")
+    ap.add_argument("--selection", action="store_true",
+                    help="instead: the exact k-th value search alone, introselect vs sampled bracket (first --threads)")
     ap.add_argument("--kernel-batch", type=int, default=None, help="batch of the --kernels section (default: the case's)")
     ap.add_argument("--kernel-steps", type=int, default=5, help="steps per block in the --kernels section")
     args = ap.parse_args()
@@ -264,6 +339,16 @@ def main() -> None:
         try:
             kernel_section(case, [float(d) for d in args.kernels.split(",")], args.kernel_batch or case.batch,
                            args.kernel_steps, args.rounds)
+        finally:
+            torch.set_num_threads(old)
+        return
+    if args.selection:
+        old = torch.get_num_threads()
+        try:
+            for t in [int(s) for s in args.threads.split(",") if s.strip()]:
+                torch.set_num_threads(t)
+                for name in [s.strip() for s in args.cases.split(",") if s.strip()]:
+                    selection_section(CASES[name], args.rounds)
         finally:
             torch.set_num_threads(old)
         return

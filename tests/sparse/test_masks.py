@@ -118,3 +118,115 @@ def test_threshold_keeps_every_tie_and_counts_what_it_kept():
     out, sel = threshold_sparsify(t, 0.5)
     assert out.tolist() == [0.5, -0.5, 0.0, 2.0, 0.0, -3.0]
     assert sel.kept == sel.nonzero == 4 and sel.density == pytest.approx(4 / 6)
+
+
+# ---------------------------------------------------------------- the sampled bracket (large tensors)
+def _sort_reference(t: torch.Tensor, k: int) -> tuple[float, int, np.ndarray]:
+    """(k-th largest |t|, #(|t| >= it), the kept set) from a full stable sort in float64: no selection code."""
+    a = t.detach().reshape(-1).double().abs().numpy()
+    order = np.argsort(-a, kind="stable")
+    v = float(a[order[k - 1]])
+    kept = np.zeros(a.size, dtype=bool)
+    kept[order[:k]] = True
+    return v, int(np.count_nonzero(a >= v)), kept
+
+
+def _big(kind: str, n: int, g: torch.Generator) -> torch.Tensor:
+    t = torch.randn(n, generator=g)
+    if kind == "relu":
+        return t.relu()
+    if kind == "negative":
+        return -t.abs()
+    if kind == "ties":
+        return torch.randint(-3, 4, (n,), generator=g).float() / 4
+    if kind == "fine-ties":  # many distinct values, each repeated: ties at v inside the band
+        return torch.randint(0, 2000, (n,), generator=g).float() - 1000
+    if kind == "zeros":
+        return torch.zeros(n)
+    if kind == "mostly-zeros":  # fewer non-zeros than k at density 0.1
+        return t * (torch.rand(n, generator=g) < 0.05)
+    return t
+
+
+@pytest.mark.parametrize("kind", ["normal", "relu", "negative", "ties", "fine-ties", "zeros", "mostly-zeros"])
+@pytest.mark.parametrize("density", [0.1, 0.5, 0.001, 0.97])
+def test_large_tensors_match_a_sort_reference(kind, density):
+    """Above BRACKET_FROM the bracket decides v; the kept set, v and its tie count equal a full sort's."""
+    g = torch.Generator().manual_seed(11)
+    t = _big(kind, masks.BRACKET_FROM + 4099, g)
+    k = keep_count(t.numel(), density)
+    v, ge, kept = _sort_reference(t, k)
+    assert masks._kth_cpu(t, k) == (v, ge)
+    assert np.array_equal(topk_mask(t, density).reshape(-1).numpy(), kept)
+    out, sel = keep_topk(t, density)
+    assert np.array_equal((out != 0).reshape(-1).numpy(), kept & (t.reshape(-1) != 0).numpy())
+    assert sel.threshold == v and sel.kept == k
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_large_tensors_of_other_dtypes_match_a_sort_reference(dtype):
+    g = torch.Generator().manual_seed(12)
+    t = (torch.randn(2, 64, 32, 32, generator=g).relu() - 0.1).to(dtype)  # conv-shaped, ties in half types
+    for d in (0.1, 0.3):
+        k = keep_count(t.numel(), d)
+        v, ge, kept = _sort_reference(t, k)
+        assert masks._kth_cpu(t, k) == (v, ge)
+        assert np.array_equal(topk_mask(t, d).reshape(-1).numpy(), kept)
+        out, sel = keep_topk(t, d)
+        assert out.dtype == dtype and sel.threshold == v and int(torch.count_nonzero(out)) == k
+
+
+def test_the_bracket_is_used_and_a_missed_bracket_falls_back(monkeypatch):
+    """A sample that misses v (all from the top, or all from the bottom) leaves the full path to decide."""
+    g = torch.Generator().manual_seed(13)
+    t = torch.randn(masks.BRACKET_FROM + 1, generator=g)
+    n, k = t.numel(), keep_count(t.numel(), 0.1)
+    ref = _sort_reference(t, k)[:2]
+    a = t.abs().numpy()
+    assert masks._kth_bracketed(t.numpy(), k) == ref  # the ordinary sample brackets v (signed input, read only)
+    order = np.argsort(a)
+    calls = []
+    monkeypatch.setattr(masks, "_kth_bracketed", lambda a, k, f=masks._kth_bracketed: calls.append(f(a, k)) or calls[-1])
+    for biased in (order[-masks.BRACKET_SAMPLE:], order[:masks.BRACKET_SAMPLE]):  # v above / below the band
+        monkeypatch.setattr(masks, "_sample_positions", lambda n, p=biased: p)
+        assert masks._kth_cpu(t, k) == ref
+        assert calls[-1] is None  # the bracket missed, the full introselect answered
+
+
+def test_bracketed_and_full_selection_agree_with_nan_and_inf(monkeypatch):
+    """NaN ranks above every number in both paths (numpy's partition order), inf is an ordinary value."""
+    g = torch.Generator().manual_seed(14)
+    bracket = masks.BRACKET_FROM
+    for n_nan in (3, 5000, 20000):
+        t = torch.randn(bracket + 7, generator=g)
+        t[torch.randperm(t.numel(), generator=g)[:n_nan]] = float("nan")
+        t[:7] = float("inf")
+        got = {}
+        for bracket_from in (bracket, 1 << 40):
+            monkeypatch.setattr(masks, "BRACKET_FROM", bracket_from)
+            got[bracket_from] = [masks._kth_cpu(t, k) for k in (1, 10, 13107, 200000)]
+        assert repr(got[bracket]) == repr(got[1 << 40])  # NaN == NaN by repr
+        if n_nan < 13107:  # NaN counted above the band: the bracket itself resolves v
+            assert masks._kth_bracketed(t.numpy(), 13107) == got[bracket][2]
+
+
+def test_sample_positions_depend_on_the_size_only():
+    assert np.array_equal(masks._sample_positions.__wrapped__(1 << 17), masks._sample_positions(1 << 17))
+    p = masks._sample_positions(70001)
+    assert p.min() >= 0 and p.max() < 70001 and p.size == masks.BRACKET_SAMPLE
+
+
+def test_tie_cut_on_non_contiguous_and_differentiable_tensors():
+    """Ties at v cut by flat (logical) index on a transposed view; the gradient is the kept mask."""
+    g = torch.Generator().manual_seed(15)
+    t = (torch.randint(-5, 6, (300, 400), generator=g).float() / 5).t()
+    assert not t.is_contiguous()
+    for d in (0.1, 0.35):
+        k = keep_count(t.numel(), d)
+        kept = _sort_reference(t, k)[2].reshape(t.shape)
+        assert np.array_equal(topk_mask(t, d).numpy(), kept)
+        out, sel = keep_topk(t, d)
+        assert torch.equal(out, t * torch.from_numpy(kept)) and sel.kept == k
+        w = t.clone().requires_grad_(True)
+        keep_topk(w, d)[0].sum().backward()
+        assert torch.equal(w.grad, torch.from_numpy(kept).float())

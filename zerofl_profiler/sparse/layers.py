@@ -93,8 +93,8 @@ def _exact_pair(layer: "SwatMixin", st: MaskState, w: torch.Tensor, x: torch.Ten
     """The exact top-k of the masked ones of weights (cached per weight version) and input.
 
     With torch on 2+ threads and both tensors large, the weights' selection runs in the worker
-    thread while the input's runs here: numpy's introselect is single-threaded and releases the
-    GIL, so the two overlap on two cores. Each is the same computation either way, so the result
+    thread while the input's runs here: numpy's passes (introselect, the bracket's compares and
+    gathers) are single-threaded and release the GIL, so the two overlap on two cores. Each is the same computation either way, so the result
     is identical.
     """
     w_sp = w_sel = x_sp = x_sel = None

@@ -6,17 +6,25 @@ up (``ceil``) and keeps every entry tied with the k-th value, so its kept count 
 k; here exactly k are kept: entries tied with the k-th largest value v are kept in flat index
 order, lowest first, until k are kept. (Ties at v = 0 change no value: the kept zeros are zeros.)
 
-How v is found (exact, deterministic, no sampling): on the CPU one introselect over a copy of
-|t| (numpy's in-place ``partition``), which measured 3-10x faster than torch's ``kthvalue`` or
-``topk`` at every size a SWAT layer sees (640 to 2.4M entries) and faster than bounding v from a
-random sample first; the max of the part below v then says whether any dropped entry ties with
-v, so the kept count is known without a second pass. Accelerators run one ``topk``. Keeping is
-one threshold op (``hardshrink`` at the float just below v keeps exactly |t| >= v), not an index
-scatter; only a tie at v > 0 builds an index-cut mask.
+How v is found (exact and deterministic: the same v and tie count as a full sort): on the CPU,
+below ``BRACKET_FROM`` entries, one introselect over a copy of |t| (numpy's in-place
+``partition``), measured 3-10x faster than torch's ``kthvalue`` or ``topk`` at every size a SWAT
+layer sees; the max of the part below v then says whether any dropped entry ties with v. From
+``BRACKET_FROM`` up, a sample at fixed positions (a function of n only) brackets v, one chunked
+pass counts the entries above the bracket and gathers the few % inside it, and only those are
+partitioned (``_kth_bracketed``); a bracket that misses v falls back to the full introselect.
+The bracket's worth is introselect's slow case: on real post-ReLU ResNet-18 inputs of 1-2M
+entries a whole-tensor ``partition`` took 45-100 ms on some layers (1.5-5 ms on the rest; the same
+data shuffled: 1-2.6 ms), the bracket 1.2-2.6 ms on all of them (``bench_sparse.py --selection``).
+Accelerators run one ``topk``.
+Keeping is one threshold op (``hardshrink`` at the float just below v keeps exactly |t| >= v),
+not an index scatter; a tie at v > 0 then zeroes the last tied positions.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 from dataclasses import dataclass
 
@@ -94,18 +102,97 @@ def _below(v: float, dtype: torch.dtype) -> float:
 #: entries, equal at 1 thread); below it numpy's call costs less (1.1 us against 2.1 us at 4096).
 _TORCH_ABS_FROM = 1 << 16
 
+#: From this many entries v is bracketed from a sample before it is resolved (``_kth_bracketed``).
+#: Below it one introselect of the whole tensor costs less, its slow cases included (``bench_sparse.py
+#: --selection``, 1 thread: 0.32 against 0.45 ms at 262144 entries, equal at 524288, 1.5 against 1.2 ms
+#: at 1M; the sample's fixed cost is about 0.1 ms).
+BRACKET_FROM = 1 << 19
+#: Sample size of the bracket, and its half-width in binomial standard deviations of the sampled rank
+#: (a k-th value outside [lo, hi] at 4 sigma: about 6e-5 of calls by a normal approximation; those take the full path).
+BRACKET_SAMPLE = 1 << 14
+BRACKET_SIGMAS = 4.0
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_positions(n: int) -> np.ndarray:
+    """Fixed pseudo-random flat positions (with repeats) of the bracket's sample: a function of n only.
+
+    They steer speed, never the result (which is the exact k-th value whatever the sample), so the
+    selection stays a pure function of the tensor: nothing to restore on --resume.
+    """
+    return np.random.default_rng(n).integers(0, n, BRACKET_SAMPLE)
+
+
+#: Entries per chunk of the bracket's passes: |x|, both compares and the gather stay in a core's L2
+#: (2M entries, 1 thread: 1.8 ms in 64K chunks against 2.4 ms in whole-tensor passes).
+BRACKET_CHUNK = 1 << 16
+
+
+def _kth_bracketed(x: np.ndarray, k: int) -> tuple[float, int] | None:
+    """(v, #(|x| >= v)) for the k-th largest |x| by a sampled bracket, or None where it cannot tell.
+
+    The sample's order statistics around rank k/n give lo <= hi; one chunked pass over x counts the
+    entries above hi (``not |x| <= hi``: NaN included, which the full introselect also ranks above
+    every number) and gathers the band lo <= |x| <= hi, and only the band (a few % of x) is
+    partitioned. When v lies outside the band (the counts say so) or lo is 0, None: the caller runs
+    the full selection. Its cost hardly depends on the data's order, unlike a whole-tensor
+    introselect (module docstring). x is only read.
+    """
+    n, m = x.size, BRACKET_SAMPLE
+    r = k * m / n  # expected rank of v from the top of the sample
+    half = BRACKET_SIGMAS * math.sqrt(r * (1.0 - k / n))
+    r_lo, r_hi = math.ceil(r + half), math.floor(r - half)
+    if r_lo >= m:
+        return None
+    s = np.abs(x[_sample_positions(n)])
+    if r_hi >= 1:
+        s.partition((m - r_lo, m - r_hi))
+        lo, hi = s[m - r_lo], s[m - r_hi]
+    else:  # v is near the top: the band runs to +inf
+        s.partition(m - r_lo)
+        lo, hi = s[m - r_lo], x.dtype.type(np.inf)
+    if not lo > 0:  # zeros at the cut (or NaN): v may be 0, which the full path decides
+        return None
+    c = min(BRACKET_CHUNK, n)
+    buf, le, ge = np.empty(c, x.dtype), np.empty(c, bool), np.empty(c, bool)
+    not_above, parts = 0, []
+    for start in range(0, n, c):
+        chunk = x[start:start + c]
+        size = chunk.size
+        a, le_c, ge_c = buf[:size], le[:size], ge[:size]
+        np.abs(chunk, out=a)
+        np.less_equal(a, hi, out=le_c)
+        not_above += int(np.count_nonzero(le_c))
+        np.greater_equal(a, lo, out=ge_c)
+        np.logical_and(le_c, ge_c, out=le_c)
+        parts.append(a[le_c])
+    above = n - not_above
+    j = k - above  # v is the j-th largest of the band
+    band = np.concatenate(parts)
+    if not 0 < j <= band.size:
+        return None
+    i = band.size - j
+    band.partition(i)
+    v = band[i]
+    return float(v), above + j + int(np.count_nonzero(band[:i] == v))
+
 
 def _kth_cpu(t: torch.Tensor, k: int) -> tuple[float, int]:
-    """(v, #(|t| >= v)) by one in-place introselect of |t|; the tie count from the part below v.
+    """(v, #(|t| >= v)): from a sampled bracket on large tensors, else by one in-place introselect of |t|.
 
-    The zeros are counted first (one pass over the bits): with fewer than k non-zeros v is 0 and no
-    selection runs, and otherwise the split point lies among the non-zeros, away from the run of
-    equal zeros (a post-ReLU input's half) where introselect measured up to 6x slower.
+    The full path counts the zeros first (one pass over the bits): with fewer than k non-zeros v is 0
+    and no selection runs, and otherwise the split point lies among the non-zeros, away from the run
+    of equal zeros (a post-ReLU input's half) where introselect measured up to 6x slower. The tie
+    count comes from the part below v.
     """
     flat = t.detach().reshape(-1)
     if flat.dtype not in (torch.float32, torch.float64):
         flat = flat.float()  # float16/bfloat16 values are exact in float32
     n = flat.numel()
+    if n >= BRACKET_FROM:
+        found = _kth_bracketed(flat.numpy(), k)
+        if found is not None:
+            return found
     a = flat.abs().numpy() if n >= _TORCH_ABS_FROM else np.abs(flat.numpy())  # a fresh, writable copy either way
     if int(np.count_nonzero(a.view(np.int64 if a.dtype == np.float64 else np.int32))) < k:
         return 0.0, n
@@ -129,13 +216,21 @@ def _keep_at_least(t: torch.Tensor, v: float) -> torch.Tensor:
     return F.hardshrink(t, _below(v, t.dtype))
 
 
-def _tie_cut_mask(t: torch.Tensor, v: float, k: int, ge: int) -> torch.Tensor:
-    """Exactly k kept: every |t| > v, then the entries tied at v with the lowest flat indices."""
-    a = t.detach().reshape(-1).abs()
-    mask = a >= v
-    tied = torch.nonzero(a == v).reshape(-1)
-    mask[tied[k - (ge - tied.numel()):]] = False
-    return mask.view_as(t)
+def _tied_to_drop(t: torch.Tensor, v: float, k: int, ge: int) -> torch.Tensor:
+    """Flat indices of the ge - k entries tied at |t| = v with the highest flat indices: what keeping exactly k drops.
+
+    On the CPU one numpy pass (compare, then the few positions): measured about 10x cheaper than a
+    mask built by torch's ``nonzero`` and index-put (1.5 ms against 15 ms on 2M entries).
+    """
+    flat = t.detach().reshape(-1)
+    if not flat.is_cpu:
+        tied = torch.nonzero(flat.abs() == v).reshape(-1)
+    else:
+        if flat.dtype not in (torch.float32, torch.float64):
+            flat = flat.float()  # exact for half types, as in the selection
+        a = flat.numpy()
+        tied = torch.from_numpy(np.flatnonzero(np.abs(a) == a.dtype.type(v)))
+    return tied[tied.numel() - (ge - k):]
 
 
 def keep_topk(t: torch.Tensor, density: float) -> tuple[torch.Tensor, Selection]:
@@ -150,8 +245,9 @@ def keep_topk(t: torch.Tensor, density: float) -> tuple[torch.Tensor, Selection]
     out = _keep_at_least(t, v)
     if ge is None:
         ge = _count_kept(out)  # v > 0: the kept entries are exactly the non-zeros
-    if ge > k:
-        out = t * _tie_cut_mask(t, v, k, ge)
+    if ge > k:  # exactly k: the last tied entries (flat order) become +0.0 like every other dropped one
+        out = out.contiguous()
+        out.view(-1)[_tied_to_drop(t, v, k, ge)] = 0.0
     return out, Selection(v, k, k, n)
 
 
@@ -165,7 +261,10 @@ def topk_mask(t: torch.Tensor, density: float) -> torch.Tensor:
     mask = t.detach().abs() >= v
     if ge is None:
         ge = int(mask.sum())
-    return _tie_cut_mask(t, v, k, ge) if ge > k else mask
+    if ge > k:
+        mask = mask.contiguous()
+        mask.view(-1)[_tied_to_drop(t, v, k, ge)] = False
+    return mask
 
 
 def topk_sparsify(t: torch.Tensor, density: float) -> torch.Tensor:
