@@ -3,9 +3,8 @@
 * per device class (``phone-cpu``, ``gpu``), shared by its devices: ``half_work_flops`` (h) of the
   saturating efficiency ``W / (W + h)`` (kept only when it beats flat efficiency, see
   :func:`fit_class`), the optimizer-update efficiency, the elementwise efficiency (the FLOP ceiling
-  of elementwise, pooling and normalisation rows, which fall back to it), the ``gemm_grouped / gemm`` efficiency
-  ratio when the rows contain depthwise convolutions in NCHW (PyTorch's own kernel), and the
-  ``gemm_grouped_nhwc / gemm`` ratio when they contain channels-last ones (cuDNN's depthwise kernel);
+  of elementwise, pooling and normalisation rows, which fall back to it), and the ``gemm_grouped / gemm`` efficiency
+  ratio when the rows contain grouped (depthwise) convolutions;
 * per unit: ``efficiency.gemm``, ``kernel_overhead_s`` and the effective
   ``mem_bandwidth_bytes_per_s`` as far as its rows allow (more rows than parameters; with one row
   "too few rows": declared values kept);
@@ -28,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...hardware_models.records import FORMAT_EFFICIENCY, MEMORY_FORMATS, DeviceProfile
+from ...hardware_models.records import DeviceProfile
 from ...hardware_models.workload import StepRows, class_index
 from ..predict import IdentityMemo, StepPrice, price_step, with_fields
 from .declared import DeclaredUnit
@@ -44,9 +43,6 @@ G_START = 0.3
 CLASS_EFFICIENCY_START = {"optimizer": 0.05, "elementwise": 0.05}
 #: starting points of an async unit's overhead, as multiples of its declared value (the first wins ties)
 OVERHEAD_STARTS = (1.0, 4.0)
-#: the shared parameter of the depthwise efficiency (over gemm's) in each memory format: NCHW runs
-#: PyTorch's own depthwise kernel, channels-last cuDNN's (records.FORMAT_EFFICIENCY)
-GROUPED_PARAM = {"nchw": "grouped", "nhwc": "grouped_nhwc"}
 #: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
 #: ... and the least absolute drop (a fit already exact cannot be improved by a curve) ...
@@ -99,13 +95,11 @@ class ClassFit:
     devices: Mapping[Key, DeviceFit]
     rms_log_error: float
     elementwise_efficiency: float | None = None
-    grouped_nhwc_ratio: float | None = None  # channels-last depthwise (cuDNN) efficiency over gemm's
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
         return {"device_class": self.device_class, "half_work_flops": self.half_work_flops,
-                "grouped_ratio": self.grouped_ratio, "grouped_nhwc_ratio": self.grouped_nhwc_ratio,
-                "optimizer_efficiency": self.optimizer_efficiency,
+                "grouped_ratio": self.grouped_ratio, "optimizer_efficiency": self.optimizer_efficiency,
                 "elementwise_efficiency": self.elementwise_efficiency,
                 "fitted": list(self.fitted),
                 "rms_log_error": self.rms_log_error,
@@ -120,8 +114,8 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
     d = cls.devices[base_key]
     eff = dict(decl.model.efficiency)
     eff["gemm"] = d.gemm_efficiency
-    for key, ratio in grouped_ratios(cls).items():
-        eff[key] = d.gemm_efficiency * ratio
+    if cls.grouped_ratio is not None:
+        eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
     if cls.elementwise_efficiency is not None:
@@ -135,12 +129,6 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
         if m is not None else u
 
 
-def grouped_ratios(cls: ClassFit) -> dict[str, float]:
-    """The fitted depthwise efficiencies over gemm's, by efficiency key (``records.FORMAT_EFFICIENCY``)."""
-    got = {"gemm_grouped": cls.grouped_ratio, FORMAT_EFFICIENCY[("gemm_grouped", "nhwc")]: cls.grouped_nhwc_ratio}
-    return {k: v for k, v in got.items() if v is not None}
-
-
 def _in_mode(u: DeviceProfile, clock: float, dynamic_power_w: float | None) -> DeviceProfile:
     """A unit under a power limit: every compute peak times ``clock`` (bandwidth and dispatch unchanged)."""
     return with_fields(u, peak_flops=u.peak_flops * clock,
@@ -152,10 +140,8 @@ _IN_PRECISION = IdentityMemo()
 
 
 def predict_row(row: PublishedRow, work: StepRows, unit: DeviceProfile) -> StepPrice:
-    """Price a published row: its workload on the unit in the row's precision and memory format
-    (DeviceProfile.with_precision, .with_memory_format)."""
-    return price_step(work, _IN_PRECISION.get(unit, f"{row.precision}/{row.memory_format}", lambda: unit.with_precision(
-        row.precision).with_memory_format(row.memory_format)))
+    """Price a published row: its workload on the unit in the row's precision (DeviceProfile.with_precision)."""
+    return price_step(work, _IN_PRECISION.get(unit, row.precision, lambda: unit.with_precision(row.precision)))
 
 
 def _sig(x: float) -> float:
@@ -246,10 +232,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     in_layout = {k for k, _ in layout}
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
     grouped = class_index("gemm_grouped")
-    depthwise = {r.memory_format for r in fitted_rows
-                 if float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0}
-    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) \
-        + [GROUPED_PARAM[f] for f in MEMORY_FORMATS if f in depthwise]
+    has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
+    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -278,9 +262,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             eff = dict(decl.model.efficiency)
             s = p.get("scale", eff["gemm"])
             eff["gemm"] = s
-            for fmt, param in GROUPED_PARAM.items():
-                if param in sh:
-                    eff[FORMAT_EFFICIENCY.get(("gemm_grouped", fmt), "gemm_grouped")] = s * sh[param]
+            if "grouped" in sh:
+                eff["gemm_grouped"] = s * sh["grouped"]
             for name in CLASS_EFFICIENCY_START:
                 if name in sh:
                     eff[name] = sh[name]
@@ -302,7 +285,6 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         return np.log(pred) - meas
 
     start = {"half_work": math.log(H_START.get(device_class, 1e9)), "grouped": _logit(G_START),
-             "grouped_nhwc": _logit(G_START),
              **{n: _logit(v) for n, v in CLASS_EFFICIENCY_START.items()}}
     x0 = [start[n] for n in shared]
     for key, p in layout:
@@ -346,7 +328,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             rs, work, u[key])
     rms = float(np.sqrt(np.mean(resid(x) ** 2))) if fitted_rows else float("nan")
     return ClassFit(device_class, sh.get("half_work"), sh.get("grouped"), sh.get("optimizer"), tuple(shared),
-                    MappingProxyType(devices), rms, sh.get("elementwise"), sh.get("grouped_nhwc"))
+                    MappingProxyType(devices), rms, sh.get("elementwise"))
 
 
 def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: DeviceProfile) -> DeviceFit:
