@@ -131,3 +131,50 @@ def test_power_mode_fits_its_clock() -> None:
     assert m.status == "fitted" and m.fitted == ("clock",) and m.clock == pytest.approx(0.6, rel=0.02)
     u = unit_model(DECLARED[("dev", "cpu")], cf, "150W")
     assert u.peak_flops == pytest.approx(2e11 * m.clock)
+
+
+def _depthwise_work(batch: int, n: int, dw_flops: float) -> StepRows:
+    """n dense and n depthwise layers (compute-bound), an elementwise row and the update."""
+    cls = np.array([class_index(c) for c in ("gemm",) * n + ("gemm_grouped",) * n + ("elementwise", "optimizer")])
+    flops = np.concatenate([np.full(n, 4e8 * batch), np.full(n, dw_flops * batch), [1e5 * batch, 1e5]])
+    z = np.zeros(0)
+    return StepRows(np.zeros(2 * n + 2, dtype=np.int64), cls, flops, flops, flops / 100, np.ones(2 * n + 2),
+                    z, z, z, np.zeros(0, dtype=np.int64))
+
+
+def test_fit_recovers_one_depthwise_ratio_per_memory_format() -> None:
+    """NCHW and channels-last depthwise rows generated with different efficiencies: the fit returns both ratios
+    and the unit model prices each format with its own."""
+    decl = with_fields(DECL, peaks=MappingProxyType({"fp16": 1.6e12}))
+    truth = with_fields(decl, efficiency=MappingProxyType(
+        {"gemm": 0.12, "gemm_grouped": 0.12 * 0.02, "gemm_grouped_nhwc": 0.12 * 0.06, "elementwise": 0.05,
+         "optimizer": 0.05}), kernel_overhead_s=3e-4)
+    rows, work, i = [], {}, 0
+    for model, n, dw in (("efficientnet-b0", 8, 2e6), ("mobilenet-v2", 12, 3e7)):  # two dense/depthwise mixes
+        for b in (4, 8, 16, 32, 64):
+            for prec, fmt in (("fp32", "nchw"), ("fp16", "nhwc")):
+                kw = {"precision": prec, "memory_format": fmt, "memory_format_basis": "test"}
+                w = _depthwise_work(b, n, dw)
+                t = predict_row(_row(i, b, model, 1.0, **kw), w, truth).time_s
+                r = _row(i, b, model, t, **kw)
+                rows.append(r)
+                work[r.id] = w
+                i += 1
+    declared = {("dev", "cpu"): DeclaredUnit("dev", "cpu", "gpu", "rt", decl, {})}
+    cf = fit_class("gpu", rows, work, declared)
+    assert {"grouped", "grouped_nhwc"} <= set(cf.fitted) and cf.rms_log_error < 1e-3
+    assert cf.grouped_ratio == pytest.approx(0.02, rel=0.02)
+    assert cf.grouped_nhwc_ratio == pytest.approx(0.06, rel=0.02)
+    u = unit_model(declared[("dev", "cpu")], cf)
+    assert u.efficiency["gemm_grouped_nhwc"] == pytest.approx(u.efficiency["gemm"] * cf.grouped_nhwc_ratio)
+    for r in rows:
+        assert predict_row(r, work[r.id], u).time_s == pytest.approx(r.step_s, rel=1e-2)
+
+
+def test_nchw_rows_alone_fit_no_channels_last_ratio() -> None:
+    """No channels-last depthwise row: no nhwc ratio is fitted and the unit keeps the fallback (the NCHW one)."""
+    cf, _, _, _ = _fit_truth(0.05)
+    assert cf.grouped_nhwc_ratio is None and "grouped_nhwc" not in cf.fitted
+    u = unit_model(DECLARED[("dev", "cpu")], cf)
+    assert "gemm_grouped_nhwc" not in u.efficiency
+    assert u.with_memory_format("nhwc").eff("gemm_grouped") == u.eff("gemm_grouped")
