@@ -161,17 +161,6 @@ DLE_TABLES = {
     "##### Training performance: NVIDIA DGX-1 32GB (8x V100 32GB)": ("v100", "32g", "DGX1V", "FP32"),
 }
 DLE_TF32 = "TF32 is supported in the NVIDIA Ampere GPU architecture and is enabled by default."
-#: main.py's default when a configs.yml entry sets no memory_format
-DLE_NCHW = "main.py: '--memory-format', default=\"nchw\", choices=[\"nchw\", \"nhwc\"]"
-
-
-def dle_memory_format(cfg: dict, where: str) -> dict:
-    """A DeepLearningExamples entry's tensor layout and the line that sets it (configs.yml, else main.py's default)."""
-    fmt = cfg.get("memory_format", "nchw")
-    assert fmt in ("nchw", "nhwc"), where
-    basis = (f"configs.yml {where} memory_format: {fmt}" if "memory_format" in cfg else
-             f"configs.yml {where} sets no memory_format; {DLE_NCHW}")
-    return {"memory_format": fmt, "memory_format_basis": basis}
 
 
 def dle_rows(repo: Path) -> list[dict]:
@@ -210,7 +199,6 @@ def dle_rows(repo: Path) -> list[dict]:
                         "unit": "gpu", "runtime": "pytorch-eager", "model": model, "batch": b,
                         "gpus": gpus, "optimizer": "sgd_momentum_wd", "precision": prec, "precision_basis": basis,
                         "setup": f"{line.strip()[6:]}, {gpus}-GPU row, pytorch-21.03 NGC container, batch per GPU",
-                        **dle_memory_format(configs[key][platform][cfg], f"{key} {platform} {cfg}"),
                         "measured": {"value": float(cells[col].split()[0]), "unit": "samples_per_s"},
                         "source": {"repository": DLE_REPO, "commit": commit, "file": path, "header": hdr,
                                    "quote": one}})
@@ -268,7 +256,6 @@ def dle_effnet_rows(repo: Path) -> list[dict]:
                     "gpus": gpus, "optimizer": "rmsprop_momentum_wd", "precision": prec, "precision_basis": basis,
                     "setup": (f"{line.strip()[6:]}, {gpus}-GPU row, PyTorch 21.03 NGC container, batch per GPU, "
                               f"image size {cfg[key]['image_size']}; optimizer: {DLE_RMSPROP}"),
-                    **dle_memory_format(cfg[key], f"{model} {platform} {key}"),
                     "measured": {"value": float(cells[col].split()[0]), "unit": "samples_per_s"},
                     "source": {"repository": DLE_REPO, "commit": commit, "file": path, "header": hdr,
                                "quote": one}})

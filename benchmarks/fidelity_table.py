@@ -33,7 +33,6 @@ def generated(rep: FidelityReport | None = None) -> str:
     for c, f in rep.fits.items():
         shape = (f"half_work_flops {f.half_work_flops:.3g}" if f.half_work_flops else "flat efficiency") + \
             (f", gemm_grouped/gemm {f.grouped_ratio:.3g}" if f.grouped_ratio is not None else "") + \
-            (f", gemm_grouped_nhwc/gemm {f.grouped_nhwc_ratio:.3g}" if f.grouped_nhwc_ratio is not None else "") + \
             (f", optimizer efficiency {f.optimizer_efficiency:.3g}" if f.optimizer_efficiency is not None else "") + \
             (f", elementwise efficiency {f.elementwise_efficiency:.3g}" if f.elementwise_efficiency is not None else "")
         fits.append(f"- class `{c}`: {shape}; rms log error {f.rms_log_error:.3f}")

@@ -86,7 +86,7 @@ def test_energy_backends_match_vocab() -> None:
 
 def test_flop_formulas_and_device_files_use_vocab_op_classes() -> None:
     """Every op class a FLOP formula can give a row (a literal in flops/) and every class a
-    shipped device file states is in vocab.OP_CLASSES (or a memory-format variant of one, records.FORMAT_EFFICIENCY)."""
+    shipped device file states is in vocab.OP_CLASSES."""
     used: set[str] = set()
     for path in (PACKAGE / "flops").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -100,10 +100,7 @@ def test_flop_formulas_and_device_files_use_vocab_op_classes() -> None:
     assert used <= set(vocab.OP_CLASSES)
     from zerofl_profiler.hardware_models.catalogue import load_catalogue
 
-    from zerofl_profiler.hardware_models.records import FORMAT_EFFICIENCY
-
-    variants = {v: c for (c, _), v in FORMAT_EFFICIENCY.items()}
-    stated = {variants.get(c, c) for d in load_catalogue().values() for u in d.units.values() for c in u.efficiency}
+    stated = {c for d in load_catalogue().values() for u in d.units.values() for c in u.efficiency}
     assert stated and stated <= set(vocab.OP_CLASSES)
 
 

@@ -152,28 +152,3 @@ def test_bad_worker_count_stops_before_any_work(tmp_path: Path, capsys: pytest.C
     assert res.code == 2 and res.out == ""
     assert res.err.strip().splitlines() == ["error: $ZEROFL_LOAD_WORKERS must be a whole number of processes, "
                                             "not 'abc'"]
-
-
-def test_write_catalogue_writes_the_channels_last_ratio() -> None:
-    """A fitted gemm_grouped_nhwc ratio lands in the file as efficiency.gemm_grouped_nhwc, citing the fit's rows."""
-    from types import MappingProxyType
-
-    from zerofl_profiler.calibration.published.declared import declared_units, template_text
-    from zerofl_profiler.calibration.published.fit import ClassFit, DeviceFit
-    from zerofl_profiler.calibration.published.write import device_text
-    from zerofl_profiler.hardware_models.devicefile import parse_device
-
-    decl = declared_units([("v100", "gpu")])[("v100", "gpu")]
-    d = DeviceFit("v100", "gpu", None, "pytorch-eager", "fitted", 0.5, 1e-5, 8e11, ("bandwidth", "overhead", "scale"),
-                  ("a", "b", "c", "d"), 40.0, None, "no power rows")
-    cls = ClassFit("gpu", None, 0.01, 0.05, ("optimizer", "grouped", "grouped_nhwc"),
-                   MappingProxyType({("v100", "gpu", None): d}), 0.1, None, 0.03)
-    text = device_text(template_text("v100"), decl, d, cls)
-    eff = tomllib.loads(text)["units"]["gpu"]["efficiency"]
-    assert eff["gemm_grouped"]["value"] == pytest.approx(0.5 * 0.01)
-    assert eff["gemm_grouped_nhwc"] == {"value": pytest.approx(0.5 * 0.03), "source": "fit_published"}
-    spec = parse_device(tomllib.loads(text), "v100.toml")
-    q = spec.units["gpu"].efficiency["gemm_grouped_nhwc"]
-    assert q.source.kind == "measured" and q.source.quote == "rows: a, b, c, d"
-    assert spec.profile(memory_format="nhwc").eff("gemm_grouped") == pytest.approx(0.015)
-    assert spec.profile(memory_format="nchw").eff("gemm_grouped") == pytest.approx(0.005)

@@ -16,20 +16,18 @@ from zerofl_profiler.hardware_models.rounds import compare_workload
 ROWS = {r.id: r for r in load_rows()}
 
 
-@pytest.mark.parametrize("row_id, device, precision, memory_format", [
-    ("mnn-xiaomi-mnn-lenet-b8", "snapdragon-855-cpu", "fp32", "nchw"),  # serial dispatch, phone CPU
-    ("zeus-v100-shufflenetv2-b64-adam-250w", "v100", "fp32", "nchw"),  # async dispatch, depthwise rows
-    ("zeus-v100-shufflenetv2-b64-adam-250w", "v100", "fp16", "nchw"),  # 16-bit: GEMM peak and halved bytes
-    ("zeus-v100-shufflenetv2-b64-adam-250w", "v100", "fp16", "nhwc"),  # channels-last depthwise efficiency
-    ("zeus-v100-shufflenetv2-b64-adam-250w", "a100", "tf32", "nchw"),  # TF32 GEMMs on the Ampere peak
+@pytest.mark.parametrize("row_id, device, precision", [
+    ("mnn-xiaomi-mnn-lenet-b8", "snapdragon-855-cpu", "fp32"),  # serial dispatch, phone CPU
+    ("zeus-v100-shufflenetv2-b64-adam-250w", "v100", "fp32"),  # async dispatch, depthwise rows
+    ("zeus-v100-shufflenetv2-b64-adam-250w", "v100", "fp16"),  # 16-bit: GEMM peak and halved bytes
+    ("zeus-v100-shufflenetv2-b64-adam-250w", "a100", "tf32"),  # TF32 GEMMs on the Ampere peak
 ])
-def test_fidelity_row_price_is_compares_figure(row_id: str, device: str, precision: str, memory_format: str) -> None:
-    row = replace(ROWS[row_id], precision=precision, memory_format=memory_format)
+def test_fidelity_row_price_is_compares_figure(row_id: str, device: str, precision: str) -> None:
+    row = replace(ROWS[row_id], precision=precision)
     fid = predict_row(row, row_workload(row), resolve_device(device))
     # compare counts the batch itself; fidelity scales the batch-1 profile: the same numbers either way
     doc = count_doc(row.model, row.batch, row.optimizer)
-    res = compare_workload({0.0: doc}, 1, Costing.from_names([device], precision=precision,
-                                                             memory_format=memory_format))
+    res = compare_workload({0.0: doc}, 1, Costing.from_names([device], precision=precision))
     cost = res.points[0].cost
     assert fid.time_s == pytest.approx(cost.compute_s, rel=1e-9)
     assert fid.energy_j == pytest.approx(cost.compute_energy_j, rel=1e-9)

@@ -134,21 +134,3 @@ def test_estimate_on_a_measured_curve_saves_time_only_where_the_kernel_measured_
     assert t1["curved"]["compute_s"] == pytest.approx(t1["plain"]["compute_s"])  # the dense kernel wins at 0.1
     assert any("curved: at weight density 0.1 " in n and "dense kernel wins" in n for n in notes1)
     assert not any("dense kernel wins" in n for n in notes01)
-
-
-def test_estimate_memory_format_is_stated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--memory-format goes into every device's stated assumptions (JSON and the table's basis lines)."""
-    d = _run_dir(tmp_path)
-    for fmt in ("nchw", "nhwc"):
-        r = run(capsys, "estimate", str(d), "--device", "a100", "--memory-format", fmt, "--json")
-        assert r.code == 0, r.err
-        assert json.loads(r.out)["assumptions"][0]["memory_format"] == fmt
-    r = run(capsys, "estimate", str(d), "--device", "a100", "--memory-format", "nhwc")
-    assert r.code == 0 and "memory format nhwc" in r.out
-
-
-@pytest.mark.parametrize("command", ["estimate", "compare"])
-def test_bad_memory_format_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
-    r = run(capsys, command, str(_run_dir(tmp_path)), "--device", "a100", "--memory-format", "nwhc")
-    assert r.code == 2 and r.err.strip().count("\n") == 0
-    assert "--memory-format" in r.err and "'nwhc'" in r.err and "nchw" in r.err and "nhwc" in r.err

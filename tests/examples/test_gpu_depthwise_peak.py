@@ -17,19 +17,15 @@ def _script():
 @pytest.mark.parametrize("device,precision,matrix_peak", [("v100", "fp16", 125e12), ("a100", "tf32", 156e12),
                                                           ("a100", "fp16", 312e12)])
 def test_rules_by_hand(device: str, precision: str, matrix_peak: float) -> None:
-    """Shipped and one-ratio: depthwise at peak_flops (V100 15.7, A100 19.5 TFLOP/s), the dense convolution
-    at the datasheet tensor-core peak; matrix-peak: both at the tensor-core peak."""
+    """Shipped: depthwise and dense convolutions at the datasheet tensor-core peak; vector: depthwise at
+    peak_flops (V100 15.7, A100 19.5 TFLOP/s), the dense convolution still at the tensor-core peak."""
     t = _script()
     p = get_device(device).profile(precision=precision)
     fp32 = {"v100": 15.7e12, "a100": 19.5e12}[device]
     assert p.peak_flops == fp32
-    for rule in ("shipped", "one-ratio"):
-        peak, _ = t.RULES[rule]
-        assert peak(p, "gemm") == matrix_peak and peak(p, "gemm_grouped") == fp32
-    peak, keep = t.RULES["matrix-peak"]
-    assert peak(p, "gemm") == matrix_peak and peak(p, "gemm_grouped") == matrix_peak and not keep
-    assert peak(p, "elementwise") == fp32
-    assert t.RULES["shipped"][1] and not t.RULES["one-ratio"][1]  # only the shipped rule keeps each row's format
+    assert t.RULES["shipped"](p, "gemm") == matrix_peak and t.RULES["shipped"](p, "gemm_grouped") == matrix_peak
+    assert t.RULES["vector"](p, "gemm") == matrix_peak and t.RULES["vector"](p, "gemm_grouped") == fp32
+    assert t.RULES["vector"](p, "elementwise") == fp32
     assert p.bytes_scale("gemm_grouped") == (0.5 if precision == "fp16" else 1.0)  # tensors: the precision's
 
 
@@ -38,5 +34,5 @@ def test_report_restores_the_shipped_rule() -> None:
     t = _script()
     shipped = DeviceProfile.peak
     with pytest.raises(KeyError):
-        t.report("matrix-peak", [], {}, {}, {}, "no rows")  # no GPU fit to read
+        t.report("vector", [], {}, {}, {}, "no rows")  # no GPU fit to read
     assert DeviceProfile.peak is shipped

@@ -9,7 +9,6 @@ import pytest
 from _devfiles import device_toml, write_device
 from zerofl_profiler.errors import BadInputError, UnknownDeviceError
 from zerofl_profiler.hardware_models import catalogue as cat
-from zerofl_profiler.hardware_models.records import EFFICIENCY_KEYS
 from zerofl_profiler.hardware_models.spec import OP_CLASSES, SOURCE_KINDS
 
 
@@ -35,7 +34,7 @@ def test_every_number_has_a_source() -> None:
             assert q.source.ref.strip() and q.source.quote.strip(), (spec.name, path)
         for u in spec.units.values():
             assert {"gemm", "elementwise"} <= set(u.efficiency)
-            assert set(u.efficiency) <= set(EFFICIENCY_KEYS)
+            assert set(u.efficiency) <= set(OP_CLASSES)
     for net in cat.load_networks().values():
         for path, q in net.quantities().items():
             n += 1

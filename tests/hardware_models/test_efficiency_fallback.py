@@ -8,7 +8,6 @@ import pytest
 
 from _devfiles import SRC, device_toml
 from zerofl_profiler.errors import BadInputError
-from zerofl_profiler.hardware_models.records import EFFICIENCY_KEYS
 from zerofl_profiler.hardware_models.spec import EFFICIENCY_FALLBACK, OP_CLASSES, load_device_file
 
 
@@ -24,7 +23,7 @@ def test_unstated_classes_take_their_fallback(tmp_path: Path) -> None:
     assert prof.eff("pool") == prof.eff("norm") == prof.eff("optimizer") == 0.25  # as elementwise
     assert prof.eff("topk") == 0.01 and prof.eff("topk_kept") == 0.01  # a kept entry as a comparison
     # every optional class has a fallback chain that ends in a required class
-    assert set(EFFICIENCY_FALLBACK) == set(EFFICIENCY_KEYS) - {"gemm", "elementwise"}
+    assert set(EFFICIENCY_FALLBACK) == set(OP_CLASSES) - {"gemm", "elementwise"}
 
 
 def test_stated_classes_win(tmp_path: Path) -> None:

@@ -105,9 +105,9 @@ def test_v2_fields_parse_and_flatten(tmp_path: Path) -> None:
     assert mnn.peak("gemm") == 1e9 and mnn.half_work_flops == 1e6  # precision overridden, curve inherited
     assert "efficiency_curve.half_work_flops" in u.quantities() and "runtimes.mnn.efficiency.gemm" in u.quantities()
     fp16 = spec.profile(precision="fp16")
-    # mixed precision: dense GEMMs at the 16-bit peak, the other classes (depthwise too) on the vector units
-    # at peak_flops; 16-bit tensors everywhere but the optimizer (FP32 masters) and top-k
-    assert fp16.peak("gemm") == 8e9 and fp16.peak("gemm_grouped") == 1e9
+    # mixed precision: GEMMs at the 16-bit peak, the other classes on the vector units at peak_flops;
+    # 16-bit tensors everywhere but the optimizer (FP32 masters) and top-k
+    assert fp16.peak("gemm") == fp16.peak("gemm_grouped") == 8e9
     assert fp16.peak("elementwise") == fp16.peak("optimizer") == 1e9
     assert fp16.bytes_scale("elementwise") == fp16.bytes_scale("gemm") == 0.5
     assert fp16.bytes_scale("optimizer") == fp16.bytes_scale("topk") == 1.0

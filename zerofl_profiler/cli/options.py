@@ -9,7 +9,6 @@ from typing import Any, Callable
 import click
 
 from ..errors import BadInputError, check_fraction
-from ..hardware_models.records import MEMORY_FORMATS
 from ..hardware_models.selection import CostingSelection
 
 __all__ = ["CostingSelection", "SparsityChoice", "costing_options", "emit_json", "parse_float_list",
@@ -35,12 +34,7 @@ MODEL_HELP = ("Built-in model (resnet18, cnn, mobilenet, vgg, lenet) or pkg.modu
 
 
 def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --device/--device-file (repeatable), --network, --device-mix, --runtime, --precision,
-    --memory-format; pass ``costing``."""
-    f = click.option("--memory-format", "memory_format", default="nchw", show_default=True,
-                     type=click.Choice(list(MEMORY_FORMATS)),
-                     help="Tensor layout the step runs in: nchw (PyTorch's default) or nhwc (channels-last); "
-                          "on a GPU it picks the depthwise-convolution kernel (docs/devices.md).")(f)
+    """Add --device/--device-file (repeatable), --network, --device-mix, --runtime, --precision; pass ``costing``."""
     f = click.option("--precision", default=None, type=click.Choice(["fp32", "tf32", "fp16", "bf16"]),
                      help="Run the step as a framework runs this precision: GEMMs at its peak, 16-bit "
                           "tensors for fp16/bf16, FP32 optimizer (docs/devices.md; default: each unit's own "
@@ -59,9 +53,9 @@ def costing_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     def wrapper(*args: Any, devices: tuple[str, ...], device_files: tuple[str, ...],
                 network: str | None, device_mix: str | None, runtime: str | None, precision: str | None,
-                memory_format: str, **kw: Any) -> Any:
+                **kw: Any) -> Any:
         kw["costing"] = CostingSelection(tuple(devices), tuple(device_files), network, device_mix, runtime,
-                                         precision, memory_format)
+                                         precision)
         return f(*args, **kw)
 
     import functools

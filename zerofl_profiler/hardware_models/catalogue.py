@@ -143,20 +143,19 @@ def parse_name(name: str) -> tuple[str, str | None, str | None]:
     raise UnknownDeviceError(unknown_device_message(name))
 
 
-def resolve_device(name: str, *, runtime: str | None = None, precision: str | None = None,
-                   memory_format: str | None = None) -> DeviceProfile:
+def resolve_device(name: str, *, runtime: str | None = None, precision: str | None = None) -> DeviceProfile:
     """A device name of the grammar (or a .toml path) as the plain numbers pricing uses."""
     if name.endswith(".toml") or os.sep in name:
-        return load_device_file(name).profile(runtime=runtime, precision=precision, memory_format=memory_format)
+        return load_device_file(name).profile(runtime=runtime, precision=precision)
     dev, unit, mode = parse_name(name)
-    return get_device(dev).profile(unit, mode, runtime=runtime, precision=precision, memory_format=memory_format)
+    return get_device(dev).profile(unit, mode, runtime=runtime, precision=precision)
 
 
-def resolve_device_file(path: str, *, runtime: str | None = None, precision: str | None = None,
-                        memory_format: str | None = None) -> list[DeviceProfile]:
+def resolve_device_file(path: str, *, runtime: str | None = None, precision: str | None = None
+                        ) -> list[DeviceProfile]:
     """Every unit of a user device file in its default mode (a file may describe a whole SoC)."""
     spec = load_device_file(path)
-    return [spec.profile(u, runtime=runtime, precision=precision, memory_format=memory_format) for u in spec.units]
+    return [spec.profile(u, runtime=runtime, precision=precision) for u in spec.units]
 
 
 def network_names() -> list[str]:

@@ -25,7 +25,6 @@ from .gemm_algorithms import GEMM_ALGORITHMS
 from .records import (
     CATEGORIES,
     DISPATCH_MODES, DISPATCH_UNITS,
-    EFFICIENCY_KEYS,
     NAME_FIELDS,
     ENERGY_MODES,
     NETWORK_QUANTITIES,
@@ -158,22 +157,21 @@ def _parse_quantity(ctx: _Ctx, raw: Any, path: str, rng: Range) -> Quantity:
     return Quantity(v, _parse_source(ctx, raw["source"], f"{path}.source"))
 
 
-def _op_class_table(ctx: _Ctx, raw: Any, path: str, what: str, value: Callable[[Any, str], Any],
-                    keys: tuple[str, ...] = OP_CLASSES) -> dict[str, Any]:
-    """A table keyed by op class (or another of ``keys``), each value parsed by ``value(raw, path)``."""
+def _op_class_table(ctx: _Ctx, raw: Any, path: str, what: str, value: Callable[[Any, str], Any]) -> dict[str, Any]:
+    """A table keyed by op class, each value parsed by ``value(raw, path)``."""
     if not isinstance(raw, Mapping):
         raise ctx.fail(path, f"must be a table of op class -> {what}")
     out = {}
     for k, v in raw.items():
-        if k not in keys:
-            raise ctx.fail(f"{path}.{k}", f"is not a known op class ({', '.join(keys)})")
+        if k not in OP_CLASSES:
+            raise ctx.fail(f"{path}.{k}", f"is not a known op class ({', '.join(OP_CLASSES)})")
         out[k] = value(v, f"{path}.{k}")
     return out
 
 
 def _parse_efficiency(ctx: _Ctx, raw: Any, path: str, *, required: bool) -> dict[str, Quantity]:
     out = _op_class_table(ctx, raw, path, "{value, source}",
-                          lambda v, p: _parse_quantity(ctx, v, p, RANGES["efficiency"]), EFFICIENCY_KEYS)
+                          lambda v, p: _parse_quantity(ctx, v, p, RANGES["efficiency"]))
     if required:
         for k in REQUIRED_OP_CLASSES:
             if k not in out:

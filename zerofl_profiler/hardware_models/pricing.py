@@ -7,8 +7,7 @@ efficiency ``eta[c]``, saturating-curve constant ``h`` (FLOPs; 0 = flat), per-ke
 
 * Roofline time of one row r (a layer in one phase) with dense FLOPs ``F_r``, bytes ``B_r`` (the
   counter's FP32 bytes times ``s_c``, the element size of the class's precision over 4) and
-  ``k_r`` kernels; the achieved efficiency is ``eta[c] * F / (F + h)``, with ``h`` the depthwise
-class's own ``h_g`` on its (``gemm_grouped``) rows where the unit states one::
+  ``k_r`` kernels; the achieved efficiency is ``eta[c] * F / (F + h)``::
 
       roof_r  = max((F_r + h) / (P_c * eta[c]), s_c * B_r / BW)          (F_r = 0: the byte term only)
       t_dense  = sum_r roof_r + X,   t_sparse = sum_r roof_r * f_r + X'       f_r = 1 - e(d_r) * (1 - d_r)
@@ -60,8 +59,6 @@ from .records import OP_CLASSES, PHASES, DeviceProfile, NetworkSpec
 from .workload import ClientRounds, StepProfile, StepRows, class_index
 
 BITS_PER_BYTE = 8
-#: index of the depthwise class, whose saturating curve may have its own constant (half_work_grouped)
-GROUPED_CLASS = class_index("gemm_grouped")
 #: (id of a StepRows' gemm tuple, algorithm) -> (that tuple, executed/counted per row): a step's rows are
 #: priced many times (the published-data fit) but their fractions depend only on the shapes.
 _FRACTIONS: dict[tuple[int, str], tuple[object, np.ndarray]] = {}
@@ -100,7 +97,6 @@ class DeviceArrays:
     async_dispatch: np.ndarray | None = None  # (D,) bool; None = serial everywhere
     op_dispatch: np.ndarray | None = None  # (D,) bool: overhead per dispatched aten op; None = per row
     half_work: np.ndarray | None = None  # (D,) saturating-curve constant h; None = flat
-    half_work_grouped: np.ndarray | None = None  # (D,) h of the gemm_grouped rows; NaN or None = half_work
     dynamic_w: np.ndarray | None = None  # (D,) dynamic power; NaN where the flat active power applies
     sparse_curves: tuple[tuple[tuple[float, ...], tuple[float, ...]] | None, ...] = ()
     gemm_algorithm: tuple[str, ...] = ()  # per device; () = direct everywhere
@@ -123,8 +119,6 @@ class DeviceArrays:
             async_dispatch=np.array([p.dispatch == "async" for p in profiles], dtype=bool),
             op_dispatch=np.array([p.dispatch_unit == "op" for p in profiles], dtype=bool),
             half_work=arr("half_work_flops"),
-            half_work_grouped=np.array([np.nan if p.half_work_grouped_flops is None else p.half_work_grouped_flops
-                                        for p in profiles], dtype=np.float64),
             dynamic_w=np.array([np.nan if p.dynamic_power_w is None else p.dynamic_power_w for p in profiles]),
             sparse_curves=tuple(p.sparse_curve for p in profiles),
             gemm_algorithm=tuple(p.gemm_algorithm for p in profiles))
@@ -134,17 +128,6 @@ class DeviceArrays:
         if self.peak_class is None:
             return np.broadcast_to(self.peak[:, None], (len(self.names), len(op_class)))
         return self.peak_class[:, op_class]
-
-    def row_half_work(self, op_class: np.ndarray) -> np.ndarray | None:
-        """Saturating-curve constant (D, R) of each row: ``half_work_grouped`` on the gemm_grouped rows
-        where a device states one, ``half_work`` elsewhere; None where every row is flat."""
-        n = (len(self.names), len(op_class))
-        h = np.zeros(n) if self.half_work is None else np.broadcast_to(self.half_work[:, None], n)
-        hg = self.half_work_grouped
-        if hg is not None and not np.isnan(hg).all():
-            own = (np.asarray(op_class) == GROUPED_CLASS)[None, :] & ~np.isnan(hg)[:, None]
-            h = np.where(own, np.nan_to_num(hg)[:, None], h)
-        return h if h.any() else None
 
     def row_bytes(self, nbytes: np.ndarray, op_class: np.ndarray) -> np.ndarray:
         """Bytes (D, R) each row moves: the counter's FP32 bytes times its class's element-size factor."""
@@ -210,9 +193,8 @@ def roofline(flops: np.ndarray, nbytes: np.ndarray, op_class: np.ndarray, dev: D
     cls = np.asarray(op_class, dtype=np.int64)
     eff = dev.eff[:, cls]  # (D, R)
     work = flops if flops.ndim == 2 else flops[None, :]
-    h = dev.row_half_work(cls)
-    if h is not None:
-        work = work + h * (work > 0)
+    if dev.half_work is not None and dev.half_work.any():
+        work = work + dev.half_work[:, None] * (work > 0)
     t_compute = work / (dev.peaks(cls) * eff)
     t_memory = dev.row_bytes(nbytes, cls) / dev.bw[:, None]
     return np.maximum(t_compute, t_memory)

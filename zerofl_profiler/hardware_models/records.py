@@ -13,31 +13,18 @@ from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 from ..errors import BadInputError, UnknownDeviceError
-from ..vocab import OP_CLASSES, TOPK_CLASSES
+from ..vocab import GEMM_CLASSES, OP_CLASSES, TOPK_CLASSES
 from ..vocab import TRACE_PHASES as PHASES  # the trace FLOP phases the cost model prices (total = their sum)
 
 SOURCE_KINDS = ("datasheet", "paper", "measured", "assumption")
 #: Every unit states an efficiency for gemm and elementwise (op classes: vocab.OP_CLASSES).
 REQUIRED_OP_CLASSES = ("gemm", "elementwise")
-#: How a run lays out its 4-d tensors: ``nchw`` (PyTorch's default, contiguous) or ``nhwc``
-#: (channels-last). On a GPU it picks the depthwise kernel: PyTorch's own for NCHW
-#: (aten/src/ATen/native/cuda/DepthwiseConv2d.cu), cuDNN's for channels-last (``use_cudnn_depthwise``).
-MEMORY_FORMATS = ("nchw", "nhwc")
-#: The efficiency an op class reads under a memory format where it is not the class's own: a
-#: channels-last depthwise convolution runs cuDNN's depthwise kernel, with its own efficiency.
-FORMAT_EFFICIENCY = {("gemm_grouped", "nhwc"): "gemm_grouped_nhwc"}
-#: Keys an efficiency table may hold: the op classes and the memory-format variants.
-EFFICIENCY_KEYS = OP_CLASSES + tuple(FORMAT_EFFICIENCY.values())
-#: Where an optional efficiency comes from when a file does not state it (an assumption, listed in
-#: docs/devices.md): grouped/depthwise convolutions are priced as GEMMs, channels-last depthwise as
-#: NCHW depthwise, pooling, normalisation, top-k and the optimizer update as elementwise ops, a
-#: kept top-k entry as a top-k comparison.
-EFFICIENCY_FALLBACK = {"gemm_grouped": "gemm", "gemm_grouped_nhwc": "gemm_grouped", "pool": "elementwise",
-                       "norm": "elementwise", "topk": "elementwise", "topk_kept": "topk", "optimizer": "elementwise"}
-#: Op classes priced at the matrix-unit peak of their precision (cuBLAS/cuDNN GEMMs); every other
-#: class, depthwise convolutions included (PyTorch's and cuDNN's depthwise kernels are not matrix-unit
-#: GEMMs; PyTorch's accumulates in float, ``acc_type``), computes at ``peak_flops``.
-MATRIX_UNIT_CLASSES = ("gemm",)
+#: Where an optional class's efficiency comes from when a file does not state it (an assumption,
+#: listed in docs/devices.md): grouped/depthwise convolutions are priced as GEMMs, pooling,
+#: normalisation, top-k and the optimizer update as elementwise ops, a kept top-k entry as a
+#: top-k comparison.
+EFFICIENCY_FALLBACK = {"gemm_grouped": "gemm", "pool": "elementwise", "norm": "elementwise",
+                       "topk": "elementwise", "topk_kept": "topk", "optimizer": "elementwise"}
 #: Numeric precisions an op class can run in; ``fp32`` is the plain ``peak_flops``.
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 #: The unit field holding the peak of each precision.
@@ -62,22 +49,14 @@ DISPATCH_UNITS = ("row", "op")
 def run_precision(precision: str) -> dict[str, str]:
     """The precision of every op class in a run asked for ``precision`` (docs/devices.md, "Precision").
 
-    fp32: everything FP32. tf32: the MATRIX_UNIT_CLASSES on TF32 matrix units, every tensor FP32 (TF32
-    is a matrix-unit mode: a depthwise convolution stays FP32). fp16/bf16 (mixed precision, as autocast
-    runs it): the tensors of HALF_TENSOR_CLASSES in 16 bits, the MATRIX_UNIT_CLASSES at the 16-bit
-    peak; top-k and the optimizer stay FP32.
+    fp32: everything FP32. tf32: the GEMM classes on TF32 matrix units, every tensor FP32. fp16/bf16
+    (mixed precision, as autocast runs it): the GEMM classes at the 16-bit peak and the tensors of
+    HALF_TENSOR_CLASSES in 16 bits; top-k and the optimizer stay FP32.
     """
     if precision not in PRECISIONS:
         raise BadInputError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)}")
-    moved = HALF_TENSOR_CLASSES if PRECISION_BYTES[precision] == 2 else MATRIX_UNIT_CLASSES
+    moved = HALF_TENSOR_CLASSES if PRECISION_BYTES[precision] == 2 else GEMM_CLASSES
     return {c: (precision if c in moved else "fp32") for c in OP_CLASSES}
-
-
-def check_memory_format(memory_format: str) -> str:
-    """``memory_format`` if it is one of MEMORY_FORMATS, else a one-line error naming the choices."""
-    if memory_format not in MEMORY_FORMATS:
-        raise BadInputError(f"--memory-format {memory_format!r}: must be one of {', '.join(MEMORY_FORMATS)}")
-    return memory_format
 ENERGY_MODES = ("active_power", "per_op")
 CATEGORIES = ("gpu", "jetson", "phone", "cpu", "host")
 #: Op class used for a phase when no layer breakdown is known.
@@ -288,14 +267,11 @@ class DeviceProfile:
 
     ``peaks`` holds the unit's stated peak of each non-FP32 precision; ``precision`` the precision
     each op class runs in (its element size, and for the GEMM classes its peak: :meth:`peak`);
-    ``half_work_flops`` = 0 means flat efficiencies; ``half_work_grouped_flops`` is the depthwise
-    class's own constant (None: ``half_work_flops``); ``dynamic_power_w`` None means the flat
+    ``half_work_flops`` = 0 means flat efficiencies; ``dynamic_power_w`` None means the flat
     ``active_power_w`` while busy; ``sparse_curve`` None means the scalar ``sparse_efficiency``;
     ``dispatch`` is how the runtime issues kernels (DISPATCH_MODES); ``dispatch_unit`` what
     ``kernel_overhead_s`` is paid per (DISPATCH_UNITS); ``gemm_algorithm`` how its dense
-    GEMM rows multiply (``gemm_algorithms.GEMM_ALGORITHMS``; ``direct`` = every counted FLOP);
-    ``memory_format`` the run's tensor layout (MEMORY_FORMATS), which picks the efficiency a class
-    reads (FORMAT_EFFICIENCY).
+    GEMM rows multiply (``gemm_algorithms.GEMM_ALGORITHMS``; ``direct`` = every counted FLOP).
     """
 
     name: str
@@ -316,25 +292,22 @@ class DeviceProfile:
     peaks: Mapping[str, float] = field(default_factory=dict)
     precision: Mapping[str, str] = field(default_factory=dict)
     half_work_flops: float = 0.0
-    half_work_grouped_flops: float | None = None
     dynamic_power_w: float | None = None
     sparse_curve: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     runtime: str | None = None
     dispatch: str = "serial"
     dispatch_unit: str = "row"
     gemm_algorithm: str = "direct"
-    memory_format: str = "nchw"
 
     def eff(self, op_class: str) -> float:
-        """Achievable fraction of peak for an op class in the run's memory format (FORMAT_EFFICIENCY;
-        unstated keys: EFFICIENCY_FALLBACK)."""
-        return resolve_efficiency(self.efficiency, FORMAT_EFFICIENCY.get((op_class, self.memory_format), op_class))
+        """Achievable fraction of peak for an op class (unstated classes: EFFICIENCY_FALLBACK)."""
+        return resolve_efficiency(self.efficiency, op_class)
 
     def peak(self, op_class: str) -> float:
-        """Peak FLOP/s an op class is priced at: a MATRIX_UNIT_CLASSES class at the peak of its precision
-        (the matrix units; ``peak_flops`` where the unit states none), every other class at ``peak_flops``."""
+        """Peak FLOP/s an op class is priced at: a GEMM class at the peak of its precision (the
+        matrix units; ``peak_flops`` where the unit states none), every other class at ``peak_flops``."""
         p = self.precision_of(op_class)
-        if p == "fp32" or op_class not in MATRIX_UNIT_CLASSES:
+        if p == "fp32" or op_class not in GEMM_CLASSES:
             return self.peak_flops
         return self.peaks.get(p, self.peak_flops)
 
@@ -356,25 +329,18 @@ class DeviceProfile:
                                 f"(precisions with a peak: {', '.join(have)})")
         return replace(self, precision=MappingProxyType(prec))
 
-    def with_memory_format(self, memory_format: str) -> "DeviceProfile":
-        """This unit in a run whose tensors are laid out as ``memory_format`` (MEMORY_FORMATS)."""
-        return replace(self, memory_format=check_memory_format(memory_format))
-
     def assumptions(self) -> dict[str, Any]:
         """What this profile assumes, for every estimate's stated basis."""
         precisions = {c: self.precision_of(c) for c in OP_CLASSES}
         return {"device": self.name, "mode": self.mode, "runtime": self.runtime,
                 "precision": precisions if len(set(precisions.values())) > 1 else next(iter(precisions.values())),
-                "memory_format": self.memory_format,
                 "energy_basis": ("per_op" if self.energy_mode == "per_op" else
                                  "idle + dynamic x utilisation" if self.dynamic_power_w is not None
                                  else "active_power while busy"),
                 "dispatch": self.dispatch, "dispatch_unit": self.dispatch_unit,
                 **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
-                "efficiency_curve": ("flat" if not self.half_work_flops else
-                                     f"saturating, half_work_flops = {self.half_work_flops:g}")
-                + ("" if self.half_work_grouped_flops is None else
-                   f"; gemm_grouped saturating, half_work_grouped_flops = {self.half_work_grouped_flops:g}"),
+                "efficiency_curve": "flat" if not self.half_work_flops else
+                f"saturating, half_work_flops = {self.half_work_flops:g}",
                 "sparse_efficiency": "curve over density" if self.sparse_curve else self.sparse_efficiency}
 
     def to_json(self) -> dict[str, Any]:
@@ -387,12 +353,10 @@ class DeviceProfile:
                 "energy_per_flop_j": self.energy_per_flop_j, "energy_per_byte_j": self.energy_per_byte_j,
                 "efficiency": {k: self.eff(k) for k in OP_CLASSES}, "ram_bytes": self.ram_bytes,
                 "peak_by_class": {k: self.peak(k) for k in OP_CLASSES},
-                "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "memory_format": self.memory_format,
-                "dispatch": self.dispatch,
+                "precision": {k: self.precision_of(k) for k in OP_CLASSES}, "dispatch": self.dispatch,
                 "dispatch_unit": self.dispatch_unit,
                 **({"gemm_algorithm": self.gemm_algorithm} if self.gemm_algorithm != "direct" else {}),
-                "half_work_flops": self.half_work_flops, "half_work_grouped_flops": self.half_work_grouped_flops,
-                "dynamic_power_w": self.dynamic_power_w,
+                "half_work_flops": self.half_work_flops, "dynamic_power_w": self.dynamic_power_w,
                 "sparse_efficiency_curve": None if self.sparse_curve is None else
                 {"density": list(self.sparse_curve[0]), "efficiency": list(self.sparse_curve[1])},
                 "runtime": self.runtime}
@@ -445,8 +409,8 @@ class DeviceSpec:
         return out
 
     def profile(self, unit: str | None = None, mode: str | None = None, *, runtime: str | None = None,
-                precision: str | None = None, memory_format: str | None = None) -> DeviceProfile:
-        """Flatten one unit in one power mode (and runtime, precision, memory format) into plain floats."""
+                precision: str | None = None) -> DeviceProfile:
+        """Flatten one unit in one power mode (and runtime, precision) into plain floats."""
         u_name = unit or self.default_unit
         if u_name not in self.units:
             raise UnknownDeviceError(f"device {self.name!r} has no unit {u_name!r}; units: "
@@ -499,7 +463,6 @@ class DeviceSpec:
             dynamic_power_w=None if u.dynamic_power_w is None else val(u.dynamic_power_w),
             sparse_curve=None if curve is None else (curve.density, curve.efficiency), runtime=rt_name,
             dispatch=dispatch, dispatch_unit=dispatch_unit, gemm_algorithm=algorithm)
-        prof = prof if memory_format is None else prof.with_memory_format(memory_format)
         return prof if precision is None else prof.with_precision(precision)
 
     def quantities(self) -> dict[str, Quantity]:

@@ -43,8 +43,7 @@ def assumption_lines(assumptions: tuple[dict[str, Any], ...]) -> list[str]:
     for a in assumptions:
         prec = a["precision"] if isinstance(a["precision"], str) else \
             ", ".join(f"{k}={v}" for k, v in a["precision"].items() if v != "fp32") + ", else fp32"
-        out.append(f"{a['device']}: runtime {a['runtime'] or 'default'}, precision {prec}, memory format "
-                   f"{a['memory_format']}, energy "
+        out.append(f"{a['device']}: runtime {a['runtime'] or 'default'}, precision {prec}, energy "
                    f"{a['energy_basis']}, efficiency {a['efficiency_curve']}, sparse efficiency "
                    f"{a['sparse_efficiency']}, network {a['network']}")
     return out

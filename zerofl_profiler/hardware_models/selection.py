@@ -2,14 +2,11 @@
 
 The library entry point needs no CLI class::
 
-    costing = Costing.from_names(["jetson-nano", "h100@..."], network="lte", runtime=None, precision=None,
-                                 memory_format="nchw")
+    costing = Costing.from_names(["jetson-nano", "h100@..."], network="lte", runtime=None, precision=None)
 
 ``runtime`` picks a runtime profile of every unit (default: each unit's ``default_runtime``, the
 one its plain fields describe); ``precision`` forces every op class to one precision (an error
-for a unit without a peak for it); ``memory_format`` is the tensor layout the step runs in
-(``records.MEMORY_FORMATS``: on a GPU it picks the depthwise kernel). All are stated in every
-estimate's assumptions.
+for a unit without a peak for it). Both are stated in every estimate's assumptions.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ class CostingSelection:
     device_mix: str | None = None
     runtime: str | None = None
     precision: str | None = None
-    memory_format: str = "nchw"
 
 
 @dataclass(frozen=True)
@@ -47,19 +43,16 @@ class Costing:
     mix: DeviceMix | None = None
     runtime: str | None = None
     precision: str | None = None
-    memory_format: str = "nchw"
 
     @staticmethod
     def from_selection(sel: CostingSelection) -> "Costing":
         """Resolve names and files into device profiles, a network and a mix (errors: exit 2)."""
         def resolve(name: str) -> DeviceProfile:
-            return resolve_device(name, runtime=sel.runtime, precision=sel.precision,
-                                  memory_format=sel.memory_format)
+            return resolve_device(name, runtime=sel.runtime, precision=sel.precision)
 
         profiles = [resolve(n) for n in sel.devices]
         for path in sel.device_files:
-            profiles.extend(resolve_device_file(path, runtime=sel.runtime, precision=sel.precision,
-                                                memory_format=sel.memory_format))
+            profiles.extend(resolve_device_file(path, runtime=sel.runtime, precision=sel.precision))
         seen: set[str] = set()
         unique = tuple(p for p in profiles if not (p.name in seen or seen.add(p.name)))  # type: ignore[func-returns-value]
         mix = None
@@ -70,17 +63,17 @@ class Costing:
         if not unique and mix is None:
             raise BadInputError("nothing to cost on: give --device NAME, --device-file FILE.toml or --device-mix")
         net = get_network(sel.network) if sel.network else None
-        return Costing(unique, net, mix, sel.runtime, sel.precision, sel.memory_format)
+        return Costing(unique, net, mix, sel.runtime, sel.precision)
 
     @staticmethod
     def from_names(names: Iterable[str] = (), *, device_files: Iterable[str] = (), network: str | None = None,
                    device_mix: str | None = None, runtime: str | None = None,
-                   precision: str | None = None, memory_format: str = "nchw") -> "Costing":
+                   precision: str | None = None) -> "Costing":
         """The library constructor: catalogue names (or .toml paths), network and mix by name."""
         if isinstance(names, str):
             names = [names]
         return Costing.from_selection(CostingSelection(tuple(names), tuple(device_files), network, device_mix,
-                                                       runtime, precision, memory_format))
+                                                       runtime, precision))
 
     @property
     def profiles(self) -> tuple[DeviceProfile, ...]:
@@ -100,7 +93,7 @@ class Costing:
         return {"devices": [d.name for d in self.devices],
                 "network": self.network.name if self.network else None,
                 "mix": self.mix.to_json() if self.mix else None, "runtime": self.runtime,
-                "precision": self.precision, "memory_format": self.memory_format}
+                "precision": self.precision}
 
 
 def resolve_costing(sel: CostingSelection) -> Costing:

@@ -174,5 +174,4 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
 
 
 def _label(r: PublishedRow, w: StepRows) -> str:
-    """The row's workload as the table shows it (the memory format where it is not PyTorch's default)."""
-    return f"{r.model} b{r.batch} {r.precision}" + (f" {r.memory_format}" if r.memory_format != "nchw" else "")
+    return f"{r.model} b{r.batch} {r.precision}"

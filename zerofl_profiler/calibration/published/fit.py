@@ -3,11 +3,8 @@
 * per device class (``phone-cpu``, ``gpu``), shared by its devices: ``half_work_flops`` (h) of the
   saturating efficiency ``W / (W + h)`` (kept only when it beats flat efficiency, see
   :func:`fit_class`), the optimizer-update efficiency, the elementwise efficiency (the FLOP ceiling
-  of elementwise, pooling and normalisation rows, which fall back to it), the ``gemm_grouped / gemm`` efficiency
-  ratio when the rows contain depthwise convolutions in NCHW (PyTorch's own kernel), and the
-  ``gemm_grouped_nhwc / gemm`` ratio when they contain channels-last ones (cuDNN's depthwise kernel),
-  and then the depthwise rows' own saturating-curve constant ``half_work_grouped_flops`` (h_g: a
-  depthwise row of F FLOPs runs at ``eta_grouped * F / (F + h_g)``);
+  of elementwise, pooling and normalisation rows, which fall back to it), and the ``gemm_grouped / gemm`` efficiency
+  ratio when the rows contain grouped (depthwise) convolutions;
 * per unit: ``efficiency.gemm``, ``kernel_overhead_s`` and the effective
   ``mem_bandwidth_bytes_per_s`` as far as its rows allow (more rows than parameters; with one row
   "too few rows": declared values kept);
@@ -30,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ...hardware_models.records import FORMAT_EFFICIENCY, MEMORY_FORMATS, DeviceProfile
+from ...hardware_models.records import DeviceProfile
 from ...hardware_models.workload import StepRows, class_index
 from ..predict import IdentityMemo, StepPrice, price_step, with_fields
 from .declared import DeclaredUnit
@@ -46,13 +43,6 @@ G_START = 0.3
 CLASS_EFFICIENCY_START = {"optimizer": 0.05, "elementwise": 0.05}
 #: starting points of an async unit's overhead, as multiples of its declared value (the first wins ties)
 OVERHEAD_STARTS = (1.0, 4.0)
-#: the shared parameter of the depthwise efficiency (over gemm's) in each memory format: NCHW runs
-#: PyTorch's own depthwise kernel, channels-last cuDNN's (records.FORMAT_EFFICIENCY)
-GROUPED_PARAM = {"nchw": "grouped", "nhwc": "grouped_nhwc"}
-#: shared parameters fitted in log space (FLOPs), the rest are fractions
-LOG_PARAMS = ("half_work", "half_work_grouped")
-#: starting points of the depthwise curve's constant h_g (FLOPs): the objective is not convex in it
-HG_STARTS = (1e7, 1e9)
 #: relative drop of the rms log error that keeps the size-aware curve (else flat efficiency) ...
 CURVE_GAIN = 0.1
 #: ... and the least absolute drop (a fit already exact cannot be improved by a curve) ...
@@ -105,15 +95,11 @@ class ClassFit:
     devices: Mapping[Key, DeviceFit]
     rms_log_error: float
     elementwise_efficiency: float | None = None
-    grouped_nhwc_ratio: float | None = None  # channels-last depthwise (cuDNN) efficiency over gemm's
-    half_work_grouped_flops: float | None = None  # the depthwise rows' own curve constant h_g
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
         return {"device_class": self.device_class, "half_work_flops": self.half_work_flops,
-                "half_work_grouped_flops": self.half_work_grouped_flops,
-                "grouped_ratio": self.grouped_ratio, "grouped_nhwc_ratio": self.grouped_nhwc_ratio,
-                "optimizer_efficiency": self.optimizer_efficiency,
+                "grouped_ratio": self.grouped_ratio, "optimizer_efficiency": self.optimizer_efficiency,
                 "elementwise_efficiency": self.elementwise_efficiency,
                 "fitted": list(self.fitted),
                 "rms_log_error": self.rms_log_error,
@@ -128,26 +114,19 @@ def unit_model(decl: DeclaredUnit, cls: ClassFit | None, mode: str | None = None
     d = cls.devices[base_key]
     eff = dict(decl.model.efficiency)
     eff["gemm"] = d.gemm_efficiency
-    for key, ratio in grouped_ratios(cls).items():
-        eff[key] = d.gemm_efficiency * ratio
+    if cls.grouped_ratio is not None:
+        eff["gemm_grouped"] = d.gemm_efficiency * cls.grouped_ratio
     if cls.optimizer_efficiency is not None:
         eff["optimizer"] = cls.optimizer_efficiency
     if cls.elementwise_efficiency is not None:
         eff["elementwise"] = cls.elementwise_efficiency
     u = with_fields(decl.model, efficiency=MappingProxyType(eff), kernel_overhead_s=d.kernel_overhead_s,
                     mem_bandwidth_bytes_per_s=d.mem_bandwidth_bytes_per_s,
-                    half_work_flops=cls.half_work_flops or 0.0,
-                    half_work_grouped_flops=cls.half_work_grouped_flops, idle_power_w=d.idle_power_w,
+                    half_work_flops=cls.half_work_flops or 0.0, idle_power_w=d.idle_power_w,
                     dynamic_power_w=d.dynamic_power_w)
     m = cls.devices.get((decl.device, decl.unit, mode)) if mode else None
     return _in_mode(u, m.clock, m.dynamic_power_w if m.dynamic_power_w is not None else u.dynamic_power_w) \
         if m is not None else u
-
-
-def grouped_ratios(cls: ClassFit) -> dict[str, float]:
-    """The fitted depthwise efficiencies over gemm's, by efficiency key (``records.FORMAT_EFFICIENCY``)."""
-    got = {"gemm_grouped": cls.grouped_ratio, FORMAT_EFFICIENCY[("gemm_grouped", "nhwc")]: cls.grouped_nhwc_ratio}
-    return {k: v for k, v in got.items() if v is not None}
 
 
 def _in_mode(u: DeviceProfile, clock: float, dynamic_power_w: float | None) -> DeviceProfile:
@@ -161,10 +140,8 @@ _IN_PRECISION = IdentityMemo()
 
 
 def predict_row(row: PublishedRow, work: StepRows, unit: DeviceProfile) -> StepPrice:
-    """Price a published row: its workload on the unit in the row's precision and memory format
-    (DeviceProfile.with_precision, .with_memory_format)."""
-    return price_step(work, _IN_PRECISION.get(unit, f"{row.precision}/{row.memory_format}", lambda: unit.with_precision(
-        row.precision).with_memory_format(row.memory_format)))
+    """Price a published row: its workload on the unit in the row's precision (DeviceProfile.with_precision)."""
+    return price_step(work, _IN_PRECISION.get(unit, row.precision, lambda: unit.with_precision(row.precision)))
 
 
 def _sig(x: float) -> float:
@@ -255,10 +232,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
     in_layout = {k for k, _ in layout}
     fitted_rows = [r for r in rows if key_of(r) in in_layout]
     grouped = class_index("gemm_grouped")
-    depthwise = {r.memory_format for r in fitted_rows
-                 if float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0}
-    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) \
-        + [GROUPED_PARAM[f] for f in MEMORY_FORMATS if f in depthwise] + (["half_work_grouped"] if depthwise else [])
+    has_grouped = any(float(work[r.id].flops_dense[work[r.id].row_class == grouped].sum()) > 0 for r in fitted_rows)
+    shared = (["half_work"] if curve else []) + list(CLASS_EFFICIENCY_START) + (["grouped"] if has_grouped else [])
     if len(fitted_rows) <= len(layout) + len(shared):
         shared = []
     if len(fitted_rows) <= len(layout):
@@ -268,7 +243,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
 
     def unpack(x: np.ndarray) -> tuple[dict[str, float], dict[Key, dict[str, float]]]:
         """Shared values by name (half_work in FLOPs, the rest fractions) and per-unit values."""
-        sh = {n: (math.exp(min(max(x[i], 0.0), 60.0)) if n in LOG_PARAMS else _sig(x[i]))
+        sh = {n: (math.exp(min(max(x[i], 0.0), 60.0)) if n == "half_work" else _sig(x[i]))
               for i, n in enumerate(shared)}
         per: dict[Key, dict[str, float]] = {}
         for i, (key, p) in enumerate(layout):
@@ -287,9 +262,8 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             eff = dict(decl.model.efficiency)
             s = p.get("scale", eff["gemm"])
             eff["gemm"] = s
-            for fmt, param in GROUPED_PARAM.items():
-                if param in sh:
-                    eff[FORMAT_EFFICIENCY.get(("gemm_grouped", fmt), "gemm_grouped")] = s * sh[param]
+            if "grouped" in sh:
+                eff["gemm_grouped"] = s * sh["grouped"]
             for name in CLASS_EFFICIENCY_START:
                 if name in sh:
                     eff[name] = sh[name]
@@ -297,7 +271,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                 decl.model, efficiency=MappingProxyType(eff),
                 kernel_overhead_s=p.get("overhead", decl.model.kernel_overhead_s),
                 mem_bandwidth_bytes_per_s=p.get("bandwidth", decl.model.mem_bandwidth_bytes_per_s),
-                half_work_flops=sh.get("half_work", 0.0), half_work_grouped_flops=sh.get("half_work_grouped"))
+                half_work_flops=sh.get("half_work", 0.0))
             for k in by_dev:
                 if k[:2] == (dev, unit) and k[2] is not None:
                     out[k] = _in_mode(out[key], per.get(k, {}).get("clock", 1.0), None)
@@ -311,7 +285,6 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         return np.log(pred) - meas
 
     start = {"half_work": math.log(H_START.get(device_class, 1e9)), "grouped": _logit(G_START),
-             "grouped_nhwc": _logit(G_START), "half_work_grouped": math.log(HG_STARTS[0]),
              **{n: _logit(v) for n, v in CLASS_EFFICIENCY_START.items()}}
     x0 = [start[n] for n in shared]
     for key, p in layout:
@@ -327,21 +300,17 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         best = None
         ovh = [i for i, (key, p) in enumerate(layout) if p == "overhead"
                and declared[key[:2]].model.dispatch == "async"]
-        ig = shared.index("half_work_grouped") if "half_work_grouped" in shared else None
-        starts = [(h0, g0, o0) for h0 in ((None,) if "half_work" not in shared else (1e6, 1e8, 1e10))
-                  for g0 in ((None,) if ig is None else HG_STARTS) for o0 in (OVERHEAD_STARTS if ovh else (1.0,))]
-        for h0, g0, o0 in starts:
-            xs = x.copy()
-            if h0 is not None:
-                xs[0] = math.log(h0)
-            if g0 is not None:
-                xs[ig] = math.log(g0)
-            for i in ovh:
-                xs[len(shared) + i] += math.log(o0)
-            xf = gauss_newton(resid, xs)
-            c = float(np.sum(resid(xf) ** 2))
-            if best is None or c < best[0] - 1e-9 * max(1.0, abs(best[0])):
-                best = (c, xf)
+        for h0 in ((None,) if "half_work" not in shared else (1e6, 1e8, 1e10)):
+            for o0 in (OVERHEAD_STARTS if ovh else (1.0,)):
+                xs = x.copy()
+                if h0 is not None:
+                    xs[0] = math.log(h0)
+                for i in ovh:
+                    xs[len(shared) + i] += math.log(o0)
+                xf = gauss_newton(resid, xs)
+                c = float(np.sum(resid(xf) ** 2))
+                if best is None or c < best[0] - 1e-9 * max(1.0, abs(best[0])):
+                    best = (c, xf)
         x = best[1]
     sh, per = unpack(x)
     u = units(x)
@@ -359,8 +328,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
             rs, work, u[key])
     rms = float(np.sqrt(np.mean(resid(x) ** 2))) if fitted_rows else float("nan")
     return ClassFit(device_class, sh.get("half_work"), sh.get("grouped"), sh.get("optimizer"), tuple(shared),
-                    MappingProxyType(devices), rms, sh.get("elementwise"), sh.get("grouped_nhwc"),
-                    sh.get("half_work_grouped"))
+                    MappingProxyType(devices), rms, sh.get("elementwise"))
 
 
 def _power_fit(d: DeviceFit, rows: Sequence[PublishedRow], work: Mapping[str, StepRows], unit: DeviceProfile) -> DeviceFit:

@@ -2,9 +2,8 @@
 
 A row is one measured training case: device (catalogue name) and unit, runtime, model (a name in
 :data:`~.models.PUBLISHED_MODELS`), batch, precision, the measured time (per step, per epoch with
-the epoch's sample count, or a throughput), optionally the average power or the energy per step
-and the tensor layout (``memory_format``, with the line that sets it; PyTorch's default ``nchw``
-where a row states none), and where every number comes from: repository, commit, file and the exact line. A row without a
+the epoch's sample count, or a throughput), optionally the average power or the energy per step,
+and where every number comes from: repository, commit, file and the exact line. A row without a
 source, unit or precision, or with an unknown one, is a one-line :class:`BadInputError` naming it.
 This module is pure Python (no torch, no numpy).
 """
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ...errors import BadInputError
-from ...hardware_models.records import MEMORY_FORMATS
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 #: measured-time unit -> seconds per step, given (value, batch, epoch samples)
@@ -75,8 +73,6 @@ class PublishedRow:
     energy_source: RowSource | None = None
     gpus: int = 1
     power_limit_w: float | None = None
-    memory_format: str = "nchw"
-    memory_format_basis: str = "not stated: PyTorch's default layout (contiguous, nchw)"
 
     @property
     def has_energy(self) -> bool:
@@ -155,10 +151,6 @@ def parse_row(raw: Mapping[str, Any], where: str) -> PublishedRow:
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
         raise _fail(where, f"'gpus' must be a positive integer, got {gpus!r}")
     limit = _num(raw, "power_limit_w", where) if "power_limit_w" in raw else None
-    fmt = raw.get("memory_format", "nchw")
-    if fmt not in MEMORY_FORMATS:
-        raise _fail(where, f"memory_format {fmt!r} is not one of {', '.join(MEMORY_FORMATS)}")
-    fmt_basis = {"memory_format_basis": _str(raw, "memory_format_basis", where)} if "memory_format" in raw else {}
     tv, tu, step_s = _step_seconds(m, batch, gpus, where)
     source = _source(raw.get("source"), where)
     power = energy = None
@@ -181,7 +173,7 @@ def parse_row(raw: Mapping[str, Any], where: str) -> PublishedRow:
         runtime=_str(raw, "runtime", where), model=model, batch=batch, optimizer=opt, precision=prec,
         precision_basis=_str(raw, "precision_basis", where), setup=_str(raw, "setup", where),
         time_value=tv, time_unit=tu, step_s=step_s, source=source, power_w=power, energy_j=energy,
-        energy_above_idle=above, energy_source=e_src, gpus=gpus, power_limit_w=limit, memory_format=fmt, **fmt_basis)
+        energy_above_idle=above, energy_source=e_src, gpus=gpus, power_limit_w=limit)
 
 
 def parse_rows(raw: Mapping[str, Any], where: str) -> tuple[PublishedRow, ...]:

@@ -7,7 +7,7 @@ describe it), its ``dispatch`` where it is not serial (CUDA: async), its ``dispa
 is not a row (eager PyTorch: an aten op; with the declared per-op prior as ``kernel_overhead_s``
 where the fit could not identify it) and the fitted ``dynamic_power_w``; the fitted values replace the v1 values of
 ``kernel_overhead_s``, ``mem_bandwidth_bytes_per_s`` (the effective bandwidth) and
-``efficiency.*`` (gemm, gemm_grouped, gemm_grouped_nhwc, optimizer, elementwise) in place (their old sources stay in the file); ``efficiency_curve`` holds the
+``efficiency.*`` (gemm, gemm_grouped, optimizer, elementwise) in place (their old sources stay in the file); ``efficiency_curve`` holds the
 fitted ``half_work_flops``; a fitted power-limit mode becomes ``[modes.<mode>.units.<u>]`` with the
 peaks times its fitted clock factor and its ``dynamic_power_w``. Every fitted number cites ``[sources.fit_published]`` (kind
 ``measured``), which lists the rows used. Files are written whole and atomically.
@@ -23,7 +23,7 @@ from ...hardware_models.catalogue import _catalogue_files
 from ...traces.atomic import atomic_write
 from .declared import DeclaredUnit, declared_sources, template_text
 from .fidelity import FidelityReport
-from .fit import ClassFit, DeviceFit, grouped_ratios
+from .fit import ClassFit, DeviceFit
 
 FIT_SOURCE = "fit_published"
 
@@ -122,8 +122,8 @@ def device_text(text: str, decl: DeclaredUnit, d: DeviceFit, cls: ClassFit) -> s
             _set_in_section(lines, head, "mem_bandwidth_bytes_per_s", _q(d.mem_bandwidth_bytes_per_s))
         eff = f"[{base}.efficiency]"
         _set_in_section(lines, eff, "gemm", _q(d.gemm_efficiency))
-        for key, ratio in grouped_ratios(cls).items():
-            _set_in_section(lines, eff, key, _q(d.gemm_efficiency * ratio))
+        if cls.grouped_ratio is not None:
+            _set_in_section(lines, eff, "gemm_grouped", _q(d.gemm_efficiency * cls.grouped_ratio))
         if cls.optimizer_efficiency is not None and "optimizer" in cls.fitted:
             _set_in_section(lines, eff, "optimizer", _q(cls.optimizer_efficiency))
         if cls.elementwise_efficiency is not None and "elementwise" in cls.fitted:
