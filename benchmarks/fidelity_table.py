@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from zerofl_profiler.calibration.published.fidelity import FidelityReport, run_fidelity  # noqa: E402
 from zerofl_profiler.calibration.published.rows import load_rows  # noqa: E402
-from zerofl_profiler.calibration.published.summary import by_model_lines, summary_lines, table_lines  # noqa: E402
+from zerofl_profiler.calibration.published.summary import (  # noqa: E402
+    by_device_lines, by_model_lines, summary_lines, table_lines)
 from zerofl_profiler.calibration.published.workloads import row_workload  # noqa: E402
 from zerofl_profiler.traces.atomic import atomic_write  # noqa: E402
 
@@ -47,7 +48,9 @@ def generated(rep: FidelityReport | None = None) -> str:
                         f"mem_bandwidth_bytes_per_s {d.mem_bandwidth_bytes_per_s:.3g}, "
                         f"dynamic_power_w {dyn} ({d.power_status}), {len(d.rows)} rows")
     return "\n".join([BEGIN, "", *[f"- {s}" for s in summary_lines(rep)], "", "By device and model:", "",
-                      *by_model_lines(rep), "", "Fitted parameters:", "", *fits, "", *table_lines(rep), "", END])
+                      *by_model_lines(rep), "", "Held out by device (each device priced from the others of its class, "
+                      "refitted without it; unlimited power mode only):", "", *by_device_lines(rep), "",
+                      "Fitted parameters:", "", *fits, "", *table_lines(rep), "", END])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from zerofl_profiler.calibration.published.rows import load_rows
 from zerofl_profiler.calibration.published.summary import JSON_SCHEMA, ROW_FIELDS
 
 SUMMARY_FIELDS = {"total_rows", "comparable_rows", "excluded_rows", "excluded_by_rule", "in_sample", "held_out",
-                  "energy"}
+                  "energy", "held_out_device"}
 STAT_FIELDS = {"rows", "median_error", "max_error", "within_1_5x", "max_ratio"}
 
 
@@ -36,8 +36,11 @@ def _check_doc(doc: dict, n_rows: int) -> None:
     assert set(s) == SUMMARY_FIELDS and s["total_rows"] == n_rows
     assert s["comparable_rows"] + s["excluded_rows"] == n_rows == s["comparable_rows"] + sum(
         len(v) for v in doc["excluded"].values())
-    for k in ("in_sample", "held_out", "energy"):
+    for k in ("in_sample", "held_out", "energy", "held_out_device"):
         assert STAT_FIELDS <= set(s[k])
+    assert STAT_FIELDS <= set(s["held_out_device"]["energy"])
+    held_dev = [r["device_held_out_ratio"] for r in doc["rows"] if r["device_held_out_ratio"] is not None]
+    assert s["held_out_device"]["rows"] == len(held_dev)
     for r in doc["rows"]:
         assert tuple(r) == ROW_FIELDS
         assert r["ratio"] == pytest.approx(r["predicted_s"] / r["measured_s"])
@@ -67,6 +70,9 @@ def test_fidelity_json_package_rows(capsys: pytest.CaptureFixture[str]) -> None:
     doc = json.loads(res.out)
     _check_doc(doc, len(load_rows()))
     assert doc["summary"]["energy"]["rows"] > 0 and doc["summary"]["held_out"]["rows"] > 0
+    # several GPUs: each is priced from the others' fits (the MNN phone is alone in its class)
+    assert {"a100-gpu", "v100-gpu"} <= set(doc["summary"]["held_out_device"]["devices"])
+    assert all(r["device_held_out_ratio"] is None for r in doc["rows"] if r["unit"] == "cpu")
 
 
 def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:

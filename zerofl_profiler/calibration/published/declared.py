@@ -33,6 +33,7 @@ class DeclaredUnit:
     runtime: str
     model: DeviceProfile
     extras_sources: Mapping[str, str]  # field -> source key in declared.toml
+    board_power_w: float | None = None  # the board's power limit the rows ran under (transfer.py scales power by it)
 
     @property
     def device_class(self) -> str:
@@ -68,6 +69,13 @@ def _declared_raw() -> dict:
 def declared_sources() -> Mapping[str, Mapping[str, str]]:
     """The ``[sources.*]`` tables of declared.toml."""
     return _declared_raw().get("sources", {})
+
+
+def transfer_targets() -> dict[tuple[str, str], DeclaredUnit]:
+    """The units declared.toml marks ``transfer``: no published rows, priced from their class (transfer.py)."""
+    extra = _declared_raw().get("device", {})
+    return declared_units([(dev, unit) for dev, units in extra.items() for unit, x in units.items()
+                           if isinstance(x, dict) and "transfer" in x])
 
 
 def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], DeclaredUnit]:
@@ -106,5 +114,10 @@ def declared_units(devices: Sequence[tuple[str, str]]) -> dict[tuple[str, str], 
         model = replace(prof, peaks=MappingProxyType({**prof.peaks, **peaks}), precision=MappingProxyType(prec),
                         dispatch=dispatch, dispatch_unit=unit_of, kernel_overhead_s=float(overhead), runtime=runtime,
                         gemm_algorithm=algorithm)
-        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs)
+        board = x.get("board_power_w", {}).get("value")
+        if board is not None and (isinstance(board, bool) or not isinstance(board, (int, float)) or not board > 0):
+            raise BadInputError(f"declared.toml: device.{dev}.{unit}.board_power_w: must be a positive number of "
+                                f"watts, got {board!r}")
+        out[(dev, unit)] = DeclaredUnit(dev, unit, spec.category, runtime, model, srcs,
+                                        None if board is None else float(board))
     return out

@@ -2,6 +2,9 @@
 
 Held out = leave one model out: each row is predicted by parameters fitted to the other models'
 rows; a unit whose rows are all one model falls back to its declared values (and says so).
+Held out by device = leave one device out: in a class with several fitted devices, each device's
+rows (in its unlimited power mode) are predicted by values carried over (:mod:`.transfer`) from the
+others, refitted without it: the error of pricing a device that has no rows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .declared import DeclaredUnit, declared_units
 from .exclusions import Context, exclusion_of
 from .fit import ClassFit, fit_all, predict_row, unit_model
 from .rows import PublishedRow
+from .transfer import transfer_fit, with_transferred
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class RowResult:
     energy_measured_j: float | None
     energy_predicted_j: float | None
     held_out_energy_j: float | None
+    device_held_out_s: float | None = None  # predicted from the class's other devices (transfer.py)
+    device_held_out_energy_j: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -44,6 +50,17 @@ class RowResult:
     def held_out_ratio(self) -> float | None:
         """held-out predicted / measured time."""
         return None if self.held_out_s is None else self.held_out_s / self.row.step_s
+
+    @property
+    def device_held_out_ratio(self) -> float | None:
+        """predicted from the other devices of its class / measured time."""
+        return None if self.device_held_out_s is None else self.device_held_out_s / self.row.step_s
+
+    @property
+    def device_held_out_energy_ratio(self) -> float | None:
+        """predicted from the other devices of its class / measured energy."""
+        m = _measured_energy(self.row)
+        return None if m is None or self.device_held_out_energy_j is None else self.device_held_out_energy_j / m
 
     @property
     def energy_ratio(self) -> float | None:
@@ -118,6 +135,41 @@ def _held_out(m: str) -> dict[str, tuple[float, float | None, str]]:
     return held
 
 
+def _held_out_device(dev: tuple[str, str]) -> dict[str, tuple[float, float | None]]:
+    """Refit ``dev``'s class without its rows, carry the others' values over to it, price its rows.
+
+    Only its rows in the unlimited mode are priced: a power mode's clocks are fitted per device.
+    """
+    kept, work, declared, modes = _HELD_CTX  # type: ignore[misc]
+    decl = declared[dev]
+    train = [r for r in kept if (r.device, r.unit) != dev and declared[(r.device, r.unit)].device_class == decl.device_class]
+    cf = fit_all(train, work, declared, modes).get(decl.device_class)
+    tf = transfer_fit(decl, cf, declared) if cf is not None else None
+    if tf is None:
+        return {}
+    u = unit_model(decl, with_transferred(cf, tf))  # type: ignore[arg-type]
+    out = {}
+    for r in kept:
+        if (r.device, r.unit) == dev and modes[r.id] is None:
+            pr = predict_row(r, work[r.id], u)
+            out[r.id] = (pr.time_s, _energy(r, pr, u) if u.dynamic_power_w is not None else None)
+    return out
+
+
+def _device_held_out_targets(kept: Sequence[PublishedRow], declared: Mapping[tuple[str, str], DeclaredUnit],
+                             modes: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """Devices that can be held out: more rows than one parameter, in a class with another such device."""
+    n: dict[tuple[str, str], int] = {}
+    for r in kept:
+        if modes[r.id] is None:
+            n[(r.device, r.unit)] = n.get((r.device, r.unit), 0) + 1
+    ok = [d for d, c in n.items() if c > 1]
+    by_cls: dict[str, list[tuple[str, str]]] = {}
+    for d in ok:
+        by_cls.setdefault(declared[d].device_class, []).append(d)
+    return sorted(d for ds in by_cls.values() if len(ds) > 1 for d in ds)
+
+
 def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow], StepRows],
                  progress: Callable[[str], None] | None = None) -> FidelityReport:
     """Exclude, fit in-sample, refit leaving each model out, and predict every comparable row."""
@@ -141,24 +193,35 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
     models = sorted({r.model for r in kept})
     global _HELD_CTX
     _HELD_CTX = (kept, work, declared, modes)
+    devices = _device_held_out_targets(kept, declared, modes)
     held: dict[str, tuple[float, float | None, str]] = {}
-    n = min(workers, len(models))
+    held_dev: dict[str, tuple[float, float | None]] = {}
+    n = min(workers, len(models) + len(devices))
     try:
         if n > 1:  # the held-out fits run in worker processes while this one fits in-sample
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=ignore_sigint) as pool:
                 futures = [(m, pool.submit(_held_out, m)) for m in models]
+                dev_futures = [(d, pool.submit(_held_out_device, d)) for d in devices]
                 fits = fit_all(kept, work, declared, modes)
                 for m, fut in futures:
                     held.update(fut.result())
                     if progress:
                         progress(f"fitted without {m}")
+                for d, dfut in dev_futures:
+                    held_dev.update(dfut.result())
+                    if progress:
+                        progress(f"fitted without {d[0]}-{d[1]}")
         else:
             fits = fit_all(kept, work, declared, modes)
             for m in models:
                 if progress:
                     progress(f"fitting without {m}")
                 held.update(_held_out(m))
+            for d in devices:
+                if progress:
+                    progress(f"fitting without {d[0]}-{d[1]}")
+                held_dev.update(_held_out_device(d))
     finally:
         _HELD_CTX = None
     results = []
@@ -167,8 +230,9 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
         u = unit_model(decl, fits[decl.device_class], modes[r.id])
         pr = predict_row(r, work[r.id], u)
         ht, he, hb = held[r.id]
+        dt, de = held_dev.get(r.id, (None, None))
         results.append(RowResult(r, _label(r, work[r.id]), pr.time_s, ht, hb, _measured_energy(r),
-                                 _energy(r, pr, u), he))
+                                 _energy(r, pr, u), he, dt, de))
     return FidelityReport(tuple(results), MappingProxyType({k: tuple(v) for k, v in excluded.items()}),
                           MappingProxyType(fits), MappingProxyType(declared), len(rows))
 

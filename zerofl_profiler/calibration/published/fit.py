@@ -59,7 +59,7 @@ class DeviceFit:
     unit: str
     mode: str | None  # a power-limit mode ("150W"), None for the unit's default
     runtime: str
-    status: str  # "fitted" | "too few rows"
+    status: str  # "fitted" | "too few rows" | "transferred" (carried over from its class: transfer.py)
     gemm_efficiency: float
     kernel_overhead_s: float
     mem_bandwidth_bytes_per_s: float
@@ -71,6 +71,9 @@ class DeviceFit:
     power_fitted: tuple[str, ...] = ()
     power_rows: tuple[str, ...] = ()
     clock: float = 1.0  # a mode's compute-peak multiplier (clocks under the power limit)
+    sources: tuple[str, ...] = ()  # a transferred unit: the fitted devices its values came from ...
+    power_sources: tuple[str, ...] = ()  # ... and those its dynamic power came from, as a fraction of
+    power_basis: str | None = None  # ... "board_power_w" or "active_power_w" (transfer.py)
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -80,7 +83,9 @@ class DeviceFit:
                 "mem_bandwidth_bytes_per_s": self.mem_bandwidth_bytes_per_s,
                 "fitted": list(self.fitted), "rows": list(self.rows), "idle_power_w": self.idle_power_w,
                 "dynamic_power_w": self.dynamic_power_w, "power_status": self.power_status,
-                "power_fitted": list(self.power_fitted), "power_rows": list(self.power_rows)}
+                "power_fitted": list(self.power_fitted), "power_rows": list(self.power_rows),
+                "sources": list(self.sources), "power_sources": list(self.power_sources),
+                "power_basis": self.power_basis}
 
 
 @dataclass(frozen=True)

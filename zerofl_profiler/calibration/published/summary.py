@@ -15,7 +15,8 @@ from .fidelity import FidelityReport, RowResult
 JSON_SCHEMA = "zerofl-fidelity/1"
 ROW_FIELDS = ("id", "device", "unit", "runtime", "model", "batch", "precision", "workload", "measured_s",
               "predicted_s", "ratio", "held_out_s", "held_out_ratio", "held_out_basis", "energy_measured_j",
-              "energy_predicted_j", "energy_ratio", "energy_basis", "source")
+              "energy_predicted_j", "energy_ratio", "energy_basis", "device_held_out_s", "device_held_out_ratio",
+              "device_held_out_energy_ratio", "source")
 
 
 def _stats(ratios: list[float]) -> dict[str, Any]:
@@ -37,7 +38,9 @@ def _row(res: RowResult) -> dict[str, Any]:
             "predicted_s": res.predicted_s, "ratio": res.ratio, "held_out_s": res.held_out_s,
             "held_out_ratio": res.held_out_ratio, "held_out_basis": res.held_out_basis,
             "energy_measured_j": res.energy_measured_j, "energy_predicted_j": res.energy_predicted_j,
-            "energy_ratio": res.energy_ratio, "energy_basis": basis, "source": r.source.to_json()}
+            "energy_ratio": res.energy_ratio, "energy_basis": basis, "device_held_out_s": res.device_held_out_s,
+            "device_held_out_ratio": res.device_held_out_ratio,
+            "device_held_out_energy_ratio": res.device_held_out_energy_ratio, "source": r.source.to_json()}
 
 
 def summary(rep: FidelityReport) -> dict[str, Any]:
@@ -51,6 +54,11 @@ def summary(rep: FidelityReport) -> dict[str, Any]:
         "held_out": dict(_stats([r.held_out_ratio for r in held if r.held_out_ratio is not None]),
                          not_held_out=len(rep.results) - len(held)),
         "energy": _stats([r.energy_ratio for r in rep.results if r.energy_ratio is not None]),
+        "held_out_device": dict(
+            _stats([r.device_held_out_ratio for r in rep.results if r.device_held_out_ratio is not None]),
+            devices=sorted({f"{r.row.device}-{r.row.unit}" for r in rep.results if r.device_held_out_s is not None}),
+            energy=_stats([r.device_held_out_energy_ratio for r in rep.results
+                           if r.device_held_out_energy_ratio is not None])),
     }
 
 
@@ -96,10 +104,30 @@ def by_model_lines(rep: FidelityReport) -> list[str]:
     return out
 
 
+def by_device_lines(rep: FidelityReport) -> list[str]:
+    """Held out by device: per device and model, the ratio when the device is priced from the others of its class."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    energy: dict[tuple[str, str], list[float]] = {}
+    for r in rep.results:
+        if r.device_held_out_ratio is not None:
+            k = (f"{r.row.device}-{r.row.unit}", r.row.model)
+            groups.setdefault(k, []).append(r.device_held_out_ratio)
+            if r.device_held_out_energy_ratio is not None:
+                energy.setdefault(k, []).append(r.device_held_out_energy_ratio)
+    out = ["| device | model | rows | median ratio [min, max] | median error | energy median ratio |",
+           "|---|---|---:|---|---:|---:|"]
+    for (dev, model), v in sorted(groups.items()):
+        a = np.array(v)
+        e = energy.get((dev, model))
+        out.append(f"| {dev} | {model} | {len(a)} | {np.median(a):.2f} [{a.min():.2f}, {a.max():.2f}] | "
+                   f"{np.median(np.abs(a - 1)):.1%} | {_fmt(float(np.median(e)) if e else None)} |")
+    return out
+
+
 def summary_lines(rep: FidelityReport) -> list[str]:
     """The summary in a few lines of text."""
     s = summary(rep)
-    i, h, e = s["in_sample"], s["held_out"], s["energy"]
+    i, h, e, d = s["in_sample"], s["held_out"], s["energy"], s["held_out_device"]
     ex = ", ".join(f"{k} {v}" for k, v in s["excluded_by_rule"].items())
     return [
         f"rows: {s['total_rows']} published, {s['comparable_rows']} comparable, {s['excluded_rows']} excluded ({ex})",
@@ -108,4 +136,7 @@ def summary_lines(rep: FidelityReport) -> list[str]:
         f"held out (leave one model out): {h['rows']} rows, median error {_fmt(h['median_error'], '.1%')}, "
         f"{h['within_1_5x']}/{h['rows']} within 1.5x; {h['not_held_out']} rows on devices with one model only",
         f"energy: {e['rows']} rows, median error {_fmt(e['median_error'], '.1%')}, {e['within_1_5x']}/{e['rows']} within 1.5x",
+        f"held out by device (each device priced from the others of its class, {', '.join(d['devices']) or 'none'}): "
+        f"{d['rows']} rows, median error {_fmt(d['median_error'], '.1%')}, {d['within_1_5x']}/{d['rows']} within 1.5x; "
+        f"energy {d['energy']['rows']} rows, median error {_fmt(d['energy']['median_error'], '.1%')}",
     ]
