@@ -84,6 +84,7 @@ def _from_published(write_catalogue: str | None, as_json: bool, console: object)
     from ..calibration.published.fidelity import run_fidelity
     from ..calibration.published.rows import load_rows
     from ..calibration.published.summary import summary_lines, to_json
+    from ..calibration.published.transfer import transferred_units
     from ..calibration.published.workloads import row_workload
     from ..calibration.published.write import write_catalogue as write
     from ..errors import BadInputError
@@ -104,6 +105,10 @@ def _from_published(write_catalogue: str | None, as_json: bool, console: object)
                     f"efficiency.gemm {d.gemm_efficiency:.3g}, kernel_overhead_s {d.kernel_overhead_s:.3g}")
             name = f"{d.device}-{d.unit}" + (f"@{d.mode}" if d.mode else f" ({d.runtime})")
             click.echo(f"{name}: {note}; {what}, {len(d.rows)} rows; power: {d.power_status}")
+    for _decl, t, _cls in transferred_units(rep.fits, rep.declared):
+        power = f"from {', '.join(t.power_sources)}" if t.power_sources else "declared"
+        click.echo(f"{t.device}-{t.unit} ({t.runtime}): no rows, carried over from {', '.join(t.sources)}; "
+                   f"efficiency.gemm {t.gemm_efficiency:.3g}, kernel_overhead_s {t.kernel_overhead_s:.3g}; power: {power}")
     for line in summary_lines(rep):
         click.echo(line)
     for p in written:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
-from .declared import DeclaredUnit
+from .declared import DeclaredUnit, transfer_targets
 from .fit import ClassFit, DeviceFit, Key
 
 #: status of a unit whose values were carried over from its class's fitted devices
@@ -71,3 +71,15 @@ def with_transferred(cls: ClassFit, fit: DeviceFit) -> ClassFit:
     """``cls`` with ``fit`` added as one of its devices (so :func:`.fit.unit_model` prices it)."""
     key: Key = (fit.device, fit.unit, None)
     return replace(cls, devices=MappingProxyType({**cls.devices, key: fit}))
+
+
+def transferred_units(fits: Mapping[str, ClassFit], declared: Mapping[tuple[str, str], DeclaredUnit]
+                      ) -> list[tuple[DeclaredUnit, DeviceFit, ClassFit]]:
+    """Every unit declared.toml marks ``transfer``, with its carried-over values and its class's fit."""
+    out = []
+    for decl in transfer_targets().values():
+        cls = fits.get(decl.device_class)
+        tf = transfer_fit(decl, cls, declared) if cls is not None else None
+        if tf is not None:
+            out.append((decl, tf, cls))
+    return out

@@ -26,10 +26,10 @@ from ...hardware_models.catalogue import _catalogue_files
 from ...traces.atomic import atomic_write
 from dataclasses import replace
 
-from .declared import DeclaredUnit, declared_sources, template_text, transfer_targets
+from .declared import DeclaredUnit, declared_sources, template_text
 from .fidelity import FidelityReport
 from .fit import ClassFit, DeviceFit
-from .transfer import TRANSFERRED, transfer_fit
+from .transfer import TRANSFERRED, transfer_fit, transferred_units
 
 FIT_SOURCE = "fit_published"
 TRANSFER_SOURCE = "transfer_published"
@@ -207,12 +207,8 @@ def write_catalogue(rep: FidelityReport, out_dir: str | Path) -> list[Path]:
             path = out / files[decl.device].name
             atomic_write(path, text)
             written.append(path)
-    for key, decl in transfer_targets().items():
-        cls = rep.fits.get(decl.device_class)
-        tf = transfer_fit(decl, cls, rep.declared) if cls is not None else None
-        if tf is None:
-            continue
+    for decl, tf, cls in transferred_units(rep.fits, rep.declared):
         path = out / files[decl.device].name
-        atomic_write(path, device_text(template_text(decl.device), decl, tf, cls))  # type: ignore[arg-type]
+        atomic_write(path, device_text(template_text(decl.device), decl, tf, cls))
         written.append(path)
     return written
