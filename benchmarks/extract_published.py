@@ -122,31 +122,58 @@ def mnn_rows(repo: Path) -> list[dict]:
 ZEUS_OPTIMIZERS = {"adam": "adam", "adadelta": "adadelta"}
 
 
+#: Zeus power-trace GPU (summary_power_<gpu>.csv) -> (our device, every power limit or only the highest,
+#: precision, its basis, the board-variant note of the setup)
+ZEUS_GPUS = {
+    "v100": ("v100", True, "fp32",
+             "assumption: the trace states no precision; its batch-256 epoch (0.70 s per step, 364 img/s) matches "
+             "NVIDIA's FP32 V100 figure (356 img/s), not AMP (1156 img/s)",
+             "the trace's highest is 250 W; board variant not stated"),
+    "a40": ("a40", False, "tf32",
+            "assumption: the trace states no precision; Zeus's Dockerfile at 9703b31 installs pytorch==1.10.1 ('RUN "
+            "conda install -y -c pytorch pytorch==1.10.1 torchvision==0.11.2 cudatoolkit==11.3.1'), which on Ampere "
+            "runs FP32 convolutions and matmuls on TF32 tensor cores by default (PyTorch 1.10 "
+            "notes/numerical_accuracy.rst: 'On Ampere Nvidia GPUs, PyTorch by default uses TensorFloat32 (TF32)')",
+            "the trace's highest, the A40's 300 W maximum power; board variant not stated (the A40 is one PCIe board)"),
+    "rtx6000": ("rtx6000", False, "fp32",
+                "assumption: the trace states no precision; PyTorch 1.10 (Zeus's Dockerfile at 9703b31: "
+                "pytorch==1.10.1) trains in FP32 unless autocast is asked for, and Turing has no TF32",
+                "the trace's highest; board variant not stated, taken as the actively cooled Quadro RTX 6000 "
+                "(260 W; the passive board's maximum is 250 W)"),
+    "p100": ("p100", False, "fp32",
+             "assumption: the trace states no precision; PyTorch 1.10 (Zeus's Dockerfile at 9703b31: "
+             "pytorch==1.10.1) trains in FP32 unless autocast is asked for, and Pascal has neither tensor cores nor TF32",
+             "the trace's highest; board variant not stated, taken as the Tesla P100 PCIe 16 GB (250 W; SXM2: 300 W)"),
+}
+
+
 def zeus_rows(repo: Path) -> list[dict]:
-    """ResNet-50 ImageNet epochs on a V100 at its highest power limit (250 W) with average power."""
+    """Epoch time and average power of ResNet-50 (ImageNet) and ShuffleNetV2 (CIFAR-100) from the Zeus power
+    traces: every power limit on the V100 (its power modes), only the board's own (highest) limit elsewhere."""
     commit = head(repo)
-    path = "examples/research_reproducibility/zeus_nsdi23/trace/summary_power_v100.csv"
-    lines = git_show(repo, path).splitlines()
-    assert lines[0] == "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power", lines[0]
     rows = []
-    for line in lines[1:]:
-        ds, net, b, opt, pl, t, p = line.split(",")
-        if ds not in ZEUS_SETS:
-            continue
-        model, samples, samples_basis = ZEUS_SETS[ds]
-        rows.append({
-            "id": f"zeus-v100-{net}-b{b}-{opt}-{pl}w", "device": "v100", "unit": "gpu", "runtime": "pytorch-eager",
-            "model": model, "batch": int(b), "optimizer": ZEUS_OPTIMIZERS[opt], "precision": "fp32",
-            "precision_basis": ("assumption: the trace states no precision; its batch-256 epoch (0.70 s per "
-                                "step, 364 img/s) matches NVIDIA's FP32 V100 figure (356 img/s), not AMP "
-                                "(1156 img/s)"),
-            "setup": (f"Zeus NSDI'23 power trace, power limit {pl} W (the trace's highest is 250 W; board variant "
-                      f"not stated), optimizer {opt} (torch.optim, for-loop path of PyTorch 1.10)"),
-            "power_limit_w": int(pl),
-            "measured": {"value": float(t), "unit": "s_per_epoch", "epoch_samples": samples,
-                         "epoch_samples_basis": samples_basis},
-            "power": {"value": float(p), "unit": "w_average", "basis": "trace column average_power (GPU, NVML)"},
-            "source": {"repository": ZEUS_REPO, "commit": commit, "file": path, "header": lines[0], "quote": line}})
+    for gpu, (device, every_limit, precision, basis, variant) in ZEUS_GPUS.items():
+        path = f"examples/research_reproducibility/zeus_nsdi23/trace/summary_power_{gpu}.csv"
+        lines = git_show(repo, path).splitlines()
+        assert lines[0] == "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power", lines[0]
+        top = max(int(line.split(",")[4]) for line in lines[1:])
+        for line in lines[1:]:
+            ds, net, b, opt, pl, t, p = line.split(",")
+            if ds not in ZEUS_SETS or not (every_limit or int(pl) == top):
+                continue
+            model, samples, samples_basis = ZEUS_SETS[ds]
+            rows.append({
+                "id": f"zeus-{gpu}-{net}-b{b}-{opt}-{pl}w", "device": device, "unit": "gpu",
+                "runtime": "pytorch-eager", "model": model, "batch": int(b), "optimizer": ZEUS_OPTIMIZERS[opt],
+                "precision": precision, "precision_basis": basis,
+                "setup": (f"Zeus NSDI'23 power trace, power limit {pl} W ({variant}), optimizer {opt} "
+                          f"(torch.optim, for-loop path of PyTorch 1.10)"),
+                "power_limit_w": int(pl),
+                "measured": {"value": float(t), "unit": "s_per_epoch", "epoch_samples": samples,
+                             "epoch_samples_basis": samples_basis},
+                "power": {"value": float(p), "unit": "w_average", "basis": "trace column average_power (GPU, NVML)"},
+                "source": {"repository": ZEUS_REPO, "commit": commit, "file": path, "header": lines[0],
+                           "quote": line}})
     return rows
 
 

@@ -28,6 +28,23 @@ def test_declared_dispatch_units_and_prior() -> None:
     assert d[("snapdragon-855", "cpu")].model.dispatch_unit == "row"
 
 
+def test_declared_extras_of_the_a40_rtx6000_and_p100() -> None:
+    """Not yet fitted: the catalogue files are declared, declared.toml adds eager dispatch and the precisions."""
+    d = declared_units([("a40", "gpu"), ("rtx6000", "gpu"), ("p100", "gpu")])
+    for dev in ("a40", "rtx6000", "p100"):
+        m = d[(dev, "gpu")].model
+        assert (m.dispatch, m.dispatch_unit, m.runtime) == ("async", "op", "pytorch-eager")
+        assert m.kernel_overhead_s == pytest.approx(6.98e-6)
+        assert m.peak_flops == get_device(dev).units["gpu"].peak_flops.value
+        assert "fp16" in m.peaks
+    a40 = d[("a40", "gpu")].model
+    assert dict(a40.precision) == {"gemm": "tf32", "gemm_grouped": "tf32"}
+    assert a40.peak("gemm") == pytest.approx(74.8e12) and a40.peak("elementwise") == pytest.approx(37.4e12)
+    for dev in ("rtx6000", "p100"):  # Turing and Pascal: no TF32, FP32 convolutions
+        m = d[(dev, "gpu")].model
+        assert not m.precision and "tf32" not in m.peaks and m.peak("gemm") == m.peak_flops
+
+
 DECL = DeviceProfile(
     name="g-gpu", device="g", unit="gpu", mode=None, energy_mode="active_power", peak_flops=1e13,
     mem_bandwidth_bytes_per_s=1e12, kernel_overhead_s=5e-6, sparse_efficiency=0.0, idle_power_w=40.0,

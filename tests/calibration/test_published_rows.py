@@ -110,3 +110,31 @@ def test_modelled_names_match_the_definitions() -> None:
     from zerofl_profiler.calibration.published.rows import MODELLED
 
     assert set(PUBLISHED_MODELS) == set(MODELLED)
+
+
+#: Zeus power traces shipped at the board's own (highest) limit only: GPU -> (limit W, precision)
+ZEUS_BOARD_LIMIT = {"a40": (300.0, "tf32"), "rtx6000": (260.0, "fp32"), "p100": (250.0, "fp32")}
+
+
+def test_zeus_rows_of_the_a40_rtx6000_and_p100_are_one_unit_each_and_comparable() -> None:
+    from zerofl_profiler.calibration.published.declared import declared_units
+
+    rows = load_rows()
+    zeus = [r for r in rows if r.source.repository == "ml-energy/zeus"]
+    declared = declared_units({(r.device, r.unit) for r in rows})
+    ctx = Context.of(rows, frozenset(declared))
+    for gpu, (limit, precision) in ZEUS_BOARD_LIMIT.items():
+        mine = [r for r in zeus if r.device == gpu]
+        assert {r.model for r in mine} == {"resnet50-v1.5", "shufflenet-v2"}, gpu
+        assert {r.power_limit_w for r in mine} == {limit}, gpu  # no power modes: one fitted unit
+        for r in mine:
+            assert r.source.file.endswith(f"trace/summary_power_{gpu}.csv") and len(r.source.commit) == 40
+            assert r.source.header.startswith("dataset,network,batch_size") and r.source.quote
+            cells = r.source.quote.split(",")
+            assert int(cells[2]) == r.batch and float(cells[4]) == limit and float(cells[5]) == r.time_value
+            assert r.id == f"zeus-{gpu}-{cells[1]}-b{cells[2]}-{cells[3]}-{cells[4]}w"
+            assert r.precision == precision and "pytorch==1.10.1" in r.precision_basis
+            assert r.power_w is not None and (r.device, r.unit) in declared
+            assert exclusion_of(r, ctx) is None, r.id
+    # the V100 keeps every limit of its trace, each a power mode
+    assert len({r.power_limit_w for r in zeus if r.device == "v100"}) == 7

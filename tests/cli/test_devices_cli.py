@@ -32,6 +32,22 @@ def test_devices_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert {n["name"] for n in doc["networks"]} >= {"wifi", "lte", "5g"}
 
 
+def test_zeus_gpus_are_listed_and_priced(capsys: pytest.CaptureFixture[str]) -> None:
+    """The A40, Quadro RTX 6000 and P100 load through the catalogue, and `compare` prices a step on each."""
+    r = run(capsys, "devices", "--json")
+    assert r.code == 0 and {"a40", "rtx6000", "p100"} <= {d["name"] for d in json.loads(r.out)["devices"]}
+    r = run(capsys, "compare", "--model", "cnn", "--batch-size", "8", "--steps", "2", "--sparsity", "0",
+            "--device", "a40", "--device", "rtx6000", "--device", "p100", "--json")
+    assert r.code == 0, r.err
+    rows = {d["device"]: d for d in json.loads(r.out)["devices"]}
+    assert set(rows) == {"a40", "rtx6000", "p100"}
+    for d in rows.values():
+        res = d["results"][0]
+        assert res["time_s"] > 0 and res["energy_j"] > 0 and d["memory"]["fits"]
+    # the same step, priced per device: the P100 (9.3 TFLOP/s FP32) is never faster than the A40 (37.4)
+    assert rows["p100"]["results"][0]["compute_s"] >= rows["a40"]["results"][0]["compute_s"]
+
+
 def test_show_resolves_mode_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
     r = run(capsys, "devices", "show", "jetson-agx-orin@30W", "--json")
     assert r.code == 0

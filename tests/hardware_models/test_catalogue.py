@@ -20,7 +20,7 @@ def test_catalogue_has_the_required_families() -> None:
     assert len(phones) >= 3 and all({"cpu", "gpu"} <= set(s.units) for s in phones)
     assert {"jetson-nano", "jetson-tx2", "jetson-xavier-nx", "jetson-agx-orin"} <= {s.name for s in jetsons}
     assert all(len(s.modes) >= 2 for s in jetsons)
-    assert {"t4", "v100", "a100", "h100"} <= gpus
+    assert {"t4", "v100", "a100", "h100", "a40", "rtx6000", "p100"} <= gpus
     assert "host" in specs
     assert set(cat.network_names()) >= {"wifi", "lte", "5g"}
 
@@ -44,7 +44,8 @@ def test_every_number_has_a_source() -> None:
 
 def test_datasheet_peaks_match_their_quotes() -> None:
     """The datacenter GPU peaks are the datasheet figures, not edited numbers."""
-    expect = {"t4": (8.1e12, "8.1"), "v100": (15.7e12, "15.7"), "a100": (19.5e12, "19.5"), "h100": (67e12, "67")}
+    expect = {"t4": (8.1e12, "8.1"), "v100": (15.7e12, "15.7"), "a100": (19.5e12, "19.5"), "h100": (67e12, "67"),
+              "a40": (37.4e12, "37.4"), "rtx6000": (16.31e12, "16.31"), "p100": (9.3e12, "9.3")}
     for name, (peak, text) in expect.items():
         q = cat.get_device(name).units["gpu"].peak_flops
         assert q.value == peak and q.source.kind == "datasheet" and text in q.source.quote
