@@ -108,3 +108,14 @@ def test_shipped_transfer_targets_write_loadable_files_citing_the_rule() -> None
     assert u["dispatch"] == "async" and u["dispatch_unit"] == "op"
     for k in ("h100_tensor", "class_transfer", "pytorch_cudnn_tf32"):
         assert k in new["sources"]
+
+
+def test_every_declared_gpu_has_its_board_power_limit() -> None:
+    """The GPU class carries dynamic power as a fraction of the board's limit: every GPU entry declares one."""
+    from zerofl_profiler.calibration.published.declared import _declared_raw, declared_units
+
+    extra = _declared_raw()["device"]
+    units = declared_units([(d, u) for d, us in extra.items() for u in us])
+    gpus = [k for k, v in units.items() if v.device_class == "gpu"]
+    assert len(gpus) >= 6
+    assert all(units[k].board_power_w for k in gpus)
