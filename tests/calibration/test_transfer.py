@@ -119,3 +119,25 @@ def test_every_declared_gpu_has_its_board_power_limit() -> None:
     gpus = [k for k, v in units.items() if v.device_class == "gpu"]
     assert len(gpus) >= 6
     assert all(units[k].board_power_w for k in gpus)
+
+
+def test_block_jacobian_fits_exactly_what_the_full_one_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device's parameters only move its rows: differencing their columns on those rows changes nothing."""
+    from zerofl_profiler.calibration.published import fit as fit_mod
+
+    specs = {"a": (2e11, 3e10), "b": (6e11, 5e10)}
+    declared = {(d, "cpu"): _unit(d, p, bw, 5.0) for d, (p, bw) in specs.items()}
+    rows, work = [], {}
+    for i, (d, b, model, lf, n) in enumerate((d, b, m, lf, n) for d in specs for m, lf, n in
+                                              (("mnn-lenet", 2e6, 6), ("mnn-alexnet", 3e8, 8)) for b in (1, 8, 32)):
+        w = _work(b, lf, n)
+        rows.append(_row(i, b, model, 0.01 * (i + 1) * (1.3 if d == "a" else 0.7), device=d))
+        work[rows[-1].id] = w
+    block = fit_class("phone-cpu", rows, work, declared)
+    full_gn = fit_mod.gauss_newton
+    monkeypatch.setattr(fit_mod, "gauss_newton", lambda resid, x0, iters=60, **_: full_gn(resid, x0, iters))
+    full = fit_class("phone-cpu", rows, work, declared)
+    assert block.rms_log_error == full.rms_log_error
+    for k, d in full.devices.items():
+        assert (block.devices[k].gemm_efficiency, block.devices[k].kernel_overhead_s) == \
+            (d.gemm_efficiency, d.kernel_overhead_s)

@@ -158,18 +158,29 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def gauss_newton(resid: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iters: int = 60) -> np.ndarray:
-    """Minimise ||resid(x)||^2 by Levenberg-Marquardt with a forward-difference Jacobian."""
+def gauss_newton(resid: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, iters: int = 60,
+                 resid_rows: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                 touches: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    """Minimise ||resid(x)||^2 by Levenberg-Marquardt with a forward-difference Jacobian.
+
+    ``touches[j]`` (with ``resid_rows(x, idx)``, the residuals of rows ``idx`` only) names the rows
+    parameter ``j`` can change, None for all: a device's own parameters move only its rows, so their
+    columns are differenced on those rows alone (the other entries are exactly 0).
+    """
     x = np.asarray(x0, dtype=np.float64).copy()
     r = resid(x)
     cost = float(r @ r)
     lam = 1e-2
     for _ in range(iters):
-        jac = np.empty((len(r), len(x)))
+        jac = np.zeros((len(r), len(x)))
         for j in range(len(x)):
             dx = np.zeros_like(x)
             dx[j] = 1e-5 * max(1.0, abs(x[j]))
-            jac[:, j] = (resid(x + dx) - r) / dx[j]
+            idx = touches[j] if touches is not None and resid_rows is not None else None
+            if idx is None:
+                jac[:, j] = (resid(x + dx) - r) / dx[j]
+            else:
+                jac[idx, j] = (resid_rows(x + dx, idx) - r[idx]) / dx[j]
         g = jac.T @ r
         a = jac.T @ jac
         improved = False
@@ -289,6 +300,18 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
         pred = np.array([predict_row(r, work[r.id], u[key_of(r)]).time_s for r in fitted_rows])
         return np.log(pred) - meas
 
+    def resid_rows(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        u = units(x)
+        pred = np.array([predict_row(fitted_rows[i], work[fitted_rows[i].id], u[key_of(fitted_rows[i])]).time_s
+                         for i in idx])
+        return np.log(pred) - meas[idx]
+
+    # the rows each parameter can move: shared ones all; a unit's its own and its modes'; a mode's its own
+    keys = [key_of(r) for r in fitted_rows]
+    touches: list[np.ndarray | None] = [None] * len(shared) + [
+        np.array([i for i, k in enumerate(keys) if (k[:2] == key[:2] if key[2] is None else k == key)], dtype=np.int64)
+        for key, _ in layout]
+
     start = {"half_work": math.log(H_START.get(device_class, 1e9)), "grouped": _logit(G_START),
              **{n: _logit(v) for n, v in CLASS_EFFICIENCY_START.items()}}
     x0 = [start[n] for n in shared]
@@ -312,7 +335,7 @@ def _fit_class(device_class: str, rows: Sequence[PublishedRow], work: Mapping[st
                     xs[0] = math.log(h0)
                 for i in ovh:
                     xs[len(shared) + i] += math.log(o0)
-                xf = gauss_newton(resid, xs)
+                xf = gauss_newton(resid, xs, resid_rows=resid_rows, touches=touches)
                 c = float(np.sum(resid(xf) ** 2))
                 if best is None or c < best[0] - 1e-9 * max(1.0, abs(best[0])):
                     best = (c, xf)
