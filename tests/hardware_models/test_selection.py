@@ -31,7 +31,8 @@ def test_from_names_errors_are_bad_input() -> None:
     with pytest.raises(BadInputError, match="no such runtime profile"):
         Costing.from_names(["h100"], runtime="mnn")
     with pytest.raises(BadInputError, match="peak_flops_fp16"):
-        Costing.from_names(["h100"], precision="fp16")
+        Costing.from_names(["jetson-nano"], precision="fp16")  # a unit with no 16-bit peak declared
+    assert Costing.from_names(["h100"], precision="fp16").devices[0].peaks["fp16"] == 989.4e12
 
 
 def test_costing_imports_neither_torch_nor_the_cli() -> None:
