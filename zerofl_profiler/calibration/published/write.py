@@ -83,9 +83,11 @@ def _transfer_block(d: DeviceFit, cls: ClassFit, decl: DeclaredUnit) -> list[str
                        if d.power_basis == "board_power_w" else (decl.model.active_power_w, "active_power_w"))
         what += (f"; dynamic_power_w is {name} times the geometric mean of dynamic power / {name} of "
                  f"the devices whose power was fitted ({', '.join(d.power_sources)})")
-        vals += ("; " if vals else "") + f"dynamic_power_w {d.dynamic_power_w:.4g} = {d.dynamic_power_w / scale:.3g} x {scale:g} W"
-    return ["", f"[sources.{TRANSFER_SOURCE}]", 'kind = "assumption"',
-            f"ref = {_toml_str('zerofl-profile calibrate --from-published (calibration/published/transfer.py): ' + what + '; the error of this rule, each fitted device priced from the others: docs/fidelity.md, Held out by device')}",
+        vals += ("; " if vals else "") + (f"dynamic_power_w {d.dynamic_power_w:.4g} = "
+                                          f"{d.dynamic_power_w / scale:.3g} x {scale:g} W")
+    ref = (f"zerofl-profile calibrate --from-published (calibration/published/transfer.py): {what}; the error "
+           f"of this rule, each fitted device priced from the others: docs/fidelity.md, Devices without rows")
+    return ["", f"[sources.{TRANSFER_SOURCE}]", 'kind = "assumption"', f"ref = {_toml_str(ref)}",
             f"quote = {_toml_str(vals)}"]
 
 
