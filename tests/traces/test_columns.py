@@ -250,3 +250,33 @@ def test_batch_triplets_against_a_counter() -> None:
         want = [(10 + i, s, k) for i, b in enumerate(pick) for s, k in sorted(Counter(b).items())]
         assert list(zip(rec.tolist(), size.tolist(), count.tolist())) == want
         assert rec.dtype == size.dtype == count.dtype == np.int64
+
+
+@pytest.mark.parametrize("decoder", ["msgspec", "json"])
+@pytest.mark.parametrize("head", [b"\x00\x81", b"\x81\x00", b"\x00\x00", b"\xff\xfe"])
+def test_line_that_looks_like_utf16_is_not_utf8(tmp_path: Path, decoder: str, head: bytes) -> None:
+    """Bytes that json.loads alone would guess as UTF-16/32 (zero bytes or a BOM at the start, an
+    even length) are named as not UTF-8, by the column loader and by the record reader."""
+    from zerofl_profiler.traces import read_client_records
+
+    run = tmp_path / "run"
+    tracegen.write_run(run, 5)
+    path = run / "trace.jsonl"
+    good = path.read_bytes()
+    path.write_bytes(good + head + bytes(range(128, 256)) * 8 + b"\n")  # even length, invalid UTF-8
+    with pytest.raises(TraceFormatError) as exc:
+        load_columns(path, decoder=decoder)
+    assert str(exc.value) == f"{path}:6: not UTF-8 text"
+    with pytest.raises(TraceFormatError) as exc:
+        read_client_records(path)
+    assert str(exc.value) == f"{path}:6: not UTF-8 text"
+
+
+def test_stdlib_loads_refuses_utf16_even_where_json_would_guess_it() -> None:
+    text = '{"a": 1}'
+    assert json.loads(text.encode("utf-16-le")) == {"a": 1}  # what the guard is for
+    with pytest.raises(ValueError):  # read as UTF-8: NUL characters, not JSON
+        decoders.loads(text.encode("utf-16-le"))
+    with pytest.raises(UnicodeDecodeError):
+        decoders.loads(text.encode("utf-16"))  # its BOM is not UTF-8
+    assert decoders.loads(text.encode()) == decoders.loads(memoryview(text.encode())) == {"a": 1}

@@ -29,9 +29,11 @@ def _finite_float(text: str) -> float:
     return v
 
 
-def loads(line: bytes | str) -> Any:
-    """Standard-library decoding that, like msgspec, refuses NaN, Infinity and overflowing numbers."""
-    return json.loads(line, parse_constant=_no_constants, parse_float=_finite_float)
+def loads(line: bytes | bytearray | memoryview | str) -> Any:
+    """Standard-library decoding that, like msgspec, refuses NaN, Infinity, overflowing numbers and
+    bytes that are not UTF-8 (``json.loads`` alone guesses UTF-16/32 from zero bytes at the start)."""
+    text = line if isinstance(line, str) else bytes(line).decode("utf-8")
+    return json.loads(text, parse_constant=_no_constants, parse_float=_finite_float)
 
 
 def decode_object(raw: bytes | str, path: object, lineno: int) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def truncate_partial_tail(path: str | os.PathLike[str]) -> int:
     else:
         last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
         try:
-            json.loads(data[last_start:])
+            decoders.loads(data[last_start:])
         except (ValueError, RecursionError):
             keep = last_start
     if keep != len(data):
