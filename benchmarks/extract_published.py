@@ -3,7 +3,7 @@
 Every measured number and its quote is copied from the file line it came from (never retyped),
 so the package data can be re-derived and checked:
 
-    python benchmarks/extract_published.py --mnn CLONE --zeus CLONE --dle CLONE [--out rows.toml]
+    python benchmarks/extract_published.py --mnn CLONE --zeus CLONE --dle CLONE --lambda CLONE [--out rows.toml]
 
 Each clone is a git directory (bare or not); files are read at its HEAD commit.
 """
@@ -22,6 +22,7 @@ OUT = ROOT / "zerofl_profiler" / "calibration" / "published" / "rows.toml"
 MNN_REPO = "UbiquitousLearning/Benchmark-On-Device-Training"
 ZEUS_REPO = "ml-energy/zeus"
 DLE_REPO = "NVIDIA/DeepLearningExamples"
+LAMBDA_REPO = "lambdal/deeplearning-benchmark"
 
 #: MNN benchmark model directory -> our model name
 MNN_MODELS = {"Lenet": "mnn-lenet", "Mobilenet": "mobilenet-v2", "Alexnet": "mnn-alexnet",
@@ -289,14 +290,64 @@ def dle_effnet_rows(repo: Path) -> list[dict]:
     return rows
 
 
+#: Lambda's result directories held back as an independent check -> (device, memory); one GPU each
+LAMBDA_SYSTEMS = {"LambdaCloud_V100_16GB_v1": ("v100", "16g"), "A100_80GB_SXM4_v1": ("a100", "80g"),
+                  "H100_80GB_SXM5_v1": ("h100", "80g")}
+#: the run parameters quoted into each row's setup, as the run's own DLL PARAMETER line prints them
+LAMBDA_PARAMS = ("data_backend", "batch_size", "amp", "static_loss_scale", "memory_format", "optimizer", "momentum",
+                 "weight_decay", "bn_weight_decay", "nesterov", "label_smoothing", "mixup", "prof")
+
+
+def lambda_rows(repo: Path) -> list[dict]:
+    """ResNet-50 training throughput of Lambda's PyTorch benchmark (NVIDIA's ConvNets in an NGC container),
+    one GPU, from each run's own log: role "check", so no fit sees them."""
+    import re
+
+    commit = head(repo)
+    listing = subprocess.run(["git", "--git-dir", str(repo), "ls-tree", "-r", "--name-only", "HEAD", "pytorch/results"],
+                             check=True, capture_output=True, text=True).stdout.split()
+    rows = []
+    for system, (device, mem) in LAMBDA_SYSTEMS.items():
+        for task in ("FP32", "AMP"):
+            logs = sorted(f for f in listing if f.startswith(f"pytorch/results/{system}/PyTorch_resnet50_{task}/")
+                          and f.endswith(".txt"))
+            assert len(logs) == 1, (system, task, logs)
+            text = git_show(repo, logs[0]).splitlines()
+            par = next(ln for ln in text if " - PARAMETER data : " in ln)
+            vals = dict(re.findall(r"(\w+) : (\S*)", par.split(" - PARAMETER ", 1)[1]))
+            assert vals["data_backend"] == "synthetic" and vals["amp"] == ("True" if task == "AMP" else "False"), par
+            summ = next(ln for ln in text if " - Summary: train.loss" in ln)
+            ips = float(re.search(r"train\.total_ips : ([0-9.]+) images/s", summ).group(1))
+            b = int(vals["batch_size"])
+            prec = "fp16" if task == "AMP" else ("fp32" if device == "v100" else "tf32")
+            basis = ("the run's AMP task (amp : True, torch.cuda.amp, static loss scale "
+                     f"{vals['static_loss_scale']}), memory_format : {vals['memory_format']}" if task == "AMP" else
+                     "the run's FP32 task (amp : False)" + ("" if device == "v100" else
+                     "; on Ampere and Hopper PyTorch runs cuDNN convolutions in TF32 by default "
+                     "(torch.backends.cudnn.allow_tf32 defaults to True)"))
+            setup = (f"Lambda's PyTorch benchmark (NVIDIA DeepLearningExamples ConvNets in a PyTorch NGC container), "
+                     f"results/{system}, 1 GPU, synthetic data; the run's parameters: "
+                     + ", ".join(f"{k} : {vals[k]}" for k in LAMBDA_PARAMS if k in vals)
+                     + "; the Summary line's train.total_ips")
+            rows.append({
+                "id": f"lambda-{device}-{mem}-resnet50-{prec}-b{b}-1gpu", "device": device, "unit": "gpu",
+                "runtime": "pytorch-eager", "model": "resnet50-v1.5", "batch": b, "gpus": 1,
+                "optimizer": "sgd_momentum_wd", "precision": prec, "precision_basis": basis, "setup": setup,
+                "role": "check",
+                "measured": {"value": ips, "unit": "samples_per_s"},
+                "source": {"repository": LAMBDA_REPO, "commit": commit, "file": logs[0], "quote": summ}})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mnn", type=Path, required=True)
     ap.add_argument("--zeus", type=Path, required=True)
     ap.add_argument("--dle", type=Path, required=True)
+    ap.add_argument("--lambda", dest="lambda_", type=Path, required=True)
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args(argv)
-    rows = mnn_rows(a.mnn) + zeus_rows(a.zeus) + dle_rows(a.dle) + dle_effnet_rows(a.dle)
+    rows = mnn_rows(a.mnn) + zeus_rows(a.zeus) + dle_rows(a.dle) + dle_effnet_rows(a.dle) + lambda_rows(a.lambda_)
     text = ("# Published, measured training steps (generated by benchmarks/extract_published.py; every\n"
             "# number and quote is copied from the named file at the named commit). Read by\n"
             "# zerofl_profiler.calibration.published.rows.\n"

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from zerofl_profiler.calibration.published.fidelity import FidelityReport, run_fidelity  # noqa: E402
 from zerofl_profiler.calibration.published.rows import load_rows  # noqa: E402
 from zerofl_profiler.calibration.published.summary import (  # noqa: E402
-    by_device_lines, by_model_lines, summary_lines, table_lines)
+    by_device_lines, by_model_lines, check_lines, summary_lines, table_lines)
 from zerofl_profiler.calibration.published.workloads import row_workload  # noqa: E402
 from zerofl_profiler.traces.atomic import atomic_write  # noqa: E402
 
@@ -50,6 +50,8 @@ def generated(rep: FidelityReport | None = None) -> str:
     return "\n".join([BEGIN, "", *[f"- {s}" for s in summary_lines(rep)], "", "By device and model:", "",
                       *by_model_lines(rep), "", "Held out by device (each device priced from the others of its class, "
                       "refitted without it; unlimited power mode only):", "", *by_device_lines(rep), "",
+                      *(["Independent check (rows of a source no fit saw, priced as the catalogue prices their "
+                         "device):", "", *check_lines(rep), ""] if rep.checks else []),
                       "Fitted parameters:", "", *fits, "", *table_lines(rep), "", END])
 
 

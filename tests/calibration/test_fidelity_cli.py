@@ -10,20 +10,24 @@ import pytest
 
 from tests.cli._run_cli import run
 from zerofl_profiler.calibration.published.rows import load_rows
-from zerofl_profiler.calibration.published.summary import JSON_SCHEMA, ROW_FIELDS
+from zerofl_profiler.calibration.published.summary import CHECK_FIELDS, JSON_SCHEMA, ROW_FIELDS
 
-SUMMARY_FIELDS = {"total_rows", "comparable_rows", "excluded_rows", "excluded_by_rule", "in_sample", "held_out",
-                  "energy", "held_out_device"}
+SUMMARY_FIELDS = {"total_rows", "comparable_rows", "check_rows", "excluded_rows", "excluded_by_rule", "in_sample",
+                  "held_out", "energy", "held_out_device", "independent_check"}
 STAT_FIELDS = {"rows", "median_error", "max_error", "within_1_5x", "max_ratio"}
 
 
-def _small_rows(tmp_path: Path) -> Path:
-    """The package's LeNet and AlexNet rows of the Xiaomi phone plus one multi-GPU row (excluded)."""
+def _small_rows(tmp_path: Path, checks: tuple[str, ...] = ()) -> Path:
+    """The package's LeNet and AlexNet rows of the Xiaomi phone plus one multi-GPU row (excluded); each id in
+    ``checks`` is added once more as a check row (id suffixed "-check")."""
     text = (Path(__file__).resolve().parents[2] / "zerofl_profiler" / "calibration" / "published" / "rows.toml"
             ).read_text()
     head, *tables = text.split("\n[[row]]\n")
     keep = [t for t in tables if ('id = "mnn-xiaomi-mnn-lenet' in t or 'id = "mnn-xiaomi-mnn-alexnet' in t
                                   or 'id = "dle-v100-32g-resnet50-fp32-b112-8gpu"' in t)]
+    for rid in checks:
+        t = next(t for t in tables if f'id = "{rid}"\n' in t)
+        keep.append(t.replace(f'id = "{rid}"\n', f'id = "{rid}-check"\nrole = "check"\n', 1))
     out = tmp_path / "rows.toml"
     out.write_text(head + "".join("\n[[row]]\n" + t for t in keep))
     return out
@@ -31,13 +35,19 @@ def _small_rows(tmp_path: Path) -> Path:
 
 def _check_doc(doc: dict, n_rows: int) -> None:
     assert doc["schema"] == JSON_SCHEMA
-    assert set(doc) == {"schema", "summary", "rules", "excluded", "fits", "rows"}
+    assert set(doc) == {"schema", "summary", "rules", "excluded", "fits", "rows", "checks"}
     s = doc["summary"]
     assert set(s) == SUMMARY_FIELDS and s["total_rows"] == n_rows
-    assert s["comparable_rows"] + s["excluded_rows"] == n_rows == s["comparable_rows"] + sum(
-        len(v) for v in doc["excluded"].values())
-    for k in ("in_sample", "held_out", "energy", "held_out_device"):
+    assert s["comparable_rows"] + s["check_rows"] + s["excluded_rows"] == n_rows
+    assert s["excluded_rows"] == sum(len(v) for v in doc["excluded"].values())
+    assert s["check_rows"] == len(doc["checks"]) == s["independent_check"]["rows"]
+    for k in ("in_sample", "held_out", "energy", "held_out_device", "independent_check"):
         assert STAT_FIELDS <= set(s[k])
+    for c in doc["checks"]:
+        assert tuple(c) == CHECK_FIELDS and c["ratio"] == pytest.approx(c["predicted_s"] / c["measured_s"])
+    fitted = {rid for f in doc["fits"] for d in f["devices"] for rid in d["rows"]}
+    assert not fitted & {c["id"] for c in doc["checks"]}  # no fit saw a check row
+    assert not {r["id"] for r in doc["rows"]} & {c["id"] for c in doc["checks"]}
     assert STAT_FIELDS <= set(s["held_out_device"]["energy"])
     held_dev = [r["device_held_out_ratio"] for r in doc["rows"] if r["device_held_out_ratio"] is not None]
     assert s["held_out_device"]["rows"] == len(held_dev)
@@ -56,6 +66,7 @@ def test_fidelity_json_small_rows(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     _check_doc(doc, 11)
+    assert doc["checks"] == [] and doc["summary"]["check_rows"] == 0
     assert doc["excluded"] == {"multi-gpu": ["dle-v100-32g-resnet50-fp32-b112-8gpu"]}
     # two models on one device: every row is held out by a fit that saw only the other model
     assert all(r["held_out_basis"] == f"fitted without {r['model']}" for r in doc["rows"])
@@ -73,6 +84,29 @@ def test_fidelity_json_package_rows(capsys: pytest.CaptureFixture[str]) -> None:
     # several GPUs: each is priced from the others' fits (the MNN phone is alone in its class)
     assert {"a100-gpu", "v100-gpu"} <= set(doc["summary"]["held_out_device"]["devices"])
     assert all(r["device_held_out_ratio"] is None for r in doc["rows"] if r["unit"] == "cpu")
+    # the independent check: the fitted GPUs priced by their fit, the H100 by what its class carries over
+    basis = {c["device"]: c["basis"] for c in doc["checks"]}
+    assert basis["v100"] == basis["a100"] == "fitted" and basis["h100"].startswith("carried over from ")
+    assert "v100-gpu" in basis["h100"] and "h100-gpu" not in basis["h100"]
+
+
+@pytest.mark.slow
+def test_check_rows_change_no_fit_and_are_priced_by_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A row added again as a check leaves every fit as it was and is priced as the fit prices the row itself."""
+    docs = []
+    for checks in ((), ("mnn-xiaomi-mnn-alexnet-b8", "mnn-xiaomi-mnn-lenet-b16")):
+        res = run(capsys, "fidelity", "--rows", str(_small_rows(tmp_path, checks)), "--json")
+        assert res.code == 0, res.err
+        docs.append(json.loads(res.out))
+    plain, checked = docs
+    _check_doc(checked, 13)
+    assert checked["fits"] == plain["fits"] and checked["rows"] == plain["rows"]
+    in_sample = {r["id"]: r for r in plain["rows"]}
+    assert [c["id"] for c in checked["checks"]] == ["mnn-xiaomi-mnn-alexnet-b8-check", "mnn-xiaomi-mnn-lenet-b16-check"]
+    for c in checked["checks"]:
+        twin = in_sample[c["id"].removesuffix("-check")]
+        assert c["basis"] == "fitted" and c["predicted_s"] == twin["predicted_s"] and c["ratio"] == twin["ratio"]
+        assert c["energy_ratio"] == twin["energy_ratio"]
 
 
 def test_write_catalogue_keeps_v1_fields_and_cites_the_fit() -> None:

@@ -60,6 +60,7 @@ def test_units_convert_to_seconds_per_step() -> None:
     ({"measured": {"value": -1.0, "unit": "ms_per_step"}}, "value"),
     ({"measured": {"value": 1.0, "unit": "s_per_epoch"}}, "epoch_samples"),
     ({"batch": 0}, "batch"),
+    ({"role": "test"}, "role"),
 ])
 def test_bad_row_is_one_line_naming_the_row(change: dict, needle: str) -> None:
     raw = {k: v for k, v in _with(**change).items() if v is not None}
@@ -138,3 +139,16 @@ def test_zeus_rows_of_the_a40_rtx6000_and_p100_are_one_unit_each_and_comparable(
             assert exclusion_of(r, ctx) is None, r.id
     # the V100 keeps every limit of its trace, each a power mode
     assert len({r.power_limit_w for r in zeus if r.device == "v100"}) == 7
+
+
+def test_check_rows_are_lambdas_resnet50_runs_and_every_other_row_is_fitted() -> None:
+    """The rows held back from every fit: one source (Lambda's run logs), one GPU, parameters quoted."""
+    rows = load_rows()
+    checks = [r for r in rows if r.role == "check"]
+    assert {r.source.repository for r in checks} == {"lambdal/deeplearning-benchmark"}
+    assert {r.device for r in checks} == {"v100", "a100", "h100"} and len(checks) == 6
+    for r in checks:
+        assert r.gpus == 1 and r.model == "resnet50-v1.5" and f"batch_size : {r.batch}," in r.setup
+        assert "data_backend : synthetic" in r.setup and "train.total_ips" in r.source.quote
+        assert ("amp : True" in r.setup) == (r.precision == "fp16")
+    assert all(r.role == "fit" for r in rows if r.source.repository != "lambdal/deeplearning-benchmark")

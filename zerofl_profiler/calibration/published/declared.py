@@ -72,7 +72,7 @@ def declared_sources() -> Mapping[str, Mapping[str, str]]:
 
 
 def transfer_targets() -> dict[tuple[str, str], DeclaredUnit]:
-    """The units declared.toml marks ``transfer``: no published rows, priced from their class (transfer.py)."""
+    """The units declared.toml marks ``transfer``: no fitted rows, priced from their class (transfer.py)."""
     extra = _declared_raw().get("device", {})
     return declared_units([(dev, unit) for dev, units in extra.items() for unit, x in units.items()
                            if isinstance(x, dict) and "transfer" in x])

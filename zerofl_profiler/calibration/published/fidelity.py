@@ -5,6 +5,9 @@ rows; a unit whose rows are all one model falls back to its declared values (and
 Held out by device = leave one device out: in a class with several fitted devices, each device's
 rows (in its unlimited power mode) are predicted by values carried over (:mod:`.transfer`) from the
 others, refitted without it: the error of pricing a device that has no rows.
+Independent check = rows whose ``role`` is "check" (a source held back from every fit): priced by
+what the catalogue ships for their device (its in-sample fit, its class's carried-over values, or its
+declared values), never fitted, never part of the in-sample or held-out figures.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ...hardware_models.records import DeviceProfile
 from ...hardware_models.workload import StepRows
 from ...traces.parallel import ignore_sigint, start_method, worker_count
 from ..predict import StepPrice, energy_above_idle
-from .declared import DeclaredUnit, declared_units
+from .declared import DeclaredUnit, declared_units, transfer_targets
 from .exclusions import Context, exclusion_of
 from .fit import ClassFit, fit_all, predict_row, unit_model
 from .rows import PublishedRow
@@ -71,6 +74,30 @@ class RowResult:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """A row of a source held back from every fit, priced as the shipped catalogue prices its device."""
+
+    row: PublishedRow
+    workload: str
+    predicted_s: float
+    basis: str  # "fitted" | "carried over from <devices>" | "declared values"
+    energy_measured_j: float | None = None
+    energy_predicted_j: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        """predicted / measured time."""
+        return self.predicted_s / self.row.step_s
+
+    @property
+    def energy_ratio(self) -> float | None:
+        """predicted / measured energy, where the row measured energy or power."""
+        if self.energy_measured_j is None or self.energy_predicted_j is None:
+            return None
+        return self.energy_predicted_j / self.energy_measured_j
+
+
+@dataclass(frozen=True)
 class FidelityReport:
     """Everything `zerofl-profile fidelity` shows."""
 
@@ -79,6 +106,7 @@ class FidelityReport:
     fits: Mapping[str, ClassFit]
     declared: Mapping[tuple[str, str], DeclaredUnit]
     total_rows: int
+    checks: tuple[CheckResult, ...] = ()
 
     @property
     def held_out(self) -> tuple[RowResult, ...]:
@@ -184,10 +212,13 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
             kept.append(r)
         else:
             excluded.setdefault(rule, []).append(r.id)
+    checks = [r for r in kept if r.role == "check"]
+    kept = [r for r in kept if r.role != "check"]
     if progress:
-        progress(f"{len(kept)} comparable rows, {len(rows) - len(kept)} excluded; counting workloads")
-    work = {r.id: work_of(r) for r in kept}
-    modes = {r.id: mode_of(r, ctx) for r in kept}
+        progress(f"{len(kept)} comparable rows, {len(checks)} held back as a check, "
+                 f"{len(rows) - len(kept) - len(checks)} excluded; counting workloads")
+    work = {r.id: work_of(r) for r in (*kept, *checks)}
+    modes = {r.id: mode_of(r, ctx) for r in (*kept, *checks)}
     if progress:
         progress("fitting in-sample")
     models = sorted({r.model for r in kept})
@@ -233,8 +264,28 @@ def run_fidelity(rows: Sequence[PublishedRow], work_of: Callable[[PublishedRow],
         dt, de = held_dev.get(r.id, (None, None))
         results.append(RowResult(r, _label(r, work[r.id]), pr.time_s, ht, hb, _measured_energy(r),
                                  _energy(r, pr, u), he, dt, de))
+    checked = tuple(_check(r, work[r.id], declared[(r.device, r.unit)], fits, declared, modes[r.id]) for r in checks)
     return FidelityReport(tuple(results), MappingProxyType({k: tuple(v) for k, v in excluded.items()}),
-                          MappingProxyType(fits), MappingProxyType(declared), len(rows))
+                          MappingProxyType(fits), MappingProxyType(declared), len(rows), checked)
+
+
+def _check(r: PublishedRow, w: StepRows, decl: DeclaredUnit, fits: Mapping[str, ClassFit],
+           declared: Mapping[tuple[str, str], DeclaredUnit], mode: str | None) -> CheckResult:
+    """Price a check row with the values the catalogue ships for its device (write.py writes the same)."""
+    cf = fits.get(decl.device_class)
+    key = (r.device, r.unit, None)
+    tf = None
+    if cf is not None and (key not in cf.devices or cf.devices[key].status != "fitted") \
+            and (r.device, r.unit) in transfer_targets():
+        tf = transfer_fit(decl, cf, declared)
+    if cf is not None and key in cf.devices and cf.devices[key].status == "fitted":
+        u, basis = unit_model(decl, cf, mode), "fitted"
+    elif tf is not None:
+        u, basis = unit_model(decl, with_transferred(cf, tf)), f"carried over from {', '.join(tf.sources)}"  # type: ignore[arg-type]
+    else:
+        u, basis = unit_model(decl, None), "declared values"
+    pr = predict_row(r, w, u)
+    return CheckResult(r, _label(r, w), pr.time_s, basis, _measured_energy(r), _energy(r, pr, u))
 
 
 def _label(r: PublishedRow, w: StepRows) -> str:

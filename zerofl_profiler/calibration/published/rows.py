@@ -29,6 +29,10 @@ SOURCE_FIELDS = ("repository", "commit", "file", "quote")
 MODELLED = ("mnn-lenet", "mnn-alexnet", "mnn-squeezenet", "mnn-googlenet", "shufflenet-v2", "mobilenet-v2",
             "resnet50-v1.5", "resnext101-32x4d", "se-resnext101-32x4d", "efficientnet-b0", "efficientnet-b4",
             "efficientnet-widese-b0", "efficientnet-widese-b4")
+#: what a row is for: "fit" rows are fitted (and held out in turn); "check" rows come from a source
+#: held back from every fit and are priced by the shipped fit, so their error is against a source the
+#: model never saw (see docs/fidelity.md, "Independent check")
+ROLES = ("fit", "check")
 OPTIMIZER_NAMES = ("sgd", "sgd_wd", "sgd_momentum", "sgd_momentum_wd", "sgd_nesterov", "adam", "adadelta",
                    "rmsprop_momentum_wd", "none")
 
@@ -73,6 +77,7 @@ class PublishedRow:
     energy_source: RowSource | None = None
     gpus: int = 1
     power_limit_w: float | None = None
+    role: str = "fit"
 
     @property
     def has_energy(self) -> bool:
@@ -151,6 +156,9 @@ def parse_row(raw: Mapping[str, Any], where: str) -> PublishedRow:
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
         raise _fail(where, f"'gpus' must be a positive integer, got {gpus!r}")
     limit = _num(raw, "power_limit_w", where) if "power_limit_w" in raw else None
+    role = raw.get("role", "fit")
+    if role not in ROLES:
+        raise _fail(where, f"role {role!r} is not one of {', '.join(ROLES)}")
     tv, tu, step_s = _step_seconds(m, batch, gpus, where)
     source = _source(raw.get("source"), where)
     power = energy = None
@@ -173,7 +181,7 @@ def parse_row(raw: Mapping[str, Any], where: str) -> PublishedRow:
         runtime=_str(raw, "runtime", where), model=model, batch=batch, optimizer=opt, precision=prec,
         precision_basis=_str(raw, "precision_basis", where), setup=_str(raw, "setup", where),
         time_value=tv, time_unit=tu, step_s=step_s, source=source, power_w=power, energy_j=energy,
-        energy_above_idle=above, energy_source=e_src, gpus=gpus, power_limit_w=limit)
+        energy_above_idle=above, energy_source=e_src, gpus=gpus, power_limit_w=limit, role=role)
 
 
 def parse_rows(raw: Mapping[str, Any], where: str) -> tuple[PublishedRow, ...]:

@@ -10,13 +10,15 @@ from typing import Any
 import numpy as np
 
 from .exclusions import RULES
-from .fidelity import FidelityReport, RowResult
+from .fidelity import CheckResult, FidelityReport, RowResult
 
 JSON_SCHEMA = "zerofl-fidelity/1"
 ROW_FIELDS = ("id", "device", "unit", "runtime", "model", "batch", "precision", "workload", "measured_s",
               "predicted_s", "ratio", "held_out_s", "held_out_ratio", "held_out_basis", "energy_measured_j",
               "energy_predicted_j", "energy_ratio", "energy_basis", "device_held_out_s", "device_held_out_ratio",
               "device_held_out_energy_ratio", "source")
+CHECK_FIELDS = ("id", "device", "unit", "runtime", "model", "batch", "precision", "workload", "measured_s",
+                "predicted_s", "ratio", "basis", "energy_ratio", "setup", "source")
 
 
 def _stats(ratios: list[float]) -> dict[str, Any]:
@@ -43,11 +45,19 @@ def _row(res: RowResult) -> dict[str, Any]:
             "device_held_out_energy_ratio": res.device_held_out_energy_ratio, "source": r.source.to_json()}
 
 
+def _check_row(c: CheckResult) -> dict[str, Any]:
+    r = c.row
+    return {"id": r.id, "device": r.device, "unit": r.unit, "runtime": r.runtime, "model": r.model,
+            "batch": r.batch, "precision": r.precision, "workload": c.workload, "measured_s": r.step_s,
+            "predicted_s": c.predicted_s, "ratio": c.ratio, "basis": c.basis, "energy_ratio": c.energy_ratio,
+            "setup": r.setup, "source": r.source.to_json()}
+
+
 def summary(rep: FidelityReport) -> dict[str, Any]:
     """Counts and error statistics: in-sample, held out, energy."""
     held = rep.held_out
     return {
-        "total_rows": rep.total_rows, "comparable_rows": len(rep.results),
+        "total_rows": rep.total_rows, "comparable_rows": len(rep.results), "check_rows": len(rep.checks),
         "excluded_rows": sum(len(v) for v in rep.excluded.values()),
         "excluded_by_rule": {k: len(v) for k, v in rep.excluded.items()},
         "in_sample": _stats([r.ratio for r in rep.results]),
@@ -59,6 +69,11 @@ def summary(rep: FidelityReport) -> dict[str, Any]:
             devices=sorted({f"{r.row.device}-{r.row.unit}" for r in rep.results if r.device_held_out_s is not None}),
             energy=_stats([r.device_held_out_energy_ratio for r in rep.results
                            if r.device_held_out_energy_ratio is not None])),
+        "independent_check": dict(
+            _stats([c.ratio for c in rep.checks]),
+            devices=sorted({f"{c.row.device}-{c.row.unit}" for c in rep.checks}),
+            sources=sorted({c.row.source.repository for c in rep.checks}),
+            energy=_stats([c.energy_ratio for c in rep.checks if c.energy_ratio is not None])),
     }
 
 
@@ -68,7 +83,8 @@ def to_json(rep: FidelityReport) -> dict[str, Any]:
             "rules": [{"name": r.name, "why": r.why} for r in RULES],
             "excluded": {k: list(v) for k, v in rep.excluded.items()},
             "fits": [f.to_json() for f in rep.fits.values()],
-            "rows": [_row(r) for r in rep.results]}
+            "rows": [_row(r) for r in rep.results],
+            "checks": [_check_row(c) for c in rep.checks]}
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:
@@ -124,13 +140,25 @@ def by_device_lines(rep: FidelityReport) -> list[str]:
     return out
 
 
+def check_lines(rep: FidelityReport) -> list[str]:
+    """Independent check: one line per row of a source no fit saw, priced as the catalogue prices its device."""
+    out = ["| row | device | workload | measured s/step | predicted | ratio | priced by |",
+           "|---|---|---|---:|---:|---:|---|"]
+    for c in rep.checks:
+        out.append(f"| {c.row.id} | {c.row.device}-{c.row.unit} ({c.row.runtime}) | {c.workload} | "
+                   f"{c.row.step_s:.4g} | {c.predicted_s:.4g} | {c.ratio:.2f} | {c.basis} |")
+    return out
+
+
 def summary_lines(rep: FidelityReport) -> list[str]:
     """The summary in a few lines of text."""
     s = summary(rep)
-    i, h, e, d = s["in_sample"], s["held_out"], s["energy"], s["held_out_device"]
+    i, h, e, d, c = s["in_sample"], s["held_out"], s["energy"], s["held_out_device"], s["independent_check"]
     ex = ", ".join(f"{k} {v}" for k, v in s["excluded_by_rule"].items())
-    return [
-        f"rows: {s['total_rows']} published, {s['comparable_rows']} comparable, {s['excluded_rows']} excluded ({ex})",
+    held_back = f", {s['check_rows']} held back as an independent check" if s["check_rows"] else ""
+    lines = [
+        f"rows: {s['total_rows']} published, {s['comparable_rows']} comparable{held_back}, "
+        f"{s['excluded_rows']} excluded ({ex})",
         f"in-sample: {i['within_1_5x']}/{i['rows']} within 1.5x, median error {_fmt(i['median_error'], '.1%')}, "
         f"worst {_fmt(i['max_ratio'])}x",
         f"held out (leave one model out): {h['rows']} rows, median error {_fmt(h['median_error'], '.1%')}, "
@@ -140,3 +168,8 @@ def summary_lines(rep: FidelityReport) -> list[str]:
         f"{d['rows']} rows, median error {_fmt(d['median_error'], '.1%')}, {d['within_1_5x']}/{d['rows']} within 1.5x; "
         f"energy {d['energy']['rows']} rows, median error {_fmt(d['energy']['median_error'], '.1%')}",
     ]
+    if c["rows"]:
+        lines.append(f"independent check (a source no fit saw, {', '.join(c['sources'])}; priced as the catalogue "
+                     f"prices {', '.join(c['devices'])}): {c['rows']} rows, median error "
+                     f"{_fmt(c['median_error'], '.1%')}, {c['within_1_5x']}/{c['rows']} within 1.5x")
+    return lines

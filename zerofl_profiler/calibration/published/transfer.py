@@ -1,4 +1,4 @@
-"""Price a device that has no published rows from the fitted devices of its class.
+"""Price a device that has no fitted rows from the fitted devices of its class.
 
 A fit's values are relative to the unit's own datasheet: efficiencies are fractions of its peaks
 (in the precision each op class runs in), the effective bandwidth a fraction of its datasheet

@@ -97,7 +97,7 @@ def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = Fals
     require_flower(simulation=True)
     from ..engine import ProgressEvent, finished_checkpoint, place_run, stored_config, summarize
     from .client_app import make_client_app
-    from .server_app import ServerOptions, make_server_app
+    from .server_app import DEFAULT_WAIT_NODES_S, ServerOptions, make_server_app
 
     if cfg.engine != "flower":
         cfg = cfg.with_updates(engine="flower")
@@ -132,7 +132,7 @@ def run_flower(cfg: RunConfig, out_dir: str | Path | RunDir, resume: bool = Fals
     log = Path(out_dir) / FLOWER_LOG
     opts = ServerOptions(cfg=cfg, out_dir=str(out_dir), resume=resume,
                          attribution="shared" if shared else "exclusive", torch_threads=torch_threads,
-                         wait_nodes_s=60.0, on_event=_progress_hook(progress, cfg.rounds, log))
+                         wait_nodes_s=DEFAULT_WAIT_NODES_S, on_event=_progress_hook(progress, cfg.rounds, log))
     backend_config = {
         "client_resources": {"num_cpus": float(client_cpus), "num_gpus": gpus},
         "init_args": {"num_cpus": total, "num_gpus": _gpu_count() if gpus else 0, "include_dashboard": False,

@@ -27,6 +27,8 @@ from ...power import NullMeter  # noqa: E402
 from .arrays import state_to_arrays  # noqa: E402
 from .strategy import ZeroFLFedAvg  # noqa: E402
 
+#: how long the ServerApp waits for every SuperNode to answer; it stops waiting once all have, so a
+#: loaded machine (Ray actors starting on 2 busy cores took over 60 s) costs only the time it needs
 DEFAULT_WAIT_NODES_S = 120.0
 DEFAULT_ROUND_TIMEOUT_S = 3600.0
 
