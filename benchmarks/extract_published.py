@@ -290,12 +290,26 @@ def dle_effnet_rows(repo: Path) -> list[dict]:
     return rows
 
 
-#: Lambda's result directories held back as an independent check -> (device, memory); one GPU each
-LAMBDA_SYSTEMS = {"LambdaCloud_V100_16GB_v1": ("v100", "16g"), "A100_80GB_SXM4_v1": ("a100", "80g"),
-                  "H100_80GB_SXM5_v1": ("h100", "80g")}
+#: Lambda's single-GPU result directories whose name identifies a catalogue board -> (device, what names it).
+#: Left out: "V100" (form factor and memory not named), the A100 40 GB and PCIe boards and the H100 PCIe
+#: (other bandwidth or power limit than the catalogue's A100 80 GB SXM4 and H100 SXM5), boards not in the
+#: catalogue. A run whose log has no Summary line (it stopped before the end) has no measurement.
+LAMBDA_SYSTEMS = {
+    "LambdaCloud_V100_16GB_v1": ("v100", "V100 16 GB at 300 W per GPU (compile_results_pytorch.py): the SXM2 board"),
+    "A100_80GB_SXM4": ("a100", "A100 80 GB SXM4"), "A100_80GB_SXM4_v1": ("a100", "A100 80 GB SXM4"),
+    "H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5"), "Dell_H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5 (Dell)"),
+    "DellTexas_H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5 (Dell)"),
+    "SMC_H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5 (Supermicro)"),
+    "1cc_H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5 (1-Click Cluster)"),
+    "RAIDZ1_H100_80GB_SXM5_v1": ("h100", "H100 80 GB SXM5"),
+    "A40": ("a40", "A40"), "QuadroRTX6000": ("rtx6000", "Quadro RTX 6000"),
+    "LambdaCloud_1xQuadroRTX6000": ("rtx6000", "Quadro RTX 6000 (Lambda Cloud)"),
+}
 #: the run parameters quoted into each row's setup, as the run's own DLL PARAMETER line prints them
-LAMBDA_PARAMS = ("data_backend", "batch_size", "amp", "static_loss_scale", "memory_format", "optimizer", "momentum",
-                 "weight_decay", "bn_weight_decay", "nesterov", "label_smoothing", "mixup", "prof")
+LAMBDA_PARAMS = ("data_backend", "batch_size", "amp", "fp16", "static_loss_scale", "memory_format", "optimizer",
+                 "momentum", "weight_decay", "bn_weight_decay", "nesterov", "label_smoothing", "mixup", "prof")
+#: GPUs whose FP32 runs use TF32 tensor cores for convolutions (PyTorch's default on Ampere and newer)
+LAMBDA_TF32 = ("a100", "h100", "a40")
 
 
 def lambda_rows(repo: Path) -> list[dict]:
@@ -307,31 +321,34 @@ def lambda_rows(repo: Path) -> list[dict]:
     listing = subprocess.run(["git", "--git-dir", str(repo), "ls-tree", "-r", "--name-only", "HEAD", "pytorch/results"],
                              check=True, capture_output=True, text=True).stdout.split()
     rows = []
-    for system, (device, mem) in LAMBDA_SYSTEMS.items():
+    for system, (device, board) in LAMBDA_SYSTEMS.items():
         for task in ("FP32", "AMP"):
             logs = sorted(f for f in listing if f.startswith(f"pytorch/results/{system}/PyTorch_resnet50_{task}/")
                           and f.endswith(".txt"))
             assert len(logs) == 1, (system, task, logs)
             text = git_show(repo, logs[0]).splitlines()
+            summ = next((ln for ln in text if " - Summary: train.loss" in ln), None)
+            if summ is None:
+                print(f"lambda: {logs[0]} has no Summary line (the run stopped): no row", file=sys.stderr)
+                continue
             par = next(ln for ln in text if " - PARAMETER data : " in ln)
             vals = dict(re.findall(r"(\w+) : (\S*)", par.split(" - PARAMETER ", 1)[1]))
-            assert vals["data_backend"] == "synthetic" and vals["amp"] == ("True" if task == "AMP" else "False"), par
-            summ = next(ln for ln in text if " - Summary: train.loss" in ln)
-            ips = float(re.search(r"train\.total_ips : ([0-9.]+) images/s", summ).group(1))
+            assert vals["amp"] == ("True" if task == "AMP" else "False") and vals.get("fp16", "False") == "False", par
+            ips = float(re.search(r"train\.total_ips : ([0-9.]+) (?:images|img)/s", summ).group(1))
             b = int(vals["batch_size"])
-            prec = "fp16" if task == "AMP" else ("fp32" if device == "v100" else "tf32")
-            basis = ("the run's AMP task (amp : True, torch.cuda.amp, static loss scale "
-                     f"{vals['static_loss_scale']}), memory_format : {vals['memory_format']}" if task == "AMP" else
-                     "the run's FP32 task (amp : False)" + ("" if device == "v100" else
-                     "; on Ampere and Hopper PyTorch runs cuDNN convolutions in TF32 by default "
-                     "(torch.backends.cudnn.allow_tf32 defaults to True)"))
+            prec = "fp16" if task == "AMP" else ("tf32" if device in LAMBDA_TF32 else "fp32")
+            fmt = vals.get("memory_format", "(no such parameter in this version: PyTorch's default, NCHW)")
+            basis = (f"the run's AMP task (amp : True, static loss scale {vals['static_loss_scale']}), memory format "
+                     f"{fmt}" if task == "AMP" else "the run's FP32 task (amp : False)" + (
+                         "; on Ampere and Hopper PyTorch runs cuDNN convolutions in TF32 by default "
+                         "(torch.backends.cudnn.allow_tf32 defaults to True)" if prec == "tf32" else ""))
             setup = (f"Lambda's PyTorch benchmark (NVIDIA DeepLearningExamples ConvNets in a PyTorch NGC container), "
-                     f"results/{system}, 1 GPU, synthetic data; the run's parameters: "
+                     f"results/{system}: {board}, 1 GPU; the run's parameters: "
                      + ", ".join(f"{k} : {vals[k]}" for k in LAMBDA_PARAMS if k in vals)
                      + "; the Summary line's train.total_ips")
             rows.append({
-                "id": f"lambda-{device}-{mem}-resnet50-{prec}-b{b}-1gpu", "device": device, "unit": "gpu",
-                "runtime": "pytorch-eager", "model": "resnet50-v1.5", "batch": b, "gpus": 1,
+                "id": f"lambda-{system.lower().replace('_', '-')}-resnet50-{prec}-b{b}", "device": device,
+                "unit": "gpu", "runtime": "pytorch-eager", "model": "resnet50-v1.5", "batch": b, "gpus": 1,
                 "optimizer": "sgd_momentum_wd", "precision": prec, "precision_basis": basis, "setup": setup,
                 "role": "check",
                 "measured": {"value": ips, "unit": "samples_per_s"},

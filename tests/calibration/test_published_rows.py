@@ -146,9 +146,13 @@ def test_check_rows_are_lambdas_resnet50_runs_and_every_other_row_is_fitted() ->
     rows = load_rows()
     checks = [r for r in rows if r.role == "check"]
     assert {r.source.repository for r in checks} == {"lambdal/deeplearning-benchmark"}
-    assert {r.device for r in checks} == {"v100", "a100", "h100"} and len(checks) == 6
+    assert {r.device for r in checks} == {"v100", "a100", "h100", "a40", "rtx6000"} and len(checks) == 23
     for r in checks:
         assert r.gpus == 1 and r.model == "resnet50-v1.5" and f"batch_size : {r.batch}," in r.setup
-        assert "data_backend : synthetic" in r.setup and "train.total_ips" in r.source.quote
+        assert "data_backend : " in r.setup and "train.total_ips" in r.source.quote
         assert ("amp : True" in r.setup) == (r.precision == "fp16")
+        assert r.source.file.startswith("pytorch/results/") and r.source.file.endswith(".txt")
+    # FP32 runs are TF32 on Ampere and Hopper, FP32 on Volta and Turing
+    assert {r.device for r in checks if r.precision == "tf32"} == {"a100", "h100", "a40"}
+    assert {r.device for r in checks if r.precision == "fp32"} == {"v100", "rtx6000"}
     assert all(r.role == "fit" for r in rows if r.source.repository != "lambdal/deeplearning-benchmark")
