@@ -273,12 +273,10 @@ def _check(r: PublishedRow, w: StepRows, decl: DeclaredUnit, fits: Mapping[str, 
            declared: Mapping[tuple[str, str], DeclaredUnit], mode: str | None) -> CheckResult:
     """Price a check row with the values the catalogue ships for its device (write.py writes the same)."""
     cf = fits.get(decl.device_class)
-    key = (r.device, r.unit, None)
-    tf = None
-    if cf is not None and (key not in cf.devices or cf.devices[key].status != "fitted") \
-            and (r.device, r.unit) in transfer_targets():
-        tf = transfer_fit(decl, cf, declared)
-    if cf is not None and key in cf.devices and cf.devices[key].status == "fitted":
+    own = cf.devices.get((r.device, r.unit, None)) if cf is not None else None
+    tf = (transfer_fit(decl, cf, declared) if cf is not None and (own is None or own.status != "fitted")
+          and (r.device, r.unit) in transfer_targets() else None)
+    if own is not None and own.status == "fitted":
         u, basis = unit_model(decl, cf, mode), "fitted"
     elif tf is not None:
         u, basis = unit_model(decl, with_transferred(cf, tf)), f"carried over from {', '.join(tf.sources)}"  # type: ignore[arg-type]
